@@ -1,0 +1,54 @@
+# Gradland: build the book, run the tests. `make help` lists the targets.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN     = $(VENV)/bin
+JB      = $(BIN)/jupyter-book
+BUILD   = _build
+STRICT  = -n -W --keep-going
+
+.PHONY: help env book pdf test preview clean-cache clean colab
+
+help:
+	@echo "make book         create .venv, execute every chapter, build the HTML book"
+	@echo "make pdf          build the PDF of the whole book (needs TeX Live, see README)"
+	@echo "make test         run the whole test suite (unit tests, notation, book, PDF, site)"
+	@echo "make preview      live-reloading preview for authors on http://127.0.0.1:8000"
+	@echo "make clean-cache  forget executed notebooks (next build re-runs every cell)"
+	@echo "make clean        remove everything built"
+	@echo "make colab        regenerate the Colab notebooks in book/colab/"
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+book: env
+	$(JB) build . $(STRICT)
+	@test ! -f $(BUILD)/latex/gradland.pdf || cp $(BUILD)/latex/gradland.pdf $(BUILD)/html/gradland.pdf
+	@echo
+	@echo "The book is built. Open file://$(CURDIR)/$(BUILD)/html/index.html"
+
+pdf: env
+	$(JB) build . --builder pdflatex $(STRICT)
+	@test ! -d $(BUILD)/html || cp $(BUILD)/latex/gradland.pdf $(BUILD)/html/gradland.pdf
+	@echo
+	@echo "The PDF is built: $(CURDIR)/$(BUILD)/latex/gradland.pdf"
+
+test: env
+	$(BIN)/python -m pytest
+
+preview: env
+	$(JB) config sphinx . > /dev/null
+	$(BIN)/sphinx-autobuild . $(BUILD)/preview --watch code/gradland \
+	  --re-ignore '(_build|\.venv|\.git|\.hypothesis|\.pytest_cache)/' --port 8000
+
+clean-cache:
+	rm -rf $(BUILD)/.jupyter_cache $(BUILD)/jupyter_execute $(BUILD)/.doctrees
+
+clean:
+	rm -rf $(BUILD)
+
+colab: env
+	$(BIN)/python book/_ext/colab.py

@@ -1,0 +1,233 @@
+"""Sphinx glue that makes one book out of the chapters, for HTML and PDF alike.
+
+What this extension does, each in one function below:
+
+* defines the book's TeX macros once, for MathJax (HTML) and LaTeX (PDF);
+* serves MathJax 3 from the site itself, so the book works offline;
+* re-executes every chapter when the ``gradland`` package changes (the
+  execution cache only hashes cell source);
+* shows the package version in the book;
+* points the Colab button at the chapter's Colab notebook and the PDF
+  button at the PDF of the whole book;
+* gives the PDF the structure of the HTML book: the Preface and the front
+  and back matter are unnumbered chapters, so that Chapter 1 is Chapter 1
+  in both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+LOGGER = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = REPO_ROOT / "code" / "gradland"
+
+#: File name of the PDF of the whole book, at the root of the HTML site.
+PDF_NAME = "gradland.pdf"
+
+#: Folder, relative to the repository root, of the notebooks that Colab opens.
+COLAB_DIR = "book/colab"
+
+# name -> (number of arguments, MathJax body, LaTeX body). One source for both.
+MACROS: dict[str, tuple[int, str, str]] = {
+    "bm": (1, r"\boldsymbol{#1}", r"\symbfit{#1}"),
+    "R": (0, r"\mathbb{R}", r"\mathbb{R}"),
+    "N": (0, r"\mathbb{N}", r"\mathbb{N}"),
+    "Z": (0, r"\mathbb{Z}", r"\mathbb{Z}"),
+    "E": (0, r"\mathbb{E}", r"\mathbb{E}"),
+    "Id": (0, r"\mathbb{I}", r"\mathbb{I}"),
+    "dd": (0, r"\mathrm{d}", r"\mathrm{d}"),
+    "argmin": (0, r"\operatorname*{argmin}", r"\operatorname*{argmin}"),
+    "argmax": (0, r"\operatorname*{argmax}", r"\operatorname*{argmax}"),
+    "softargmax": (0, r"\operatorname{softargmax}", r"\operatorname{softargmax}"),
+    "softargmin": (0, r"\operatorname{softargmin}", r"\operatorname{softargmin}"),
+    "softmin": (0, r"\operatorname{softmin}", r"\operatorname{softmin}"),
+    "diag": (0, r"\operatorname{diag}", r"\operatorname{diag}"),
+}
+
+
+def mathjax_macros() -> dict[str, object]:
+    """The macros in the form MathJax 3 reads from ``tex.macros``."""
+    return {
+        name: body if nargs == 0 else [body, nargs]
+        for name, (nargs, body, _) in MACROS.items()
+    }
+
+
+def latex_macros() -> str:
+    r"""The macros as LaTeX definitions.
+
+    ``\providecommand`` then ``\renewcommand`` defines a name whether or not
+    the document class (``jupyterBook.cls`` defines ``\argmin``) or the
+    kernel (``\dd``) already has it.
+    """
+    lines = ["% gradland macros (book/_ext/gradland_book.py)"]
+    for name, (nargs, _, body) in MACROS.items():
+        args = f"[{nargs}]" if nargs else ""
+        lines.append(rf"\providecommand{{\{name}}}{{}}")
+        lines.append(rf"\renewcommand{{\{name}}}{args}{{{body}}}")
+    return "\n".join(lines) + "\n"
+
+
+def package_hash() -> str:
+    """SHA-256 of every file of the ``gradland`` package, names included."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def mathjax_dir() -> Path:
+    """The ES5 build of MathJax 3 installed by the ``django-static-mathjax`` wheel."""
+    import mathjax  # the module of django-static-mathjax
+
+    return Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+
+
+def configure(app: Sphinx, config) -> None:
+    """``config-inited``: macros, local MathJax and the version."""
+    import gradland
+
+    config.version = config.release = gradland.__version__
+    config.myst_substitutions = {**config.myst_substitutions, "version": gradland.__version__}
+
+    mj = dict(config.mathjax3_config or {})
+    tex = dict(mj.get("tex", {}))
+    tex["macros"] = {**tex.get("macros", {}), **mathjax_macros()}
+    mj["tex"] = tex
+    config.mathjax3_config = mj
+    config.mathjax_path = "mathjax/tex-chtml.js"
+
+    elements = dict(config.latex_elements or {})
+    elements["preamble"] = latex_macros() + elements.get("preamble", "")
+    config.latex_elements = elements
+
+
+def invalidate_cache_if_package_changed(app: Sphinx) -> None:
+    """``builder-inited``: drop the execution cache when ``gradland`` changed.
+
+    Sets ``app.gradland_package_changed`` for :func:`outdated_notebooks`.
+    """
+    stamp = Path(app.doctreedir) / "gradland-package.sha256"
+    current = package_hash()
+    previous = stamp.read_text().strip() if stamp.exists() else None
+    app.gradland_package_changed = previous is not None and previous != current
+    if app.gradland_package_changed:
+        cache = app.config.nb_execution_cache_path or str(
+            Path(app.outdir).parent / ".jupyter_cache"
+        )
+        LOGGER.info("gradland changed since the last build: clearing %s", cache)
+        shutil.rmtree(cache, ignore_errors=True)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(current + "\n")
+
+
+def outdated_notebooks(app: Sphinx, env, added, changed, removed) -> list[str]:
+    """``env-get-outdated``: every chapter must be read (and run) again."""
+    if getattr(app, "gradland_package_changed", False):
+        return sorted(env.found_docs)
+    return []
+
+
+def copy_mathjax(app: Sphinx, exception) -> None:
+    """``build-finished``: copy MathJax into the site (no CDN)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    skip = shutil.ignore_patterns("sre", "*-full*", "mml-*", "tex-svg*", "svg")
+    shutil.copytree(
+        mathjax_dir(), Path(app.outdir) / "_static" / "mathjax", ignore=skip,
+        dirs_exist_ok=True,
+    )
+
+
+def rewrite_buttons(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """``html-page-context``: Colab opens our notebook; PDF is the whole book."""
+    for button in context.get("header_buttons", []):
+        for item in button.get("buttons", []):
+            if item.get("text") == "Colab":
+                stem = Path(pagename).name
+                url = item["url"]
+                prefix = url.split("/blob/")[0]
+                branch = url.split("/blob/")[1].split("/")[0]
+                item["url"] = f"{prefix}/blob/{branch}/{COLAB_DIR}/{stem}.ipynb"
+            if item.get("label") == "download-pdf-button":
+                item.pop("javascript", None)
+                item["type"] = "link"
+                item["url"] = context["pathto"](PDF_NAME, 1)
+                item["tooltip"] = "Download the whole book as one PDF"
+
+
+#: Captions of the toctree parts that hold unnumbered chapters (see _toc.yml).
+UNNUMBERED_PARTS = ("Front matter", "Back matter")
+
+
+def structure_latex(tex: str, root_title: str) -> str:
+    r"""Rewrite the LaTeX of the book so that its numbering matches the HTML.
+
+    The HTML numbers only the chapters of the numbered parts. LaTeX numbers
+    every ``\chapter`` and makes a ``\part`` of every toctree caption. So:
+
+    * the root document (the Preface) becomes an unnumbered chapter;
+    * ``\part{Front matter}`` and ``\part{Back matter}`` disappear and switch
+      chapter numbering off, a numbered part switches it back on;
+    * a part caption such as "Part I: A differentiable wonderland" loses its
+      "Part I: " prefix, which LaTeX prints itself.
+    """
+    off = r"\setcounter{secnumdepth}{-2}"
+    on = r"\setcounter{secnumdepth}{\value{gradlandsecnumdepth}}"
+    tex = tex.replace(
+        "\\begin{document}",
+        "\\newcounter{gradlandsecnumdepth}\n"
+        "\\setcounter{gradlandsecnumdepth}{\\value{secnumdepth}}\n"
+        "\\begin{document}",
+        1,
+    )
+    tex = re.sub(
+        r"(\\phantomsection\\label\{\\detokenize\{[^}]*::doc\}\})",
+        lambda m: off + "\n\\chapter{" + root_title + "}\n" + m.group(1),
+        tex,
+        count=1,
+    )
+    for caption in UNNUMBERED_PARTS:
+        tex = tex.replace("\\part{" + caption + "}", off)
+    tex = re.sub(
+        r"\\part\{Part [IVXLC]+: ([^}]*)\}",
+        lambda m: on + "\n\\part{" + m.group(1) + "}",
+        tex,
+    )
+    # The bibliography page holds only the bibliography, which LaTeX prints as
+    # a chapter of its own at the end: drop its empty chapter heading.
+    tex = re.sub(
+        r"\\chapter\{Bibliography\}\s*\\label\{\\detokenize\{[^}]*:bibliography\}\}"
+        r"\\label\{\\detokenize\{[^}]*::doc\}\}\s*(?=\\sphinxstepscope|\\renewcommand|\\begin\{sphinxthebibliography|$)",
+        "",
+        tex,
+    )
+    return tex
+
+
+def restructure_pdf(app: Sphinx, exception) -> None:
+    """``build-finished``: apply :func:`structure_latex` to the LaTeX sources."""
+    if exception is not None or app.builder.name != "latex":
+        return
+    root_title = app.env.titles[app.config.root_doc].astext()
+    for tex_path in Path(app.outdir).glob("*.tex"):
+        tex_path.write_text(structure_latex(tex_path.read_text(), root_title))
+
+
+def setup(app: Sphinx) -> dict[str, object]:
+    app.connect("config-inited", configure)
+    app.connect("builder-inited", invalidate_cache_if_package_changed)
+    app.connect("env-get-outdated", outdated_notebooks)
+    app.connect("build-finished", copy_mathjax)
+    app.connect("html-page-context", rewrite_buttons, priority=600)
+    app.connect("build-finished", restructure_pdf)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,11 @@
+"""gradland: the companion package of *Gradland*, an executable textbook of deep learning.
+
+Every model, algorithm and figure style used by the book lives here, one module
+per idea, so that a chapter only imports what it teaches.
+"""
+
+from gradland._device import device
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "device"]

@@ -1,0 +1,123 @@
+"""Fixtures shared by the tests of the book: one strict build from a clean
+cache per test session, its PDF, a local web server and headless Chromium."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+sys.path.insert(0, str(REPO / "book" / "_ext"))
+
+
+def missing_tool(what: str) -> None:
+    """Skip a test for a missing system tool, except in CI where it is required."""
+    message = f"{what} is not installed here, so this test cannot run (see README)"
+    if IN_CI:
+        pytest.fail(message + "; CI requires it")
+    pytest.skip(message)
+
+
+@dataclass
+class Build:
+    root: Path  # the --path-output folder; the site is root/_build/html
+    output: str
+    seconds: float
+    returncode: int
+
+    @property
+    def html(self) -> Path:
+        return self.root / "_build" / "html"
+
+
+def jupyter_book(root: Path, *args: str) -> Build:
+    """Run ``jupyter-book build`` on the repository, strictly, into ``root``."""
+    command = [str(BIN / "jupyter-book"), "build", str(REPO), "--path-output", str(root),
+               "-n", "-W", "--keep-going", *args]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    seconds = time.perf_counter() - start
+    return Build(root, done.stdout + done.stderr, seconds, done.returncode)
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory) -> Build:
+    """The HTML book, built strictly from a clean execution cache."""
+    build = jupyter_book(tmp_path_factory.mktemp("book"))
+    assert build.returncode == 0, f"the strict book build failed:\n{build.output[-20000:]}"
+    return build
+
+
+@pytest.fixture(scope="session")
+def pdf(book) -> Path:
+    """The PDF of the whole book, built from the same cache, copied into the site."""
+    if not (shutil.which("xelatex") and shutil.which("latexmk")):
+        missing_tool("TeX Live (xelatex, latexmk)")
+    build = jupyter_book(book.root, "--builder", "pdflatex")
+    assert build.returncode == 0, f"the PDF build failed:\n{build.output[-20000:]}"
+    path = book.root / "_build" / "latex" / "gradland.pdf"
+    assert path.is_file(), f"no PDF at {path}:\n{build.output[-5000:]}"
+    shutil.copy(path, book.html / "gradland.pdf")
+    return path
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep the test output readable
+        pass
+
+
+@pytest.fixture(scope="session")
+def site(book, request) -> str:
+    """Base URL of the built site, served over HTTP on a free local port.
+
+    The PDF is added to the site first when TeX Live is here, so that the
+    download link can be followed too.
+    """
+    if shutil.which("xelatex") or IN_CI:
+        request.getfixturevalue("pdf")
+    handler = functools.partial(QuietHandler, directory=str(book.html))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("GRADLAND_CHROMIUM"), "chromium", "chromium-browser",
+                      "google-chrome"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium from the system (no browser is downloaded)."""
+    executable = chromium_path()
+    if executable is None:
+        missing_tool("Chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=executable,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )
+        yield chromium
+        chromium.close()

@@ -1,0 +1,161 @@
+"""The strict build of the whole book, its budgets and the Sphinx glue."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradland_book
+import pytest
+from conftest import REPO, jupyter_book
+
+import gradland
+
+CHAPTER_BUDGET_S = 60
+CLEAN_BUILD_BUDGET_S = 600
+NO_CHANGE_BUDGET_S = 30
+
+
+def execution_times(build) -> dict[str, float]:
+    """Seconds each executed notebook took, from the execution cache."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(build.root / "_build" / ".jupyter_cache")
+    return {Path(r.uri).name: r.data["execution_seconds"] for r in cache.list_cache_records()}
+
+
+def test_build_is_clean(book):
+    problems = re.findall(r"(?:WARNING|ERROR|CRITICAL): .*", book.output)
+    assert not problems, "\n".join(problems)
+
+
+def test_every_chapter_is_executed_within_budget(book):
+    times = execution_times(book)
+    chapters = [p for p in REPO.glob("book/*.md") if "kernelspec" in p.read_text()[:400]]
+    assert {p.name for p in chapters} <= set(times), "a chapter was not executed"
+    slow = {name: t for name, t in times.items() if t > CHAPTER_BUDGET_S}
+    assert not slow, f"chapters over {CHAPTER_BUDGET_S} s: {slow}"
+    print("execution seconds:", times)
+
+
+def test_clean_build_within_budget(book):
+    print(f"clean build: {book.seconds:.1f} s")
+    assert book.seconds < CLEAN_BUILD_BUDGET_S
+
+
+def test_rebuild_with_nothing_changed_is_fast_and_runs_nothing(book):
+    again = jupyter_book(book.root)
+    print(f"no-change rebuild: {again.seconds:.1f} s")
+    assert again.returncode == 0, again.output[-5000:]
+    assert "Executing" not in again.output
+    assert again.seconds < NO_CHANGE_BUDGET_S
+
+
+def test_version_of_the_package_is_shown(book):
+    preface = (book.html / "book" / "preface.html").read_text()
+    assert gradland.__version__ in preface
+
+
+def test_site_is_self_contained(book):
+    """No script, style sheet or font comes from another host."""
+    for page in book.html.rglob("*.html"):
+        text = page.read_text()
+        remote = re.findall(r'<(?:script|link)[^>]*(?:src|href)="(https?://[^"]+)"', text)
+        remote = [url for url in remote if not url.startswith("https://github.com")]
+        assert not remote, f"{page.name} loads {remote}"
+    assert (book.html / "_static" / "mathjax" / "tex-chtml.js").is_file()
+
+
+def test_failing_cell_fails_the_build_naming_the_chapter(tmp_path):
+    """A copy of the book with one broken cell must not build."""
+    import shutil
+
+    copy = tmp_path / "repo"
+    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns("_build", ".venv", ".git", "colab"))
+    (copy / "book" / "broken.md").write_text(
+        "---\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n"
+        "# Broken\n\n```{code-cell} ipython3\n1 / 0\n```\n"
+    )
+    toc = (copy / "_toc.yml").read_text()
+    (copy / "_toc.yml").write_text(toc.replace("      - file: book/notation",
+                                               "      - file: book/notation\n      - file: book/broken"))
+    import subprocess
+
+    from conftest import BIN
+
+    done = subprocess.run(
+        [str(BIN / "jupyter-book"), "build", str(copy), "-n", "-W", "--keep-going"],
+        capture_output=True, text=True,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "broken" in output and "ZeroDivisionError" in output
+
+
+# --- the Sphinx glue (book/_ext/gradland_book.py) ------------------------------
+
+
+def test_macros_have_one_source_for_mathjax_and_latex():
+    mathjax = gradland_book.mathjax_macros()
+    latex = gradland_book.latex_macros()
+    assert mathjax["bm"] == [r"\boldsymbol{#1}", 1]
+    assert r"\renewcommand{\bm}[1]{\symbfit{#1}}" in latex  # unicode-math, not bm.sty
+    for name in gradland_book.MACROS:
+        assert name in mathjax
+        # \providecommand first: safe with the names jupyterBook.cls defines.
+        assert rf"\providecommand{{\{name}}}{{}}" in latex
+
+
+def test_latex_structure_matches_the_html_numbering():
+    tex = (
+        "\\begin{document}\n\\sphinxtableofcontents\n"
+        "\\phantomsection\\label{\\detokenize{book/preface::doc}}\nHello\n"
+        "\\part{Front matter}\n\\chapter{Notation}\n"
+        "\\part{Part I: A differentiable wonderland}\n\\chapter{Linear algebra}\n"
+        "\\part{Back matter}\n\\chapter{Glossary}\n"
+        "\\chapter{Bibliography}\n\\label{\\detokenize{book/bibliography:bibliography}}"
+        "\\label{\\detokenize{book/bibliography::doc}}\n\\sphinxstepscope\n\\end{document}\n"
+    )
+    out = gradland_book.structure_latex(tex, "Preface")
+    assert "\\part{A differentiable wonderland}" in out
+    assert "Front matter" not in out and "Back matter" not in out
+    assert "\\chapter{Bibliography}" not in out
+    off, on = "\\setcounter{secnumdepth}{-2}", "\\setcounter{secnumdepth}{\\value{gradlandsecnumdepth}}"
+    # numbering is off for the preface and notation, on for Part I, off again after
+    assert out.index(off) < out.index("\\chapter{Preface}") < out.index(on)
+    assert out.index(on) < out.index("\\chapter{Linear algebra}") < out.rindex(off)
+    assert out.rindex(off) < out.index("\\chapter{Glossary}")
+
+
+def test_editing_the_package_invalidates_the_execution_cache(tmp_path, monkeypatch):
+    package = tmp_path / "gradland"
+    package.mkdir()
+    (package / "mod.py").write_text("x = 1\n")
+    monkeypatch.setattr(gradland_book, "PACKAGE_DIR", package)
+    cache = tmp_path / "_build" / ".jupyter_cache"
+    app = SimpleNamespace(
+        doctreedir=str(tmp_path / "_build" / ".doctrees"),
+        outdir=str(tmp_path / "_build" / "html"),
+        config=SimpleNamespace(nb_execution_cache_path=""),
+    )
+    env = SimpleNamespace(found_docs={"book/a", "book/b"})
+
+    def build() -> list[str]:
+        cache.mkdir(parents=True, exist_ok=True)
+        gradland_book.invalidate_cache_if_package_changed(app)
+        return gradland_book.outdated_notebooks(app, env, set(), set(), set())
+
+    assert build() == [] and cache.exists()  # first build: nothing to invalidate
+    assert build() == [] and cache.exists()  # nothing changed
+    (package / "mod.py").write_text("x = 2\n")
+    assert build() == ["book/a", "book/b"] and not cache.exists()
+    assert build() == []  # and only once
+
+
+@pytest.mark.parametrize("stem", ["linear-algebra"])
+def test_colab_button_points_to_the_colab_notebook(book, stem):
+    page = (book.html / "book" / f"{stem}.html").read_text()
+    url = f"https://colab.research.google.com/github/gradland/gradland/blob/main/book/colab/{stem}.ipynb"
+    assert url in page
+    assert (REPO / "book" / "colab" / f"{stem}.ipynb").is_file()

@@ -1,0 +1,33 @@
+import pytest
+import torch
+
+import gradland
+
+
+def test_default_is_cuda_when_available(monkeypatch):
+    monkeypatch.delenv("GRADLAND_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert gradland.device().type == expected
+
+
+def test_environment_variable_overrides(monkeypatch):
+    monkeypatch.setenv("GRADLAND_DEVICE", "cpu")
+    assert gradland.device() == torch.device("cpu")
+
+
+def test_bad_name_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("GRADLAND_DEVICE", "gpu-please")
+    with pytest.raises(ValueError, match="GRADLAND_DEVICE.*'gpu-please'"):
+        gradland.device()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_gpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("GRADLAND_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="is_available"):
+        gradland.device()
+
+
+def test_version_is_a_release_string():
+    major, minor, patch = gradland.__version__.split(".")
+    assert all(part.isdigit() for part in (major, minor, patch))

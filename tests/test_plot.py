@@ -1,0 +1,50 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.colors as mcolors  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+
+from gradland import plot  # noqa: E402
+
+
+def test_use_sets_computer_modern_and_the_colour_cycle():
+    plot.use()
+    assert plt.rcParams["mathtext.fontset"] == "cm"
+    assert plt.rcParams["font.serif"][0] == "cmr10"
+    cycle = [c["color"] for c in plt.rcParams["axes.prop_cycle"]]
+    assert cycle[:3] == [plot.COLORS["y"], plot.COLORS["y_hat"], plot.COLORS["z"]]
+
+
+def test_role_colours_are_distinct_and_valid():
+    roles = ["x", "y", "y_hat", "z"]
+    rgb = [mcolors.to_rgb(plot.COLORS[role]) for role in roles]
+    assert len(set(rgb)) == len(roles)
+
+
+def test_role_colours_differ_in_lightness_or_hue_for_red_green_deficiency():
+    # Simulated deuteranopia (Vienot et al. 1999, in linear RGB): the hot red and
+    # the cold blue, and the pink input and the orange latent, stay apart.
+    def deuteranope(hex_colour):
+        r, g, b = (c ** 2.2 for c in mcolors.to_rgb(hex_colour))
+        return (0.29275 * r + 0.70725 * g, 0.29275 * r + 0.70725 * g, -0.02234 * r + 0.02234 * g + b)
+
+    def distance(a, b):
+        return sum((p - q) ** 2 for p, q in zip(deuteranope(a), deuteranope(b))) ** 0.5
+
+    c = plot.COLORS
+    for a, b in [("y", "y_hat"), ("x", "z"), ("y", "z"), ("x", "y")]:
+        assert distance(c[a], c[b]) > 0.1, (a, b)
+
+
+def test_figures_have_an_opaque_background():
+    plot.use()
+    assert mcolors.to_rgba(plt.rcParams["savefig.facecolor"])[3] == 1.0
+
+
+def test_mathtext_renders_bold_italic_vectors(tmp_path):
+    plot.use()
+    fig, ax = plt.subplots()
+    ax.set_xlabel(plot.vec("x"))
+    fig.savefig(tmp_path / "vector.png")
+    plt.close(fig)
+    assert (tmp_path / "vector.png").stat().st_size > 0

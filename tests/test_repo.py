@@ -1,0 +1,104 @@
+"""The repository as a contributor and a packager meet it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+import colab
+import yaml
+from conftest import BIN, REPO
+
+import gradland
+
+
+def test_workflow_passes_actionlint():
+    workflows = sorted(str(p) for p in (REPO / ".github" / "workflows").glob("*.yml"))
+    assert workflows
+    done = subprocess.run([str(BIN / "actionlint"), *workflows], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_workflow_deploys_with_least_privilege():
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "book.yml").read_text())
+    assert workflow["permissions"] == {"contents": "read"}
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    steps = [s.get("uses", "") for job in workflow["jobs"].values() for s in job["steps"]]
+    assert "actions/upload-pages-artifact@v3" in steps and "actions/deploy-pages@v4" in steps
+
+
+def test_citation_file_is_valid():
+    done = subprocess.run([str(BIN / "cffconvert"), "--validate", "-i", str(REPO / "CITATION.cff")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_citation_preface_and_package_agree_on_the_version():
+    citation = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert citation["version"] == gradland.__version__
+    assert f"version = {{{gradland.__version__}}}" in (REPO / "book" / "preface.md").read_text()
+
+
+def test_colab_notebooks_are_up_to_date():
+    chapters = colab.chapters()
+    assert chapters, "no chapter with code cells"
+    for source in chapters:
+        target = colab.colab_path(source)
+        assert target.is_file(), f"missing {target}: run `make colab`"
+        assert target.read_text() == colab.colab_notebook(source), f"{target} is stale: run `make colab`"
+
+
+def test_colab_notebook_installs_the_package_and_keeps_every_code_cell():
+    import jupytext
+    import nbformat
+
+    for source in colab.chapters():
+        notebook = nbformat.reads(colab.colab_path(source).read_text(), as_version=4)
+        first = notebook.cells[0].source
+        assert "google.colab" in first and "pip install" in first and "gradland" in first
+        chapter = jupytext.read(source, fmt="md:myst")
+        code = [c.source for c in chapter.cells if c.cell_type == "code"]
+        assert [c.source for c in notebook.cells[1:] if c.cell_type == "code"] == code
+
+
+def test_binder_environment():
+    requirements = (REPO / ".binder" / "requirements.txt").read_text()
+    assert "+cpu" in requirements and "jupytext" in requirements and "myst-nb" in requirements
+    post_build = (REPO / ".binder" / "postBuild").read_text()
+    assert "pip install" in post_build and "Jupytext Notebook" in post_build
+
+
+def test_built_wheel_installs_in_a_fresh_venv(tmp_path):
+    wheels = tmp_path / "wheels"
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(wheels), str(REPO)],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (wheel,) = wheels.glob("gradland-*.whl")
+    assert f"-{gradland.__version__}-" in wheel.name
+
+    fresh = tmp_path / "venv"
+    venv.create(fresh, with_pip=True)
+    python = fresh / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True)
+    # torch, numpy and matplotlib come from this environment's site-packages
+    # (a plain path entry, so the editable install of gradland stays inactive).
+    site_packages = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    Path(site_packages, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    done = subprocess.run(
+        [str(python), "-c", "import gradland; print(gradland.__version__, gradland.__file__, gradland.device())"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    version, location, _ = done.stdout.split()
+    assert version == gradland.__version__
+    assert location.startswith(str(fresh))

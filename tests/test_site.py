@@ -1,0 +1,155 @@
+"""The built site as a reader sees it, in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+from html.parser import HTMLParser
+from urllib.parse import urldefrag, urljoin, urlparse
+
+import pytest
+from conftest import REPO
+
+# Chapters with code cells (launch buttons); every page of the book.
+NOTEBOOKS = ["book/linear-algebra"]
+
+
+def pages(book) -> list[str]:
+    return sorted(
+        str(p.relative_to(book.html))
+        for p in book.html.glob("book/*.html")
+    )
+
+
+@pytest.fixture(scope="module")
+def tab(browser):
+    page = browser.new_page()
+    yield page
+    page.close()
+
+
+MATH_REPORT = """
+async () => {
+  await MathJax.startup.promise;
+  const problems = [];
+  for (const item of MathJax.startup.document.math) {
+    const mml = MathJax.startup.toMML(item.root);
+    if (/<merror|mathcolor="red"/.test(mml)) problems.push(item.math);
+  }
+  const clone = document.querySelector('main').cloneNode(true);
+  clone.querySelectorAll('mjx-container, pre, code, script, style, .highlight').forEach(e => e.remove());
+  return {count: MathJax.startup.document.math.length, problems, text: clone.innerText};
+}
+"""
+
+
+def test_every_page_renders_its_math_and_images(book, site, tab):
+    errors = []
+    tab.on("pageerror", lambda err: errors.append(str(err)))
+    for path in pages(book):
+        tab.goto(f"{site}/{path}")
+        report = tab.evaluate(MATH_REPORT)
+        assert not report["problems"], f"{path}: MathJax errors or undefined macros in {report['problems']}"
+        raw = re.findall(r"\\[A-Za-z]+\{|\$\$|\\\(|\\\[|\{math\}|\{eq\}|\{glue", report["text"])
+        assert not raw, f"{path}: raw TeX or MyST left in the text: {raw}"
+        broken = tab.evaluate(
+            "() => Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
+            ".map(i => i.src)"
+        )
+        assert not broken, f"{path}: images that do not load: {broken}"
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def test_chapter_one_has_typeset_math(site, tab):
+    tab.goto(f"{site}/book/linear-algebra.html")
+    assert tab.evaluate(MATH_REPORT)["count"] > 20
+
+
+class Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+        if tag in {"img", "script"} and attrs.get("src"):
+            self.links.append(attrs["src"])
+        if tag == "link" and attrs.get("href"):
+            self.links.append(attrs["href"])
+
+
+def fetch(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, b""
+
+
+def test_no_broken_internal_link(book, site):
+    parsed, broken = {}, []
+    for path in [str(p.relative_to(book.html)) for p in book.html.rglob("*.html")]:
+        if "_static" in path or "_sources" in path:
+            continue
+        base = f"{site}/{path}"
+        for link in set(parse(base, parsed).links):
+            target = urljoin(base, link)
+            if urlparse(target).netloc != urlparse(site).netloc:
+                continue
+            page, fragment = urldefrag(target)
+            status, _ = fetch(page)
+            if status != 200:
+                broken.append(f"{path} -> {link} ({status})")
+            elif fragment and page.endswith(".html") and fragment not in parse(page, parsed).ids:
+                broken.append(f"{path} -> {link} (no anchor #{fragment})")
+    assert not broken, "broken internal links:\n" + "\n".join(sorted(broken))
+
+
+def parse(url: str, parsed: dict) -> Links:
+    if url not in parsed:
+        links = Links()
+        links.feed(fetch(url)[1].decode("utf-8", "replace"))
+        parsed[url] = links
+    return parsed[url]
+
+
+@pytest.mark.parametrize(
+    "term, chapter",
+    [("dimension adapter", "linear-algebra"), ("colour code", "notation")],
+)
+def test_search_finds_the_chapter(site, tab, term, chapter):
+    tab.goto(f"{site}/search.html?q={term.replace(' ', '+')}")
+    tab.wait_for_selector("#search-results ul.search li", timeout=20000)
+    hrefs = tab.eval_on_selector_all("#search-results ul.search li a", "els => els.map(e => e.href)")
+    assert any(f"book/{chapter}.html" in h for h in hrefs[:3]), hrefs
+
+
+@pytest.mark.parametrize("docname", NOTEBOOKS)
+def test_launch_and_download_buttons(book, site, tab, docname):
+    tab.goto(f"{site}/{docname}.html")
+    hrefs = tab.eval_on_selector_all(".article-header-buttons a", "els => els.map(e => e.href)")
+    stem = docname.split("/")[-1]
+    binder = f"https://mybinder.org/v2/gh/gradland/gradland/main?urlpath=lab/tree/{docname}.md"
+    colab = f"https://colab.research.google.com/github/gradland/gradland/blob/main/book/colab/{stem}.ipynb"
+    assert binder in hrefs and (REPO / f"{docname}.md").is_file()
+    assert colab in hrefs and (REPO / "book" / "colab" / f"{stem}.ipynb").is_file()
+    for suffix in (".ipynb", ".md"):
+        download = f"{site}/_sources/{docname}{suffix}"
+        assert download in hrefs, (download, hrefs)
+        assert fetch(download)[0] == 200
+    pdf = f"{site}/gradland.pdf"
+    assert pdf in hrefs
+    if (book.html / "gradland.pdf").is_file():
+        status, body = fetch(pdf)
+        assert status == 200 and body.startswith(b"%PDF")
+
+
+def test_pdf_link_on_every_page(book):
+    for path in pages(book):
+        html = (book.html / path).read_text()
+        assert 'href="../gradland.pdf"' in html, f"{path} has no link to the PDF"
