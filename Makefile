@@ -40,9 +40,9 @@ test: env
 	$(BIN)/python -m pytest
 
 preview: env
-	$(JB) config sphinx . > /dev/null
-	$(BIN)/sphinx-autobuild . $(BUILD)/preview --watch code/gradland \
-	  --re-ignore '(_build|\.venv|\.git|\.hypothesis|\.pytest_cache)/' --port 8000
+	$(JB) config sphinx . > /dev/null  # writes conf.py (git-ignored) from _config.yml
+	PYTHONPATH=book/_ext $(BIN)/sphinx-autobuild . $(BUILD)/preview --watch code/gradland \
+	  --re-ignore '(_build|\.venv|\.git|\.hypothesis|\.pytest_cache|tests)/' --port 8000
 
 clean-cache:
 	rm -rf $(BUILD)/.jupyter_cache $(BUILD)/jupyter_execute $(BUILD)/.doctrees

@@ -179,15 +179,22 @@ def structure_latex(tex: str, root_title: str) -> str:
     * ``\part{Front matter}`` and ``\part{Back matter}`` disappear and switch
       chapter numbering off, a numbered part switches it back on;
     * a part caption such as "Part I: A differentiable wonderland" loses its
-      "Part I: " prefix, which LaTeX prints itself.
+      "Part I: " prefix, which LaTeX prints itself;
+    * figures and equations are numbered within chapters ("Fig. 1.2",
+      "(1.3)"): with parts at the top, Sphinx would number them through the
+      whole book (``numfigreset`` counts levels from the part).
     """
+    within_chapter = "".join(
+        rf"\renewcommand{{\the{counter}}}{{\ifnum\value{{chapter}}>0 \arabic{{chapter}}.\fi\arabic{{{counter}}}}}"
+        for counter in ("figure", "table", "equation")
+    )
     off = r"\setcounter{secnumdepth}{-2}"
     on = r"\setcounter{secnumdepth}{\value{gradlandsecnumdepth}}"
     tex = tex.replace(
         "\\begin{document}",
         "\\newcounter{gradlandsecnumdepth}\n"
         "\\setcounter{gradlandsecnumdepth}{\\value{secnumdepth}}\n"
-        "\\begin{document}",
+        "\\begin{document}\n" + within_chapter,
         1,
     )
     tex = re.sub(
@@ -214,6 +221,18 @@ def structure_latex(tex: str, root_title: str) -> str:
     return tex
 
 
+def number_by_chapter(app: Sphinx) -> None:
+    """``builder-inited``: number figures, definitions and exercises by chapter.
+
+    For a book with parts, sphinx-jupyterbook-latex numbers them by section in
+    the PDF ("Definition 1.2.1") while the HTML numbers them by chapter
+    ("Definition 1.1"). Runs after it (priority 600) to restore the HTML's;
+    :func:`structure_latex` does the same for the figures and equations that
+    LaTeX numbers itself.
+    """
+    app.config.numfig_secnum_depth = 1
+
+
 def restructure_pdf(app: Sphinx, exception) -> None:
     """``build-finished``: apply :func:`structure_latex` to the LaTeX sources."""
     if exception is not None or app.builder.name != "latex":
@@ -229,5 +248,6 @@ def setup(app: Sphinx) -> dict[str, object]:
     app.connect("env-get-outdated", outdated_notebooks)
     app.connect("build-finished", copy_mathjax)
     app.connect("html-page-context", rewrite_buttons, priority=600)
+    app.connect("builder-inited", number_by_chapter, priority=600)
     app.connect("build-finished", restructure_pdf)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -4,14 +4,10 @@ Every figure in the book is drawn by matplotlib after :func:`use` has been
 called, so that figures share the fonts of the text (Computer Modern, as in
 the typeset math) and one colour code:
 
-=============================================  ==========  ===========
-role                                           symbol      colour
-=============================================  ==========  ===========
-input                                          :math:`\bm{x}`        pink
-target, observed, cold (low energy)            :math:`\bm{y}`        blue
-contrastive, hot (high energy)                 :math:`\hat{\bm{y}}`  red
-latent                                         :math:`\bm{z}`        orange
-=============================================  ==========  ===========
+* input :math:`\bm{x}`: pink;
+* target, observed, cold (low energy) :math:`\bm{y}`: blue;
+* contrastive, hot (high energy) :math:`\hat{\bm{y}}`: red;
+* latent :math:`\bm{z}`: orange.
 
 The four colours are taken from the Okabe--Ito palette, which stays
 distinguishable under the common forms of colour blindness, and every figure

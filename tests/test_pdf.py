@@ -1,0 +1,60 @@
+"""The PDF of the whole book: it builds cleanly, and numbers what the HTML numbers."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+NUMBERED = r"(Fig\.|Table|Definition|Theorem|Proposition|Lemma|Corollary|Example|Algorithm|Exercise)"
+
+
+def pdf_text(pdf) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def test_latex_log_is_clean(pdf):
+    log = (pdf.parent / "gradland.log").read_text(errors="replace")
+    for problem in ("LaTeX Error", "Undefined control sequence", "undefined references",
+                    "Citation `", "There were undefined", "Missing character"):
+        assert problem not in log, f"LaTeX log reports: {problem}"
+
+
+def test_page_count(pdf):
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+    print(f"PDF pages: {pages}")
+    assert pages >= 20
+
+
+def test_numbering_matches_the_html(book, pdf):
+    html_numbers = set()
+    for page in book.html.glob("book/*.html"):
+        text = page.read_text()
+        html_numbers |= {m.replace("&nbsp;", " ").strip()
+                         for m in re.findall(r'class="caption-number">([^<]+)<', text)}
+        html_numbers |= set(re.findall(r'<span class="eqno">(\(\d+\.\d+\))', text))
+    html_numbers = {n for n in html_numbers if re.fullmatch(NUMBERED + r" \d+\.\d+|\(\d+\.\d+\)", n)}
+    assert len(html_numbers) > 10, html_numbers
+
+    text = pdf_text(pdf)
+    pdf_numbers = {" ".join(pair) for pair in re.findall(NUMBERED + r" (\d+\.\d+)\b", text)}
+    pdf_numbers |= set(re.findall(r"\(\d+\.\d+\)", text))
+    missing = html_numbers - pdf_numbers
+    assert not missing, f"numbered in the HTML but not in the PDF: {sorted(missing)}"
+    deeper = re.findall(NUMBERED + r" \d+\.\d+\.\d+", text)
+    assert not deeper, f"the PDF numbers by section, the HTML by chapter: {deeper[:5]}"
+
+
+def test_figures_are_embedded_as_vector_pdf(pdf):
+    tex = (pdf.parent / "gradland.tex").read_text()
+    images = re.findall(r"\\sphinxincludegraphics(?:\[[^\]]*\])?\{\{([^}]+)\}(\.\w+)\}", tex)
+    assert images, "no figure in the PDF"
+    assert {suffix for _, suffix in images} == {".pdf"}, images
+
+
+def test_front_and_back_matter_are_unnumbered(pdf):
+    toc = (pdf.parent / "gradland.toc").read_text()
+    for title in ("Preface", "Notation", "The gradland manual", "Glossary"):
+        assert re.search(r"\\contentsline \{chapter\}\{" + re.escape(title), toc), title
+    assert re.search(r"\\contentsline \{chapter\}\{\\numberline \{1\}Linear algebra", toc)
