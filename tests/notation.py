@@ -1,0 +1,755 @@
+r"""Notation checker of the book: the "never" column of STYLE.md, section 1.
+
+The checker reads only the *math* of the book and of the package:
+
+* in a MyST Markdown chapter (``book/**/*.md``): inline ``$...$``, display
+  ``$$...$$``, fenced ``{math}`` directives (backtick or colon fence), the
+  ``{math}`` role and bare amsmath environments (``equation``, ``align``,
+  ``gather``, ``multline``, ...). Code cells, plain fences, inline code, YAML
+  front matter and MyST comments are skipped;
+* in a Python file of the package (``code/gradland/**/*.py``): the module,
+  class and function docstrings, and in them the ``:math:`` role, the
+  ``.. math::`` directive and ``$...$``.
+
+Each rule of :data:`RULES` is one entry: an id, what to write instead, and a
+function that finds the offending places in one piece of math. Problems are
+reported as ``path:line: [rule-id] message (offending text)``.
+
+Run it as a script (``python tests/notation.py [paths...]``; the default is
+``book`` and ``code/gradland`` of the repository) or import it:
+
+>>> [p.rule for p in check_text(r"Let $\bm{A}^T \bm{x} \in R^n$.", ".md")]
+['reals-letter', 'transpose']
+>>> check_text(r"Let $\bm{A}^\top \bm{x} \in \R^n$.", ".md")
+[]
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: What the script checks when it is given no paths (relative to the repo root).
+DEFAULT_PATHS = ("book", "code/gradland")
+
+#: Folders never descended into: build outputs, generated notebooks, caches.
+SKIP_DIRS = {"_build", "colab", ".ipynb_checkpoints", "__pycache__"}
+
+
+# ---------------------------------------------------------------------------
+# Pieces of math and where they sit in the file
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MathSpan:
+    """A piece of math, as written in the file, and the line it starts on."""
+
+    text: str
+    line: int  # 1-based line of the file holding text[0]
+
+    def line_of(self, offset: int) -> int:
+        """The 1-based line of the file holding ``self.text[offset]``."""
+        return self.line + self.text.count("\n", 0, offset)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One breach of one rule."""
+
+    path: str
+    line: int
+    rule: str
+    message: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: [{self.rule}] {self.message} ({self.text})"
+
+
+def _blank(text: str) -> str:
+    """``text`` with every character but newlines replaced by a space."""
+    return re.sub(r"[^\n]", " ", text)
+
+
+# ---------------------------------------------------------------------------
+# Finding the math in MyST Markdown
+# ---------------------------------------------------------------------------
+
+_FENCE_OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,}|:{3,})[ \t]*(?P<info>.*?)[ \t]*$")
+_FENCE_CLOSE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,}|:{3,})[ \t]*$")
+_DIRECTIVE = re.compile(r"^\{(?P<name>[^{}\s]+)\}\s*(?P<arg>.*)$")
+_OPTION = re.compile(r"^[ \t]*:[A-Za-z][\w.-]*:(?:\s|$)")
+
+#: Directives whose body is neither Markdown nor math: never looked at.
+LITERAL_DIRECTIVES = {
+    "code-cell", "code", "code-block", "sourcecode", "literalinclude", "raw",
+    "include", "toctree", "tableofcontents", "bibliography", "mermaid",
+    "graphviz", "csv-table", "jupyter-execute", "ipython",
+}
+MATH_DIRECTIVES = {"math"}
+RST_DIRECTIVES = {"eval-rst"}
+
+_AMS_ENVS = r"(?:equation|align|alignat|gather|multline|flalign|eqnarray)\*?"
+_AMS_BEGIN = re.compile(r"[ \t]*(?P<begin>\\begin\{(?P<env>" + _AMS_ENVS + r")\})")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+
+
+def _find_unescaped(text: str, delim: str, start: int, stop_at_blank_line: bool) -> int:
+    """Index of the next ``delim`` not escaped by a backslash, or -1."""
+    j, n = start, len(text)
+    while j < n:
+        if text[j] == "\\":
+            j += 2
+            continue
+        if text.startswith(delim, j):
+            return j
+        if stop_at_blank_line and _BLANK_LINE.match(text, j):
+            return -1
+        j += 1
+    return -1
+
+
+def _prose_math(text: str, first_line: int) -> list[MathSpan]:
+    """The math in a run of Markdown prose starting on line ``first_line``.
+
+    Scans left to right, as the MyST parser does: inline code (skipped unless
+    it is the argument of a ``{math}`` role), ``$$...$$``, ``$...$`` (within a
+    paragraph), amsmath environments at the start of a line, and ``\\$``
+    escapes.
+    """
+    spans: list[MathSpan] = []
+
+    def add(start: int, end: int) -> None:
+        if end > start:
+            spans.append(MathSpan(text[start:end], first_line + text.count("\n", 0, start)))
+
+    i, n = 0, len(text)
+    while i < n:
+        if i == 0 or text[i - 1] == "\n":
+            m = _AMS_BEGIN.match(text, i)
+            if m:
+                end = re.compile(r"\\end\{" + re.escape(m["env"]) + r"\}").search(text, m.end())
+                stop = end.end() if end else n
+                add(m.start("begin"), stop)
+                i = stop
+                continue
+        c = text[i]
+        if c == "\\":
+            i += 2
+        elif c == "`":
+            k = re.match(r"`+", text[i:]).end()
+            close = re.compile(r"(?<!`)`{%d}(?!`)" % k).search(text, i + k)
+            if close is None:
+                i += k
+                continue
+            if text.endswith("{math}", 0, i):
+                add(i + k, close.start())
+            i = close.end()
+        elif text.startswith("$$", i):
+            j = _find_unescaped(text, "$$", i + 2, stop_at_blank_line=False)
+            if j < 0:
+                i += 2
+                continue
+            add(i + 2, j)
+            i = j + 2
+        elif c == "$":
+            j = _find_unescaped(text, "$", i + 1, stop_at_blank_line=True)
+            if j < 0:
+                i += 1
+                continue
+            add(i + 1, j)
+            i = j + 1
+        else:
+            i += 1
+    return spans
+
+
+@dataclass
+class _Block:
+    """A fenced block being read: its fence, what its body is, its lines."""
+
+    fence: str
+    kind: str  # "markdown", "math", "rst" or "literal"
+    first_line: int  # 1-based line of the first body line
+    body: list[str]
+    in_options: bool = True  # still reading the directive's option lines
+    in_yaml: bool = False  # inside a ``---`` option block
+    lines_read: int = 0
+
+
+def _is_option(block: _Block, line: str) -> bool:
+    """Whether ``line``, the next line of ``block``, is a directive option.
+
+    Options (``:label: eq-x`` lines, or a ``---`` YAML block) come first in
+    the body of a directive and are not content.
+    """
+    first = block.lines_read == 0
+    block.lines_read += 1
+    if not block.in_options:
+        return False
+    if block.in_yaml:
+        if line.strip() == "---":
+            block.in_yaml = False
+        return True
+    if first and line.strip() == "---":
+        block.in_yaml = True
+        return True
+    if _OPTION.match(line):
+        return True
+    block.in_options = False
+    return False
+
+
+def markdown_math(text: str) -> list[MathSpan]:
+    r"""Every piece of math of a MyST Markdown document.
+
+    >>> [s.text.strip() for s in markdown_math("`$a$` and $b$\n```{math}\n:label: e\nc\n```")]
+    ['b', 'c']
+    """
+    lines = text.split("\n")
+    spans: list[MathSpan] = []
+    stack: list[_Block] = []
+    prose: list[str] = []
+    prose_start = 0
+
+    def flush_prose(next_start: int) -> None:
+        nonlocal prose, prose_start
+        if prose:
+            spans.extend(_prose_math("\n".join(prose), prose_start))
+        prose, prose_start = [], next_start
+
+    def close(block: _Block) -> None:
+        body = "\n".join(block.body)
+        if block.kind == "math":
+            spans.append(MathSpan(body, block.first_line))
+        elif block.kind == "rst":
+            spans.extend(rst_math(body, block.first_line))
+
+    start = 0
+    if lines and lines[0].strip() == "---":  # YAML front matter
+        for k in range(1, len(lines)):
+            if lines[k].strip() in ("---", "..."):
+                start = k + 1
+                break
+    prose_start = start + 1
+
+    for idx in range(start, len(lines)):
+        line, lineno = lines[idx], idx + 1
+        top = stack[-1] if stack else None
+        closing = _FENCE_CLOSE.match(line)
+        if top and closing and closing["fence"][0] == top.fence[0] \
+                and len(closing["fence"]) >= len(top.fence):
+            flush_prose(lineno + 1)
+            close(stack.pop())
+            continue
+        if top and top.kind != "markdown":
+            top.body.append("" if _is_option(top, line) else line)  # blanks keep line numbers
+            continue
+        if top and _is_option(top, line):
+            flush_prose(lineno + 1)
+            continue
+        opening = _FENCE_OPEN.match(line)
+        if opening and not (opening["fence"][0] == "`" and "`" in opening["info"]):
+            flush_prose(lineno + 1)
+            directive = _DIRECTIVE.match(opening["info"])
+            name = directive["name"] if directive else ""
+            arg = directive["arg"] if directive else ""
+            if not directive or name in LITERAL_DIRECTIVES or name.startswith("glue"):
+                kind = "literal"
+            elif name in MATH_DIRECTIVES:
+                kind = "math"
+                if arg:
+                    spans.append(MathSpan(arg, lineno))
+            elif name in RST_DIRECTIVES:
+                kind = "rst"
+            else:
+                kind = "markdown"
+                if arg:
+                    spans.extend(_prose_math(arg, lineno))
+            stack.append(_Block(opening["fence"], kind, lineno + 1, []))
+            continue
+        # A MyST comment, or a TeX comment in a $$ block: no math either way.
+        prose.append("" if line.lstrip().startswith("%") else line)
+    flush_prose(len(lines) + 1)
+    for block in reversed(stack):  # fences left open run to the end of the file
+        close(block)
+    return spans
+
+
+# ---------------------------------------------------------------------------
+# Finding the math in reStructuredText docstrings
+# ---------------------------------------------------------------------------
+
+_RST_MATH_DIRECTIVE = re.compile(r"^(?P<indent>[ \t]*)\.\.[ \t]+math::(?P<arg>.*)$")
+_RST_MATH_ROLE = re.compile(r":math:`(?P<math>[^`]*)`")
+#: A doctest block: from a ``>>>`` prompt to the next blank line, output included.
+_DOCTEST_BLOCK = re.compile(r"^[ \t]*>>>[^\n]*(?:\n[ \t]*\S[^\n]*)*", re.M)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def rst_math(text: str, first_line: int) -> list[MathSpan]:
+    r"""Every piece of math of reStructuredText starting on line ``first_line``.
+
+    Finds ``.. math::`` blocks (the directive's argument and its indented
+    body, options excluded), ``:math:`` roles and, outside code and doctests, ``$...$``.
+
+    >>> [s.text.strip() for s in rst_math("Let :math:`x`.\n\n.. math::\n   :label: e\n\n   y\n", 1)]
+    ['y', 'x']
+    """
+    lines = text.split("\n")
+    rest = list(lines)  # the text once the math blocks are blanked out
+    spans: list[MathSpan] = []
+    i = 0
+    while i < len(lines):
+        m = _RST_MATH_DIRECTIVE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        if m["arg"].strip():
+            spans.append(MathSpan(m["arg"], first_line + i))
+        block = _Block("", "math", first_line + i + 1, [])
+        j = i + 1
+        while j < len(lines) and (not lines[j].strip() or _indent(lines[j]) > len(m["indent"])):
+            block.body.append("" if _is_option(block, lines[j]) else lines[j])
+            j += 1
+        if "".join(block.body).strip():
+            spans.append(MathSpan("\n".join(block.body), block.first_line))
+        rest[i:j] = [""] * (j - i)
+        i = j
+    prose = "\n".join(rest)
+    for m in _RST_MATH_ROLE.finditer(prose):
+        spans.append(MathSpan(m["math"], first_line + prose.count("\n", 0, m.start("math"))))
+    prose = _RST_MATH_ROLE.sub(lambda m: _blank(m[0]), prose)
+    prose = _DOCTEST_BLOCK.sub(lambda m: _blank(m[0]), prose)
+    spans.extend(_prose_math(prose, first_line))  # $...$, skipping ``code``
+    return spans
+
+
+def _docstring_nodes(tree: ast.AST) -> Iterator[ast.Constant]:
+    """The string constants that are module, class or function docstrings."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                yield body[0].value
+
+
+def python_math(source: str) -> list[MathSpan]:
+    r"""Every piece of math in the docstrings of a Python source file.
+
+    The docstring is read as written in the file (between its quotes), not as
+    the string it evaluates to, so line numbers match the file and escapes
+    such as ``\v`` in a non-raw string are seen as the author typed them.
+
+    >>> [s.line for s in python_math("x = 1\n\ndef f():\n    'Return :math:`y`.'\n")]
+    [4]
+    """
+    spans: list[MathSpan] = []
+    for node in _docstring_nodes(ast.parse(source)):
+        literal = ast.get_source_segment(source, node) or ""
+        quote = re.match(r"[rRuUbBfF]*(\"\"\"|'''|\"|')", literal)
+        if quote:
+            body = literal[quote.end():]
+            if body.endswith(quote[1]):
+                body = body[: -len(quote[1])]
+        else:
+            body = literal
+        spans.extend(rst_math(body, node.lineno))
+    return spans
+
+
+# ---------------------------------------------------------------------------
+# The rules
+# ---------------------------------------------------------------------------
+
+Finder = Callable[[str], Iterable[tuple[int, int]]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One line of the "never" column: an id, what to write, how to find it.
+
+    ``find`` takes a piece of math in which comments and, unless
+    ``sees_text`` is set, the prose of text commands (``\text{for all }``)
+    have been blanked out; it yields the ``(start, end)`` offsets of offences.
+    """
+
+    id: str
+    message: str
+    find: Finder
+    sees_text: bool = False
+
+
+def regex_finder(*patterns: str) -> Finder:
+    """A finder yielding every match of any of ``patterns``."""
+    compiled = [re.compile(p) for p in patterns]
+
+    def find(math: str) -> Iterator[tuple[int, int]]:
+        for pattern in compiled:
+            for m in pattern.finditer(math):
+                yield m.span()
+
+    return find
+
+
+def _group_end(text: str, i: int) -> int:
+    """Index just after the ``{...}`` group opening at ``text[i]``."""
+    depth, j = 0, i
+    while j < len(text):
+        if text[j] == "\\":
+            j += 2
+            continue
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+        j += 1
+    return len(text)
+
+
+def _argument(text: str, i: int) -> tuple[str, int]:
+    """The TeX argument starting at (or after spaces from) ``text[i]``: its body and end."""
+    while i < len(text) and text[i] in " \t\n":
+        i += 1
+    if i >= len(text):
+        return "", i
+    if text[i] == "{":
+        end = _group_end(text, i)
+        return text[i + 1 : end - 1], end
+    if text[i] == "\\":
+        m = re.compile(r"\\(?:[A-Za-z]+|.)").match(text, i)
+        return m[0], m.end()
+    return text[i], i + 1
+
+
+#: Commands whose argument is prose inside math (``\text{for all }``).
+_PROSE_ARG = re.compile(r"\\(?:text|textrm|textit|textup|textsf|textbf|mbox)(?![A-Za-z])\s*(?=\{)")
+#: Commands whose argument is a word set in some font, prose or name alike.
+_WORD_ARG = re.compile(
+    r"\\(?:text|textrm|textit|textup|textsf|textbf|mbox|mathrm|mathit|mathsf|operatorname\*?|mathop)"
+    r"(?![A-Za-z])\s*(?=\{)"
+)
+#: Font commands whose bare argument is a single letter: ``\mathcal R``.
+_FONT_BEFORE = re.compile(r"\\(?:math[a-z]+|bm|boldsymbol|bf|rm|it|cal|pmb)\s*$")
+
+
+def mask_commands(math: str, commands: re.Pattern[str]) -> str:
+    """``math`` with the braced argument of each of ``commands`` blanked out."""
+    out = math
+    for m in commands.finditer(math):
+        end = _group_end(math, m.end())
+        out = out[: m.end() + 1] + _blank(out[m.end() + 1 : end - 1]) + out[end - 1 :]
+    return out
+
+
+#: The Greek letters, as TeX command names (a regex alternation).
+_GREEK_LOWER = (
+    "alpha|beta|gamma|delta|epsilon|varepsilon|zeta|eta|theta|vartheta|iota|kappa|"
+    "lambda|mu|nu|xi|pi|varpi|rho|varrho|sigma|varsigma|tau|upsilon|phi|varphi|chi|"
+    "psi|omega"
+)
+_GREEK = _GREEK_LOWER + "|Gamma|Delta|Theta|Lambda|Xi|Pi|Sigma|Upsilon|Phi|Psi|Omega"
+
+
+def _not_font_argument(math: str, start: int) -> bool:
+    """Whether ``math[start]`` is not the bare argument of a font command."""
+    return not _FONT_BEFORE.search(math, max(0, start - 40), start)
+
+
+# reals-letter ---------------------------------------------------------------
+
+_BARE_R = re.compile(r"(?<![A-Za-z\\_^])R\s*\^(?!\s*\\top(?![A-Za-z]))")
+
+
+def find_reals_letter(math: str) -> Iterator[tuple[int, int]]:
+    r"""``\mathbf{R}`` (N, Z), ``\Re`` and a bare ``R^n`` used as a space."""
+    yield from regex_finder(r"\\mathbf\s*(?:\{\s*[RNZ]\s*\}|[RNZ](?![A-Za-z]))", r"\\Re(?![A-Za-z])")(math)
+    for m in _BARE_R.finditer(math):
+        if _not_font_argument(math, m.start()):
+            yield m.start(), _argument(math, m.end())[1]
+
+
+# vector-arrow ---------------------------------------------------------------
+
+
+def find_vector_arrow(math: str) -> Iterator[tuple[int, int]]:
+    r"""``\vec{x}`` and ``\overrightarrow{x}``, with their argument."""
+    for m in re.finditer(r"\\(?:vec|overrightarrow)(?![A-Za-z])", math):
+        yield m.start(), _argument(math, m.end())[1]
+
+
+# upright-bold ---------------------------------------------------------------
+
+
+def find_upright_bold(math: str) -> Iterator[tuple[int, int]]:
+    r"""``\mathbf{...}`` and ``\bf``, but not the ones of reals-letter or identity."""
+    for m in re.finditer(r"\\mathbf(?![A-Za-z])", math):
+        arg, end = _argument(math, m.end())
+        if arg.strip() not in {"R", "N", "Z", "I"}:
+            yield m.start(), end
+    yield from regex_finder(r"\\bf(?![A-Za-z])")(math)
+
+
+# transpose ------------------------------------------------------------------
+
+_ALWAYS_T = (
+    r"(?:T|\\intercal|\\(?:mathsf|mathrm|text|textsf|mathtt)\s*(?:\{\s*T\s*\}|T))"
+)
+_SUP_ALWAYS_T = r"\^\s*(?:" + _ALWAYS_T + r"|\{\s*" + _ALWAYS_T + r"\s*\})"
+_BOLD = r"\\(?:bm|boldsymbol|mathbf)\s*\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}"
+_SUP_SMALL_T = r"\s*\^\s*(?:t|\{\s*t\s*\})(?![A-Za-z0-9])"
+#: A prime, unless a time index follows: \bm{x}'[t] names a new sequence.
+_PRIME = r"\s*(?:'|\^\s*\\prime(?![A-Za-z])|\^\s*\{\s*\\prime\s*\})(?!\s*\[)"
+
+
+_BIG_OPERATOR_LIMIT = re.compile(
+    r"\\(?:sum|prod|coprod|int|iint|iiint|oint|bigcup|bigcap|bigoplus|bigotimes|lim|max|min|sup|inf)"
+    r"(?![A-Za-z])(?:\s*\\(?:no)?limits)?\s*(?:_\s*(?:\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}|\\[A-Za-z]+|\w))?\s*$"
+)
+#: Bases whose power T is a number: a digit, e, a lower-case Greek scalar.
+_SCALAR_BASE = re.compile(r"(?:\d|(?<![A-Za-z\\])e|\\(?:" + _GREEK_LOWER + r"))\s*$")
+
+
+def find_transpose(math: str) -> Iterator[tuple[int, int]]:
+    r"""``^T`` and its look-alikes; ``^t`` and a prime on a bold or capital symbol.
+
+    ``^T`` is left alone where it cannot be a transpose: as the upper limit
+    of a big operator (``\sum_{t=1}^{T}``, ``\int_0^T``) and as a power of a
+    number or a Greek scalar (``2^T``, ``e^{T}``, ``\gamma^T``). ``\intercal``
+    and ``\mathsf{T}`` are a transpose wherever they stand.
+    """
+    for m in re.finditer(_SUP_ALWAYS_T, math):
+        before = math[max(0, m.start() - 200) : m.start()]  # the base is just before
+        letter_t = "\\" not in m[0]  # \intercal and \mathsf{T} are never a power
+        if not (letter_t and (_BIG_OPERATOR_LIMIT.search(before) or _SCALAR_BASE.search(before))):
+            yield m.span()
+    for m in re.finditer(r"(?:" + _BOLD + r"|(?<![A-Za-z\\])[A-Z])" + _SUP_SMALL_T, math):
+        if math[m.start()] == "\\" or _not_font_argument(math, m.start()):
+            yield m.start(), m.end()
+    yield from regex_finder(_BOLD + _PRIME)(math)
+
+
+# identity -------------------------------------------------------------------
+
+_BARE_I = re.compile(r"(?<![A-Za-z\\])I_")
+
+
+def find_identity(math: str) -> Iterator[tuple[int, int]]:
+    r"""``\mathbf{I}``, ``\bm{I}``, ``\mathbb{1}`` and ``I_n`` as a matrix."""
+    yield from regex_finder(
+        r"\\(?:mathbf|bm|boldsymbol)\s*(?:\{\s*I\s*\}|I(?![A-Za-z]))",
+        r"\\mathbbm?\s*(?:\{\s*1\s*\}|1)",
+    )(math)
+    for m in _BARE_I.finditer(math):
+        if _not_font_argument(math, m.start()):
+            yield m.start(), _argument(math, m.end())[1]
+
+
+# italic-differential --------------------------------------------------------
+
+#: What follows an italic differential d: a variable (x, \bm{x}, \theta).
+_DIFF_VAR = (
+    r"(?:\s|\\[,;:!])*(?:[A-Za-z](?![A-Za-ce-z])|\\(?:bm|boldsymbol|mathbf)\s*\{"
+    r"|\\(?:" + _GREEK + r")(?![A-Za-z]))"
+)
+_ITALIC_D_START = re.compile(r"\s*d(?:\^\s*(?:\d|\{\s*\d+\s*\}))?" + _DIFF_VAR)
+_LONE_D = re.compile(r"\s*d(?:\^\s*(?:\d|\{\s*\d+\s*\}))?\s*")
+_UPRIGHT_D_START = re.compile(r"\s*(?:\\mathrm\s*\{\s*d\s*\}|\\dd(?![A-Za-z])|\\operatorname\s*\{\s*d\s*\})")
+_FRAC = re.compile(r"\\[dt]?frac(?![A-Za-z])")
+_SLASH = re.compile(r"(?<![A-Za-z\\])d\s*[A-Za-z]\s*/\s*d\s*(?:[A-Za-z]|\\[A-Za-z]+)")  # dy/dx
+_INTEGRAL = re.compile(r"\\(?:int|iint|iiint|oint)(?![A-Za-z])")
+_INTEGRAL_D = re.compile(r"(?:(?<=[\s)\]}|])|(?<=\\[,;:!]))d" + _DIFF_VAR)
+
+
+def find_italic_differential(math: str) -> Iterator[tuple[int, int]]:
+    r"""An italic d as a differential: in ``\frac{d f}{d x}``, ``dy/dx``, ``\int ... dx``."""
+    for m in _FRAC.finditer(math):
+        numerator, mid = _argument(math, m.end())
+        denominator, end = _argument(math, mid)
+        # d alone may be a dimension (\frac{d}{2}): an italic d on top is a
+        # differential only over a differential (\frac{d f}{\mathrm{d} x}).
+        italic_on_top = _ITALIC_D_START.match(numerator) or _LONE_D.fullmatch(numerator)
+        if _ITALIC_D_START.match(denominator) or (italic_on_top and _UPRIGHT_D_START.match(denominator)):
+            yield m.start(), end
+    yield from (m.span() for m in _SLASH.finditer(math))
+    integral = _INTEGRAL.search(math)
+    if integral:
+        for m in _INTEGRAL_D.finditer(math, integral.end()):
+            end = _group_end(math, m.end() - 1) if math[m.end() - 1] == "{" else m.end()
+            yield m.start(), end
+
+
+# named-operator -------------------------------------------------------------
+
+NAMED_OPERATORS = ("softargmax", "softargmin", "softmax", "softmin", "argmin", "argmax", "diag", "tr")
+_NAMES = "|".join(NAMED_OPERATORS)
+#: Not in a sub- or superscript, where a name is a label: x_{tr}, x_{\text{tr}}.
+_NOT_SCRIPT = r"(?<![_^])(?<![_^]\{)(?<![_^] )(?<![_^] \{)(?<![_^]\{ )"
+_OPERATOR_AS_TEXT = re.compile(
+    _NOT_SCRIPT
+    + r"\\(?:text|textrm|textit|textup|textsf|mbox|mathrm|mathit|mathsf)\s*\{\s*(?:"
+    + _NAMES
+    + r")\s*\}"
+)
+_OPERATOR_BARE = re.compile(_NOT_SCRIPT + r"(?<![A-Za-z\\])(?:" + _NAMES + r")(?![A-Za-z])")
+_OPERATOR_ARG = re.compile(r"\\(?:operatorname\*?|mathop)(?![A-Za-z])\s*(?=\{)")
+
+
+def find_named_operator(math: str) -> Iterator[tuple[int, int]]:
+    r"""``softmax``, ``argmin``, ``diag``, ``tr``... in italic or ``\text``/``\mathrm``.
+
+    Names in a sub- or superscript (``\bm{x}_{\text{tr}}``) are labels, not
+    operators, and are left alone; so is any other text (``\text{if}``).
+    """
+    math = mask_commands(math, _OPERATOR_ARG)
+    yield from (m.span() for m in _OPERATOR_AS_TEXT.finditer(math))
+    yield from (m.span() for m in _OPERATOR_BARE.finditer(mask_commands(math, _WORD_ARG)))
+
+
+#: The rules, one entry each; add a rule by adding an entry.
+RULES: list[Rule] = [
+    Rule(
+        "reals-letter",
+        r"write the sets of numbers in blackboard bold: \R (\mathbb{R}), \N, \Z",
+        find_reals_letter,
+    ),
+    Rule(
+        "vector-arrow",
+        r"write a vector in bold italic \bm{x}, not with an arrow",
+        find_vector_arrow,
+    ),
+    Rule(
+        "upright-bold",
+        r"write vectors and matrices in bold italic \bm{...}, never upright \mathbf;"
+        r" an expectation is \E (\mathbb{E})",
+        find_upright_bold,
+    ),
+    Rule("transpose", r"write the transpose as ^\top", find_transpose, sees_text=True),
+    Rule(
+        "identity",
+        r"write the identity matrix as \Id (\mathbb{I}), or \Id_n with its size",
+        find_identity,
+    ),
+    Rule(
+        "empty-set",
+        r"write the empty set as \varnothing",
+        regex_finder(r"\\emptyset(?![A-Za-z])"),
+    ),
+    Rule(
+        "italic-differential",
+        r"write the differential upright: \dd or \mathrm{d}, as in"
+        r" \frac{\dd f}{\dd x} and \int g(z)\,\dd z",
+        find_italic_differential,
+    ),
+    Rule(
+        "named-operator",
+        r"write a named operator upright with \operatorname{...} (or \softargmax,"
+        r" \softmin, \argmin, \argmax, \diag)",
+        find_named_operator,
+        sees_text=True,
+    ),
+]
+
+
+# ---------------------------------------------------------------------------
+# Checking
+# ---------------------------------------------------------------------------
+
+_COMMENT = re.compile(r"(?<!\\)%[^\n]*")
+
+
+def check_math(span: MathSpan, path: str = "<string>") -> list[Problem]:
+    """Every breach of a rule in one piece of math."""
+    no_comments = _COMMENT.sub(lambda m: _blank(m[0]), span.text)
+    no_text = mask_commands(no_comments, _PROSE_ARG)
+    problems = []
+    for rule in RULES:
+        seen = set()
+        for start, end in rule.find(no_comments if rule.sees_text else no_text):
+            if start in seen:
+                continue
+            seen.add(start)
+            snippet = " ".join(span.text[start:end].split())
+            problems.append(Problem(path, span.line_of(start), rule.id, rule.message, snippet))
+    return problems
+
+
+def math_spans(text: str, suffix: str) -> list[MathSpan]:
+    """The math of a file's ``text``, read as Markdown (``.md``) or Python (``.py``)."""
+    if suffix == ".md":
+        return markdown_math(text)
+    if suffix == ".py":
+        return python_math(text)
+    raise ValueError(f"can only check .md and .py files, got a {suffix!r} file")
+
+
+def check_text(text: str, suffix: str, path: str = "<string>") -> list[Problem]:
+    """Every notation problem of a file's ``text``, sorted by line."""
+    problems = [p for span in math_spans(text, suffix) for p in check_math(span, path)]
+    return sorted(problems, key=lambda p: (p.line, p.rule))
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def check_file(path: Path | str) -> list[Problem]:
+    """Every notation problem of the Markdown or Python file at ``path``."""
+    path = Path(path)
+    try:
+        return check_text(path.read_text(encoding="utf-8"), path.suffix, _display(path))
+    except SyntaxError as err:  # a Python file that does not parse has no docstrings to read
+        return [Problem(_display(path), err.lineno or 1, "syntax", "fix the Python syntax first", str(err.msg))]
+
+
+def iter_files(paths: Iterable[Path | str]) -> Iterator[Path]:
+    """The ``.md`` and ``.py`` files at or under ``paths``, in a stable order."""
+    for root in map(Path, paths):
+        if root.is_file():
+            yield root
+            continue
+        for path in sorted(root.rglob("*")):
+            relative = path.relative_to(root).parts
+            if path.suffix in (".md", ".py") and path.is_file() and not any(
+                part in SKIP_DIRS or part.startswith(".") for part in relative[:-1]
+            ):
+                yield path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check ``argv`` (or the book and the package); print problems; 1 if any."""
+    args = sys.argv[1:] if argv is None else argv
+    paths = [Path(a) for a in args] or [REPO_ROOT / p for p in DEFAULT_PATHS]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        print(f"notation: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    files = list(iter_files(paths))
+    problems = [p for f in files for p in check_file(f)]
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} notation problem(s) in {len(files)} files checked", file=sys.stderr)
+        return 1
+    print(f"{len(files)} files checked, no notation problems")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,542 @@
+r"""Tests of the notation checker (tests/notation.py) and of the book against it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+TESTS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TESTS_DIR.parent
+if str(TESTS_DIR) not in sys.path:  # the checker is a plain script next to this file
+    sys.path.insert(0, str(TESTS_DIR))
+
+import notation  # noqa: E402
+
+LINE_FORMAT = re.compile(r"^(?P<path>.+):(?P<line>\d+): \[(?P<rule>[a-z-]+)\] .+ \((?P<text>.+)\)$")
+
+
+def check_md(tmp_path: Path, text: str) -> list[tuple[str, int]]:
+    """(rule, line) of every problem of a Markdown file holding ``text``."""
+    path = tmp_path / "chapter.md"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return [(p.rule, p.line) for p in notation.check_file(path)]
+
+
+def check_py(tmp_path: Path, text: str) -> list[tuple[str, int]]:
+    """(rule, line) of every problem of a Python file holding ``text``."""
+    path = tmp_path / "module.py"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return [(p.rule, p.line) for p in notation.check_file(path)]
+
+
+def chapter(math: str) -> str:
+    """A small chapter with ``math`` inline on its line 7."""
+    return (
+        "---\nkernelspec:\n  name: python3\n---\n# A chapter\n\n"
+        f"Some prose, then ${math}$ and more prose.\n\nThe end.\n"
+    )
+
+
+# ---------------------------------------------------------------------------
+# The real book
+# ---------------------------------------------------------------------------
+
+
+def test_the_book_and_the_package_follow_the_notation():
+    paths = [REPO_ROOT / p for p in notation.DEFAULT_PATHS]
+    files = list(notation.iter_files(p for p in paths if p.exists()))
+    problems = [str(p) for f in files for p in notation.check_file(f)]
+    assert not problems, "notation problems:\n" + "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------
+# The rules, one by one
+# ---------------------------------------------------------------------------
+
+BAD = [
+    ("reals-letter", r"\bm{x} \in \mathbf{R}^n"),
+    ("reals-letter", r"\bm{x} \in R^n"),
+    ("reals-letter", r"\bm{W} \in R^{m \times n}"),
+    ("reals-letter", r"k \in \mathbf{N}"),
+    ("reals-letter", r"k \in \mathbf{Z}"),
+    ("reals-letter", r"\Re(z)"),
+    ("vector-arrow", r"\vec{x} + \bm{y}"),
+    ("upright-bold", r"\mathbf{x}"),
+    ("upright-bold", r"\mathbf{W} \bm{x}"),
+    ("upright-bold", r"\mathbf{E}[X]"),
+    ("upright-bold", r"{\bf x}"),
+    ("transpose", r"\bm{A}^T"),
+    ("transpose", r"\bm{A}^{T} \bm{x}"),
+    ("transpose", r"\bm{x}^T\bm{y}"),
+    ("transpose", r"x^T"),
+    ("transpose", r"(\bm{A}\bm{B})^T"),
+    ("transpose", r"\gamma^{\intercal}"),
+    ("transpose", r"\bm{A}^t"),
+    ("transpose", r"\bm{A}^{t}"),
+    ("transpose", r"A^t"),
+    ("transpose", r"\bm{A}^{\mathsf{T}}"),
+    ("transpose", r"\bm{A}^{\intercal}"),
+    ("transpose", r"\bm{A}^\intercal"),
+    ("transpose", r"\bm{x}' \bm{y}"),
+    ("transpose", r"\bm{W}'"),
+    ("identity", r"\mathbf{I}"),
+    ("identity", r"\bm{A} + \lambda \bm{I}"),
+    ("identity", r"\mathbb{1}"),
+    ("identity", r"\mathbbm{1}"),
+    ("identity", r"\bm{A} + I_n"),
+    ("identity", r"I_{n}"),
+    ("empty-set", r"S = \emptyset"),
+    ("italic-differential", r"\frac{d f}{d x}"),
+    ("italic-differential", r"\frac{df}{dx}"),
+    ("italic-differential", r"\frac{d}{dx} f"),
+    ("italic-differential", r"\tfrac{d}{dt} \bm{x}"),
+    ("italic-differential", r"\dfrac{d f}{d\theta}"),
+    ("italic-differential", r"\frac{\mathrm{d} f}{d x}"),
+    ("italic-differential", r"\frac{d f}{\mathrm{d} x}"),
+    ("italic-differential", r"\frac{d}{\dd x}"),
+    ("italic-differential", r"\frac{d^2 x}{d t^2}"),
+    ("italic-differential", r"dy/dx"),
+    ("italic-differential", r"\int g(z)\, dz"),
+    ("italic-differential", r"\int g(z) dz"),
+    ("italic-differential", r"\int g(z) d z"),
+    ("italic-differential", r"\int_0^1 x^{2}dx"),
+    ("italic-differential", r"\int p(\bm{z})\, d\bm{z}"),
+    ("italic-differential", r"\int \ell(\theta)\; d\theta"),
+    ("named-operator", r"softmax(\bm{x})"),
+    ("named-operator", r"softargmax(\bm{x})"),
+    ("named-operator", r"\text{softmax}(\bm{x})"),
+    ("named-operator", r"\mathrm{softmin}(\bm{x})"),
+    ("named-operator", r"argmin_{z} E"),
+    ("named-operator", r"\mathrm{argmax}_{y} F"),
+    ("named-operator", r"\text{diag}(\bm{x})"),
+    ("named-operator", r"diag(\bm{x})"),
+    ("named-operator", r"tr(\bm{A})"),
+    ("named-operator", r"\mathrm{tr}(\bm{A})"),
+]
+
+GOOD = [
+    # reals
+    r"\bm{x} \in \mathbb{R}^n",
+    r"\bm{W} \in \mathbb{R}^{m \times n}",
+    r"\bm{x} \in \R^n, k \in \N, j \in \Z",
+    r"\mathcal{R}^n",
+    r"\bm{R}^\top",
+    # bold
+    r"\bm{x}, \bm{W}, \boldsymbol{x}, \hat{\bm{y}}, \check{z}, \tilde{y}",
+    r"\mathbb{E}[X] = \E[X]",
+    # transpose and exponents
+    r"\bm{A}^\top \bm{x}",
+    r"\left(\frac{\partial f}{\partial \bm{x}}\right)^\top",
+    r"x^{T-1}",
+    r"\sum_{t=1}^{T} \bm{x}[t], \sum_{t=1}^T, \prod\limits_{t}^{T}",
+    r"\int_0^T f(t)\, \dd t",
+    r"\gamma^T, \beta^{T}, 2^T, e^{T}",
+    r"\bm{x}^{t+1}",
+    r"x^{tx}",
+    r"e^{t}",
+    r"e^t",
+    r"\gamma^t",
+    r"\bm{h}[t-1]",
+    r"\bm{x}[t]",
+    r"f'(x)",
+    r"\bm{x}'[t] = \bm{x}[t - 1]",
+    r"\theta'",
+    r"F_\beta, F_\infty",
+    # identity
+    r"\Id",
+    r"\Id_n",
+    r"\mathbb{I}_n",
+    r"\mathcal{I}_n",
+    # empty set
+    r"S = \varnothing",
+    # differentials
+    r"\frac{\mathrm{d} f}{\mathrm{d} x}",
+    r"\frac{\dd f}{\dd x}",
+    r"\frac{\dd}{\dd x} f",
+    r"\frac{\partial f}{\partial \bm{x}}",
+    r"\nabla_{\bm{x}} f",
+    r"\int g(z)\,\dd z",
+    r"\int g(z)\, \mathrm{d}z",
+    r"\int p(\bm{z})\, \dd\bm{z}",
+    r"\int_0^d x\, \dd x",
+    r"\int \delta(x)\, \dd x + \ddot{x} + \hat{d}",
+    r"\frac{d}{2} \log(2\pi)",
+    r"\frac{d^2 x}{2}",
+    r"\frac{1}{2} \frac{d}{d + 1}",
+    r"\frac{1}{\sqrt{d}}",
+    r"\frac{\bm{q}^\top \bm{k}}{\sqrt{d_k}}",
+    r"\frac{x}{d}",
+    r"\sum_{i=1}^{d} x_i",
+    # named operators
+    r"\operatorname{softargmax}(\bm{x})",
+    r"\softargmax(\bm{x}), \softmin(\bm{x}), \softargmin(\bm{x})",
+    r"\argmin_{z} E, \argmax_{y} F, \arg\min_z E",
+    r"\operatorname*{argmin}_z E",
+    r"\mathop{\mathrm{argmin}}_z E",
+    r"\operatorname{diag}(\bm{x}), \diag(\bm{x}), \operatorname{tr}(\bm{A})",
+    r"\log, \exp",
+    r"\bm{x}_{\text{tr}}, \mathcal{D}_{\mathrm{train}}",
+    r"\text{if } x > 0 \text{ and the softmax is applied}",
+    r"\operatorname{ReLU}(x)",
+    # lines of the book's own notation chapter
+    r"\frac{\partial \bm{f}}{\partial \bm{x}} \in \mathbb{R}^{m \times n}",
+    r"\frac{\partial f}{\partial \bm{x}} \in \mathbb{R}^{1 \times n}",
+    r"\nabla_{\bm{x}} f = \left(\frac{\partial f}{\partial \bm{x}}\right)^\top \in \mathbb{R}^{n}",
+    r"F_\beta(\bm{y}) = -\frac{1}{\beta} \log \int \exp(-\beta E(\bm{y}, \bm{z})) \, \dd\bm{z}",
+    r"\E_{z}[\,E(\bm{y}, z)\,]",
+    r"\check{\bm{y}}, \hat{\bm{y}}, \tilde{\bm{y}}",
+]
+
+
+@pytest.mark.parametrize("rule, math", BAD, ids=[f"{r}:{m}" for r, m in BAD])
+def test_bad_math_is_caught_on_its_line(tmp_path, rule, math):
+    assert check_md(tmp_path, chapter(math)) == [(rule, 7)]
+
+
+@pytest.mark.parametrize("math", GOOD)
+def test_good_math_passes(tmp_path, math):
+    assert check_md(tmp_path, chapter(math)) == []
+
+
+def test_every_rule_is_tested_with_bad_math():
+    assert {rule.id for rule in notation.RULES} == {rule for rule, _ in BAD}
+
+
+def test_rules_are_data_with_unique_ids_and_a_message():
+    ids = [rule.id for rule in notation.RULES]
+    assert len(ids) == len(set(ids))
+    for rule in notation.RULES:
+        assert re.fullmatch(r"[a-z]+(-[a-z]+)*", rule.id)
+        assert rule.message.startswith("write ")
+        assert callable(rule.find)
+
+
+def test_mathbf_R_and_I_get_one_rule_each():
+    assert [p.rule for p in notation.check_text(r"$\mathbf{R}$ $\mathbf{I}$", ".md")] == [
+        "identity",
+        "reals-letter",
+    ]
+
+
+def test_a_problem_reads_path_line_rule_message_text():
+    (problem,) = notation.check_text("\n$\\vec{x}$", ".md", path="a.md")
+    assert str(problem) == (
+        r"a.md:2: [vector-arrow] write a vector in bold italic \bm{x}, not with an arrow (\vec{x})"
+    )
+
+
+def test_a_new_rule_is_one_entry(monkeypatch):
+    rule = notation.Rule("no-xi", r"write \zeta", notation.regex_finder(r"\\xi(?![A-Za-z])"))
+    monkeypatch.setattr(notation, "RULES", [*notation.RULES, rule])
+    assert [p.rule for p in notation.check_text(r"$\xi + \zeta$", ".md")] == ["no-xi"]
+
+
+# ---------------------------------------------------------------------------
+# Where the math of a Markdown chapter is (and is not)
+# ---------------------------------------------------------------------------
+
+
+def test_code_cells_plain_fences_inline_code_and_front_matter_are_ignored(tmp_path):
+    text = r"""
+        ---
+        title: "$\vec{x}$"
+        ---
+        # Code is not math
+
+        Inline code `$\bm{A}^T$` and ``$\vec{x}$`` is not math.
+
+        ```{code-cell} python
+        label = r"$\mathbf{x}^T$"  # \emptyset
+        ```
+
+        ```python
+        s = "$\vec{v}$"
+        ```
+
+        ~~~
+        $\emptyset$
+        ~~~
+
+        % a MyST comment: $\vec{c}$
+
+        Money: \$5 for R^n and \$6.
+        """
+    assert check_md(tmp_path, textwrap.dedent(text).lstrip("\n")) == []  # front matter on line 1
+
+
+def test_math_beside_code_is_still_found(tmp_path):
+    text = r"""
+        # Title
+
+        The code `x = "$"` costs nothing, but $\vec{x}$ is wrong.
+        """
+    assert check_md(tmp_path, text) == [("vector-arrow", 4)]
+
+
+def test_multiline_display_math_reports_the_line_of_the_offence(tmp_path):
+    text = r"""
+        # Title
+
+        $$
+        \bm{y} = \bm{W}
+          \bm{x}^T
+          + \bm{b}
+        $$ (eq-affine)
+
+        After it.
+        """
+    assert check_md(tmp_path, text) == [("transpose", 6)]
+
+
+def test_a_tex_comment_in_display_math_is_not_checked(tmp_path):
+    text = r"""
+        # Title
+
+        $$
+        % the old way: \bm{A}^T
+        \bm{y} = \bm{A}^\top \bm{x} % not \vec{x}
+          + \vec{b}
+        $$
+        """
+    assert check_md(tmp_path, text) == [("vector-arrow", 7)]
+
+
+def test_escaped_dollars_are_not_math_but_what_follows_is(tmp_path):
+    text = "# Title\n\nIt costs \\$5 in R^n.\nThen $\\emptyset$ and \\$6.\n"
+    assert check_md(tmp_path, text) == [("empty-set", 4)]
+
+
+def test_inline_math_over_two_lines_reports_the_second(tmp_path):
+    text = "# Title\n\nA long $\\bm{x} +\n\\vec{y}$ formula.\n"
+    assert check_md(tmp_path, text) == [("vector-arrow", 4)]
+
+
+def test_inline_math_does_not_cross_a_blank_line(tmp_path):
+    text = "# Title\n\nA lone $ sign.\n\nThen R^n and another $ sign.\n"
+    assert check_md(tmp_path, text) == []
+
+
+def test_math_directive_with_label_option(tmp_path):
+    text = r"""
+        # Title
+
+        ```{math}
+        :label: eq-softmax
+
+        \operatorname{softargmax}(\bm{x})
+          = \bm{W}^T \bm{x}
+        ```
+        """
+    assert check_md(tmp_path, text) == [("transpose", 8)]
+
+
+def test_colon_fence_math_directive(tmp_path):
+    text = r"""
+        # Title
+
+        :::{math}
+        :label: eq-empty
+        S = \emptyset
+        :::
+        """
+    assert check_md(tmp_path, text) == [("empty-set", 6)]
+
+
+def test_math_role_and_other_roles(tmp_path):
+    text = r"""
+        # Title
+
+        See {eq}`eq-R^n` and {math}`\bm{A}^T`.
+        """
+    assert check_md(tmp_path, text) == [("transpose", 4)]
+
+
+def test_amsmath_environment(tmp_path):
+    text = r"""
+        # Title
+
+        \begin{align*}
+        a &= \bm{x}^\top \bm{y} \\
+        b &= \frac{d f}{d x}
+        \end{align*}
+        """
+    assert check_md(tmp_path, text) == [("italic-differential", 6)]
+
+
+def test_math_in_a_directive_and_its_title_but_not_its_code(tmp_path):
+    text = r"""
+        # Title
+
+        ````{prf:definition} The vector $\vec{u}$
+        :label: def-vector
+        :class: dropdown
+
+        A vector $\bm{u} \in R^n$.
+
+        ```{code-cell} python
+        print("$\emptyset$")
+        ```
+
+        ```{math}
+        \mathbf{u}
+        ```
+        ````
+        """
+    assert check_md(tmp_path, text) == [("vector-arrow", 4), ("reals-letter", 8), ("upright-bold", 15)]
+
+
+def test_eval_rst_block_is_read_as_rst(tmp_path):
+    text = r"""
+        # Title
+
+        ```{eval-rst}
+        The set :math:`\emptyset`.
+        ```
+        """
+    assert check_md(tmp_path, text) == [("empty-set", 5)]
+
+
+# ---------------------------------------------------------------------------
+# Where the math of a Python module is (and is not)
+# ---------------------------------------------------------------------------
+
+
+def test_docstring_math_role_and_math_directive(tmp_path):
+    text = r'''
+        r"""A module about :math:`\bm{x} \in R^n`."""
+
+        BAD = "$\vec{x}$ is not a docstring"  # nor is :math:`\emptyset` in a comment
+
+
+        def f(x):
+            r"""Return the transpose.
+
+            The result is
+
+            .. math::
+               :label: eq-f
+
+               \bm{y} = \bm{A}^\top \bm{x}
+                 + \mathbf{b}
+
+            and :math:`\emptyset` when empty, or $\vec{z}$ when dollars are used.
+
+            Examples
+            --------
+            >>> print("$\vec{v}$")
+            $\vec{v}$
+            """
+            return x
+
+
+        class C:
+            """A class with ``$\vec{x}$`` as a literal and :math:`\bm{A}^T`."""
+        '''
+    assert check_py(tmp_path, text) == [
+        ("reals-letter", 2),
+        ("upright-bold", 16),
+        ("empty-set", 18),
+        ("vector-arrow", 18),
+        ("transpose", 29),
+    ]
+
+
+def test_a_docstring_is_read_as_written_not_as_evaluated(tmp_path):
+    # In a non-raw string "\v" is a vertical tab: the author still typed \vec.
+    text = r'''
+        def f():
+            """Of :math:`\\vec{x}` and :math:`\vec{y}`."""
+        '''
+    assert check_py(tmp_path, text) == [("vector-arrow", 3), ("vector-arrow", 3)]
+
+
+def test_a_python_file_that_does_not_parse_is_reported(tmp_path):
+    assert check_py(tmp_path, "def f(:\n    pass\n") == [("syntax", 1)]
+
+
+def test_math_directive_with_an_argument(tmp_path):
+    text = r'''
+        def f():
+            """Solve it.
+
+            .. math:: \frac{d f}{d x} = 0
+            """
+        '''
+    assert check_py(tmp_path, text) == [("italic-differential", 5)]
+
+
+# ---------------------------------------------------------------------------
+# Any text at all
+# ---------------------------------------------------------------------------
+
+TOKENS = [
+    "$", "$$", "`", "```", "```{math}", "```{code-cell}", ":::{math}", ":::", "\\$", "\n", "\n\n",
+    " ", "x", "d", "R", "I_n", "^T", "^t", "\\bm{A}", "\\mathbf{x}", "\\vec{v}", "\\int",
+    "\\frac{d f}{d x}", "{", "}", "%", ":label: e", "---", "{math}`", "\\begin{equation}",
+    "\\end{equation}", "softmax", "\\text{", "\\emptyset", "'",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=60).map("".join))
+def test_any_markdown_is_checked_without_crashing_on_real_lines(text):
+    lines = text.split("\n")
+    for problem in notation.check_text(text, ".md"):
+        assert 1 <= problem.line <= len(lines)
+        assert problem.text.split()[0] in lines[problem.line - 1]
+
+
+# ---------------------------------------------------------------------------
+# The script
+# ---------------------------------------------------------------------------
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(TESTS_DIR / "notation.py"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_script_reports_problems_and_exits_1(tmp_path):
+    bad = tmp_path / "bad.md"
+    bad.write_text("# Title\n\nThe set $\\emptyset \\subset R^n$.\n", encoding="utf-8")
+    result = run_script(str(bad))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        match = LINE_FORMAT.match(line)
+        assert match, line
+        assert match["path"].endswith("bad.md") and match["line"] == "3"
+    assert {LINE_FORMAT.match(line)["rule"] for line in lines} == {"empty-set", "reals-letter"}
+
+
+def test_script_passes_a_good_file_and_exits_0(tmp_path):
+    good = tmp_path / "good.md"
+    good.write_text("# Title\n\nThe set $\\varnothing \\subset \\R^n$.\n", encoding="utf-8")
+    result = run_script(str(good))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.strip() == "1 files checked, no notation problems"
+
+
+def test_script_walks_folders_but_skips_build_and_colab(tmp_path):
+    (tmp_path / "_build").mkdir()
+    (tmp_path / "_build" / "page.md").write_text("$\\vec{x}$\n", encoding="utf-8")
+    (tmp_path / "colab").mkdir()
+    (tmp_path / "colab" / "page.md").write_text("$\\vec{x}$\n", encoding="utf-8")
+    (tmp_path / "part").mkdir()
+    (tmp_path / "part" / "chapter.md").write_text("$\\bm{x}$\n", encoding="utf-8")
+    (tmp_path / "part" / "module.py").write_text('"""Of :math:`\\bm{x}`."""\n', encoding="utf-8")
+    result = run_script(str(tmp_path))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.strip() == "2 files checked, no notation problems"
