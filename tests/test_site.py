@@ -31,15 +31,19 @@ def tab(browser):
 
 MATH_REPORT = """
 async () => {
-  await MathJax.startup.promise;
   const problems = [];
-  for (const item of MathJax.startup.document.math) {
-    const mml = MathJax.startup.toMML(item.root);
-    if (/<merror|mathcolor="red"/.test(mml)) problems.push(item.math);
+  let count = 0;
+  if (typeof MathJax !== 'undefined') {  // pages without math do not load MathJax
+    await MathJax.startup.promise;
+    for (const item of Array.from(MathJax.startup.document.math)) {
+      count += 1;
+      const mml = MathJax.startup.toMML(item.root);
+      if (/<merror|mathcolor="red"/.test(mml)) problems.push(item.math);
+    }
   }
   const clone = document.querySelector('main').cloneNode(true);
   clone.querySelectorAll('mjx-container, pre, code, script, style, .highlight').forEach(e => e.remove());
-  return {count: MathJax.startup.document.math.length, problems, text: clone.innerText};
+  return {count, problems, text: clone.innerText};
 }
 """
 

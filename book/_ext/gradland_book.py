@@ -7,6 +7,7 @@ What this extension does, each in one function below:
 * re-executes every chapter when the ``gradland`` package changes (the
   execution cache only hashes cell source);
 * shows the package version in the book;
+* leaves Thebe out of the pages (chapters run on Binder or Colab);
 * points the Colab button at the chapter's Colab notebook and the PDF
   button at the PDF of the whole book;
 * gives the PDF the structure of the HTML book: the Preface and the front
@@ -242,12 +243,28 @@ def restructure_pdf(app: Sphinx, exception) -> None:
         tex_path.write_text(structure_latex(tex_path.read_text(), root_title))
 
 
+def drop_thebe(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """``html-page-context``: remove Thebe, which Jupyter Book always loads.
+
+    The book launches chapters on Binder and Colab rather than running cells
+    in the page; Thebe's scripts are included twice (a JavaScript error) and
+    would fetch Thebe itself from a CDN.
+    """
+    def is_thebe(asset) -> bool:
+        return "thebe" in str(asset).lower() or "THEBE" in str(getattr(asset, "attributes", {}).get("body", ""))
+
+    for key in ("script_files", "css_files"):
+        if key in context:
+            context[key] = [asset for asset in context[key] if not is_thebe(asset)]
+
+
 def setup(app: Sphinx) -> dict[str, object]:
     app.connect("config-inited", configure)
     app.connect("builder-inited", invalidate_cache_if_package_changed)
     app.connect("env-get-outdated", outdated_notebooks)
     app.connect("build-finished", copy_mathjax)
     app.connect("html-page-context", rewrite_buttons, priority=600)
+    app.connect("html-page-context", drop_thebe, priority=600)
     app.connect("builder-inited", number_by_chapter, priority=600)
     app.connect("build-finished", restructure_pdf)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
