@@ -41,20 +41,12 @@ def test_worked_example_of_the_chapter() -> None:
     assert torch.equal(linalg.matvec_rows(A, x), expected)
 
 
+@pytest.mark.parametrize("matvec", [linalg.matvec_columns, linalg.matvec_rows])
 @PROPERTY
 @given(m=sizes, n=sizes, seed=seeds)
-def test_matvec_columns_matches_matmul(m: int, n: int, seed: int) -> None:
+def test_matvec_matches_matmul(matvec, m: int, n: int, seed: int) -> None:
     A, x = randn(m, n, seed=seed), randn(n, seed=seed + 1)
-    y = linalg.matvec_columns(A, x)
-    assert y.shape == (m,) and y.dtype == DT
-    torch.testing.assert_close(y, A @ x, **TOL)
-
-
-@PROPERTY
-@given(m=sizes, n=sizes, seed=seeds)
-def test_matvec_rows_matches_matmul(m: int, n: int, seed: int) -> None:
-    A, x = randn(m, n, seed=seed), randn(n, seed=seed + 1)
-    y = linalg.matvec_rows(A, x)
+    y = matvec(A, x)
     assert y.shape == (m,) and y.dtype == DT
     torch.testing.assert_close(y, A @ x, **TOL)
 
