@@ -1,0 +1,607 @@
+r"""Implicit layers: a layer whose output is the fixed point of a function.
+
+This module is the code of Chapter 6 of the book. A fixed-point layer maps an
+input :math:`\bm{x}` to the solution :math:`\bm{z}^\star` of
+
+.. math::
+
+    \bm{z}^\star = \bm{f}(\bm{z}^\star, \bm{x}),
+
+found by an iterative solver, and differentiates it by the implicit function
+theorem instead of backpropagating through the iterations. Top to bottom:
+
+* :class:`ConvergenceError` and :class:`SolverResult`, what a solver raises
+  and what it returns;
+* :func:`fixed_point_iteration` and :func:`anderson`, two solvers for
+  :math:`\bm{z} = \bm{g}(\bm{z})`: plain iteration and Anderson acceleration.
+  They are ordinary PyTorch code, so running them with autograd on gives the
+  *unrolled* baseline that the chapter compares against;
+* :class:`TanhCell`, the chapter's running example
+  :math:`\bm{f}(\bm{z}, \bm{x}) = \tanh(\bm{W} \bm{z} + \bm{U} \bm{x} + \bm{b})`,
+  a contraction when :math:`\lVert \bm{W} \rVert_2 < 1`;
+* :class:`FixedPoint`, the layer itself: a :class:`torch.nn.Module` whose
+  backward pass solves the adjoint system
+  :math:`\bm{u} = \bm{v} + \bm{J}_{\bm{z}}^\top \bm{u}` with the same solver,
+  one vector--Jacobian product per iteration, and never forms a Jacobian.
+
+Shapes follow the book: vectors are the last dimension of a tensor and every
+leading dimension is a batch dimension, so ``z`` of shape ``(B, d)`` holds
+:math:`B` independent problems, each with its own convergence test.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+from torch.autograd.function import once_differentiable
+
+__all__ = [
+    "ConvergenceError",
+    "FixedPoint",
+    "SolverResult",
+    "TanhCell",
+    "anderson",
+    "fixed_point_iteration",
+    "relative_residual",
+]
+
+
+class ConvergenceError(RuntimeError):
+    """A solver stopped before the relative residual fell below the tolerance.
+
+    The message says which solve failed, how many iterations ran, the last
+    relative residual and the tolerance; the three numbers are also kept as
+    attributes.
+
+    Attributes
+    ----------
+    iterations : int
+        Evaluations of the map run before giving up.
+    residual : float
+        The last relative residual (``nan`` or ``inf`` if the iterates blew up).
+    tol : float
+        The tolerance that was asked for.
+    """
+
+    def __init__(self, what: str, iterations: int, residual: float, tol: float) -> None:
+        self.iterations, self.residual, self.tol = iterations, residual, tol
+        why = "the iterates are no longer finite" if not math.isfinite(residual) else (
+            "is the map a contraction?"
+        )
+        super().__init__(
+            f"{what} did not converge: after {iterations} iterations the relative "
+            f"residual is {residual:.3g}, above the tolerance {tol:.3g} ({why})"
+        )
+
+
+class SolverResult(NamedTuple):
+    """What a solver returns: the solution and the record of residuals.
+
+    ``residuals[k]`` is the relative residual of the iterate
+    :math:`\\bm{z}_k` (the largest one over the batch), so
+    ``len(residuals)`` is the number of evaluations of the map.
+    """
+
+    z: torch.Tensor
+    residuals: list[float]
+
+
+# ---------------------------------------------------------------------------
+# Checks and the convergence test, shared by the two solvers.
+# ---------------------------------------------------------------------------
+
+
+def _check_options(tol: object, max_iter: object) -> None:
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0 or not math.isfinite(tol):
+        raise ValueError(f"tol must be a positive number; got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1; got {max_iter!r}")
+
+
+def _check_start(g: object, z0: object) -> None:
+    if not callable(g):
+        raise TypeError(f"g must be a function of z; got {type(g).__name__}")
+    if not isinstance(z0, torch.Tensor):
+        raise TypeError(f"z0 must be a torch.Tensor of shape (..., d); got {type(z0).__name__}")
+    if not z0.is_floating_point():
+        raise TypeError(f"z0 must have a floating-point dtype; got {z0.dtype}")
+    if z0.ndim == 0:
+        raise ValueError("z0 must have shape (..., d), at least one dimension; got shape ()")
+
+
+def _apply(g: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+    """``g(z)``, checked to be a tensor of the shape of ``z``."""
+    gz = g(z)
+    if not isinstance(gz, torch.Tensor) or gz.shape != z.shape:
+        got = f"shape {tuple(gz.shape)}" if isinstance(gz, torch.Tensor) else type(gz).__name__
+        raise ValueError(f"g must return a tensor of shape {tuple(z.shape)}, the shape of z; got {got}")
+    return gz
+
+
+def relative_residual(z: torch.Tensor, gz: torch.Tensor) -> float:
+    r"""The relative residual of :math:`\bm{z}` for :math:`\bm{z} = \bm{g}(\bm{z})`, the largest over the batch.
+
+    For one example it is
+
+    .. math::
+
+        r(\bm{z}) = \frac{\lVert \bm{g}(\bm{z}) - \bm{z} \rVert}
+        {\max(\lVert \bm{g}(\bm{z}) \rVert, \lVert \bm{z} \rVert)},
+
+    with Euclidean norms over the last dimension: zero at a fixed point, at
+    most 2 elsewhere, and independent of the scale of :math:`\bm{z}`. (It is
+    taken to be zero when :math:`\bm{z} = \bm{g}(\bm{z}) = \bm{0}`.) It is
+    computed outside of autograd: it decides when to stop, it is not part of
+    the result.
+
+    Parameters
+    ----------
+    z, gz : torch.Tensor
+        :math:`\bm{z}` and :math:`\bm{g}(\bm{z})`, shape ``(..., d)``.
+
+    Returns
+    -------
+    float
+        The largest relative residual over the leading (batch) dimensions;
+        ``nan`` if an entry is not finite.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.implicit import relative_residual
+    >>> z = torch.tensor([[3.0, 4.0], [1.0, 0.0]])  # two examples
+    >>> r = relative_residual(z, torch.tensor([[3.0, 4.0], [1.1, 0.0]]))
+    >>> round(r, 4)  # the second example's: 0.1 / 1.1
+    0.0909
+    """
+    with torch.no_grad():
+        distance = torch.linalg.vector_norm(gz - z, dim=-1)
+        size = torch.maximum(torch.linalg.vector_norm(gz, dim=-1), torch.linalg.vector_norm(z, dim=-1))
+        per_example = distance / size.clamp_min(torch.finfo(z.dtype).tiny)
+        return per_example.max().item()
+
+
+def _converged(residuals: list[float], tol: float, what: str, max_iter: int) -> bool:
+    """Whether the last residual is below ``tol``; raise if it never will be."""
+    r = residuals[-1]
+    if r <= tol:
+        return True
+    if not math.isfinite(r) or len(residuals) == max_iter:
+        raise ConvergenceError(what, len(residuals), r, tol)
+    return False
+
+
+# ---------------------------------------------------------------------------
+# The two solvers.
+# ---------------------------------------------------------------------------
+
+
+def fixed_point_iteration(
+    g: Callable[[torch.Tensor], torch.Tensor],
+    z0: torch.Tensor,
+    *,
+    tol: float = 1e-5,
+    max_iter: int = 100,
+) -> SolverResult:
+    r"""Solve :math:`\bm{z} = \bm{g}(\bm{z})` by plain iteration :math:`\bm{z}_{k+1} = \bm{g}(\bm{z}_k)`.
+
+    Stops at the first iterate :math:`\bm{z}_k` whose relative residual (see
+    :func:`relative_residual`) is at most ``tol`` for every example of the
+    batch, and returns it. When
+    :math:`\bm{g}` is a contraction the iterates converge to its unique fixed
+    point from any start.
+
+    The loop is ordinary PyTorch: run it with autograd on and it records every
+    iteration, which is backpropagation through the unrolled solver.
+
+    Parameters
+    ----------
+    g : callable
+        The map :math:`\bm{g}`, from a tensor of the shape of ``z0`` to one of
+        the same shape. The last dimension holds the vector; leading
+        dimensions are a batch of independent problems.
+    z0 : torch.Tensor
+        The starting point :math:`\bm{z}_0`, shape ``(..., d)``, floating point.
+    tol : float, optional
+        Tolerance on the relative residual, positive.
+    max_iter : int, optional
+        Most evaluations of :math:`\bm{g}` (at least 1).
+
+    Returns
+    -------
+    SolverResult
+        ``z``, the solution, and ``residuals``, one relative residual per
+        evaluation of :math:`\bm{g}`.
+
+    Raises
+    ------
+    ConvergenceError
+        If the residual is still above ``tol`` after ``max_iter`` evaluations,
+        or stops being finite.
+    TypeError
+        If ``g`` is not callable or ``z0`` not a floating-point tensor.
+    ValueError
+        If ``tol`` or ``max_iter`` is out of range, ``z0`` has no dimension, or
+        ``g`` changes the shape.
+
+    See Also
+    --------
+    anderson : the same problem, usually in far fewer iterations.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.implicit import fixed_point_iteration
+    >>> z, residuals = fixed_point_iteration(torch.cos, torch.zeros(1, dtype=torch.float64), tol=1e-10)
+    >>> z  # the solution of z = cos(z)
+    tensor([0.7391], dtype=torch.float64)
+    >>> len(residuals)  # evaluations of cos
+    60
+    """
+    _check_options(tol, max_iter)
+    _check_start(g, z0)
+    z, residuals = z0, []
+    while True:
+        gz = _apply(g, z)
+        residuals.append(relative_residual(z, gz))
+        if _converged(residuals, tol, "fixed-point iteration", max_iter):
+            return SolverResult(z, residuals)
+        z = gz
+
+
+def anderson(
+    g: Callable[[torch.Tensor], torch.Tensor],
+    z0: torch.Tensor,
+    *,
+    tol: float = 1e-5,
+    max_iter: int = 100,
+    memory: int = 5,
+    beta: float = 1.0,
+    lam: float = 1e-8,
+) -> SolverResult:
+    r"""Solve :math:`\bm{z} = \bm{g}(\bm{z})` by Anderson acceleration.
+
+    Keeps the last :math:`m_k = \min(m, k + 1)` iterates
+    :math:`\bm{z}_i` and their images :math:`\bm{g}(\bm{z}_i)`, finds the
+    weights :math:`\alpha_i` that sum to one and make the combined residual
+    :math:`\lVert \sum_i \alpha_i (\bm{g}(\bm{z}_i) - \bm{z}_i) \rVert` smallest,
+    and moves to
+    :math:`\bm{z}_{k+1} = \sum_i \alpha_i \bigl((1 - \beta) \bm{z}_i + \beta \bm{g}(\bm{z}_i)\bigr)`.
+    With ``memory=1`` and ``beta=1`` it is plain fixed-point iteration.
+
+    The weights solve the small linear system
+    :math:`(\bm{F}^\top \bm{F} / s + \lambda \Id) \bm{w} = \bm{1}`,
+    :math:`\bm{\alpha} = \bm{w} / (\bm{1}^\top \bm{w})`, where the columns of
+    :math:`\bm{F}` are the residuals :math:`\bm{g}(\bm{z}_i) - \bm{z}_i` and
+    :math:`s` is the mean of their squared norms, so that the regularisation
+    does not depend on the scale of the residuals. Each example of a batch
+    gets its own weights.
+
+    Parameters
+    ----------
+    g : callable
+        The map :math:`\bm{g}`, from a tensor of the shape of ``z0`` to one of
+        the same shape. The last dimension holds the vector; leading
+        dimensions are a batch of independent problems.
+    z0 : torch.Tensor
+        The starting point :math:`\bm{z}_0`, shape ``(..., d)``, floating point.
+    tol : float, optional
+        Tolerance on the relative residual, positive.
+    max_iter : int, optional
+        Most evaluations of :math:`\bm{g}` (at least 1).
+    memory : int, optional
+        :math:`m`, how many past iterates are combined (at least 1).
+    beta : float, optional
+        :math:`\beta \in (0, 1]`, the mixing (damping) parameter.
+    lam : float, optional
+        :math:`\lambda > 0`, the relative regularisation of the
+        least-squares problem.
+
+    Returns
+    -------
+    SolverResult
+        ``z``, the solution, and ``residuals``, one relative residual per
+        evaluation of :math:`\bm{g}`.
+
+    Raises
+    ------
+    ConvergenceError
+        If the residual is still above ``tol`` after ``max_iter`` evaluations,
+        or stops being finite.
+    TypeError
+        If ``g`` is not callable or ``z0`` not a floating-point tensor.
+    ValueError
+        If an option is out of range, ``z0`` has no dimension, or ``g``
+        changes the shape.
+
+    See Also
+    --------
+    fixed_point_iteration : the plain iteration that Anderson accelerates.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.implicit import anderson
+    >>> z, residuals = anderson(torch.cos, torch.zeros(1, dtype=torch.float64), tol=1e-10)
+    >>> z  # the solution of z = cos(z), as before
+    tensor([0.7391], dtype=torch.float64)
+    >>> len(residuals)  # evaluations of cos, against 60 for plain iteration
+    14
+    """
+    _check_options(tol, max_iter)
+    _check_start(g, z0)
+    if isinstance(memory, bool) or not isinstance(memory, int) or memory < 1:
+        raise ValueError(f"memory must be an integer >= 1; got {memory!r}")
+    if not 0 < beta <= 1:
+        raise ValueError(f"beta must be in (0, 1]; got {beta!r}")
+    if not lam > 0:
+        raise ValueError(f"lam must be positive; got {lam!r}")
+    shape, d = z0.shape, z0.shape[-1]
+
+    def G(z_rows: torch.Tensor) -> torch.Tensor:  # g on a batch of rows, shape (B, d)
+        return _apply(g, z_rows.reshape(shape)).reshape(-1, d)
+
+    z = z0.reshape(-1, d)
+    zs, gs, residuals = [], [], []  # the last m iterates and their images
+    while True:
+        gz = G(z)
+        residuals.append(relative_residual(z, gz))
+        if _converged(residuals, tol, "Anderson acceleration", max_iter):
+            return SolverResult(z.reshape(shape), residuals)
+        zs, gs = (zs + [z])[-memory:], (gs + [gz])[-memory:]
+        Z, GZ = torch.stack(zs, dim=1), torch.stack(gs, dim=1)  # (B, m_k, d)
+        F = GZ - Z  # F[b, i] is the residual of iterate i of example b
+        gram = F @ F.transpose(1, 2)  # (B, m_k, m_k): the F^T F of the docstring
+        s = gram.diagonal(dim1=1, dim2=2).mean(dim=1).clamp_min(torch.finfo(z.dtype).tiny)
+        eye = torch.eye(len(zs), dtype=z.dtype, device=z.device)
+        ones = torch.ones(gram.shape[:2] + (1,), dtype=z.dtype, device=z.device)
+        w = torch.linalg.solve(gram / s[:, None, None] + lam * eye, ones)
+        alpha = w / w.sum(dim=1, keepdim=True)  # (B, m_k, 1): weights that sum to one
+        z = (alpha * ((1 - beta) * Z + beta * GZ)).sum(dim=1)
+
+
+# ---------------------------------------------------------------------------
+# The running example: a contractive tanh cell.
+# ---------------------------------------------------------------------------
+
+
+class TanhCell(torch.nn.Module):
+    r"""The map :math:`\bm{f}(\bm{z}, \bm{x}) = \tanh(\bm{W} \bm{z} + \bm{U} \bm{x} + \bm{b})`.
+
+    The recurrent cell of Chapter 1 with its input held fixed. Since
+    :math:`\tanh` is 1-Lipschitz entry by entry, :math:`\bm{f}` is a
+    contraction in :math:`\bm{z}` whenever the spectral norm
+    :math:`\lVert \bm{W} \rVert_2` is below one; the initial :math:`\bm{W}` is
+    a random matrix rescaled to the given spectral norm. (Training may move
+    it: the layer then reports a :class:`ConvergenceError` if the solver stops
+    converging.)
+
+    Parameters
+    ----------
+    x_size : int
+        :math:`n`, the size of the input :math:`\bm{x} \in \R^n`.
+    z_size : int
+        :math:`d`, the size of the state :math:`\bm{z} \in \R^d`.
+    spectral_norm : float, optional
+        :math:`\lVert \bm{W} \rVert_2` at initialisation, positive.
+    dtype, device : optional
+        Of the parameters, as for :class:`torch.nn.Linear`.
+
+    Attributes
+    ----------
+    W : torch.nn.Parameter
+        :math:`\bm{W} \in \R^{d \times d}`, shape ``(d, d)``.
+    U : torch.nn.Parameter
+        :math:`\bm{U} \in \R^{d \times n}`, shape ``(d, n)`` (out, in).
+    b : torch.nn.Parameter
+        :math:`\bm{b} \in \R^{d}`, shape ``(d,)``, zero at initialisation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.implicit import TanhCell
+    >>> _ = torch.manual_seed(0)
+    >>> f = TanhCell(3, 4, spectral_norm=0.5)
+    >>> torch.linalg.matrix_norm(f.W.detach(), ord=2)
+    tensor(0.5000)
+    >>> f(torch.zeros(2, 4), torch.ones(2, 3)).shape  # a batch of 2 rows
+    torch.Size([2, 4])
+    """
+
+    def __init__(
+        self, x_size: int, z_size: int, *, spectral_norm: float = 0.9, dtype=None, device=None
+    ) -> None:
+        super().__init__()
+        if not spectral_norm > 0:
+            raise ValueError(f"spectral_norm must be positive; got {spectral_norm!r}")
+        kw = {"dtype": dtype, "device": device}
+        W = torch.randn(z_size, z_size, **kw)
+        W = W * (spectral_norm / torch.linalg.matrix_norm(W, ord=2))
+        self.W = torch.nn.Parameter(W)
+        self.U = torch.nn.Parameter(torch.randn(z_size, x_size, **kw) / math.sqrt(x_size))
+        self.b = torch.nn.Parameter(torch.zeros(z_size, **kw))
+
+    def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """:math:`\\tanh(\\bm{W} \\bm{z} + \\bm{U} \\bm{x} + \\bm{b})` on a batch of rows."""
+        return torch.tanh(z @ self.W.T + x @ self.U.T + self.b)
+
+
+# ---------------------------------------------------------------------------
+# The layer: solve forward, solve the adjoint system backward.
+# ---------------------------------------------------------------------------
+
+
+class _ImplicitFixedPoint(torch.autograd.Function):
+    """z* = f(z*, x), with the gradient of the implicit function theorem."""
+
+    @staticmethod
+    def forward(ctx, layer: FixedPoint, x: torch.Tensor, z0: torch.Tensor, *params):
+        with torch.no_grad():  # no graph: the iterates are thrown away
+            z_star, residuals = layer.solve(lambda z: layer.f(z, x), z0, "forward")
+        layer.forward_residuals = residuals
+        ctx.layer = layer
+        ctx.save_for_backward(z_star, x)  # all that the backward pass needs
+        return z_star
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, v: torch.Tensor):
+        z_star, x = ctx.saved_tensors
+        layer = ctx.layer
+        _, x_wanted, _, *params_wanted = ctx.needs_input_grad
+        params = [p for p, wanted in zip(layer.f.parameters(), params_wanted) if wanted]
+        with torch.enable_grad():  # one evaluation of f at the solution, with its graph
+            z = z_star.detach().requires_grad_()
+            x = x.detach().requires_grad_(x_wanted)
+            fz = layer.f(z, x)
+
+        def vjp_z(u: torch.Tensor) -> torch.Tensor:  # u -> J_z^T u, i.e. u^T J_z
+            return torch.autograd.grad(fz, z, u, retain_graph=True)[0]
+
+        # The adjoint system u = v + J_z^T u: a fixed point in u.
+        u, residuals = layer.solve(lambda u: v + vjp_z(u), torch.zeros_like(v), "backward")
+        layer.backward_residuals = residuals
+        wrt = ([x] if x_wanted else []) + params
+        grads = iter(torch.autograd.grad(fz, wrt, u, allow_unused=True)) if wrt else iter(())
+        grad_x = next(grads) if x_wanted else None  # u^T df/dx, as a gradient
+        grad_params = [next(grads) if wanted else None for wanted in params_wanted]
+        return (None, grad_x, None, *grad_params)  # u^T df/dtheta for the parameters
+
+
+class FixedPoint(torch.nn.Module):
+    r"""An implicit layer: maps :math:`\bm{x}` to the fixed point :math:`\bm{z}^\star = \bm{f}(\bm{z}^\star, \bm{x})`.
+
+    The forward pass solves for :math:`\bm{z}^\star` with a solver, keeping no
+    graph of its iterations. The backward pass uses the implicit function
+    theorem: given the gradient :math:`\bm{v}` of a loss with respect to
+    :math:`\bm{z}^\star`, it solves the adjoint system
+
+    .. math::
+
+        \bm{u} = \bm{v} + \bm{J}_{\bm{z}}^\top \bm{u},
+        \qquad \bm{J}_{\bm{z}} = \frac{\partial \bm{f}}{\partial \bm{z}}(\bm{z}^\star, \bm{x}),
+
+    with the same solver, one vector--Jacobian product of :math:`\bm{f}` per
+    iteration, and returns
+    :math:`(\frac{\partial \bm{f}}{\partial \bm{x}})^\top \bm{u}` for
+    :math:`\bm{x}` and
+    :math:`(\frac{\partial \bm{f}}{\partial \bm{\theta}})^\top \bm{u}` for the
+    parameters :math:`\bm{\theta}` of :math:`\bm{f}`. The memory kept for the
+    backward pass is :math:`\bm{z}^\star` and :math:`\bm{x}`, whatever the
+    number of iterations.
+
+    Parameters
+    ----------
+    f : torch.nn.Module
+        The map, called as ``f(z, x)``, returning a tensor of the shape of
+        ``z``; its parameters receive gradients. It must treat the examples of
+        a batch independently (no batch normalisation).
+    z_size : int
+        :math:`d`: the state has shape ``(*x.shape[:-1], d)``.
+    solver : {"anderson", "iteration"}, optional
+        :func:`anderson` or :func:`fixed_point_iteration`, for both solves.
+    tol, max_iter : optional
+        Of the forward solve.
+    backward_tol, backward_max_iter : optional
+        Of the backward solve; by default those of the forward solve.
+    **solver_options
+        Passed on to :func:`anderson` (``memory``, ``beta``, ``lam``).
+
+    Attributes
+    ----------
+    forward_residuals, backward_residuals : list of float
+        The residuals of the last forward and backward solves.
+
+    Raises
+    ------
+    ConvergenceError
+        From the forward pass, or from ``backward()``, when a solve fails.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.implicit import FixedPoint, TanhCell
+    >>> _ = torch.manual_seed(0)
+    >>> f = TanhCell(3, 4, spectral_norm=0.5, dtype=torch.float64)
+    >>> layer = FixedPoint(f, 4, tol=1e-10)
+    >>> x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    >>> z = layer(x)
+    >>> bool(torch.allclose(f(z, x), z, atol=1e-9))  # a fixed point
+    True
+    >>> z.sum().backward()  # gradients by the implicit function theorem
+    >>> x.grad.shape, f.W.grad.shape
+    (torch.Size([2, 3]), torch.Size([4, 4]))
+    """
+
+    def __init__(
+        self,
+        f: torch.nn.Module,
+        z_size: int,
+        *,
+        solver: str = "anderson",
+        tol: float = 1e-5,
+        max_iter: int = 100,
+        backward_tol: float | None = None,
+        backward_max_iter: int | None = None,
+        **solver_options,
+    ) -> None:
+        super().__init__()
+        if not isinstance(f, torch.nn.Module):
+            raise TypeError(f"f must be a torch.nn.Module called as f(z, x); got {type(f).__name__}")
+        if isinstance(z_size, bool) or not isinstance(z_size, int) or z_size < 1:
+            raise ValueError(f"z_size must be an integer >= 1; got {z_size!r}")
+        solvers = {"anderson": anderson, "iteration": fixed_point_iteration}
+        if solver not in solvers:
+            raise ValueError(f"solver must be one of {sorted(solvers)}; got {solver!r}")
+        if solver == "iteration" and solver_options:
+            raise ValueError(f"plain iteration takes no options; got {sorted(solver_options)}")
+        backward_tol = tol if backward_tol is None else backward_tol
+        backward_max_iter = max_iter if backward_max_iter is None else backward_max_iter
+        _check_options(tol, max_iter)
+        _check_options(backward_tol, backward_max_iter)
+        self.f, self.z_size, self.solver = f, z_size, solver
+        self._solver, self._options = solvers[solver], solver_options
+        self._limits = {"forward": (tol, max_iter), "backward": (backward_tol, backward_max_iter)}
+        self.forward_residuals: list[float] = []
+        self.backward_residuals: list[float] = []
+
+    def solve(self, g, z0: torch.Tensor, which: str) -> SolverResult:
+        """Run the layer's solver on ``z = g(z)``, with the limits of one solve."""
+        tol, max_iter = self._limits[which]
+        try:
+            return self._solver(g, z0, tol=tol, max_iter=max_iter, **self._options)
+        except ConvergenceError as err:
+            raise ConvergenceError(
+                f"the {which} solve of FixedPoint ({self.solver})", err.iterations, err.residual, tol
+            ) from None
+
+    def forward(self, x: torch.Tensor, z0: torch.Tensor | None = None) -> torch.Tensor:
+        """Return :math:`\\bm{z}^\\star`, shape ``(*x.shape[:-1], z_size)``; ``z0`` defaults to zeros."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor of shape (..., n); got {type(x).__name__}")
+        if not x.is_floating_point() or x.ndim == 0:
+            raise ValueError(
+                f"x must be a floating-point tensor of shape (..., n); got {x.dtype} of shape {tuple(x.shape)}"
+            )
+        param = next(self.f.parameters(), None)
+        if param is not None and param.dtype != x.dtype:
+            raise TypeError(f"x must have the dtype of the parameters of f, {param.dtype}; got {x.dtype}")
+        shape = (*x.shape[:-1], self.z_size)
+        if z0 is None:
+            z0 = torch.zeros(shape, dtype=x.dtype, device=x.device)
+        if not isinstance(z0, torch.Tensor) or z0.shape != shape:
+            got = f"shape {tuple(z0.shape)}" if isinstance(z0, torch.Tensor) else type(z0).__name__
+            raise ValueError(f"z0 must have shape {shape} = (*x.shape[:-1], z_size); got {got}")
+        if z0.dtype != x.dtype or z0.device != x.device:
+            raise TypeError(
+                f"z0 must have the dtype and device of x, {x.dtype} on {x.device}; "
+                f"got {z0.dtype} on {z0.device}"
+            )
+        return _ImplicitFixedPoint.apply(self, x, z0.detach(), *self.f.parameters())
+
+    def extra_repr(self) -> str:
+        tol, max_iter = self._limits["forward"]
+        return f"z_size={self.z_size}, solver={self.solver!r}, tol={tol:g}, max_iter={max_iter}"
