@@ -420,3 +420,17 @@ def test_fixed_point_layer_rejects_bad_inputs() -> None:
     with pytest.raises(TypeError, match=r"z0 must have the dtype and device of x, torch.float64 on cpu; "
                        r"got torch.float64 on meta"):
         layer(torch.ones(2, 4, dtype=DT), torch.zeros(2, 5, dtype=DT, device="meta"))
+
+
+def test_clipping_the_spectral_norm() -> None:
+    f = cell(spectral_norm=0.5)
+    W = f.W.detach().clone()
+    assert f.clip_spectral_norm_(0.9) == pytest.approx(0.5)
+    assert torch.equal(f.W, W)  # inside the ball: left alone
+    with torch.no_grad():
+        f.W.mul_(4.0)
+    assert f.clip_spectral_norm_(0.9) == pytest.approx(2.0)
+    torch.testing.assert_close(torch.linalg.matrix_norm(f.W.detach(), ord=2), torch.tensor(0.9, dtype=DT))
+    torch.testing.assert_close(f.W.detach(), W * 1.8)  # the same direction, scaled
+    with pytest.raises(ValueError, match="max_norm must be positive; got -1"):
+        f.clip_spectral_norm_(-1)

@@ -424,6 +424,41 @@ class TanhCell(torch.nn.Module):
         self.U = torch.nn.Parameter(torch.randn(z_size, x_size, **kw) / math.sqrt(x_size))
         self.b = torch.nn.Parameter(torch.zeros(z_size, **kw))
 
+    @torch.no_grad()
+    def clip_spectral_norm_(self, max_norm: float = 0.9) -> float:
+        r"""Scale :math:`\bm{W}` down, in place, so that :math:`\lVert \bm{W} \rVert_2 \leq` ``max_norm``.
+
+        Called after every step of an optimiser, it keeps the cell a
+        contraction during training: a projected gradient method. A
+        :math:`\bm{W}` already inside the ball is left alone.
+
+        Parameters
+        ----------
+        max_norm : float, optional
+            The largest spectral norm allowed, positive.
+
+        Returns
+        -------
+        float
+            :math:`\lVert \bm{W} \rVert_2` before the clipping.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from gradland.implicit import TanhCell
+        >>> f = TanhCell(3, 4, spectral_norm=2.0)
+        >>> round(f.clip_spectral_norm_(0.9), 6)  # the norm it had
+        2.0
+        >>> torch.linalg.matrix_norm(f.W, ord=2)
+        tensor(0.9000, grad_fn=<AmaxBackward0>)
+        """
+        if not max_norm > 0:
+            raise ValueError(f"max_norm must be positive; got {max_norm!r}")
+        norm = torch.linalg.matrix_norm(self.W, ord=2).item()
+        if norm > max_norm:
+            self.W.mul_(max_norm / norm)
+        return norm
+
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """:math:`\\tanh(\\bm{W} \\bm{z} + \\bm{U} \\bm{x} + \\bm{b})` on a batch of rows."""
         return torch.tanh(z @ self.W.T + x @ self.U.T + self.b)
