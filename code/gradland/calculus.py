@@ -28,7 +28,7 @@ from numbers import Real
 
 import torch
 
-__all__ = ["gradient_descent", "jacobian_fd"]
+__all__ = ["jacobian_fd", "gradient_descent"]
 
 
 # ---------------------------------------------------------------------------
