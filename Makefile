@@ -6,7 +6,7 @@ JB      = $(BIN)/jupyter-book
 BUILD   = _build
 STRICT  = -n -W --keep-going
 
-.PHONY: help env book pdf test preview clean-cache clean colab
+.PHONY: help env book pdf test preview clean-cache clean colab bench
 
 help:
 	@echo "make book         create .venv, execute every chapter, build the HTML book"
@@ -16,6 +16,7 @@ help:
 	@echo "make clean-cache  forget executed notebooks (next build re-runs every cell)"
 	@echo "make clean        remove everything built"
 	@echo "make colab        regenerate the Colab notebooks in book/colab/"
+	@echo "make bench        run the benchmarks in code/benchmarks/ (CPU, or the GPU if there is one)"
 
 env: $(VENV)/.installed
 
@@ -52,3 +53,6 @@ clean:
 
 colab: env
 	$(BIN)/python book/_ext/colab.py
+
+bench: env
+	@for script in code/benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -160,9 +160,47 @@ def test_editing_the_package_invalidates_the_execution_cache(tmp_path, monkeypat
     assert build() == []  # and only once
 
 
-@pytest.mark.parametrize("stem", ["linear-algebra", "implicit-layers"])
+@pytest.mark.parametrize("stem", ["linear-algebra", "derivatives", "implicit-layers"])
 def test_colab_button_points_to_the_colab_notebook(book, stem):
     page = (book.html / "book" / f"{stem}.html").read_text()
     url = f"https://colab.research.google.com/github/gradland/gradland/blob/main/book/colab/{stem}.ipynb"
     assert url in page
     assert (REPO / "book" / "colab" / f"{stem}.ipynb").is_file()
+
+
+LITERALINCLUDE = re.compile(r"```\{literalinclude\} \.\./code/gradland/(\w+)\.py\n(.*?)```", re.S)
+
+
+def _signature(source: str) -> str:
+    """``name(args)`` of the first function in ``source``, without annotations."""
+    import ast
+
+    node = next(n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef))
+    for arg in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs, node.args.vararg, node.args.kwarg]:
+        if arg is not None:
+            arg.annotation = None
+    return f"{node.name}({ast.unparse(node.args)})"
+
+
+def test_signatures_typed_above_included_code_match_the_code():
+    """A listing that leaves out a docstring types the signature by hand (``:prepend:``);
+    that line must stay the signature of the code it stands for."""
+    import importlib
+    import inspect
+    import textwrap
+
+    checked = 0
+    for chapter in sorted((REPO / "book").glob("*.md")):
+        for module, options in LITERALINCLUDE.findall(chapter.read_text()):
+            pyobject = re.search(r"^:pyobject: (\S+)$", options, re.M)
+            prepend = re.search(r'^:prepend: "(def .*?):\s*(#.*)?"$', options, re.M)
+            if not (pyobject and prepend):
+                continue
+            obj = importlib.import_module(f"gradland.{module}")
+            for part in pyobject.group(1).split("."):
+                obj = getattr(obj, part)
+            actual = _signature(textwrap.dedent(inspect.getsource(obj)))
+            typed = _signature(prepend.group(1) + ":\n    pass")
+            assert typed == actual, f"{chapter.name}: {pyobject.group(1)} is {actual}, the text says {typed}"
+            checked += 1
+    assert checked >= 4  # Chapter 1 has four such listings

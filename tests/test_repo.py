@@ -10,6 +10,7 @@ import venv
 from pathlib import Path
 
 import colab
+import pytest
 import yaml
 from conftest import BIN, REPO
 
@@ -104,3 +105,19 @@ def test_built_wheel_installs_in_a_fresh_venv(tmp_path):
     version, location, _ = done.stdout.split()
     assert version == gradland.__version__
     assert location.startswith(str(fresh))
+
+
+@pytest.mark.parametrize("script", sorted((REPO / "code" / "benchmarks").glob("*.py")), ids=lambda p: p.name)
+def test_benchmark_scripts_run(script):
+    """Each benchmark runs on a tiny problem and prints its result as JSON (it is not timed here)."""
+    import json
+
+    out = subprocess.run(
+        [sys.executable, str(script), "--json", *SMALL[script.stem]],
+        capture_output=True, text=True, check=True, cwd=REPO,
+    )
+    result = json.loads(out.stdout)
+    assert result["ratio"] > 0
+
+
+SMALL = {"autodiff_mlp": ["--batch", "8", "--width", "16", "--rounds", "1", "--number", "1"]}

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO
 
 # Chapters with code cells (launch buttons); every page of the book.
-NOTEBOOKS = ["book/linear-algebra", "book/implicit-layers"]
+NOTEBOOKS = ["book/linear-algebra", "book/derivatives", "book/implicit-layers"]
 
 
 def pages(book) -> list[str]:
@@ -124,7 +124,7 @@ def parse(url: str, parsed: dict) -> Links:
 
 @pytest.mark.parametrize(
     "term, chapter",
-    [("dimension adapter", "linear-algebra"), ("colour code", "notation"),
+    [("dimension adapter", "linear-algebra"), ("colour code", "notation"), ("Rosenbrock", "derivatives"),
      ("Neumann", "implicit-layers")],
 )
 def test_search_finds_the_chapter(site, tab, term, chapter):
