@@ -341,8 +341,8 @@ def anderson(
         raise ValueError(f"lam must be positive; got {lam!r}")
     shape, d = z0.shape, z0.shape[-1]
 
-    def G(z_rows: torch.Tensor) -> torch.Tensor:  # g on a batch of rows, shape (B, d)
-        return _apply(g, z_rows.reshape(shape)).reshape(-1, d)
+    def G(rows: torch.Tensor) -> torch.Tensor:  # g on a batch of rows (B, d)
+        return _apply(g, rows.reshape(shape)).reshape(-1, d)
 
     z = z0.reshape(-1, d)
     zs, gs, residuals = [], [], []  # the last m iterates and their images
@@ -353,13 +353,14 @@ def anderson(
             return SolverResult(z.reshape(shape), residuals)
         zs, gs = (zs + [z])[-memory:], (gs + [gz])[-memory:]
         Z, GZ = torch.stack(zs, dim=1), torch.stack(gs, dim=1)  # (B, m_k, d)
-        F = GZ - Z  # F[b, i] is the residual of iterate i of example b
-        gram = F @ F.transpose(1, 2)  # (B, m_k, m_k): the F^T F of the docstring
-        s = gram.diagonal(dim1=1, dim2=2).mean(dim=1).clamp_min(torch.finfo(z.dtype).tiny)
+        F = GZ - Z  # F[b, i] is the residual f_i of example b
+        gram = F @ F.transpose(1, 2)  # (B, m_k, m_k): the products f_i^T f_j
+        s = gram.diagonal(dim1=1, dim2=2).mean(dim=1)  # mean squared norm
+        s = s.clamp_min(torch.finfo(z.dtype).tiny)[:, None, None]
         eye = torch.eye(len(zs), dtype=z.dtype, device=z.device)
-        ones = torch.ones(gram.shape[:2] + (1,), dtype=z.dtype, device=z.device)
-        w = torch.linalg.solve(gram / s[:, None, None] + lam * eye, ones)
-        alpha = w / w.sum(dim=1, keepdim=True)  # (B, m_k, 1): weights that sum to one
+        ones = torch.ones_like(gram[:, :, :1])  # (B, m_k, 1)
+        w = torch.linalg.solve(gram / s + lam * eye, ones)
+        alpha = w / w.sum(dim=1, keepdim=True)  # weights that add up to one
         z = (alpha * ((1 - beta) * Z + beta * GZ)).sum(dim=1)
 
 
@@ -460,7 +461,7 @@ class TanhCell(torch.nn.Module):
         return norm
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """:math:`\\tanh(\\bm{W} \\bm{z} + \\bm{U} \\bm{x} + \\bm{b})` on a batch of rows."""
+        """f(z, x) for z of shape (..., d) and x of shape (..., n), rows."""
         return torch.tanh(z @ self.W.T + x @ self.U.T + self.b)
 
 
@@ -473,9 +474,11 @@ class _ImplicitFixedPoint(torch.autograd.Function):
     """z* = f(z*, x), with the gradient of the implicit function theorem."""
 
     @staticmethod
-    def forward(ctx, layer: FixedPoint, x: torch.Tensor, z0: torch.Tensor, *params):
+    def forward(ctx, layer, x, z0, *params):  # params: those of layer.f
         with torch.no_grad():  # no graph: the iterates are thrown away
-            z_star, residuals = layer.solve(lambda z: layer.f(z, x), z0, "forward")
+            z_star, residuals = layer.solve(
+                lambda z: layer.f(z, x), z0, "forward"
+            )
         layer.forward_residuals = residuals
         ctx.layer = layer
         ctx.save_for_backward(z_star, x)  # all that the backward pass needs
@@ -483,27 +486,29 @@ class _ImplicitFixedPoint(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, v: torch.Tensor):
+    def backward(ctx, v):
         z_star, x = ctx.saved_tensors
-        layer = ctx.layer
-        _, x_wanted, _, *params_wanted = ctx.needs_input_grad
-        params = [p for p, wanted in zip(layer.f.parameters(), params_wanted) if wanted]
-        with torch.enable_grad():  # one evaluation of f at the solution, with its graph
+        layer, params = ctx.layer, list(ctx.layer.f.parameters())
+        with torch.enable_grad():  # f at the solution, once, with its graph
             z = z_star.detach().requires_grad_()
-            x = x.detach().requires_grad_(x_wanted)
+            x = x.detach().requires_grad_()
             fz = layer.f(z, x)
 
-        def vjp_z(u: torch.Tensor) -> torch.Tensor:  # u -> J_z^T u, i.e. u^T J_z
+        def vjp_z(u):  # u -> J_z^T u, the transpose of the row u^T J_z
             return torch.autograd.grad(fz, z, u, retain_graph=True)[0]
 
         # The adjoint system u = v + J_z^T u: a fixed point in u.
-        u, residuals = layer.solve(lambda u: v + vjp_z(u), torch.zeros_like(v), "backward")
+        u, residuals = layer.solve(
+            lambda u: v + vjp_z(u), torch.zeros_like(v), "backward"
+        )
         layer.backward_residuals = residuals
-        wrt = ([x] if x_wanted else []) + params
-        grads = iter(torch.autograd.grad(fz, wrt, u, allow_unused=True)) if wrt else iter(())
-        grad_x = next(grads) if x_wanted else None  # u^T df/dx, as a gradient
-        grad_params = [next(grads) if wanted else None for wanted in params_wanted]
-        return (None, grad_x, None, *grad_params)  # u^T df/dtheta for the parameters
+        # u^T df/dx and u^T df/dtheta, as gradients (columns)
+        needs = ctx.needs_input_grad[3:]  # one flag per parameter of f
+        wrt = [x] + [p for p, need in zip(params, needs) if need]
+        grad_x, *grads = torch.autograd.grad(fz, wrt, u, allow_unused=True)
+        grads = iter(grads)
+        grad_params = [next(grads) if need else None for need in needs]
+        return None, grad_x, None, *grad_params
 
 
 class FixedPoint(torch.nn.Module):
