@@ -97,6 +97,15 @@ def _check_batch(model: object, loss_fn: object, x: object, y: object) -> None:
             )
 
 
+def _check_scalar(loss: torch.Tensor) -> None:
+    """Fail unless ``loss_fn`` returned a scalar, as a gradient needs."""
+    if loss.ndim != 0:
+        raise ValueError(
+            "loss_fn must return a scalar, the loss of the batch; "
+            f"got shape {tuple(loss.shape)}"
+        )
+
+
 # ---------------------------------------------------------------------------
 # From an object with state to a pure function.
 # ---------------------------------------------------------------------------
@@ -182,9 +191,9 @@ def purify(
     True
     """
     _check_module("module", module)
-    private = copy.deepcopy(module)  # frozen architecture, hyperparameters and mode
-    params = {name: p.detach().clone() for name, p in module.named_parameters()}
-    buffers = {name: b.detach().clone() for name, b in module.named_buffers()}
+    private = copy.deepcopy(module)  # frozen: architecture, settings, mode
+    params = {k: p.detach().clone() for k, p in module.named_parameters()}
+    buffers = {k: b.detach().clone() for k, b in module.named_buffers()}
     cuda_devices = list(range(torch.cuda.device_count()))
 
     def fn(
@@ -192,10 +201,12 @@ def purify(
     ) -> tuple[torch.Tensor, TensorDict]:
         _check_names("parameters", params, dict(private.named_parameters()))
         _check_names("buffers", buffers, dict(private.named_buffers()))
-        new_buffers = {name: b.clone() for name, b in buffers.items()}  # the state to return
-        with torch.random.fork_rng(devices=cuda_devices):  # global generators restored after
+        # copies of the state, for the module to update and for us to return
+        new_buffers = {name: b.clone() for name, b in buffers.items()}
+        with torch.random.fork_rng(devices=cuda_devices):  # restored on exit
             torch.manual_seed(seed)
-            y = functional_call(private, (params, new_buffers), (x,), strict=True)
+            state = (params, new_buffers)
+            y = functional_call(private, state, (x,), strict=True)
         return y, new_buffers
 
     return fn, params, buffers
@@ -282,20 +293,17 @@ def per_example_grads_loop(
             [[0., 8., 0.]]])
     """
     _check_batch(model, loss_fn, x, y)
-    named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
     params = [p for _, p in named]
-    per_example: dict[str, list[torch.Tensor]] = {name: [] for name, _ in named}
+    per_example: dict[str, list[torch.Tensor]] = {k: [] for k, _ in named}
     with torch.enable_grad():  # works inside torch.no_grad() too
         for b in range(x.shape[0]):
-            loss = loss_fn(model(x[b : b + 1]), y[b : b + 1])  # a batch of one example
-            if loss.ndim != 0:
-                raise ValueError(
-                    f"loss_fn must return a scalar, the loss of the batch; got shape {tuple(loss.shape)}"
-                )
+            loss = loss_fn(model(x[b : b + 1]), y[b : b + 1])  # a batch of one
+            _check_scalar(loss)
             grads = torch.autograd.grad(loss, params, allow_unused=True)
-            for (name, p), g in zip(named, grads):
-                per_example[name].append(torch.zeros_like(p) if g is None else g)
-    return {name: torch.stack(gs) for name, gs in per_example.items()}
+            for (k, p), g in zip(named, grads):  # None: p does not affect loss
+                per_example[k].append(torch.zeros_like(p) if g is None else g)
+    return {k: torch.stack(gs) for k, gs in per_example.items()}
 
 
 def per_example_grads_vmap(
@@ -367,18 +375,20 @@ def per_example_grads_vmap(
             [[0., 8., 0.]]])
     """
     _check_batch(model, loss_fn, x, y)
-    params = {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}
-    frozen = {name: p.detach() for name, p in model.named_parameters() if not p.requires_grad}
-    buffers = {name: b.detach() for name, b in model.named_buffers()}
+    named = dict(model.named_parameters())
+    params = {k: p.detach() for k, p in named.items() if p.requires_grad}
+    frozen = {k: p.detach() for k, p in named.items() if not p.requires_grad}
+    buffers = {k: b.detach() for k, b in model.named_buffers()}
 
-    def loss_of_one(params: TensorDict, x_b: torch.Tensor, y_b: torch.Tensor) -> torch.Tensor:
-        output = functional_call(model, (params, frozen, buffers), (x_b.unsqueeze(0),))
-        loss = loss_fn(output, y_b.unsqueeze(0))  # a batch of one example, as in the loop
-        if loss.ndim != 0:
-            raise ValueError(
-                f"loss_fn must return a scalar, the loss of the batch; got shape {tuple(loss.shape)}"
-            )
+    def loss_of_one(params: TensorDict, x_b: torch.Tensor, y_b: torch.Tensor):
+        batch_of_one = x_b.unsqueeze(0)  # as in the loop
+        state = (params, frozen, buffers)
+        output = functional_call(model, state, (batch_of_one,))
+        loss = loss_fn(output, y_b.unsqueeze(0))
+        _check_scalar(loss)
         return loss
 
-    per_example = vmap(grad(loss_of_one), in_dims=(None, 0, 0), randomness="different")
+    # grad: the gradient of one example's loss; vmap: for every example at once
+    per_example = vmap(grad(loss_of_one), in_dims=(None, 0, 0),
+                       randomness="different")  # a dropout mask per example
     return per_example(params, x, y)
