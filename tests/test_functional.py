@@ -322,7 +322,7 @@ def test_per_example_gradients_reject_models_that_mix_examples(per_example) -> N
 
 
 def test_module_exports() -> None:
-    assert functional.__all__ == ["per_example_grads_loop", "per_example_grads_vmap", "purify"]
+    assert functional.__all__ == ["purify", "per_example_grads_loop", "per_example_grads_vmap"]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

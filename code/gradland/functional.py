@@ -32,7 +32,7 @@ from collections.abc import Callable
 import torch
 from torch.func import functional_call, grad, vmap
 
-__all__ = ["per_example_grads_loop", "per_example_grads_vmap", "purify"]
+__all__ = ["purify", "per_example_grads_loop", "per_example_grads_vmap"]  # reading order
 
 #: The type of the dictionaries of parameters, buffers and gradients: name -> tensor.
 TensorDict = dict[str, torch.Tensor]
