@@ -12,7 +12,11 @@ import pytest
 from conftest import REPO
 
 # Chapters with code cells (launch buttons); every page of the book.
-NOTEBOOKS = ["book/linear-algebra", "book/derivatives"]
+NOTEBOOKS = [
+    "book/linear-algebra",
+    "book/derivatives",
+    "book/objects-functions",
+]
 
 
 def pages(book) -> list[str]:
@@ -124,7 +128,12 @@ def parse(url: str, parsed: dict) -> Links:
 
 @pytest.mark.parametrize(
     "term, chapter",
-    [("dimension adapter", "linear-algebra"), ("colour code", "notation"), ("Rosenbrock", "derivatives")],
+    [
+        ("dimension adapter", "linear-algebra"),
+        ("colour code", "notation"),
+        ("Rosenbrock", "derivatives"),
+        ("purify", "objects-functions"),
+    ],
 )
 def test_search_finds_the_chapter(site, tab, term, chapter):
     tab.goto(f"{site}/search.html?q={term.replace(' ', '+')}")
