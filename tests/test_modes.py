@@ -30,8 +30,8 @@ def randn(*shape: int, seed: int = 0) -> torch.Tensor:
 
 
 def worked_example(x: torch.Tensor) -> torch.Tensor:
-    """The function traced by hand in the chapter: exp(x1) sin(x2) + x1 x2."""
-    return torch.exp(x[0]) * torch.sin(x[1]) + x[0] * x[1]
+    """The function traced by hand in the chapter: sin(x1 x2) + exp(x1)."""
+    return torch.sin(x[0] * x[1]) + torch.exp(x[0])
 
 
 # --- agreement with PyTorch ------------------------------------------------------
@@ -74,8 +74,8 @@ def test_the_worked_example_of_the_chapter() -> None:
     x = torch.tensor([0.5, 2.0], dtype=DT)
     x1, x2 = x
     by_hand = torch.stack([
-        torch.exp(x1) * torch.sin(x2) + x2,  # the partial derivative in x1
-        torch.exp(x1) * torch.cos(x2) + x1,  # the partial derivative in x2
+        x2 * torch.cos(x1 * x2) + torch.exp(x1),  # the partial derivative in x1
+        x1 * torch.cos(x1 * x2),  # the partial derivative in x2
     ])[None, :]
     for jacobian in JACOBIANS:
         torch.testing.assert_close(jacobian(worked_example, x), by_hand, **TOL)
@@ -197,6 +197,13 @@ def test_jacobian_rejects_bad_output(jacobian) -> None:
 def test_jacobian_forward_checks_the_output_with_no_input() -> None:
     with pytest.raises(ValueError, match=r"got shape \(1, 1\)"):
         modes.jacobian_forward(lambda x: torch.ones(1, 1), torch.zeros(0))
+
+
+def test_mlp_function_accepts_numpy_integers() -> None:
+    import numpy as np
+
+    f = modes.mlp_function(np.int64(3), np.int32(2), width=np.int64(4), depth=np.int64(1))
+    assert f(torch.zeros(3)).shape == (2,)
 
 
 def test_mlp_function_rejects_bad_sizes() -> None:

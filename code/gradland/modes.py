@@ -25,6 +25,7 @@ with :func:`torch.func.vmap`, and the tests check the two against each other.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 
 import torch
@@ -299,8 +300,9 @@ def mlp_function(
     torch.Size([3, 5])
     """
     for name, value, low in (("n", n, 1), ("m", m, 1), ("width", width, 1), ("depth", depth, 0)):
-        if not isinstance(value, int) or value < low:
+        if not isinstance(value, numbers.Integral) or value < low:  # numbers.Integral: NumPy too
             raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+    n, m, width, depth = int(n), int(m), int(width), int(depth)
     if not dtype.is_floating_point:
         raise ValueError(f"dtype must be a floating-point dtype; got {dtype}")
     generator = torch.Generator().manual_seed(seed)
