@@ -14,6 +14,10 @@ from hypothesis import strategies as st
 
 from gradland import modes
 
+# torch.func.jvp compiles a helper with torch.jit.script on first use, which
+# newer PyTorch versions flag as deprecated: PyTorch's business, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+
 TOL = {"rtol": 1e-12, "atol": 1e-12}
 DT = torch.float64
 PROPERTY = settings(max_examples=40, deadline=None)

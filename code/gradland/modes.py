@@ -3,19 +3,21 @@ r"""Forward and reverse mode: a Jacobian built from JVPs or from VJPs.
 This module is the code of Chapter 3 of the book. Automatic differentiation
 never forms a Jacobian :math:`\bm{J} = \frac{\partial \bm{f}}{\partial \bm{x}}
 \in \R^{m \times n}` unless asked to: it computes products with it. Forward
-mode computes a Jacobian-vector product (JVP) :math:`\bm{u} \mapsto \bm{J}
-\bm{u}`, reverse mode a vector-Jacobian product (VJP) :math:`\bm{v}^\top
-\mapsto \bm{v}^\top \bm{J}`. The whole Jacobian is then either
+mode computes a Jacobian-vector product (JVP) :math:`\dot{\bm{x}} \mapsto
+\bm{J} \dot{\bm{x}}`, which pushes a tangent forward, and reverse mode a
+vector-Jacobian product (VJP) :math:`\bar{\bm{y}}^\top \mapsto
+\bar{\bm{y}}^\top \bm{J}`, which pulls a cotangent back. The whole Jacobian
+is then either
 
 * :func:`jacobian_forward`: :math:`n` JVPs, one per basis vector
   :math:`\bm{e}_j \in \R^n`, each giving a *column* :math:`\bm{J} \bm{e}_j`;
 * :func:`jacobian_reverse`: :math:`m` VJPs, one per basis vector
   :math:`\bm{e}_i \in \R^m`, each giving a *row* :math:`\bm{e}_i^\top \bm{J}`.
 
-Each costs a small constant times one evaluation of :math:`\bm{f}`, so the
-first costs about :math:`n` evaluations and the second about :math:`m`: that
-is the whole argument of the chapter, and :func:`mlp_function` builds the
-functions on which the chapter measures it.
+Each product costs a small constant times one evaluation of
+:math:`\bm{f}`, so the first Jacobian costs about :math:`n` evaluations and
+the second about :math:`m`: that is the whole argument of the chapter, and
+:func:`mlp_function` builds the functions on which the chapter measures it.
 
 Both Jacobian functions are deliberately plain Python loops over single
 products, the cost model of the chapter. :func:`torch.func.jacfwd` and
