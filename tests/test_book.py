@@ -165,6 +165,7 @@ def test_editing_the_package_invalidates_the_execution_cache(tmp_path, monkeypat
     [
         "linear-algebra",
         "derivatives",
+        "forward-reverse",
         "objects-functions",
     ],
 )

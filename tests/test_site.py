@@ -15,6 +15,7 @@ from conftest import REPO
 NOTEBOOKS = [
     "book/linear-algebra",
     "book/derivatives",
+    "book/forward-reverse",
     "book/objects-functions",
 ]
 
@@ -132,6 +133,7 @@ def parse(url: str, parsed: dict) -> Links:
         ("dimension adapter", "linear-algebra"),
         ("colour code", "notation"),
         ("Rosenbrock", "derivatives"),
+        ("Wengert", "forward-reverse"),
         ("purify", "objects-functions"),
     ],
 )
