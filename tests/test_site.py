@@ -12,7 +12,13 @@ import pytest
 from conftest import REPO
 
 # Chapters with code cells (launch buttons); every page of the book.
-NOTEBOOKS = ["book/linear-algebra", "book/derivatives", "book/implicit-layers"]
+NOTEBOOKS = [
+    "book/linear-algebra",
+    "book/derivatives",
+    "book/forward-reverse",
+    "book/objects-functions",
+    "book/implicit-layers",
+]
 
 
 def pages(book) -> list[str]:
@@ -124,8 +130,14 @@ def parse(url: str, parsed: dict) -> Links:
 
 @pytest.mark.parametrize(
     "term, chapter",
-    [("dimension adapter", "linear-algebra"), ("colour code", "notation"), ("Rosenbrock", "derivatives"),
-     ("Neumann", "implicit-layers")],
+    [
+        ("dimension adapter", "linear-algebra"),
+        ("colour code", "notation"),
+        ("Rosenbrock", "derivatives"),
+        ("Wengert", "forward-reverse"),
+        ("purify", "objects-functions"),
+        ("Neumann", "implicit-layers"),
+    ],
 )
 def test_search_finds_the_chapter(site, tab, term, chapter):
     tab.goto(f"{site}/search.html?q={term.replace(' ', '+')}")

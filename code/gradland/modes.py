@@ -1,0 +1,324 @@
+r"""Forward and reverse mode: a Jacobian built from JVPs or from VJPs.
+
+This module is the code of Chapter 3 of the book. Automatic differentiation
+never forms a Jacobian :math:`\bm{J} = \frac{\partial \bm{f}}{\partial \bm{x}}
+\in \R^{m \times n}` unless asked to: it computes products with it. Forward
+mode computes a Jacobian-vector product (JVP) :math:`\dot{\bm{x}} \mapsto
+\bm{J} \dot{\bm{x}}`, which pushes a tangent forward, and reverse mode a
+vector-Jacobian product (VJP) :math:`\bar{\bm{y}}^\top \mapsto
+\bar{\bm{y}}^\top \bm{J}`, which pulls a cotangent back. The whole Jacobian
+is then either
+
+* :func:`jacobian_forward`: :math:`n` JVPs, one per basis vector
+  :math:`\bm{e}_j \in \R^n`, each giving a *column* :math:`\bm{J} \bm{e}_j`;
+* :func:`jacobian_reverse`: :math:`m` VJPs, one per basis vector
+  :math:`\bm{e}_i \in \R^m`, each giving a *row* :math:`\bm{e}_i^\top \bm{J}`.
+
+Each product costs a small constant times one evaluation of
+:math:`\bm{f}`, so the first Jacobian costs about :math:`n` evaluations and
+the second about :math:`m`: that is the whole argument of the chapter, and
+:func:`mlp_function` builds the functions on which the chapter measures it.
+
+Both Jacobian functions are deliberately plain Python loops over single
+products, the cost model of the chapter. :func:`torch.func.jacfwd` and
+:func:`torch.func.jacrev` compute the same matrices by batching the products
+with :func:`torch.func.vmap`, and the tests check the two against each other.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+
+import torch
+
+__all__ = ["jacobian_forward", "jacobian_reverse", "mlp_function"]
+
+
+# ---------------------------------------------------------------------------
+# Input checks, shared by the two Jacobian functions.
+# ---------------------------------------------------------------------------
+
+
+def _check_point(f: object, x: object) -> None:
+    """Fail unless ``f`` is callable and ``x`` a floating-point vector."""
+    if not callable(f):
+        raise TypeError(f"f must be a function from R^n to R^m; got {type(f).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor of shape (n,); got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must have a floating-point dtype; got {x.dtype}")
+    if x.ndim != 1:
+        raise ValueError(f"x must be a vector, shape (n,); got shape {tuple(x.shape)}")
+
+
+def _check_output(y: object) -> None:
+    """Fail unless ``y``, what ``f`` returned, is a scalar or a vector."""
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"f must return a torch.Tensor; got {type(y).__name__}")
+    if y.ndim > 1:
+        raise ValueError(
+            f"f must return a scalar, shape (), or a vector, shape (m,); got shape {tuple(y.shape)}"
+        )
+
+
+# ---------------------------------------------------------------------------
+# The two ways to build a Jacobian.
+# ---------------------------------------------------------------------------
+
+
+def jacobian_forward(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    r"""The Jacobian of :math:`\bm{f}` at :math:`\bm{x}`, one column per JVP (forward mode).
+
+    For :math:`\bm{f} \colon \R^n \to \R^m`, column :math:`j` of the Jacobian
+    :math:`\bm{J} = \frac{\partial \bm{f}}{\partial \bm{x}} \in \R^{m \times
+    n}` is the Jacobian-vector product :math:`\bm{J} \bm{e}_j` with the
+    :math:`j`-th basis vector. This function computes the :math:`n` columns
+    with :math:`n` calls of :func:`torch.func.jvp`, one forward-mode pass
+    each, and never forms anything but the columns. Its cost grows with the
+    number of *inputs* :math:`n`.
+
+    Parameters
+    ----------
+    f : callable
+        A function from :math:`\R^n` to :math:`\R^m`: it takes a tensor of
+        shape ``(n,)`` and returns one of shape ``(m,)``, or a scalar (shape
+        ``()``) when :math:`m = 1`. It must be differentiable by
+        :mod:`torch.func` (no in-place changes to its input, no ``.item()``).
+    x : torch.Tensor
+        The point :math:`\bm{x} \in \R^n`, shape ``(n,)``, floating point.
+
+    Returns
+    -------
+    torch.Tensor
+        :math:`\bm{J} \in \R^{m \times n}`, shape ``(m, n)``: one row per
+        output, one column per input. For a scalar function it is the
+        :math:`1 \times n` row :math:`\frac{\partial f}{\partial \bm{x}}`,
+        shape ``(1, n)``; the gradient is its transpose.
+
+    Raises
+    ------
+    TypeError
+        If ``f`` is not callable, ``x`` is not a floating-point tensor, or
+        ``f`` does not return a tensor.
+    ValueError
+        If ``x`` is not a vector, or ``f`` returns neither a scalar nor a
+        vector.
+
+    See Also
+    --------
+    jacobian_reverse : the same matrix, one row per VJP.
+    torch.func.jacfwd : the same matrix, with the JVPs batched by ``vmap``.
+
+    Examples
+    --------
+    For :math:`\bm{f}(\bm{x}) = (x_1 x_2, \sin x_1, 3 x_2)` the three
+    outputs make three rows, and the two inputs two columns, each the result
+    of one JVP:
+
+    >>> import torch
+    >>> from gradland.modes import jacobian_forward
+    >>> f = lambda x: torch.stack([x[0] * x[1], torch.sin(x[0]), 3 * x[1]])
+    >>> jacobian_forward(f, torch.tensor([0.0, 2.0]))
+    tensor([[2., 0.],
+            [1., 0.],
+            [0., 3.]])
+    """
+    _check_point(f, x)
+    n = x.shape[0]
+    basis = torch.eye(n, dtype=x.dtype, device=x.device)
+    columns = []
+    for j in range(n):
+        y, column = torch.func.jvp(f, (x,), (basis[j],))  # J e_j: column j
+        if j == 0:
+            _check_output(y)
+        columns.append(column.reshape(-1))
+    if n == 0:  # no direction to push forward: evaluate f for m alone
+        y = f(x)
+        _check_output(y)
+        return torch.zeros(y.numel(), 0, dtype=y.dtype, device=y.device)
+    return torch.stack(columns, dim=1)
+
+
+def jacobian_reverse(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    r"""The Jacobian of :math:`\bm{f}` at :math:`\bm{x}`, one row per VJP (reverse mode).
+
+    For :math:`\bm{f} \colon \R^n \to \R^m`, row :math:`i` of the Jacobian
+    :math:`\bm{J} = \frac{\partial \bm{f}}{\partial \bm{x}} \in \R^{m \times
+    n}` is the vector-Jacobian product :math:`\bm{e}_i^\top \bm{J}` with the
+    :math:`i`-th basis vector of :math:`\R^m`. This function runs
+    :func:`torch.func.vjp` once, a forward pass that keeps what the backward
+    passes need, then calls the pullback it returns :math:`m` times, one
+    backward pass per row. Its cost grows with the number of *outputs*
+    :math:`m`.
+
+    PyTorch's pullback returns :math:`\bm{J}^\top \bm{e}_i`, a tensor with the
+    shape of :math:`\bm{x}` (as a gradient has); it is row :math:`i`
+    transposed, and the rows are stacked into the :math:`m \times n` matrix.
+
+    Parameters
+    ----------
+    f : callable
+        A function from :math:`\R^n` to :math:`\R^m`: it takes a tensor of
+        shape ``(n,)`` and returns one of shape ``(m,)``, or a scalar (shape
+        ``()``) when :math:`m = 1`. It must be differentiable by
+        :mod:`torch.func`.
+    x : torch.Tensor
+        The point :math:`\bm{x} \in \R^n`, shape ``(n,)``, floating point.
+
+    Returns
+    -------
+    torch.Tensor
+        :math:`\bm{J} \in \R^{m \times n}`, shape ``(m, n)``. For a scalar
+        function it is the :math:`1 \times n` row
+        :math:`\frac{\partial f}{\partial \bm{x}}`, shape ``(1, n)``, computed
+        by a single backward pass; the gradient is its transpose.
+
+    Raises
+    ------
+    TypeError
+        If ``f`` is not callable, ``x`` is not a floating-point tensor, or
+        ``f`` does not return a tensor.
+    ValueError
+        If ``x`` is not a vector, or ``f`` returns neither a scalar nor a
+        vector.
+
+    See Also
+    --------
+    jacobian_forward : the same matrix, one column per JVP.
+    torch.func.jacrev : the same matrix, with the VJPs batched by ``vmap``.
+
+    Examples
+    --------
+    The function of :func:`jacobian_forward`, now three backward passes, one
+    per output:
+
+    >>> import torch
+    >>> from gradland.modes import jacobian_reverse
+    >>> f = lambda x: torch.stack([x[0] * x[1], torch.sin(x[0]), 3 * x[1]])
+    >>> jacobian_reverse(f, torch.tensor([0.0, 2.0]))
+    tensor([[2., 0.],
+            [1., 0.],
+            [0., 3.]])
+
+    A scalar function has a one-row Jacobian, found in one backward pass:
+
+    >>> jacobian_reverse(lambda x: (x**2).sum(), torch.tensor([1.0, 2.0, 3.0]))
+    tensor([[2., 4., 6.]])
+    """
+    _check_point(f, x)
+    y, pullback = torch.func.vjp(f, x)  # one forward pass, keeping what the backward needs
+    _check_output(y)
+    m = y.numel()
+    basis = torch.eye(m, dtype=y.dtype, device=y.device)
+    rows = []
+    for i in range(m):
+        (row,) = pullback(basis[i].reshape(y.shape))  # J^T e_i: row i, transposed
+        rows.append(row)
+    if m == 0:
+        return torch.zeros(0, x.shape[0], dtype=x.dtype, device=x.device)
+    return torch.stack(rows, dim=0)
+
+
+# ---------------------------------------------------------------------------
+# A family of test functions with n inputs and m outputs.
+# ---------------------------------------------------------------------------
+
+
+def mlp_function(
+    n: int,
+    m: int,
+    *,
+    width: int = 64,
+    depth: int = 2,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    r"""A pure function :math:`\bm{f} \colon \R^n \to \R^m`: a small random MLP.
+
+    The function is a multilayer perceptron with ``depth`` hidden layers of
+    ``width`` units, :math:`\tanh` activations and fixed random weights,
+
+    .. math::
+
+        \bm{h}_0 = \bm{x}, \qquad
+        \bm{h}_k = \tanh(\bm{W}_k \bm{h}_{k-1}), \quad k = 1, \dots, L,
+        \qquad \bm{f}(\bm{x}) = \bm{W}_{L+1} \bm{h}_L,
+
+    with :math:`L` the depth; with :math:`L = 1`, for instance,
+    :math:`\bm{f}(\bm{x}) = \bm{W}_2 \tanh(\bm{W}_1 \bm{x})`. There are no
+    biases: the function is a plain chain of matrix products and
+    :math:`\tanh`, the chain of Jacobians of the chapter. It is *pure*: the
+    weights are constants of the function, not inputs, so :math:`\bm{x}` is
+    its only argument and the Jacobian
+    :math:`\frac{\partial \bm{f}}{\partial \bm{x}}` is :math:`m \times n`.
+    Changing :math:`n` and :math:`m` while keeping the width and depth changes
+    only the first and last layers, so the cost of one evaluation changes
+    little: the chapter uses it to time forward against reverse mode as
+    :math:`n` and :math:`m` vary.
+
+    Weights are drawn from a normal distribution with variance
+    :math:`1 / \text{fan-in}` by a generator seeded with ``seed`` on the CPU,
+    so the same seed gives the same function on every device.
+
+    Parameters
+    ----------
+    n, m : int
+        Numbers of inputs and outputs (at least 1).
+    width : int, optional
+        Units per hidden layer (at least 1).
+    depth : int, optional
+        Number of hidden layers :math:`L` (0 or more; 0 gives an affine map).
+    seed : int, optional
+        Seed of the weights.
+    dtype : torch.dtype, optional
+        Floating-point dtype of the weights (and of the inputs it expects).
+    device : torch.device or str, optional
+        Device of the weights; ``None`` means the CPU.
+
+    Returns
+    -------
+    callable
+        ``f(x)`` for ``x`` of shape ``(n,)``, returning shape ``(m,)``. Its
+        attribute ``f.weights`` lists the matrices :math:`\bm{W}_1, \dots,
+        \bm{W}_{L+1}`, each stored out :math:`\times` in.
+
+    Raises
+    ------
+    ValueError
+        If a size is out of range, or ``dtype`` is not floating point.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.modes import mlp_function, jacobian_forward
+    >>> f = mlp_function(n=5, m=3, width=8, depth=2)
+    >>> f(torch.zeros(5)).shape
+    torch.Size([3])
+    >>> [tuple(W.shape) for W in f.weights]
+    [(8, 5), (8, 8), (3, 8)]
+    >>> jacobian_forward(f, torch.zeros(5)).shape  # m x n
+    torch.Size([3, 5])
+    """
+    for name, value, low in (("n", n, 1), ("m", m, 1), ("width", width, 1), ("depth", depth, 0)):
+        if not isinstance(value, numbers.Integral) or value < low:  # numbers.Integral: NumPy too
+            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+    n, m, width, depth = int(n), int(m), int(width), int(depth)
+    if not dtype.is_floating_point:
+        raise ValueError(f"dtype must be a floating-point dtype; got {dtype}")
+    generator = torch.Generator().manual_seed(seed)
+    sizes = [n] + [width] * depth + [m]
+    weights = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        W = torch.randn(fan_out, fan_in, generator=generator, dtype=dtype) / fan_in**0.5
+        weights.append(W.to(device or "cpu"))
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for W in weights[:-1]:
+            h = torch.tanh(W @ h)  # a hidden layer
+        return weights[-1] @ h  # the linear output layer
+
+    f.weights = weights
+    return f
