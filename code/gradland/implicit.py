@@ -461,7 +461,7 @@ class TanhCell(torch.nn.Module):
         return norm
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """f(z, x) for z of shape (..., d) and x of shape (..., n), rows."""
+        """f(z, x) on batches of rows: z of shape (..., d), x of (..., n)."""
         return torch.tanh(z @ self.W.T + x @ self.U.T + self.b)
 
 
