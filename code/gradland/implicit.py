@@ -85,7 +85,9 @@ class SolverResult(NamedTuple):
     ``len(residuals)`` is the number of evaluations of the map.
     """
 
+    #: The solution, with the shape of the starting point.
     z: torch.Tensor
+    #: One relative residual per evaluation of the map, the last one at ``z``.
     residuals: list[float]
 
 
@@ -543,10 +545,14 @@ class FixedPoint(torch.nn.Module):
         :math:`d`: the state has shape ``(*x.shape[:-1], d)``.
     solver : {"anderson", "iteration"}, optional
         :func:`anderson` or :func:`fixed_point_iteration`, for both solves.
-    tol, max_iter : optional
-        Of the forward solve.
-    backward_tol, backward_max_iter : optional
-        Of the backward solve; by default those of the forward solve.
+    tol : float, optional
+        Tolerance on the relative residual of the forward solve.
+    max_iter : int, optional
+        Most evaluations of :math:`\bm{f}` in the forward solve.
+    backward_tol : float, optional
+        Tolerance of the backward solve; by default ``tol``.
+    backward_max_iter : int, optional
+        Most iterations of the backward solve; by default ``max_iter``.
     **solver_options
         Passed on to :func:`anderson` (``memory``, ``beta``, ``lam``).
 
@@ -609,7 +615,27 @@ class FixedPoint(torch.nn.Module):
         self.backward_residuals: list[float] = []
 
     def solve(self, g, z0: torch.Tensor, which: str) -> SolverResult:
-        """Run the layer's solver on ``z = g(z)``, with the limits of one solve."""
+        """Run the layer's solver on ``z = g(z)``, with the limits of one solve.
+
+        Parameters
+        ----------
+        g : callable
+            The map whose fixed point is wanted.
+        z0 : torch.Tensor
+            The starting point.
+        which : {"forward", "backward"}
+            Which tolerance and iteration budget to use.
+
+        Returns
+        -------
+        SolverResult
+            The solution and the residuals.
+
+        Raises
+        ------
+        ConvergenceError
+            Naming the solve (forward or backward) and the solver.
+        """
         tol, max_iter = self._limits[which]
         try:
             return self._solver(g, z0, tol=tol, max_iter=max_iter, **self._options)
