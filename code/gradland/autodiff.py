@@ -103,7 +103,9 @@ def _dims(dim: Dim, ndim: int) -> tuple[int, ...]:
     for d in dims:
         if not -max(ndim, 1) <= d < max(ndim, 1):
             raise IndexError(f"dimension {d} is out of range for a tensor with {ndim} dimensions")
-    return tuple(sorted(d % max(ndim, 1) for d in dims))
+    if ndim == 0:  # a scalar has no axis: like torch, accept dim 0 or -1 and reduce over nothing
+        return ()
+    return tuple(sorted(d % ndim for d in dims))
 
 
 def _expand_back(g: torch.Tensor, shape: torch.Size, dims: tuple[int, ...], keepdim: bool) -> torch.Tensor:
@@ -431,7 +433,7 @@ class Tensor:
         r"""Stable :math:`\log \sum_i e^{x_i}` over ``dim``; its gradient is the softargmax."""
         a = self.data
         dims = _dims(dim, a.ndim)
-        out = torch.logsumexp(a, dim=dims, keepdim=keepdim)
+        out = torch.logsumexp(a, dim=dims, keepdim=keepdim) if dims else a.clone()
         p = (a - _expand_back(out, a.shape, dims, keepdim)).exp()  # softargmax of a along dims
         return self._make(
             out, (self,),
