@@ -399,6 +399,10 @@ def test_transforms_check_their_inputs():
         ad.jvp(lambda x, y: x * y, (torch.ones(2), torch.ones(2)), (torch.ones(2),))
     with pytest.raises(ValueError, match=r"primal's shape \(2,\); got \(3,\)"):
         ad.jvp(lambda x: x, (torch.ones(2),), (torch.ones(3),))
+    with pytest.raises(TypeError, match="must return a gradland.autodiff.Tensor; got torch.Tensor"):
+        ad.grad(lambda x: x.data.sum())(torch.ones(2))  # left the engine: no derivative to find
+    with pytest.raises(TypeError, match="jvp: the function must return a gradland.autodiff.Tensor"):
+        ad.jvp(lambda x: x.data, (torch.ones(2),), (torch.ones(2),))
     _, pullback = ad.vjp(lambda x: x * 2, torch.ones(2))
     with pytest.raises(ValueError, match=r"output's shape \(2,\); got \(1,\)"):
         pullback(torch.ones(1))

@@ -10,7 +10,7 @@ on a GPU when the data is there) but computes every derivative itself, one
   computation. The *VJP rule* maps the cotangent of the output,
   :math:`\bm{g}^\top`, to the cotangents of the inputs (reverse mode); the
   *JVP rule* maps the tangents of the inputs to the tangent of the output
-  (forward mode, the dual numbers of Chapter 3).
+  (forward mode, which computes with dual numbers).
 * :meth:`Tensor.backward` sorts the graph topologically and runs the VJP rules
   from the output back to the leaves, summing the contributions that reach a
   tensor along different paths.
@@ -647,6 +647,17 @@ def _leaves(primals: Sequence[torch.Tensor | Tensor], requires_grad: bool) -> li
     return [Tensor(p.data if isinstance(p, Tensor) else p, requires_grad=requires_grad) for p in primals]
 
 
+def _check_output(out, transform: str) -> Tensor:
+    """The result of the function being transformed, which must be one of our Tensors."""
+    if not isinstance(out, Tensor):
+        kind = f"{type(out).__module__}.{type(out).__name__}"
+        raise TypeError(
+            f"{transform}: the function must return a gradland.autodiff.Tensor; got {kind} "
+            "(a result computed outside this engine carries no derivative)"
+        )
+    return out
+
+
 def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor, Callable]:
     r"""Evaluate ``f`` and return its output with a function that pulls cotangents back.
 
@@ -674,7 +685,7 @@ def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor,
     (tensor([2., 0.]),)
     """
     leaves = _leaves(primals, requires_grad=True)
-    out = f(*leaves)
+    out = _check_output(f(*leaves), "vjp")
 
     def vjp_fn(v: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if v.shape != out.shape:
@@ -752,7 +763,7 @@ def jvp(
         if t.shape != x.shape:
             raise ValueError(f"jvp: a tangent must have its primal's shape {tuple(x.shape)}; got {tuple(t.shape)}")
         x.tangent = t
-    out = f(*inputs)
+    out = _check_output(f(*inputs), "jvp")
     return out.data, out.tangent if out.tangent is not None else torch.zeros_like(out.data)
 
 
