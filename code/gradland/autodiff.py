@@ -7,8 +7,8 @@ on a GPU when the data is there) but computes every derivative itself, one
 
 * :class:`Tensor` wraps a torch tensor and remembers how it was computed: its
   parents and, for each primitive, two rules written right next to the forward
-  computation. The *VJP rule* maps the cotangent of the output,
-  :math:`\bm{g}^\top`, to the cotangents of the inputs (reverse mode); the
+  computation. The *VJP rule* maps the cotangent :math:`\bar{\bm{y}}` of
+  the output to the cotangents of the inputs (reverse mode); the
   *JVP rule* maps the tangents of the inputs to the tangent of the output
   (forward mode, which computes with dual numbers).
 * :meth:`Tensor.backward` sorts the graph topologically and runs the VJP rules
@@ -231,13 +231,13 @@ class Tensor:
     ) -> Tensor:
         """Wrap the result of a primitive and attach its rules.
 
-        ``vjps`` holds one VJP rule per parent: given the cotangent
-        :math:`\bm{g}` of the output, rule ``i`` returns the cotangent of
-        parent ``i``, with that parent's shape. The rules are stored for
-        :meth:`backward` when some parent needs a gradient. The JVP rule maps
-        the tangents of all the parents to the tangent of the output; it is
-        applied at once when some parent carries a tangent (forward mode), with
-        zeros for the parents that carry none.
+        ``vjps`` holds one VJP rule per parent: given the cotangent ``g`` of
+        the output, rule ``i`` returns the cotangent of parent ``i``, with
+        that parent's shape. The rules are stored for :meth:`backward` when
+        some parent needs a gradient. The JVP rule maps the tangents of all
+        the parents to the tangent of the output; it is applied at once when
+        some parent carries a tangent (forward mode), with zeros for the
+        parents that carry none.
         """
         out = Tensor(data)
         if any(p.requires_grad for p in parents):
