@@ -441,7 +441,7 @@ class Tensor:
         )
 
     def relu(self) -> Tensor:
-        r"""Elementwise :math:`\max(x, 0)`; derivative 1 where :math:`x > 0`, else 0."""
+        r"""Elementwise :math:`\max(x, 0)`; derivative 1 for :math:`x > 0`, else 0."""
         out = self.data.relu()
         return self._make(
             out, (self,),
@@ -470,7 +470,12 @@ class Tensor:
         return self.sum(dim, keepdim) * (1.0 / count)
 
     def logsumexp(self, dim: Dim = -1, keepdim: bool = False) -> Tensor:
-        r"""Stable :math:`\log \sum_i e^{x_i}` over ``dim``; its gradient is the softargmax."""
+        r"""Stable :math:`\log \sum_i e^{x_i}` over ``dim``.
+
+        Its gradient is the softargmax. Like :func:`torch.logsumexp`, it computes
+        :math:`m + \log \sum_i e^{x_i - m}` with :math:`m = \max_i x_i`, so that no
+        exponential overflows.
+        """
         a = self.data
         dims = _dims(dim, a.ndim)
         out = torch.logsumexp(a, dim=dims, keepdim=keepdim) if dims else a.clone()
@@ -564,9 +569,9 @@ class Tensor:
         if gradient is None:
             if self.data.numel() != 1:
                 raise RuntimeError(
-                    "backward() without a gradient needs a scalar output; this tensor "
-                    f"has shape {tuple(self.shape)}: pass backward(gradient) with a "
-                    "tensor of that shape"
+                    "backward() without a gradient needs a scalar output; "
+                    f"this tensor has shape {tuple(self.shape)}: pass "
+                    "backward(gradient) with a tensor of that shape"
                 )
             gradient = torch.ones_like(self.data)
         elif gradient.shape != self.shape:
@@ -596,14 +601,14 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-def _backpropagate(root: Tensor, gradient: torch.Tensor) -> dict[Tensor, torch.Tensor]:
-    """Run the VJP rules from ``root`` back to the leaves; return their gradients."""
-    grads: dict[int, torch.Tensor] = {id(root): gradient}
+def _backpropagate(
+    root: Tensor, gradient: torch.Tensor
+) -> dict[Tensor, torch.Tensor]:
+    """Run the VJP rules back from ``root``; return the gradients of the leaves."""
+    grads: dict[int, torch.Tensor] = {id(root): gradient}  # cotangents, by id
     leaves: dict[Tensor, torch.Tensor] = {}
     for node in reversed(_topological_order(root)):
-        g = grads.pop(id(node), None)
-        if g is None:  # no path from this node to the root
-            continue
+        g = grads.pop(id(node))  # complete: every consumer of node came before it
         if not node._parents:  # a leaf
             leaves[node] = g
             continue
@@ -611,9 +616,11 @@ def _backpropagate(root: Tensor, gradient: torch.Tensor) -> dict[Tensor, torch.T
             if parent.requires_grad:  # constants need no cotangent
                 g_parent = vjp_rule(g)
                 key = id(parent)
-                grads[key] = g_parent if key not in grads else grads[key] + g_parent
+                if key in grads:  # another path already reached parent: add
+                    grads[key] = grads[key] + g_parent
+                else:
+                    grads[key] = g_parent
     return leaves
-
 
 
 # ---------------------------------------------------------------------------
@@ -689,7 +696,9 @@ def cross_entropy(logits: Tensor, target: torch.Tensor) -> Tensor:
     in_range = (target >= 0) & (target < len(classes))
     if target.device.type == "cpu" and not bool(in_range.all()):
         # (On a GPU this check would make the CPU wait for the GPU at every step.)
-        raise ValueError(f"cross_entropy: labels must lie in 0..{len(classes) - 1}")
+        raise ValueError(
+            f"cross_entropy: labels must lie in 0..{len(classes) - 1}"
+        )
     one_hot = (target.to(logits.device)[:, None] == classes).to(logits.dtype)
     picked = (logits * one_hot).sum(dim=1)  # the score of the right class
     return (logits.logsumexp(dim=1) - picked).mean()
