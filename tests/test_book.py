@@ -160,7 +160,7 @@ def test_editing_the_package_invalidates_the_execution_cache(tmp_path, monkeypat
     assert build() == []  # and only once
 
 
-@pytest.mark.parametrize("stem", ["linear-algebra"])
+@pytest.mark.parametrize("stem", ["linear-algebra", "autodiff"])
 def test_colab_button_points_to_the_colab_notebook(book, stem):
     page = (book.html / "book" / f"{stem}.html").read_text()
     url = f"https://colab.research.google.com/github/gradland/gradland/blob/main/book/colab/{stem}.ipynb"

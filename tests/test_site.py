@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO
 
 # Chapters with code cells (launch buttons); every page of the book.
-NOTEBOOKS = ["book/linear-algebra"]
+NOTEBOOKS = ["book/linear-algebra", "book/autodiff"]
 
 
 def pages(book) -> list[str]:
@@ -124,7 +124,7 @@ def parse(url: str, parsed: dict) -> Links:
 
 @pytest.mark.parametrize(
     "term, chapter",
-    [("dimension adapter", "linear-algebra"), ("colour code", "notation")],
+    [("dimension adapter", "linear-algebra"), ("colour code", "notation"), ("perturbation confusion", "autodiff")],
 )
 def test_search_finds_the_chapter(site, tab, term, chapter):
     tab.goto(f"{site}/search.html?q={term.replace(' ', '+')}")
