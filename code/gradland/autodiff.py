@@ -256,8 +256,8 @@ class Tensor:
             out.requires_grad = True
             out._parents, out._vjps, out._op = parents, vjps, op
         if any(p.tangent is not None for p in parents):
-            tangents = [torch.zeros_like(p.data) if p.tangent is None else p.tangent
-                        for p in parents]
+            tangents = [torch.zeros_like(p.data) if p.tangent is None
+                        else p.tangent for p in parents]
             out.tangent = jvp(*tangents)
         return out
 
@@ -395,7 +395,9 @@ class Tensor:
             return unbroadcast(gb.squeeze(-1) if b.ndim == 1 else gb, b.shape)
 
         return self._make(
-            a @ b, (self, other), (vjp_a, vjp_b), lambda ta, tb: ta @ b + a @ tb, "@"
+            a @ b, (self, other), (vjp_a, vjp_b),
+            lambda ta, tb: ta @ b + a @ tb,  # the product rule
+            "@",
         )
 
     def __rmatmul__(self, other):
@@ -441,7 +443,7 @@ class Tensor:
         )
 
     def relu(self) -> Tensor:
-        r"""Elementwise :math:`\max(x, 0)`; derivative 1 for :math:`x > 0`, else 0."""
+        r"""Elementwise :math:`\max(x, 0)`; derivative 1 where positive, else 0."""
         out = self.data.relu()
         return self._make(
             out, (self,),
@@ -472,9 +474,9 @@ class Tensor:
     def logsumexp(self, dim: Dim = -1, keepdim: bool = False) -> Tensor:
         r"""Stable :math:`\log \sum_i e^{x_i}` over ``dim``.
 
-        Its gradient is the softargmax. Like :func:`torch.logsumexp`, it computes
-        :math:`m + \log \sum_i e^{x_i - m}` with :math:`m = \max_i x_i`, so that no
-        exponential overflows.
+        Its gradient is the softargmax. Like :func:`torch.logsumexp`, it
+        computes :math:`m + \log \sum_i e^{x_i - m}` with
+        :math:`m = \max_i x_i`, so that no exponential overflows.
         """
         a = self.data
         dims = _dims(dim, a.ndim)
@@ -525,7 +527,7 @@ class Tensor:
         return self.transpose(0, 1)
 
     def __getitem__(self, index) -> Tensor:
-        """Basic indexing with ints and slices; the gradient lands back in place."""
+        """Basic indexing with ints and slices; the gradient goes back in place."""
         parts = index if isinstance(index, tuple) else (index,)
         if not all(isinstance(i, (int, slice)) or i is Ellipsis for i in parts):
             raise TypeError(
@@ -589,7 +591,7 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     order: list[Tensor] = []
     visited: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:  # depth-first search without recursion, so deep graphs are fine
+    while stack:  # depth-first search without recursion: deep graphs are fine
         node, parents_done = stack.pop()
         if parents_done:
             order.append(node)
@@ -604,11 +606,11 @@ def _topological_order(root: Tensor) -> list[Tensor]:
 def _backpropagate(
     root: Tensor, gradient: torch.Tensor
 ) -> dict[Tensor, torch.Tensor]:
-    """Run the VJP rules back from ``root``; return the gradients of the leaves."""
+    """Run the VJP rules back from ``root``; return the leaves' gradients."""
     grads: dict[int, torch.Tensor] = {id(root): gradient}  # cotangents, by id
     leaves: dict[Tensor, torch.Tensor] = {}
     for node in reversed(_topological_order(root)):
-        g = grads.pop(id(node))  # complete: every consumer of node came before it
+        g = grads.pop(id(node))  # complete: node's consumers all came before it
         if not node._parents:  # a leaf
             leaves[node] = g
             continue
@@ -695,7 +697,7 @@ def cross_entropy(logits: Tensor, target: torch.Tensor) -> Tensor:
     classes = torch.arange(logits.shape[1], device=logits.device)
     in_range = (target >= 0) & (target < len(classes))
     if target.device.type == "cpu" and not bool(in_range.all()):
-        # (On a GPU this check would make the CPU wait for the GPU at every step.)
+        # (on a GPU, this check would make the CPU wait for the GPU every step)
         raise ValueError(
             f"cross_entropy: labels must lie in 0..{len(classes) - 1}"
         )
