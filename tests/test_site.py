@@ -16,6 +16,7 @@ NOTEBOOKS = [
     "book/linear-algebra",
     "book/derivatives",
     "book/forward-reverse",
+    "book/autodiff",
     "book/objects-functions",
 ]
 
@@ -134,6 +135,7 @@ def parse(url: str, parsed: dict) -> Links:
         ("colour code", "notation"),
         ("Rosenbrock", "derivatives"),
         ("Wengert", "forward-reverse"),
+        ("perturbation confusion", "autodiff"),
         ("purify", "objects-functions"),
     ],
 )
