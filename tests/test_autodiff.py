@@ -48,12 +48,12 @@ STEPS = {
     "sub_a": _if(lambda x, a, b: _broadcasts(x, a), lambda x, a, b: a - x),
     "mul_b": _if(lambda x, a, b: _broadcasts(x, b), lambda x, a, b: x * b),
     "div_b": _if(lambda x, a, b: _broadcasts(x, b), lambda x, a, b: x / (b * b + 0.5)),
-    "sum_0": _if(lambda x, a, b: x.ndim >= 1, lambda x, a, b: x.sum(0)),
-    "sum_last_keep": _if(lambda x, a, b: x.ndim >= 1, lambda x, a, b: x.sum(-1, keepdim=True)),
-    "mean_0": _if(lambda x, a, b: x.ndim >= 1, lambda x, a, b: x.mean(0)),
+    "sum_0": lambda x, a, b: x.sum(0),  # a scalar (no axes) is summed over nothing, as in torch
+    "sum_last_keep": lambda x, a, b: x.sum(-1, keepdim=True),
+    "mean_0": lambda x, a, b: x.mean(0),
     "mean_01": _if(lambda x, a, b: x.ndim >= 2, lambda x, a, b: x.mean((0, 1))),
-    "logsumexp": _if(lambda x, a, b: x.ndim >= 1, lambda x, a, b: x.logsumexp(-1)),
-    "softmax": _if(lambda x, a, b: x.ndim >= 1, lambda x, a, b: x.softmax(-1)),
+    "logsumexp": lambda x, a, b: x.logsumexp(-1),
+    "softmax": lambda x, a, b: x.softmax(-1),
     "reshape": lambda x, a, b: x.reshape(-1),
     "transpose": _if(lambda x, a, b: x.ndim >= 2, lambda x, a, b: x.transpose(0, -1)),
     "T": _if(lambda x, a, b: x.ndim == 2, lambda x, a, b: x.T),
@@ -173,6 +173,19 @@ def test_a_tensor_used_twice_gets_the_sum_of_both_paths():
     y = x * x + x.exp() * x  # x reaches y along four edges
     y.sum().backward()
     torch.testing.assert_close(x.grad, torch.tensor([2 * 3.0 + (1 + 3.0) * torch.exp(torch.tensor(3.0))]))
+
+
+@pytest.mark.parametrize("reduce", [
+    lambda x: x.sum(0), lambda x: x.mean(-1), lambda x: x.logsumexp(-1), lambda x: x.softmax(-1),
+])
+def test_reductions_of_a_scalar_change_nothing_as_in_torch(reduce):
+    t = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    x = Tensor(t.detach(), requires_grad=True)
+    out, want = reduce(x), reduce(t)
+    torch.testing.assert_close(out.data, want.detach(), **TOL)
+    out.backward()
+    want.backward()
+    torch.testing.assert_close(x.grad, t.grad, **TOL)
 
 
 def test_gradients_accumulate_until_reset_as_in_torch():
@@ -386,6 +399,10 @@ def test_transforms_check_their_inputs():
         ad.jvp(lambda x, y: x * y, (torch.ones(2), torch.ones(2)), (torch.ones(2),))
     with pytest.raises(ValueError, match=r"primal's shape \(2,\); got \(3,\)"):
         ad.jvp(lambda x: x, (torch.ones(2),), (torch.ones(3),))
+    with pytest.raises(TypeError, match="must return a gradland.autodiff.Tensor; got torch.Tensor"):
+        ad.grad(lambda x: x.data.sum())(torch.ones(2))  # left the engine: no derivative to find
+    with pytest.raises(TypeError, match="jvp: the function must return a gradland.autodiff.Tensor"):
+        ad.jvp(lambda x: x.data, (torch.ones(2),), (torch.ones(2),))
     _, pullback = ad.vjp(lambda x: x * 2, torch.ones(2))
     with pytest.raises(ValueError, match=r"output's shape \(2,\); got \(1,\)"):
         pullback(torch.ones(1))

@@ -166,6 +166,7 @@ def test_editing_the_package_invalidates_the_execution_cache(tmp_path, monkeypat
         "linear-algebra",
         "derivatives",
         "forward-reverse",
+        "autodiff",
         "objects-functions",
         "implicit-layers",
     ],

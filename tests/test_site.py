@@ -16,6 +16,7 @@ NOTEBOOKS = [
     "book/linear-algebra",
     "book/derivatives",
     "book/forward-reverse",
+    "book/autodiff",
     "book/objects-functions",
     "book/implicit-layers",
 ]
@@ -135,6 +136,7 @@ def parse(url: str, parsed: dict) -> Links:
         ("colour code", "notation"),
         ("Rosenbrock", "derivatives"),
         ("Wengert", "forward-reverse"),
+        ("perturbation confusion", "autodiff"),
         ("purify", "objects-functions"),
         ("Neumann", "implicit-layers"),
     ],

@@ -7,10 +7,10 @@ on a GPU when the data is there) but computes every derivative itself, one
 
 * :class:`Tensor` wraps a torch tensor and remembers how it was computed: its
   parents and, for each primitive, two rules written right next to the forward
-  computation. The *VJP rule* maps the cotangent of the output,
-  :math:`\bm{g}^\top`, to the cotangents of the inputs (reverse mode); the
+  computation. The *VJP rule* maps the cotangent :math:`\bar{\bm{y}}` of
+  the output to the cotangents of the inputs (reverse mode); the
   *JVP rule* maps the tangents of the inputs to the tangent of the output
-  (forward mode, the dual numbers of Chapter 3).
+  (forward mode, which computes with dual numbers).
 * :meth:`Tensor.backward` sorts the graph topologically and runs the VJP rules
   from the output back to the leaves, summing the contributions that reach a
   tensor along different paths.
@@ -90,24 +90,33 @@ def unbroadcast(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
-    dims = list(range(lead))
-    dims += [lead + i for i, size in enumerate(shape) if size == 1 and g.shape[lead + i] != 1]
-    return g.sum(dim=dims, keepdim=True).reshape(shape) if dims else g.reshape(shape)
+    dims = list(range(lead))  # the leading axes that broadcasting added
+    dims += [lead + i for i, size in enumerate(shape)  # and the stretched axes
+             if size == 1 and g.shape[lead + i] != 1]
+    if not dims:
+        return g.reshape(shape)
+    return g.sum(dim=dims, keepdim=True).reshape(shape)
 
 
 def _dims(dim: Dim, ndim: int) -> tuple[int, ...]:
-    """The axes a reduction runs over, as non-negative ints (all of them for None)."""
+    """The axes a reduction runs over, as non-negative ints (all axes for None)."""
     if dim is None:
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     for d in dims:
         if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise IndexError(f"dimension {d} is out of range for a tensor with {ndim} dimensions")
-    return tuple(sorted(d % max(ndim, 1) for d in dims))
+            raise IndexError(
+                f"dimension {d} is out of range for a tensor with {ndim} dimensions"
+            )
+    if ndim == 0:  # a scalar has no axis: like torch, accept 0 or -1, reduce nothing
+        return ()
+    return tuple(sorted(d % ndim for d in dims))
 
 
-def _expand_back(g: torch.Tensor, shape: torch.Size, dims: tuple[int, ...], keepdim: bool) -> torch.Tensor:
-    """Undo a reduction over ``dims``: put the reduced axes back and repeat ``g`` along them."""
+def _expand_back(
+    g: torch.Tensor, shape: torch.Size, dims: tuple[int, ...], keepdim: bool
+) -> torch.Tensor:
+    """Undo a reduction over ``dims``: put the axes back and repeat ``g`` along them."""
     if not keepdim:
         for d in dims:
             g = g.unsqueeze(d)
@@ -154,7 +163,10 @@ class Tensor:
     """
 
     def __init__(self, data, requires_grad: bool = False):
-        data = data.detach() if isinstance(data, torch.Tensor) else torch.as_tensor(data)
+        if isinstance(data, torch.Tensor):
+            data = data.detach()  # torch computes values; we compute derivatives
+        else:
+            data = torch.as_tensor(data)
         if not data.is_floating_point():
             data = data.to(torch.get_default_dtype())
         self.data: torch.Tensor = data
@@ -210,12 +222,14 @@ class Tensor:
             if isinstance(other, torch.Tensor):
                 other = Tensor(other)
             elif isinstance(other, (int, float)):
-                return Tensor(torch.full((), other, dtype=self.dtype, device=self.device))
+                constant = torch.full((), other, dtype=self.dtype, device=self.device)
+                return Tensor(constant)
             else:
                 return NotImplemented
         if other.device != self.device:
             raise ValueError(
-                f"operands must be on the same device; got {self.device} and {other.device}"
+                "operands must be on the same device; "
+                f"got {self.device} and {other.device}"
             )
         return other
 
@@ -229,20 +243,21 @@ class Tensor:
     ) -> Tensor:
         """Wrap the result of a primitive and attach its rules.
 
-        ``vjps`` holds one VJP rule per parent: given the cotangent
-        :math:`\bm{g}` of the output, rule ``i`` returns the cotangent of
-        parent ``i``, with that parent's shape. The rules are stored for
-        :meth:`backward` when some parent needs a gradient. The JVP rule maps
-        the tangents of all the parents to the tangent of the output; it is
-        applied at once when some parent carries a tangent (forward mode), with
-        zeros for the parents that carry none.
+        ``vjps`` holds one VJP rule per parent: given the cotangent ``g`` of
+        the output, rule ``i`` returns the cotangent of parent ``i``, with
+        that parent's shape. The rules are stored for :meth:`backward` when
+        some parent needs a gradient. The JVP rule maps the tangents of all
+        the parents to the tangent of the output; it is applied at once when
+        some parent carries a tangent (forward mode), with zeros for the
+        parents that carry none.
         """
         out = Tensor(data)
         if any(p.requires_grad for p in parents):
             out.requires_grad = True
             out._parents, out._vjps, out._op = parents, vjps, op
         if any(p.tangent is not None for p in parents):
-            tangents = [p.tangent if p.tangent is not None else torch.zeros_like(p.data) for p in parents]
+            tangents = [torch.zeros_like(p.data) if p.tangent is None
+                        else p.tangent for p in parents]
             out.tangent = jvp(*tangents)
         return out
 
@@ -251,8 +266,9 @@ class Tensor:
             torch.broadcast_shapes(self.shape, other.shape)
         except RuntimeError:
             raise ValueError(
-                f"{op}: shapes {tuple(self.shape)} and {tuple(other.shape)} cannot be broadcast "
-                "together (compare them from the right: each pair of sizes must be equal or 1)"
+                f"{op}: shapes {tuple(self.shape)} and {tuple(other.shape)} cannot be "
+                "broadcast together (compare them from the right: each pair of sizes "
+                "must be equal or 1)"
             ) from None
 
     # -- elementwise binary primitives (with broadcasting) -------------------
@@ -278,7 +294,8 @@ class Tensor:
         a, b = self.data, other.data
         return self._make(
             a * b, (self, other),
-            (lambda g: unbroadcast(g * b, a.shape), lambda g: unbroadcast(g * a, b.shape)),
+            (lambda g: unbroadcast(g * b, a.shape),
+             lambda g: unbroadcast(g * a, b.shape)),
             lambda ta, tb: ta * b + a * tb,
             "*",
         )
@@ -292,7 +309,8 @@ class Tensor:
         out = a / b
         return self._make(
             out, (self, other),
-            (lambda g: unbroadcast(g / b, a.shape), lambda g: unbroadcast(-g * out / b, b.shape)),
+            (lambda g: unbroadcast(g / b, a.shape),
+             lambda g: unbroadcast(-g * out / b, b.shape)),
             lambda ta, tb: (ta - out * tb) / b,
             "/",
         )
@@ -300,7 +318,8 @@ class Tensor:
     def __pow__(self, exponent: Number):
         if not isinstance(exponent, (int, float)):
             raise TypeError(
-                f"the exponent of ** must be a Python number; got {type(exponent).__name__} "
+                "the exponent of ** must be a Python number; "
+                f"got {type(exponent).__name__} "
                 "(write exp(b * log(a)) for a tensor exponent)"
             )
         a, p = self.data, exponent
@@ -346,14 +365,16 @@ class Tensor:
         a, b = self.data, other.data
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(
-                f"@ needs operands with at least one dimension; got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+                "@ needs operands with at least one dimension; "
+                f"got shapes {tuple(a.shape)} and {tuple(b.shape)}"
             )
         k_left, k_right = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
         if k_left != k_right:
+            which = "second-to-last" if b.ndim > 1 else "only"
             raise ValueError(
-                f"@: shapes {tuple(a.shape)} and {tuple(b.shape)} do not match: the last size of the "
-                f"left operand ({k_left}) must equal the {'second-to-last' if b.ndim > 1 else 'only'} "
-                f"size of the right one ({k_right})"
+                f"@: shapes {tuple(a.shape)} and {tuple(b.shape)} do not match: "
+                f"the last size of the left operand ({k_left}) must equal "
+                f"the {which} size of the right one ({k_right})"
             )
 
         # Treat a vector as a one-row (left) or one-column (right) matrix, and
@@ -373,7 +394,11 @@ class Tensor:
             gb = a2.transpose(-1, -2) @ as_matrix(g)
             return unbroadcast(gb.squeeze(-1) if b.ndim == 1 else gb, b.shape)
 
-        return self._make(a @ b, (self, other), (vjp_a, vjp_b), lambda ta, tb: ta @ b + a @ tb, "@")
+        return self._make(
+            a @ b, (self, other), (vjp_a, vjp_b),
+            lambda ta, tb: ta @ b + a @ tb,  # the product rule
+            "@",
+        )
 
     def __rmatmul__(self, other):
         other = self._lift(other)
@@ -386,27 +411,46 @@ class Tensor:
     def exp(self) -> Tensor:
         """Elementwise :math:`e^{x}`; its derivative is itself."""
         out = self.data.exp()
-        return self._make(out, (self,), (lambda g: g * out,), lambda t: t * out, "exp")
+        return self._make(
+            out, (self,), (lambda g: g * out,), lambda t: t * out, "exp"
+        )
 
     def log(self) -> Tensor:
         """Elementwise natural logarithm; derivative :math:`1 / x`."""
         a = self.data
-        return self._make(a.log(), (self,), (lambda g: g / a,), lambda t: t / a, "log")
+        return self._make(
+            a.log(), (self,), (lambda g: g / a,), lambda t: t / a, "log"
+        )
 
     def tanh(self) -> Tensor:
         r"""Elementwise :math:`\tanh`; derivative :math:`1 - \tanh^2`."""
         out = self.data.tanh()
-        return self._make(out, (self,), (lambda g: g * (1 - out * out),), lambda t: t * (1 - out * out), "tanh")
+        return self._make(
+            out, (self,),
+            (lambda g: g * (1 - out * out),),
+            lambda t: t * (1 - out * out),
+            "tanh",
+        )
 
     def sigmoid(self) -> Tensor:
         r"""Elementwise :math:`\sigma(x) = 1 / (1 + e^{-x})`; derivative :math:`\sigma (1 - \sigma)`."""
         out = self.data.sigmoid()
-        return self._make(out, (self,), (lambda g: g * out * (1 - out),), lambda t: t * out * (1 - out), "sigmoid")
+        return self._make(
+            out, (self,),
+            (lambda g: g * out * (1 - out),),
+            lambda t: t * out * (1 - out),
+            "sigmoid",
+        )
 
     def relu(self) -> Tensor:
-        r"""Elementwise :math:`\max(x, 0)`; derivative 1 where :math:`x > 0`, else 0."""
+        r"""Elementwise :math:`\max(x, 0)`; derivative 1 where positive, else 0."""
         out = self.data.relu()
-        return self._make(out, (self,), (lambda g: g * (out > 0),), lambda t: t * (out > 0), "relu")
+        return self._make(
+            out, (self,),
+            (lambda g: g * (out > 0),),
+            lambda t: t * (out > 0),
+            "relu",
+        )
 
     # -- reductions -----------------------------------------------------------
 
@@ -428,11 +472,16 @@ class Tensor:
         return self.sum(dim, keepdim) * (1.0 / count)
 
     def logsumexp(self, dim: Dim = -1, keepdim: bool = False) -> Tensor:
-        r"""Stable :math:`\log \sum_i e^{x_i}` over ``dim``; its gradient is the softargmax."""
+        r"""Stable :math:`\log \sum_i e^{x_i}` over ``dim``.
+
+        Its gradient is the softargmax. Like :func:`torch.logsumexp`, it
+        computes :math:`m + \log \sum_i e^{x_i - m}` with
+        :math:`m = \max_i x_i`, so that no exponential overflows.
+        """
         a = self.data
         dims = _dims(dim, a.ndim)
-        out = torch.logsumexp(a, dim=dims, keepdim=keepdim)
-        p = (a - _expand_back(out, a.shape, dims, keepdim)).exp()  # softargmax of a along dims
+        out = torch.logsumexp(a, dim=dims, keepdim=keepdim) if dims else a.clone()
+        p = (a - _expand_back(out, a.shape, dims, keepdim)).exp()  # the softargmax
         return self._make(
             out, (self,),
             (lambda g: _expand_back(g, a.shape, dims, keepdim) * p,),
@@ -452,7 +501,10 @@ class Tensor:
             shape = tuple(shape[0])
         a = self.data
         return self._make(
-            a.reshape(shape), (self,), (lambda g: g.reshape(a.shape),), lambda t: t.reshape(shape), "reshape"
+            a.reshape(shape), (self,),
+            (lambda g: g.reshape(a.shape),),
+            lambda t: t.reshape(shape),
+            "reshape",
         )
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
@@ -468,14 +520,19 @@ class Tensor:
     def T(self) -> Tensor:
         """The transpose of a matrix (two dimensions only)."""
         if self.ndim != 2:
-            raise ValueError(f".T is the transpose of a matrix; got shape {tuple(self.shape)}, use transpose()")
+            raise ValueError(
+                ".T is the transpose of a matrix; "
+                f"got shape {tuple(self.shape)}, use transpose()"
+            )
         return self.transpose(0, 1)
 
     def __getitem__(self, index) -> Tensor:
-        """Basic indexing with ints and slices; the gradient lands back in place."""
+        """Basic indexing with ints and slices; the gradient goes back in place."""
         parts = index if isinstance(index, tuple) else (index,)
         if not all(isinstance(i, (int, slice)) or i is Ellipsis for i in parts):
-            raise TypeError(f"only ints, slices and ... can index a Tensor; got {index!r}")
+            raise TypeError(
+                f"only ints, slices and ... can index a Tensor; got {index!r}"
+            )
         a = self.data
 
         def vjp(g):
@@ -507,18 +564,22 @@ class Tensor:
             If ``gradient`` does not have the tensor's shape.
         """
         if not self.requires_grad:
-            raise RuntimeError("backward() on a tensor that does not depend on any leaf with requires_grad=True")
+            raise RuntimeError(
+                "backward() on a tensor that does not depend on any leaf "
+                "with requires_grad=True"
+            )
         if gradient is None:
             if self.data.numel() != 1:
                 raise RuntimeError(
-                    f"backward() without a gradient needs a scalar output; this tensor has shape "
-                    f"{tuple(self.shape)}: pass backward(gradient) with a tensor of that shape"
+                    "backward() without a gradient needs a scalar output; "
+                    f"this tensor has shape {tuple(self.shape)}: pass "
+                    "backward(gradient) with a tensor of that shape"
                 )
             gradient = torch.ones_like(self.data)
         elif gradient.shape != self.shape:
             raise ValueError(
-                f"backward(gradient): the gradient must have the tensor's shape {tuple(self.shape)}; "
-                f"got {tuple(gradient.shape)}"
+                "backward(gradient): the gradient must have the tensor's shape "
+                f"{tuple(self.shape)}; got {tuple(gradient.shape)}"
             )
         for leaf, g in _backpropagate(self, gradient).items():
             leaf.grad = g if leaf.grad is None else leaf.grad + g
@@ -530,25 +591,26 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     order: list[Tensor] = []
     visited: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:  # depth-first search without recursion, so deep graphs are fine
+    while stack:  # depth-first search without recursion: deep graphs are fine
         node, parents_done = stack.pop()
         if parents_done:
             order.append(node)
         elif id(node) not in visited:
             visited.add(id(node))
             stack.append((node, True))
-            stack.extend((p, False) for p in node._parents if p.requires_grad and id(p) not in visited)
+            stack.extend((p, False) for p in node._parents
+                         if p.requires_grad and id(p) not in visited)
     return order
 
 
-def _backpropagate(root: Tensor, gradient: torch.Tensor) -> dict[Tensor, torch.Tensor]:
-    """Run the VJP rules from ``root`` to the leaves; return each leaf's gradient."""
-    grads: dict[int, torch.Tensor] = {id(root): gradient}
+def _backpropagate(
+    root: Tensor, gradient: torch.Tensor
+) -> dict[Tensor, torch.Tensor]:
+    """Run the VJP rules back from ``root``; return the leaves' gradients."""
+    grads: dict[int, torch.Tensor] = {id(root): gradient}  # cotangents, by id
     leaves: dict[Tensor, torch.Tensor] = {}
     for node in reversed(_topological_order(root)):
-        g = grads.pop(id(node), None)
-        if g is None:  # no path from this node to the root
-            continue
+        g = grads.pop(id(node))  # complete: node's consumers all came before it
         if not node._parents:  # a leaf
             leaves[node] = g
             continue
@@ -556,9 +618,11 @@ def _backpropagate(root: Tensor, gradient: torch.Tensor) -> dict[Tensor, torch.T
             if parent.requires_grad:  # constants need no cotangent
                 g_parent = vjp_rule(g)
                 key = id(parent)
-                grads[key] = g_parent if key not in grads else grads[key] + g_parent
+                if key in grads:  # another path already reached parent: add
+                    grads[key] = grads[key] + g_parent
+                else:
+                    grads[key] = g_parent
     return leaves
-
 
 
 # ---------------------------------------------------------------------------
@@ -621,18 +685,24 @@ def cross_entropy(logits: Tensor, target: torch.Tensor) -> Tensor:
     Tensor(1.3863)
     """
     if logits.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must have shape (B, K); got {tuple(logits.shape)}")
+        raise ValueError(
+            f"cross_entropy: logits must have shape (B, K); got {tuple(logits.shape)}"
+        )
     if target.shape != logits.shape[:1] or target.is_floating_point():
         raise ValueError(
-            f"cross_entropy: target must be integer labels of shape ({logits.shape[0]},); "
+            "cross_entropy: target must be integer labels "
+            f"of shape ({logits.shape[0]},); "
             f"got dtype {target.dtype} and shape {tuple(target.shape)}"
         )
     classes = torch.arange(logits.shape[1], device=logits.device)
-    if target.device.type == "cpu" and not bool(((target >= 0) & (target < len(classes))).all()):
-        # (On a GPU this check would make the CPU wait for the GPU at every step.)
-        raise ValueError(f"cross_entropy: labels must lie in 0..{len(classes) - 1}")
+    in_range = (target >= 0) & (target < len(classes))
+    if target.device.type == "cpu" and not bool(in_range.all()):
+        # (on a GPU, this check would make the CPU wait for the GPU every step)
+        raise ValueError(
+            f"cross_entropy: labels must lie in 0..{len(classes) - 1}"
+        )
     one_hot = (target.to(logits.device)[:, None] == classes).to(logits.dtype)
-    picked = (logits * one_hot).sum(dim=1)  # the score of the right class, s_{i, y_i}
+    picked = (logits * one_hot).sum(dim=1)  # the score of the right class
     return (logits.logsumexp(dim=1) - picked).mean()
 
 
@@ -642,7 +712,20 @@ def cross_entropy(logits: Tensor, target: torch.Tensor) -> Tensor:
 
 
 def _leaves(primals: Sequence[torch.Tensor | Tensor], requires_grad: bool) -> list[Tensor]:
-    return [Tensor(p.data if isinstance(p, Tensor) else p, requires_grad=requires_grad) for p in primals]
+    """Fresh leaves holding the values of ``primals``, cut off from any graph."""
+    return [Tensor(p.data if isinstance(p, Tensor) else p, requires_grad=requires_grad)
+            for p in primals]
+
+
+def _check_output(out, transform: str) -> Tensor:
+    """The result of the function being transformed, which must be a Tensor."""
+    if not isinstance(out, Tensor):
+        kind = f"{type(out).__module__}.{type(out).__name__}"
+        raise TypeError(
+            f"{transform}: the function must return a gradland.autodiff.Tensor; "
+            f"got {kind} (a result computed outside this engine carries no derivative)"
+        )
+    return out
 
 
 def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor, Callable]:
@@ -672,18 +755,23 @@ def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor,
     (tensor([2., 0.]),)
     """
     leaves = _leaves(primals, requires_grad=True)
-    out = f(*leaves)
+    out = _check_output(f(*leaves), "vjp")
 
     def vjp_fn(v: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if v.shape != out.shape:
-            raise ValueError(f"vjp: the cotangent must have the output's shape {tuple(out.shape)}; got {tuple(v.shape)}")
+            raise ValueError(
+                f"vjp: the cotangent must have the output's shape {tuple(out.shape)}; "
+                f"got {tuple(v.shape)}"
+            )
         found = _backpropagate(out, v) if out.requires_grad else {}
         return tuple(found.get(leaf, torch.zeros_like(leaf.data)) for leaf in leaves)
 
     return out.data, vjp_fn
 
 
-def grad(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0) -> Callable[..., torch.Tensor]:
+def grad(
+    f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0
+) -> Callable[..., torch.Tensor]:
     r"""Turn a scalar function into the function that returns its gradient.
 
     ``grad(f)(x)`` is :math:`\nabla_{\bm{x}} f(\bm{x})`, a tensor with the shape
@@ -707,15 +795,22 @@ def grad(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0) -> Callab
     def gradient(*args: torch.Tensor):
         out, pullback = vjp(f, *args)
         if out.numel() != 1:
-            raise ValueError(f"grad needs a function with a scalar output; got shape {tuple(out.shape)}")
+            raise ValueError(
+                "grad needs a function with a scalar output; "
+                f"got shape {tuple(out.shape)}"
+            )
         grads = pullback(torch.ones_like(out))
-        return grads[argnums] if isinstance(argnums, int) else tuple(grads[i] for i in argnums)
+        if isinstance(argnums, int):
+            return grads[argnums]
+        return tuple(grads[i] for i in argnums)
 
     return gradient
 
 
 def jvp(
-    f: Callable[..., Tensor], primals: Sequence[torch.Tensor], tangents: Sequence[torch.Tensor]
+    f: Callable[..., Tensor],
+    primals: Sequence[torch.Tensor],
+    tangents: Sequence[torch.Tensor],
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Forward mode: push tangents through ``f`` along with the values (dual numbers).
 
@@ -744,14 +839,21 @@ def jvp(
     (tensor([1.0000, 2.7183]), tensor([1.0000, 2.7183]))
     """
     if len(primals) != len(tangents):
-        raise ValueError(f"jvp: got {len(primals)} primals but {len(tangents)} tangents")
+        raise ValueError(
+            f"jvp: got {len(primals)} primals but {len(tangents)} tangents"
+        )
     inputs = _leaves(primals, requires_grad=False)
     for x, t in zip(inputs, tangents):
         if t.shape != x.shape:
-            raise ValueError(f"jvp: a tangent must have its primal's shape {tuple(x.shape)}; got {tuple(t.shape)}")
+            raise ValueError(
+                f"jvp: a tangent must have its primal's shape {tuple(x.shape)}; "
+                f"got {tuple(t.shape)}"
+            )
         x.tangent = t
-    out = f(*inputs)
-    return out.data, out.tangent if out.tangent is not None else torch.zeros_like(out.data)
+    out = _check_output(f(*inputs), "jvp")
+    if out.tangent is None:  # f ignored its inputs: the tangent is zero
+        return out.data, torch.zeros_like(out.data)
+    return out.data, out.tangent
 
 
 # ---------------------------------------------------------------------------
@@ -814,8 +916,12 @@ class Linear(Module):
     def __init__(self, n_in: int, n_out: int, bias: bool = True, *, device=None, dtype=None):
         bound = 1 / math.sqrt(n_in)
         options = {"device": device, "dtype": dtype}
-        self.weight = Tensor(torch.empty(n_out, n_in, **options).uniform_(-bound, bound), requires_grad=True)
-        self.bias = Tensor(torch.empty(n_out, **options).uniform_(-bound, bound), requires_grad=True) if bias else None
+        weight = torch.empty(n_out, n_in, **options).uniform_(-bound, bound)
+        self.weight = Tensor(weight, requires_grad=True)
+        self.bias = None
+        if bias:
+            self.bias = Tensor(torch.empty(n_out, **options).uniform_(-bound, bound),
+                               requires_grad=True)
 
     def forward(self, x: Tensor) -> Tensor:
         y = x @ self.weight.T
@@ -841,13 +947,19 @@ class MLP(Module):
     torch.Size([5, 1])
     """
 
-    def __init__(self, sizes: Sequence[int], activation: str = "relu", *, device=None, dtype=None):
+    def __init__(self, sizes: Sequence[int], activation: str = "relu", *,
+                 device=None, dtype=None):
         if len(sizes) < 2:
-            raise ValueError(f"an MLP needs at least an input and an output size; got {list(sizes)}")
+            raise ValueError(
+                f"an MLP needs at least an input and an output size; got {list(sizes)}"
+            )
         if activation not in {"relu", "tanh", "sigmoid"}:
-            raise ValueError(f"activation must be 'relu', 'tanh' or 'sigmoid'; got {activation!r}")
+            raise ValueError(
+                f"activation must be 'relu', 'tanh' or 'sigmoid'; got {activation!r}"
+            )
         self.activation = activation
-        self.layers = [Linear(a, b, device=device, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.layers = [Linear(a, b, device=device, dtype=dtype)
+                       for a, b in zip(sizes[:-1], sizes[1:])]
 
     def forward(self, x: Tensor) -> Tensor:
         *hidden, last = self.layers
@@ -905,7 +1017,8 @@ class Adam(SGD):
     tensor([0.9000])
     """
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+    def __init__(self, params, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         super().__init__(params, lr)
         self.betas, self.eps, self.t = betas, eps, 0
         self.m = [torch.zeros_like(p.data) for p in self.params]
