@@ -181,9 +181,9 @@ def test_jacobian_rejects_bad_input(jacobian) -> None:
         jacobian(torch.sin, [1.0, 2.0])
     with pytest.raises(TypeError, match="x must have a floating-point dtype; got torch.int64"):
         jacobian(torch.sin, torch.tensor([1, 2]))
-    with pytest.raises(ValueError, match=r"x must be a vector, shape \(n,\); got shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"x must be a vector of shape \(n,\); got shape \(2, 3\)"):
         jacobian(torch.sin, torch.ones(2, 3))
-    with pytest.raises(ValueError, match=r"x must be a vector, shape \(n,\); got shape \(\)"):
+    with pytest.raises(ValueError, match=r"x must be a vector of shape \(n,\); got shape \(\)"):
         jacobian(torch.sin, torch.tensor(1.0))
 
 

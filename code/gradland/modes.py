@@ -32,6 +32,8 @@ from collections.abc import Callable
 
 import torch
 
+from gradland.calculus import _check_point  # a point of R^n, checked as in Chapter 2
+
 __all__ = ["jacobian_forward", "jacobian_reverse", "mlp_function"]
 
 
@@ -40,16 +42,10 @@ __all__ = ["jacobian_forward", "jacobian_reverse", "mlp_function"]
 # ---------------------------------------------------------------------------
 
 
-def _check_point(f: object, x: object) -> None:
-    """Fail unless ``f`` is callable and ``x`` a floating-point vector."""
+def _check_function(f: object) -> None:
+    """Fail unless ``f`` is callable."""
     if not callable(f):
         raise TypeError(f"f must be a function from R^n to R^m; got {type(f).__name__}")
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor of shape (n,); got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"x must have a floating-point dtype; got {x.dtype}")
-    if x.ndim != 1:
-        raise ValueError(f"x must be a vector, shape (n,); got shape {tuple(x.shape)}")
 
 
 def _check_output(y: object) -> None:
@@ -124,7 +120,8 @@ def jacobian_forward(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor)
             [1., 0.],
             [0., 3.]])
     """
-    _check_point(f, x)
+    _check_function(f)
+    _check_point("x", x)
     n = x.shape[0]
     basis = torch.eye(n, dtype=x.dtype, device=x.device)
     columns = []
@@ -206,7 +203,8 @@ def jacobian_reverse(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor)
     >>> jacobian_reverse(lambda x: (x**2).sum(), torch.tensor([1.0, 2.0, 3.0]))
     tensor([[2., 4., 6.]])
     """
-    _check_point(f, x)
+    _check_function(f)
+    _check_point("x", x)
     y, pullback = torch.func.vjp(f, x)  # one forward pass, keeping what the backward needs
     _check_output(y)
     m = y.numel()
