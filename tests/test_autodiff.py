@@ -271,23 +271,12 @@ def _digits(n=256):
     return torch.tensor(x[:n] / 16.0, dtype=torch.float64), torch.tensor(y[:n])
 
 
-def _torch_copy(mlp: ad.MLP) -> torch.nn.Sequential:
-    layers = []
-    for layer in mlp.layers:
-        lin = torch.nn.Linear(layer.weight.shape[1], layer.weight.shape[0], dtype=torch.float64)
-        with torch.no_grad():
-            lin.weight.copy_(layer.weight.data)
-            lin.bias.copy_(layer.bias.data)
-        layers += [lin, torch.nn.ReLU()]
-    return torch.nn.Sequential(*layers[:-1])
-
-
 @pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
 def test_mlp_on_digits_follows_the_torch_loss_curve(optimizer):
     torch.manual_seed(0)
     x, y = _digits()
     ours = ad.MLP([64, 32, 32, 10], dtype=torch.float64)
-    theirs = _torch_copy(ours)
+    theirs = ours.to_torch()
     lr = 0.5 if optimizer == "SGD" else 0.01
     opt_ours = getattr(ad, optimizer)(list(ours.parameters()), lr=lr)
     opt_theirs = getattr(torch.optim, optimizer)(theirs.parameters(), lr=lr)

@@ -35,14 +35,7 @@ def make_steps(batch: int, width: int, device: torch.device):
     y = torch.tensor(y_all)[idx].to(device)
 
     ours = ad.MLP([64, width, width, 10], device=device)
-    theirs = torch.nn.Sequential(
-        torch.nn.Linear(64, width), torch.nn.ReLU(), torch.nn.Linear(width, width), torch.nn.ReLU(),
-        torch.nn.Linear(width, 10),
-    ).to(device)
-    with torch.no_grad():  # same starting point
-        for layer, lin in zip(ours.layers, theirs[::2]):
-            lin.weight.copy_(layer.weight.data)
-            lin.bias.copy_(layer.bias.data)
+    theirs = ours.to_torch()  # same starting point
     opt_ours = ad.SGD(list(ours.parameters()), lr=0.01)
     opt_theirs = torch.optim.SGD(theirs.parameters(), lr=0.01)
     x_ours = ad.Tensor(x)

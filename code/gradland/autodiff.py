@@ -967,6 +967,37 @@ class MLP(Module):
             x = getattr(layer(x), self.activation)()
         return last(x)
 
+    def to_torch(self) -> torch.nn.Sequential:
+        """The same network in PyTorch, starting from copies of the current weights.
+
+        Returns a :class:`torch.nn.Sequential` of :class:`torch.nn.Linear`
+        layers and the same activations, on the device and with the dtype of
+        the weights, so that the two engines can be trained side by side from
+        one starting point.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from gradland.autodiff import MLP, Tensor
+        >>> net = MLP([3, 4, 2], activation="tanh")
+        >>> x = torch.randn(5, 3)
+        >>> torch.allclose(net(Tensor(x)).data, net.to_torch()(x))
+        True
+        """
+        activation = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh,
+                      "sigmoid": torch.nn.Sigmoid}[self.activation]
+        modules = []
+        for layer in self.layers:
+            n_out, n_in = layer.weight.shape
+            linear = torch.nn.Linear(n_in, n_out, bias=layer.bias is not None,
+                                     device=layer.weight.device, dtype=layer.weight.dtype)
+            with torch.no_grad():
+                linear.weight.copy_(layer.weight.data)
+                if layer.bias is not None:
+                    linear.bias.copy_(layer.bias.data)
+            modules += [linear, activation()]
+        return torch.nn.Sequential(*modules[:-1])  # no activation after the last layer
+
 
 class SGD:
     r"""Stochastic gradient descent: :math:`\bm{\theta} \leftarrow \bm{\theta} - \eta \nabla_{\bm{\theta}} L`.
