@@ -169,6 +169,11 @@ def test_editing_the_package_invalidates_the_execution_cache(tmp_path, monkeypat
         "autodiff",
         "objects-functions",
         "implicit-layers",
+        "energy-inference",
+        "free-energy",
+        "training-ebms",
+        "autoencoders",
+        "gans",
     ],
 )
 def test_colab_button_points_to_the_colab_notebook(book, stem):

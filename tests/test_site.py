@@ -19,6 +19,11 @@ NOTEBOOKS = [
     "book/autodiff",
     "book/objects-functions",
     "book/implicit-layers",
+    "book/energy-inference",
+    "book/free-energy",
+    "book/training-ebms",
+    "book/autoencoders",
+    "book/gans",
 ]
 
 
@@ -139,6 +144,11 @@ def parse(url: str, parsed: dict) -> Links:
         ("perturbation confusion", "autodiff"),
         ("purify", "objects-functions"),
         ("Neumann", "implicit-layers"),
+        ("horn", "energy-inference"),
+        ("thermostat", "free-energy"),
+        ("contrastive sample", "training-ebms"),
+        ("reparameterisation", "autoencoders"),
+        ("cost network", "gans"),
     ],
 )
 def test_search_finds_the_chapter(site, tab, term, chapter):

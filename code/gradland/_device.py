@@ -6,6 +6,8 @@ import torch
 
 #: Name of the environment variable that overrides the automatic choice.
 ENV_VAR = "GRADLAND_DEVICE"
+#: Name of the environment variable that asks chapters for their full-size runs.
+FULL_VAR = "GRADLAND_FULL"
 
 
 def device() -> torch.device:
@@ -53,3 +55,42 @@ def device() -> torch.device:
             "is False on this machine"
         )
     return chosen
+
+
+def full_size() -> bool:
+    """Whether chapters should train at full size rather than their small CPU size.
+
+    Every chapter that trains a model runs a small seeded version by default,
+    so that it executes in about a minute on a laptop CPU. Setting the
+    environment variable ``GRADLAND_FULL`` to ``1`` (or ``true``, ``yes``)
+    selects the full-size runs: more data, larger models, more steps, meant for
+    a GPU. The text of the chapters does not change; the glued numbers and the
+    figures do.
+
+    Returns
+    -------
+    bool
+        True when ``GRADLAND_FULL`` is set to ``1``, ``true`` or ``yes``
+        (any case), False when it is unset, empty, ``0``, ``false`` or ``no``.
+
+    Raises
+    ------
+    ValueError
+        If ``GRADLAND_FULL`` holds any other value.
+
+    Examples
+    --------
+    >>> import os, gradland
+    >>> os.environ["GRADLAND_FULL"] = "1"
+    >>> gradland.full_size()
+    True
+    >>> del os.environ["GRADLAND_FULL"]
+    >>> gradland.full_size()
+    False
+    """
+    value = os.environ.get(FULL_VAR, "").strip().lower()
+    if value in {"", "0", "false", "no"}:
+        return False
+    if value in {"1", "true", "yes"}:
+        return True
+    raise ValueError(f"{FULL_VAR} must be 1/true/yes or 0/false/no; got {value!r}")

@@ -1,0 +1,1 @@
+"""Autoencoders as energy-based models (Chapter 10)."""

@@ -1,0 +1,629 @@
+r"""Latent-variable energy-based models: energy, inference, free energy and training.
+
+An energy :math:`E(\bm{x}, \bm{y}, \bm{z})` is low when the input
+:math:`\bm{x}`, the target :math:`\bm{y}` and the latent :math:`\bm{z}` are
+compatible. Here it is the squared distance between :math:`\bm{y}` and what a
+decoder makes of the latent,
+
+.. math::
+
+   E(\bm{x}, \bm{y}, z) = \lVert \bm{y} - \operatorname{dec}(\bm{x}, z) \rVert^2,
+
+and the latent is an angle :math:`z`, as in the horn of :mod:`gradland.data`.
+The module provides, in the order of Chapters 7 to 9:
+
+* decoders (:class:`EllipseDecoder`, :class:`HornDecoder`) and the model
+  :class:`LatentEBM` that turns one into an energy;
+* inference of the latent, :math:`\check{z} = \argmin_z E`, by exhaustive
+  search over a grid (:meth:`LatentEBM.infer_z_grid`) or by gradient descent
+  (:meth:`LatentEBM.infer_z_descent`), and of the target,
+  :math:`\check{\bm{y}} = \argmin_{\bm{y}} F_\beta(\bm{x}, \bm{y})`
+  (:meth:`LatentEBM.infer_y`);
+* the free energy over :math:`K` latent values, :func:`free_energy`, and the
+  softmin weights it gives each of them, :func:`softmin_weights`;
+* training by the free energy at zero or finite temperature (:func:`fit`), and
+  the force that the loss exerts on the points of the learnt manifold
+  (:func:`force`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+__all__ = [
+    "free_energy",
+    "softmin_weights",
+    "EllipseDecoder",
+    "HornDecoder",
+    "LatentEBM",
+    "fit",
+    "force",
+]
+
+
+# --------------------------------------------------------------------------
+# Free energy (Chapter 8)
+# --------------------------------------------------------------------------
+
+
+def _check_energies(energies: object) -> torch.Tensor:
+    if not isinstance(energies, torch.Tensor):
+        raise TypeError(f"energies must be a torch.Tensor; got {type(energies).__name__}")
+    if not energies.is_floating_point():
+        raise TypeError(f"energies must have a floating dtype; got {energies.dtype}")
+    if energies.ndim == 0:
+        raise ValueError("energies must have at least one dimension (the K latent values)")
+    return energies
+
+
+def _check_beta(beta: object) -> float:
+    if isinstance(beta, torch.Tensor):
+        if beta.numel() != 1:
+            raise ValueError(f"beta must be a single number; got a tensor of shape {tuple(beta.shape)}")
+        beta = beta.item()
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)):
+        raise TypeError(f"beta must be a real number; got {type(beta).__name__}")
+    beta = float(beta)
+    if math.isnan(beta) or beta <= 0:
+        raise ValueError(f"beta must be a positive inverse temperature (math.inf allowed); got {beta!r}")
+    return beta
+
+
+def free_energy(energies: torch.Tensor, beta: float, dim: int = -1) -> torch.Tensor:
+    r"""The free energy of the energies of one target at :math:`K` latent values.
+
+    With the latent uniform over its :math:`K` values,
+
+    .. math::
+
+       F_\beta = -\frac{1}{\beta} \log \Bigl( \frac{1}{K} \sum_{k=1}^{K}
+       \exp(-\beta E_k) \Bigr),
+
+    a soft minimum of the :math:`E_k`. Because of the :math:`1/K`,
+    :math:`F_\beta \to \min_k E_k` as :math:`\beta \to \infty` (cold: only the
+    best latent counts) and :math:`F_\beta \to \frac{1}{K} \sum_k E_k` as
+    :math:`\beta \to 0` (too hot: every latent is averaged away), and
+    :math:`F_\beta` never increases as :math:`\beta` grows.
+
+    Parameters
+    ----------
+    energies : torch.Tensor
+        Floating tensor with the :math:`K` energies along ``dim``.
+    beta : float
+        Inverse temperature :math:`\beta > 0`; ``math.inf`` gives the
+        zero-temperature free energy :math:`F_\infty = \min_k E_k` exactly.
+    dim : int
+        The dimension that holds the :math:`K` latent values; it is reduced.
+
+    Returns
+    -------
+    torch.Tensor
+        ``energies`` with ``dim`` removed, differentiable in ``energies``.
+
+    Raises
+    ------
+    ValueError
+        If ``beta`` is not positive or is NaN.
+    TypeError
+        If ``energies`` is not a floating tensor or ``beta`` not a number.
+
+    Notes
+    -----
+    The sum is computed relative to the smallest energy, so nothing
+    overflows. With :math:`a_k = \beta (E_k - \min_j E_j) \ge 0`,
+    :math:`F_\beta = \min_j E_j - \frac{1}{\beta} L` where
+    :math:`L = \log \frac{1}{K} \sum_k \mathrm{e}^{-a_k}`. When the sum is
+    close to :math:`K` (hot), :math:`L` is small and is computed as
+    :math:`\operatorname{log1p}` of the mean of :math:`\operatorname{expm1}(-a_k)`,
+    which keeps its relative precision down to :math:`\beta = 10^{-8}` and
+    below; otherwise :math:`L` is a log-sum-exp minus :math:`\log K`. Either
+    way the result stays between :math:`\min_k E_k` and the mean.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from gradland.ebm import free_energy
+    >>> energies = torch.tensor([1.0, 2.0, 4.0])
+    >>> free_energy(energies, math.inf)
+    tensor(1.)
+    >>> free_energy(energies, 1e-8)  # the mean, 7/3
+    tensor(2.3333)
+    >>> free_energy(energies, 1.0)
+    tensor(1.7496)
+    """
+    energies = _check_energies(energies)
+    beta = _check_beta(beta)
+    lowest = energies.amin(dim=dim, keepdim=True)
+    if math.isinf(beta):
+        return lowest.squeeze(dim)
+    a = beta * (energies - lowest)  # >= 0, with a zero at the minimum
+    k = energies.shape[dim]
+    hot = torch.log1p(torch.expm1(-a).mean(dim=dim, keepdim=True))
+    cold = torch.logsumexp(-a, dim=dim, keepdim=True) - math.log(k)
+    # log1p is precise while the mean of exp(-a) stays above 1/2; below, the
+    # log-sum-exp is at least log 2 in size and has its full relative precision.
+    log_mean = torch.where(hot > -math.log(2.0), hot, cold)
+    return (lowest - log_mean / beta).squeeze(dim)
+
+
+def softmin_weights(energies: torch.Tensor, beta: float, dim: int = -1) -> torch.Tensor:
+    r"""How much each latent value contributes to the free energy: :math:`\operatorname{softmin}_\beta`.
+
+    The weights are :math:`w_k = \exp(-\beta E_k) / \sum_j \exp(-\beta E_j)`,
+    the derivative :math:`\partial F_\beta / \partial E_k` of
+    :func:`free_energy`. At ``beta=math.inf`` they put all the weight on the
+    minimum (shared equally between ties); as :math:`\beta \to 0` they tend to
+    the uniform :math:`1/K`.
+
+    Parameters
+    ----------
+    energies : torch.Tensor
+        Floating tensor with the :math:`K` energies along ``dim``.
+    beta : float
+        Inverse temperature :math:`\beta > 0`, or ``math.inf``.
+    dim : int
+        The dimension that holds the :math:`K` latent values.
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape as ``energies``, non-negative, summing to 1 along ``dim``.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from gradland.ebm import softmin_weights
+    >>> softmin_weights(torch.tensor([1.0, 2.0, 1.0]), math.inf)
+    tensor([0.5000, 0.0000, 0.5000])
+    >>> softmin_weights(torch.tensor([1.0, 2.0, 1.0]), 1e-8)
+    tensor([0.3333, 0.3333, 0.3333])
+    """
+    energies = _check_energies(energies)
+    beta = _check_beta(beta)
+    if math.isinf(beta):
+        at_min = (energies == energies.amin(dim=dim, keepdim=True)).to(energies.dtype)
+        return at_min / at_min.sum(dim=dim, keepdim=True)
+    return torch.softmax(-beta * energies, dim=dim)
+
+
+# --------------------------------------------------------------------------
+# Decoders and the latent-variable energy (Chapter 7)
+# --------------------------------------------------------------------------
+
+
+def _check_angles(name: str, z: object) -> torch.Tensor:
+    if not isinstance(z, torch.Tensor) or not z.is_floating_point():
+        raise TypeError(f"{name} must be a floating torch.Tensor of angles; got {_describe(z)}")
+    return z
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}, dtype {value.dtype}, on {value.device}"
+    return type(value).__name__
+
+
+def _circle(z: torch.Tensor) -> torch.Tensor:
+    """The point :math:`(\\cos z, \\sin z)` of the unit circle, shape ``z.shape + (2,)``."""
+    return torch.stack((torch.cos(z), torch.sin(z)), dim=-1)
+
+
+class EllipseDecoder(nn.Module):
+    r"""An ellipse in :math:`\R^2` drawn by an angle: :math:`\operatorname{dec}(z) = \bm{W} (\cos z, \sin z)^\top + \bm{b}`.
+
+    Every ellipse in the plane is the image of the unit circle by an affine
+    map, so the learnable :math:`\bm{W} \in \R^{2 \times 2}` and
+    :math:`\bm{b} \in \R^2` can describe any of them.
+
+    Parameters
+    ----------
+    weight : torch.Tensor, optional
+        Initial :math:`\bm{W}`, shape ``(2, 2)``; by default
+        :math:`0.1\,\mathbb{I}` plus a little seeded noise, a small circle.
+    bias : torch.Tensor, optional
+        Initial :math:`\bm{b}`, shape ``(2,)``; zero by default.
+    seed : int
+        Seed of the default initial weight.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from gradland.ebm import EllipseDecoder
+    >>> dec = EllipseDecoder(weight=torch.diag(torch.tensor([2.0, 1.0])))
+    >>> dec(torch.tensor([0.0, math.pi / 2])).abs().round(decimals=4)
+    tensor([[2., 0.],
+            [0., 1.]], grad_fn=<RoundBackward1>)
+    """
+
+    def __init__(self, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None, *, seed: int = 0):
+        super().__init__()
+        if weight is None:
+            noise = torch.randn(2, 2, generator=torch.Generator().manual_seed(seed))
+            weight = 0.1 * torch.eye(2) + 0.02 * noise
+        if bias is None:
+            bias = torch.zeros(2)
+        if tuple(weight.shape) != (2, 2) or tuple(bias.shape) != (2,):
+            raise ValueError(
+                f"weight must have shape (2, 2) and bias (2,); got {tuple(weight.shape)} and {tuple(bias.shape)}"
+            )
+        self.weight = nn.Parameter(weight.detach().clone().float())
+        self.bias = nn.Parameter(bias.detach().clone().float())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Decode angles ``z`` of any shape into points of shape ``z.shape + (2,)``."""
+        z = _check_angles("z", z)
+        return _circle(z) @ self.weight.T + self.bias
+
+
+class HornDecoder(nn.Module):
+    r"""A conditional ellipse: :math:`\operatorname{dec}(x, z) = \bm{W}(x) (\cos z, \sin z)^\top + \bm{b}(x)`.
+
+    A small multilayer perceptron maps the input :math:`x \in \R` to the six
+    numbers of :math:`\bm{W}(x) \in \R^{2 \times 2}` and
+    :math:`\bm{b}(x) \in \R^2`, so that each input gets its own ellipse: a
+    model that can learn the horn of :mod:`gradland.data`.
+
+    Parameters
+    ----------
+    hidden : int
+        Width of the two hidden layers.
+    seed : int
+        Seed of the initial weights.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.ebm import HornDecoder
+    >>> dec = HornDecoder(hidden=8)
+    >>> dec(torch.rand(5, 1), torch.rand(1, 7)).shape  # x and z broadcast
+    torch.Size([5, 7, 2])
+    """
+
+    def __init__(self, hidden: int = 32, *, seed: int = 0):
+        super().__init__()
+        if not isinstance(hidden, int) or hidden < 1:
+            raise ValueError(f"hidden must be a positive int; got {hidden!r}")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.net = nn.Sequential(
+                nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 6)
+            )
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Decode inputs ``x`` and angles ``z`` (broadcast together) into points ``(..., 2)``."""
+        x = _check_angles("x", x)
+        z = _check_angles("z", z)
+        x, z = torch.broadcast_tensors(x, z)
+        params = self.net(x.unsqueeze(-1))
+        weight = params[..., :4].unflatten(-1, (2, 2))
+        bias = params[..., 4:]
+        return (weight @ _circle(z).unsqueeze(-1)).squeeze(-1) + bias
+
+
+class LatentEBM(nn.Module):
+    r"""The energy :math:`E(\bm{x}, \bm{y}, z) = \lVert \bm{y} - \operatorname{dec}(\bm{x}, z) \rVert^2` of a decoder.
+
+    Parameters
+    ----------
+    decoder : callable
+        ``decoder(z)`` for an unconditional model, ``decoder(x, z)`` for a
+        conditional one; it maps angles of shape ``s`` (and inputs
+        broadcastable to ``s``) to points of shape ``s + (2,)``. A module (such
+        as :class:`EllipseDecoder`) is trained with the model; a plain
+        function (such as :func:`gradland.data.horn_manifold`) is a fixed,
+        known decoder.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from gradland.data import horn_manifold
+    >>> from gradland.ebm import LatentEBM
+    >>> model = LatentEBM(horn_manifold)
+    >>> x, z = torch.tensor([0.5]), torch.tensor([math.pi / 4])
+    >>> y = horn_manifold(x, z)
+    >>> model.energy(y, z, x)
+    tensor([0.])
+    >>> grid = torch.linspace(0, 2 * math.pi, 361)[:-1]
+    >>> model.infer_z_grid(y, grid, x)  # pi / 4
+    tensor([0.7854])
+    """
+
+    def __init__(self, decoder: Callable[..., torch.Tensor]):
+        super().__init__()
+        if not callable(decoder):
+            raise TypeError(f"decoder must be callable; got {type(decoder).__name__}")
+        self.decoder = decoder
+
+    def decode(self, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        r"""The point :math:`\operatorname{dec}(\bm{x}, z)` of the model's manifold."""
+        return self.decoder(z) if x is None else self.decoder(x, z)
+
+    def energy(self, y: torch.Tensor, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        r"""The energies :math:`E(\bm{x}, \bm{y}, z)`, broadcasting ``y[..., :]`` against ``z`` (and ``x``).
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            Targets, shape ``(..., 2)``.
+        z : torch.Tensor
+            Angles, broadcastable against ``y.shape[:-1]``.
+        x : torch.Tensor, optional
+            Inputs of a conditional model, broadcastable like ``z``.
+
+        Returns
+        -------
+        torch.Tensor
+            The squared distances, shape ``broadcast(y.shape[:-1], z.shape)``.
+        """
+        if not isinstance(y, torch.Tensor) or y.ndim == 0 or y.shape[-1] != 2:
+            raise ValueError(f"y must be a tensor of points of shape (..., 2); got {_describe(y)}")
+        z = _check_angles("z", z)
+        if y.device != z.device:
+            raise ValueError(f"y and z must be on the same device; got {y.device} and {z.device}")
+        return (y - self.decode(z, x)).square().sum(dim=-1)
+
+    def grid_energies(self, y: torch.Tensor, z_grid: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        r"""The energies of ``n`` targets at ``K`` latent values: shape ``(n, K)``.
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            Targets, shape ``(n, 2)``.
+        z_grid : torch.Tensor
+            The latent values, shape ``(K,)``.
+        x : torch.Tensor, optional
+            Inputs of a conditional model, shape ``(n,)``.
+        """
+        if not isinstance(y, torch.Tensor) or y.ndim != 2 or y.shape[1] != 2:
+            raise ValueError(f"y must have shape (n, 2); got {_describe(y)}")
+        if not isinstance(z_grid, torch.Tensor) or z_grid.ndim != 1:
+            raise ValueError(f"z_grid must have shape (K,); got {_describe(z_grid)}")
+        if x is not None and (not isinstance(x, torch.Tensor) or tuple(x.shape) != (y.shape[0],)):
+            raise ValueError(f"x must have shape ({y.shape[0]},), one input per target; got {_describe(x)}")
+        return self.energy(y[:, None, :], z_grid[None, :], None if x is None else x[:, None])
+
+    def free_energy(
+        self, y: torch.Tensor, z_grid: torch.Tensor, beta: float, x: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        r"""The free energy :math:`F_\beta(\bm{x}, \bm{y})` over the latent grid, shape ``(n,)``; see :func:`free_energy`."""
+        return free_energy(self.grid_energies(y, z_grid, x), beta)
+
+    def infer_z_grid(self, y: torch.Tensor, z_grid: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        r"""Exhaustive search: :math:`\check{z} = \argmin_k E(\bm{x}, \bm{y}, z_k)` over the grid, shape ``(n,)``."""
+        with torch.no_grad():
+            return z_grid[self.grid_energies(y, z_grid, x).argmin(dim=1)]
+
+    def infer_z_descent(
+        self,
+        y: torch.Tensor,
+        z0: torch.Tensor,
+        x: torch.Tensor | None = None,
+        *,
+        lr: float = 0.1,
+        steps: int = 100,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""Gradient descent on the energy in :math:`z`, for every target at once.
+
+        Each :math:`z_i` follows :math:`z_i \leftarrow z_i - \eta\,
+        \partial E(\bm{x}_i, \bm{y}_i, z_i) / \partial z_i`; the targets do not
+        interact, so summing their energies gives every one its own gradient.
+        Descent finds *a* local minimum near ``z0``, not necessarily the
+        global one that :meth:`infer_z_grid` finds.
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            Targets, shape ``(n, 2)``.
+        z0 : torch.Tensor
+            Starting angles, shape ``(n,)``.
+        x : torch.Tensor, optional
+            Inputs of a conditional model, shape ``(n,)``.
+        lr : float
+            Step size :math:`\eta > 0`.
+        steps : int
+            Number of steps.
+
+        Returns
+        -------
+        z : torch.Tensor
+            The final angles, shape ``(n,)``, wrapped into :math:`[0, 2\pi)`.
+        path : torch.Tensor
+            Every iterate, shape ``(steps + 1, n)``, unwrapped.
+        """
+        if not isinstance(z0, torch.Tensor) or tuple(z0.shape) != (len(y),):
+            raise ValueError(f"z0 must have shape ({len(y)},), one start per target; got {_describe(z0)}")
+        if not lr > 0:
+            raise ValueError(f"lr must be positive; got {lr!r}")
+        z = z0.detach().clone().requires_grad_(True)
+        path = [z.detach().clone()]
+        for _ in range(steps):
+            (grad,) = torch.autograd.grad(self.energy(y, z, x).sum(), z)
+            with torch.no_grad():
+                z -= lr * grad
+            path.append(z.detach().clone())
+        return torch.remainder(z.detach(), 2 * math.pi), torch.stack(path)
+
+    def infer_y(
+        self,
+        y0: torch.Tensor,
+        z_grid: torch.Tensor,
+        beta: float,
+        x: torch.Tensor | None = None,
+        *,
+        lr: float = 0.05,
+        steps: int = 200,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""Gradient descent on the free energy in :math:`\bm{y}`: :math:`\check{\bm{y}} = \argmin_{\bm{y}} F_\beta(\bm{x}, \bm{y})`.
+
+        Parameters
+        ----------
+        y0 : torch.Tensor
+            Starting targets, shape ``(n, 2)``.
+        z_grid : torch.Tensor
+            The latent values, shape ``(K,)``.
+        beta : float
+            Inverse temperature, or ``math.inf``.
+        x : torch.Tensor, optional
+            Inputs of a conditional model, shape ``(n,)``.
+        lr : float
+            Step size :math:`\eta > 0`.
+        steps : int
+            Number of steps.
+
+        Returns
+        -------
+        y : torch.Tensor
+            The final targets, shape ``(n, 2)``.
+        path : torch.Tensor
+            Every iterate, shape ``(steps + 1, n, 2)``.
+        """
+        if not lr > 0:
+            raise ValueError(f"lr must be positive; got {lr!r}")
+        y = y0.detach().clone().requires_grad_(True)
+        path = [y.detach().clone()]
+        for _ in range(steps):
+            (grad,) = torch.autograd.grad(self.free_energy(y, z_grid, beta, x).sum(), y)
+            with torch.no_grad():
+                y -= lr * grad
+            path.append(y.detach().clone())
+        return y.detach(), torch.stack(path)
+
+
+# --------------------------------------------------------------------------
+# Training by the free energy, and the force (Chapter 9)
+# --------------------------------------------------------------------------
+
+
+def fit(
+    model: LatentEBM,
+    y: torch.Tensor,
+    z_grid: torch.Tensor,
+    beta: float,
+    x: torch.Tensor | None = None,
+    *,
+    steps: int = 500,
+    lr: float = 0.01,
+) -> list[float]:
+    r"""Train a latent-variable EBM by minimising the mean free energy of the data.
+
+    The loss is :math:`\mathcal{L} = \frac{1}{n} \sum_i F_\beta(\bm{x}_i,
+    \bm{y}_i)`, minimised with Adam over the whole data set at every step.
+    At ``beta=math.inf`` each data point pulls only its nearest latent; at a
+    finite :math:`\beta` it pulls every latent, weighted by
+    :func:`softmin_weights`.
+
+    Parameters
+    ----------
+    model : LatentEBM
+        A model whose decoder is a module with parameters.
+    y : torch.Tensor
+        Training targets, shape ``(n, 2)``.
+    z_grid : torch.Tensor
+        The latent values the free energy sums over, shape ``(K,)``.
+    beta : float
+        Inverse temperature, or ``math.inf``.
+    x : torch.Tensor, optional
+        Inputs of a conditional model, shape ``(n,)``.
+    steps : int
+        Number of Adam steps.
+    lr : float
+        Adam's learning rate.
+
+    Returns
+    -------
+    list of float
+        The loss before each step.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from gradland.data import horn
+    >>> from gradland.ebm import EllipseDecoder, LatentEBM, fit
+    >>> model = LatentEBM(EllipseDecoder())
+    >>> grid = torch.linspace(0, 2 * math.pi, 65)[:-1]
+    >>> losses = fit(model, horn(64, x=1.0).y, grid, math.inf, steps=200, lr=0.05)
+    >>> losses[-1] < 0.01 * losses[0]
+    True
+    """
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    if not parameters:
+        raise ValueError("the model has no parameters to train: its decoder is a fixed function")
+    optimizer = torch.optim.Adam(parameters, lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = model.free_energy(y, z_grid, beta, x).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def force(
+    model: LatentEBM,
+    y: torch.Tensor,
+    z_grid: torch.Tensor,
+    beta: float,
+    x: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The force of the loss on the points of the learnt manifold.
+
+    The manifold points are :math:`\tilde{\bm{y}}_k = \operatorname{dec}(z_k)`;
+    the force on each is minus the gradient of the loss
+    :math:`\mathcal{L} = \sum_i F_\beta(\bm{y}_i)` with respect to it,
+
+    .. math::
+
+       -\nabla_{\tilde{\bm{y}}_k} \mathcal{L}
+       = \sum_i 2\, w_{ik} (\bm{y}_i - \tilde{\bm{y}}_k),
+
+    where :math:`w_{ik}` are the :func:`softmin_weights` of data point
+    :math:`i`. It is computed with autograd, treating the manifold points as
+    the leaves. At ``beta=math.inf`` only the nearest manifold point of each
+    data point feels a pull; at a finite :math:`\beta` the pull spreads over
+    the manifold.
+
+    Parameters
+    ----------
+    model : LatentEBM
+        The model.
+    y : torch.Tensor
+        Data points, shape ``(n, 2)``.
+    z_grid : torch.Tensor
+        The latent values, shape ``(K,)``.
+    beta : float
+        Inverse temperature, or ``math.inf``.
+    x : torch.Tensor, optional
+        Inputs of a conditional model, shape ``(n,)``.
+
+    Returns
+    -------
+    points : torch.Tensor
+        The manifold points: shape ``(K, 2)``, or ``(n, K, 2)`` when ``x`` is given.
+    forces : torch.Tensor
+        The force on each, same shape as ``points``.
+
+    Examples
+    --------
+    >>> import math, torch
+    >>> from gradland.ebm import EllipseDecoder, LatentEBM, force
+    >>> model = LatentEBM(EllipseDecoder(weight=torch.eye(2)))
+    >>> grid = torch.linspace(0, 2 * math.pi, 5)[:-1]  # four points of the unit circle
+    >>> points, forces = force(model, torch.tensor([[2.0, 0.0]]), grid, math.inf)
+    >>> forces.round(decimals=4).abs()  # only the nearest point, (1, 0), is pulled
+    tensor([[2., 0.],
+            [0., 0.],
+            [0., 0.],
+            [0., 0.]])
+    """
+    with torch.no_grad():
+        points = model.decode(z_grid if x is None else z_grid[None, :], None if x is None else x[:, None])
+    points = points.detach().requires_grad_(True)
+    energies = (y[:, None, :] - points).square().sum(dim=-1)
+    loss = free_energy(energies, beta).sum()
+    (grad,) = torch.autograd.grad(loss, points)
+    return points.detach(), -grad

@@ -1,0 +1,1 @@
+"""A GAN as a contrastive energy-based model (Chapter 11)."""
