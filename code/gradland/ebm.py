@@ -434,8 +434,11 @@ class LatentEBM(nn.Module):
         path : torch.Tensor
             Every iterate, shape ``(steps + 1, n)``, unwrapped.
         """
+        if not isinstance(y, torch.Tensor) or y.ndim != 2 or y.shape[1] != 2:
+            raise ValueError(f"y must have shape (n, 2); got {_describe(y)}")
         if not isinstance(z0, torch.Tensor) or tuple(z0.shape) != (len(y),):
             raise ValueError(f"z0 must have shape ({len(y)},), one start per target; got {_describe(z0)}")
+        z0 = _check_angles("z0", z0)
         if not lr > 0:
             raise ValueError(f"lr must be positive; got {lr!r}")
         z = z0.detach().clone().requires_grad_(True)
@@ -481,6 +484,8 @@ class LatentEBM(nn.Module):
         path : torch.Tensor
             Every iterate, shape ``(steps + 1, n, 2)``.
         """
+        if not isinstance(y0, torch.Tensor) or not y0.is_floating_point() or y0.ndim != 2 or y0.shape[1] != 2:
+            raise ValueError(f"y0 must be a floating tensor of shape (n, 2); got {_describe(y0)}")
         if not lr > 0:
             raise ValueError(f"lr must be positive; got {lr!r}")
         y = y0.detach().clone().requires_grad_(True)
