@@ -447,7 +447,7 @@ def train_gan(
         Adam's :math:`(\beta_1, \beta_2)` for both networks.
     saturating : bool
         Passed to :func:`generator_loss`.
-    snapshot_at : iterable of int
+    snapshot_at : sequence of int
         Numbers of completed steps (0 to ``steps``) after which to keep a
         copy of both networks.
     seed : int
