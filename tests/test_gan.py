@@ -1,0 +1,181 @@
+"""Tests of gradland.gan: the losses, the networks, the training loop and the checks."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradland.data import horn
+from gradland.gan import CostNet, Generator, cost_loss, generator_loss, train_gan
+
+energies = st.lists(st.floats(-5.0, 5.0), min_size=1, max_size=6).map(
+    lambda v: torch.tensor(v, dtype=torch.float64)
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The networks here are tiny: one CPU thread is much faster than several."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# ---------------------------------------------------------------- the losses
+
+
+def test_logistic_cost_loss_is_the_cross_entropy_of_the_discriminator():
+    data, fake = torch.tensor([0.3, -1.2, 2.0]), torch.tensor([1.5, -0.4])
+    d_data, d_fake = torch.sigmoid(-data), torch.sigmoid(-fake)  # D = sigmoid(-C)
+    expected = -torch.log(d_data).mean() - torch.log(1 - d_fake).mean()
+    assert torch.allclose(cost_loss(data, fake, kind="logistic"), expected, atol=1e-6)
+    assert torch.allclose(
+        cost_loss(data, fake), F.binary_cross_entropy(d_data, torch.ones(3)) + F.binary_cross_entropy(d_fake, torch.zeros(2))
+    )
+
+
+def test_hinge_cost_loss_matches_its_formula():
+    data, fake = torch.tensor([0.5, 1.0]), torch.tensor([0.25, 2.0, 3.0])
+    # mean C(y) = 0.75; [2 - C(y_hat)]_+ = 1.75, 0, 0 -> mean 7/12
+    assert cost_loss(data, fake, kind="hinge", margin=2.0).item() == pytest.approx(0.75 + 1.75 / 3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(energies, energies, st.sampled_from(["logistic", "hinge"]), st.floats(0.01, 1.0))
+def test_cost_loss_falls_when_data_energy_falls_or_sample_energy_rises(data, fake, kind, delta):
+    if kind == "hinge":
+        data, fake = data.abs() + delta, fake.abs()
+    base = cost_loss(data, fake, kind=kind, margin=3.0)
+    assert cost_loss(data - delta, fake, kind=kind, margin=3.0) < base  # strictly: C(y) enters linearly
+    assert cost_loss(data, fake + delta, kind=kind, margin=3.0) <= base
+    if kind == "logistic":
+        assert cost_loss(data, fake + delta) < base
+
+
+def test_generator_losses_match_their_formulas_and_increase_with_the_energy():
+    energy = torch.tensor([-1.0, 0.0, 2.0])
+    assert torch.allclose(generator_loss(energy, kind="hinge"), energy.mean())
+    d = torch.sigmoid(-energy)
+    assert torch.allclose(generator_loss(energy), -torch.log(d).mean())
+    assert torch.allclose(generator_loss(energy, saturating=True), torch.log(1 - d).mean())
+    for kwargs in ({"kind": "hinge"}, {}, {"saturating": True}):
+        assert generator_loss(energy + 0.1, **kwargs) > generator_loss(energy, **kwargs)
+
+
+def test_saturating_loss_gives_vanishing_gradients_to_bad_samples():
+    energy = torch.tensor([8.0], requires_grad=True)  # a sample the cost network finds very hot
+    (g_sat,) = torch.autograd.grad(generator_loss(energy, saturating=True), energy)
+    (g_non,) = torch.autograd.grad(generator_loss(energy), energy)
+    assert g_sat.item() < 1e-3 < 0.99 < g_non.item()
+
+
+# ---------------------------------------------------------------- the networks
+
+
+def test_generator_output_shape_and_range():
+    z = torch.randn(7, 3) * 10
+    assert Generator(3, 64, 16, output="sigmoid")(z).shape == (7, 64)
+    y = Generator(3, 64, 16, output="sigmoid")(z)
+    assert bool(((y >= 0) & (y <= 1)).all())
+    y = Generator(3, 5, 16, output="tanh")(z)
+    assert bool((y.abs() <= 1).all())
+    gen = Generator(2, 2, 16, latent="uniform")
+    z = gen.sample_latent(500, generator=torch.Generator().manual_seed(0))
+    assert z.shape == (500, 2) and bool((z.abs() <= 1).all())
+
+
+def test_cost_net_shape_sign_and_seed():
+    y = torch.randn(9, 4)
+    assert CostNet(4, 8)(y).shape == (9,)
+    assert bool((CostNet(4, 8, nonnegative=True)(y) >= 0).all())
+    assert torch.equal(CostNet(4, 8, seed=3)(y), CostNet(4, 8, seed=3)(y))
+    assert not torch.equal(CostNet(4, 8, seed=3)(y), CostNet(4, 8, seed=4)(y))
+
+
+def test_generator_step_sends_gradient_to_g_only():
+    torch.manual_seed(0)
+    cost, gen = CostNet(2, 8), Generator(1, 2, 8)
+    loss = generator_loss(cost(gen(torch.randn(16, 1))))
+    g_grads = torch.autograd.grad(loss, list(gen.parameters()), retain_graph=True)
+    assert all(g.abs().sum() > 0 for g in g_grads)
+    # train_gan: after a step C holds no gradient from the generator's loss, and
+    # a generator step with C frozen leaves C's weights exactly as they were.
+    before = [p.detach().clone() for p in cost.parameters()]
+    data = horn(64, x=1.0).y
+    train_gan(cost, gen, data, steps=1, lr_cost=0.0)
+    assert all(p.grad is None for p in cost.parameters())
+    assert all(torch.equal(a, p) for a, p in zip(before, cost.parameters()))
+
+
+# ---------------------------------------------------------------- training
+
+
+@pytest.mark.parametrize("kind", ["logistic", "hinge"])
+def test_training_lowers_the_cost_loss_and_the_energy_of_data(kind):
+    torch.manual_seed(0)
+    data = horn(256, x=1.0, noise=0.03).y
+    cost, gen = CostNet(2, (32, 32), nonnegative=kind == "hinge"), Generator(1, 2, (32, 32))
+    with torch.no_grad():
+        initial = gen(gen.sample_latent(256, generator=torch.Generator().manual_seed(1)))
+        before = cost_loss(cost(data), cost(initial), kind=kind)
+    history = train_gan(cost, gen, data, steps=150, kind=kind, batch_size=64, lr_cost=2e-3, lr_generator=1e-3)
+    assert len(history.cost_loss) == 150 and all(math.isfinite(v) for v in history.cost_loss)
+    with torch.no_grad():
+        # the trained C separates data from the initial generator's samples better than it did
+        assert cost_loss(cost(data), cost(initial), kind=kind) < before
+        assert cost(data).mean() < cost(initial).mean()
+
+
+def test_snapshots_are_frozen_copies():
+    cost, gen = CostNet(2, 8), Generator(1, 2, 8)
+    history = train_gan(cost, gen, horn(64, x=1.0).y, steps=5, snapshot_at=[0, 5])
+    c0, g0 = history.snapshots[0]
+    c5, _ = history.snapshots[5]
+    y = torch.zeros(1, 2)
+    assert c0 is not cost and torch.equal(c5(y), cost(y)) and not torch.equal(c0(y), cost(y))
+    assert not g0.training
+
+
+# ---------------------------------------------------------------- checks at the boundary
+
+
+def test_shape_dtype_and_device_errors_are_clear():
+    cost, gen = CostNet(2, 8), Generator(1, 2, 8)
+    with pytest.raises(ValueError, match=r"shape \(n, 2\).*\(5, 3\)"):
+        cost(torch.zeros(5, 3))
+    with pytest.raises(TypeError, match="dtype of the network, torch.float32.*float64"):
+        cost(torch.zeros(5, 2, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"shape \(n, 1\)"):
+        gen(torch.zeros(5))
+    with pytest.raises(ValueError, match="device"):
+        cost(torch.zeros(5, 2, device="meta"))
+    with pytest.raises(ValueError, match=r"shape \(n,\)"):
+        cost_loss(torch.zeros(3, 1), torch.zeros(3))
+    with pytest.raises(TypeError, match="floating"):
+        generator_loss(torch.zeros(3, dtype=torch.int64))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        cost_loss(torch.zeros(3), torch.zeros(3), kind="wasserstein")
+    with pytest.raises(ValueError, match="non-negative energies"):
+        cost_loss(torch.tensor([-1.0]), torch.zeros(1), kind="hinge")
+    with pytest.raises(ValueError, match="margin must be positive"):
+        cost_loss(torch.zeros(1), torch.zeros(1), kind="hinge", margin=0.0)
+    with pytest.raises(ValueError, match="non-negative cost network"):
+        train_gan(cost, gen, torch.zeros(4, 2), steps=1, kind="hinge")
+    with pytest.raises(ValueError, match="dimension 3"):
+        train_gan(cost, Generator(1, 3, 8), torch.zeros(4, 2), steps=1)
+    with pytest.raises(ValueError, match="snapshot_at"):
+        train_gan(cost, gen, torch.zeros(4, 2), steps=1, snapshot_at=[2])
+    with pytest.raises(ValueError, match="output must be one of"):
+        Generator(1, 2, output="relu")
+
+
+def test_logistic_optimum_is_the_log_density_ratio():
+    """For fixed samples, the loss over C(y) is minimised at log(p_G / p_data) pointwise."""
+    p_data, p_gen = 0.7, 0.2  # the two densities at one point y
+    c = torch.linspace(-5, 5, 20001)
+    pointwise = p_data * F.softplus(c) + p_gen * F.softplus(-c)
+    assert c[pointwise.argmin()].item() == pytest.approx(math.log(p_gen / p_data), abs=1e-3)
