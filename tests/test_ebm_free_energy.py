@@ -117,7 +117,7 @@ def test_non_increasing_in_beta_and_between_min_and_mean(energies):
     low, mean = e.min().item(), e.mean().item()
     slack = 1e-12 * (1 + max(abs(x) for x in energies))
     previous = math.inf
-    for beta in torch.logspace(-8, 8, 49, dtype=DT).tolist() + [math.inf]:
+    for beta in torch.logspace(-8, 8, 33, dtype=DT).tolist() + [math.inf]:
         f = free_energy(e, beta).item()
         assert math.isfinite(f)
         assert f <= previous + slack
@@ -147,7 +147,7 @@ def test_float32_is_stable_from_beta_1e_minus_8_to_1e8():
     energies = torch.cat([10 * torch.rand(20, 256, generator=gen), 1e-3 + torch.rand(20, 256, generator=gen)])
     reference_input = energies.double()  # the same float32 numbers, exactly, in float64
     low, mean = energies.amin(dim=-1), energies.mean(dim=-1)
-    for beta in torch.logspace(-8, 8, 33, dtype=DT).tolist():
+    for beta in torch.logspace(-8, 8, 17, dtype=DT).tolist():
         f = free_energy(energies, beta)
         reference = free_energy(reference_input, beta)
         assert f.dtype == torch.float32 and torch.isfinite(f).all(), beta
@@ -238,7 +238,9 @@ def test_softmin_weights_are_a_probability_vector(energies, beta):
     w = softmin_weights(torch.tensor(energies, dtype=DT), beta)
     assert (w >= 0).all()
     assert w.sum().item() == pytest.approx(1.0, abs=1e-12)
-    assert w.argmax().item() in {i for i, e in enumerate(energies) if e == min(energies)} or beta < 1
+    # a lower energy never gets a smaller weight
+    order = sorted(range(len(energies)), key=lambda i: energies[i])
+    assert all(w[i] >= w[j] for i, j in zip(order, order[1:]))
 
 
 def test_softmin_weights_share_ties_at_beta_inf_and_are_uniform_when_hot():
