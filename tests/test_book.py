@@ -219,3 +219,13 @@ def test_signatures_typed_above_included_code_match_the_code():
             assert typed == actual, f"{chapter.name}: {pyobject.group(1)} is {actual}, the text says {typed}"
             checked += 1
     assert checked >= 4  # Chapter 1 has four such listings
+
+
+def test_spinning_surface_is_an_offline_animation_in_the_html(book):
+    page = (book.html / "book" / "free-energy.html").read_text()
+    start = page.index('id="fig-fe-spin"')
+    figure = page[start : page.index("</figure>", start)]
+    assert "new Animation(" in figure
+    assert figure.count("data:image/jpeg;base64") >= 24, "the animation should embed its frames"
+    assert not re.search(r'(?:src|href)="https?://', figure), "the animation loads something from the network"
+    assert len(page.encode()) < 3_000_000, f"free-energy.html is {len(page.encode())} bytes"

@@ -58,3 +58,10 @@ def test_front_and_back_matter_are_unnumbered(pdf):
     for title in ("Preface", "Notation", "The gradland manual", "Glossary"):
         assert re.search(r"\\contentsline \{chapter\}\{" + re.escape(title), toc), title
     assert re.search(r"\\contentsline \{chapter\}\{\\numberline \{1\}Linear algebra", toc)
+
+
+def test_spinning_surface_is_a_still_frame_in_the_pdf(pdf):
+    tex = (pdf.parent / "gradland.tex").read_text()
+    label = tex.index(r"\label{\detokenize{book/free-energy:fig-fe-spin}}")
+    figure = tex[tex.rindex(r"\begin{figure}", 0, label) : label]
+    assert re.search(r"\\sphinxincludegraphics(?:\[[^\]]*\])?\{\{[^}]+\}\.pdf\}", figure), figure[-500:]
