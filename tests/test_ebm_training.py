@@ -1,0 +1,319 @@
+"""Tests of the training part of gradland.ebm: fit, force, and contrastive and regularised training.
+
+Training runs are tiny and seeded. The force is checked against its closed
+form, the contrastive losses against their formulas and their signs, and the
+regularised energy against the collapse that it is meant to prevent. Every
+error message of the new public names is tested.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradland.data import horn, horn_manifold
+from gradland.ebm import (
+    CONTRASTIVE_KINDS,
+    EllipseDecoder,
+    EnergyMLP,
+    FourierDecoder,
+    HornDecoder,
+    LatentEBM,
+    RegularisedEBM,
+    contrastive_loss,
+    fit,
+    fit_contrastive,
+    fit_regularised,
+    force,
+    langevin,
+    softmin_weights,
+)
+
+GRID = torch.linspace(0, 2 * math.pi, 65)[:-1]
+FINE = torch.linspace(0, 2 * math.pi, 361)[:-1]
+PROPERTY = settings(max_examples=30, deadline=None)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The models are tiny: on a shared CPU, threads cost more than they save."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def curve_gap(model: LatentEBM) -> float:
+    """Mean distance between the model's curve and the true ellipse at x = 1, both ways round."""
+    with torch.no_grad():
+        d = torch.cdist(model.decode(FINE), horn_manifold(1.0, FINE))
+    return 0.5 * (d.min(dim=1).values.mean() + d.min(dim=0).values.mean()).item()
+
+
+# --------------------------------------------------------------------------
+# fit
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("beta", [math.inf, 3.0])
+def test_fit_lowers_the_loss_and_recovers_the_ellipse(beta):
+    y = horn(24, x=1.0, noise=0.05, seed=0).y
+    model = LatentEBM(EllipseDecoder())
+    before = curve_gap(model)
+    losses = fit(model, y, GRID, beta, steps=200, lr=0.05)
+    assert losses[-1] < 0.5 * losses[0]
+    assert before > 1.0
+    assert curve_gap(model) < 0.15
+
+
+def test_fit_conditional_horn_lowers_the_loss():
+    data = horn(64, seed=1)
+    model = LatentEBM(HornDecoder(hidden=8))
+    losses = fit(model, data.y, GRID[::2], math.inf, data.x, steps=60, lr=0.02)
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_fit_rejects_a_fixed_decoder():
+    with pytest.raises(ValueError, match="no parameters"):
+        fit(LatentEBM(horn_manifold), horn(4).y, GRID, 1.0, horn(4).x, steps=1)
+
+
+def test_warm_fit_of_a_flexible_decoder_is_closer_to_the_truth():
+    y = horn(24, x=1.0, noise=0.2, seed=0).y
+    grid = torch.linspace(0, 2 * math.pi, 97)[:-1]
+    gaps = {}
+    for beta in (math.inf, 3.0):
+        model = LatentEBM(FourierDecoder(8))
+        fit(model, y, grid, beta, steps=300, lr=0.03)
+        gaps[beta] = curve_gap(model)
+    assert gaps[3.0] < gaps[math.inf]
+
+
+# --------------------------------------------------------------------------
+# force
+# --------------------------------------------------------------------------
+
+
+def closed_form_force(points: torch.Tensor, y: torch.Tensor, beta: float) -> torch.Tensor:
+    energies = (y[:, None, :] - points[None, :, :]).square().sum(dim=-1)  # (n, K)
+    w = softmin_weights(energies, beta)
+    return (2 * w[:, :, None] * (y[:, None, :] - points[None, :, :])).sum(dim=0)
+
+
+@PROPERTY
+@given(beta=st.sampled_from([0.1, 1.0, 5.0, math.inf]), seed=st.integers(0, 10_000))
+def test_force_matches_its_closed_form(beta, seed):
+    torch.manual_seed(seed)
+    model = LatentEBM(EllipseDecoder(weight=torch.randn(2, 2, dtype=torch.float64), seed=seed))
+    model = model.double()
+    y = torch.randn(5, 2, dtype=torch.float64)
+    grid = torch.linspace(0, 2 * math.pi, 17, dtype=torch.float64)[:-1]
+    points, forces = force(model, y, grid, beta)
+    torch.testing.assert_close(points, model.decode(grid).detach())
+    torch.testing.assert_close(forces, closed_form_force(points, y, beta))
+
+
+def test_cold_force_pulls_only_the_nearest_points():
+    # The example of the chapter's first exercise: four points of the unit circle.
+    model = LatentEBM(EllipseDecoder(weight=torch.eye(2)))
+    grid = torch.arange(4) * math.pi / 2
+    y = torch.tensor([[2.0, 0.0], [0.0, 0.5]])
+    _, forces = force(model, y, grid, math.inf)
+    expected = torch.tensor([[2.0, 0.0], [0.0, -1.0], [0.0, 0.0], [0.0, 0.0]])
+    torch.testing.assert_close(forces, expected, atol=1e-6, rtol=0)
+    # warm: every point is pulled
+    _, warm = force(model, y, grid, 0.5)
+    assert bool((warm.norm(dim=1) > 0).all())
+
+
+def test_force_conditional_shape():
+    data = horn(3, seed=2)
+    model = LatentEBM(HornDecoder(hidden=4))
+    points, forces = force(model, data.y, GRID[:8], 2.0, data.x)
+    assert points.shape == forces.shape == (3, 8, 2)
+
+
+# --------------------------------------------------------------------------
+# contrastive losses
+# --------------------------------------------------------------------------
+
+ENERGY = st.floats(0.0, 5.0)
+
+
+@PROPERTY
+@given(e_pos=ENERGY, e_neg=ENERGY, m=st.floats(0.1, 3.0))
+def test_contrastive_losses_match_their_formulas(e_pos, e_neg, m):
+    p, n = torch.tensor([e_pos], dtype=torch.float64), torch.tensor([e_neg], dtype=torch.float64)
+    expected = {
+        "hinge": max(0.0, m + e_pos - e_neg),
+        "square-square": e_pos**2 + max(0.0, m - e_neg) ** 2,
+        "log": math.log1p(math.exp(e_pos - e_neg)),
+    }
+    for kind in CONTRASTIVE_KINDS:
+        assert contrastive_loss(p, n, kind=kind, margin=m).item() == pytest.approx(expected[kind], rel=1e-9, abs=1e-12)
+
+
+@PROPERTY
+@given(e_pos=ENERGY, e_neg=ENERGY, delta=st.floats(0.01, 1.0), kind=st.sampled_from(CONTRASTIVE_KINDS))
+def test_contrastive_losses_have_the_right_signs(e_pos, e_neg, delta, kind):
+    def loss(a, b):
+        return contrastive_loss(torch.tensor([a]), torch.tensor([b]), kind=kind, margin=1.0).item()
+
+    # Lower data energy or higher contrastive energy never increases the loss ...
+    assert loss(max(e_pos - delta, 0.0), e_neg) <= loss(e_pos, e_neg) + 1e-6
+    assert loss(e_pos, e_neg + delta) <= loss(e_pos, e_neg) + 1e-6
+    # ... and the gradient says so: down on data, up on the contrastive sample.
+    p = torch.tensor([e_pos], requires_grad=True)
+    n = torch.tensor([e_neg], requires_grad=True)
+    contrastive_loss(p, n, kind=kind, margin=1.0).backward()
+    assert p.grad.item() >= 0 and n.grad.item() <= 0
+
+
+def test_contrastive_loss_strictly_decreases_inside_the_margin():
+    p, n = torch.tensor([0.5]), torch.tensor([0.8])
+    for kind in CONTRASTIVE_KINDS:
+        base = contrastive_loss(p, n, kind=kind)
+        assert contrastive_loss(p - 0.1, n, kind=kind) < base
+        assert contrastive_loss(p, n + 0.1, kind=kind) < base
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        ((torch.zeros(3), torch.zeros(4)), {}, "pair up"),
+        ((torch.zeros(3, 1), torch.zeros(3, 1)), {}, r"shape \(n,\)"),
+        ((torch.zeros(3, dtype=torch.long), torch.zeros(3)), {}, "floating"),
+        (([0.0], torch.zeros(1)), {}, "e_pos"),
+        ((torch.zeros(3), torch.zeros(3)), {"kind": "square"}, "kind must be one of"),
+        ((torch.zeros(3), torch.zeros(3)), {"margin": 0.0}, "margin must be a positive"),
+    ],
+)
+def test_contrastive_loss_checks_its_inputs(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        contrastive_loss(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------
+# energy network, samples and contrastive training
+# --------------------------------------------------------------------------
+
+
+def test_energy_mlp_is_non_negative_and_checks_its_input():
+    energy = EnergyMLP(hidden=8)
+    assert bool((energy(10 * torch.randn(50, 2)) >= 0).all())
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        energy(torch.zeros(5, 3))
+    with pytest.raises(ValueError, match="hidden"):
+        EnergyMLP(hidden=0)
+
+
+def test_langevin_descends_and_is_reproducible():
+    bowl = lambda y: y.square().sum(dim=1)  # noqa: E731
+    y0 = torch.full((4, 2), 2.0)
+    quiet = langevin(bowl, y0, steps=10, step_size=0.1, noise=0.0)
+    assert bool((quiet.norm(dim=1) < y0.norm(dim=1)).all())
+    a = langevin(bowl, y0, steps=5, generator=torch.Generator().manual_seed(3))
+    b = langevin(bowl, y0, steps=5, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="step_size"):
+        langevin(bowl, y0, step_size=0.0)
+    with pytest.raises(ValueError, match="steps"):
+        langevin(bowl, y0, steps=-1)
+
+
+def test_pushing_down_only_collapses():
+    y = horn(24, x=1.0, noise=0.1, seed=0).y
+    energy = EnergyMLP(hidden=16)
+    fit_contrastive(energy, y, kind=None, steps=150, lr=0.02)
+    with torch.no_grad():
+        far = energy(6 * torch.rand(200, 2) - 3)
+    assert far.max().item() < 1e-2
+
+
+@pytest.mark.parametrize("kind", CONTRASTIVE_KINDS)
+def test_contrastive_training_lowers_its_loss_and_separates_data_from_samples(kind):
+    y = horn(24, x=1.0, noise=0.1, seed=0).y
+    energy = EnergyMLP(hidden=16)
+    losses, y_hat = fit_contrastive(energy, y, kind=kind, steps=150, lr=0.02)
+    assert sum(losses[-10:]) / 10 < losses[0]
+    with torch.no_grad():
+        assert energy(y).mean() < energy(y_hat).mean()
+
+
+def test_fit_contrastive_checks_its_inputs():
+    energy = EnergyMLP(hidden=4)
+    with pytest.raises(ValueError, match="kind"):
+        fit_contrastive(energy, torch.zeros(3, 2), kind="ranking", steps=1)
+    with pytest.raises(ValueError, match="box"):
+        fit_contrastive(energy, torch.zeros(3, 2), box=-1.0, steps=1)
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        fit_contrastive(energy, torch.zeros(3), steps=1)
+
+
+# --------------------------------------------------------------------------
+# regularised latent
+# --------------------------------------------------------------------------
+
+
+def test_a_free_latent_collapses_the_energy():
+    y = 3 * torch.randn(100, 2)
+    assert RegularisedEBM(lam=0.0).free_energy(y).abs().max().item() < 1e-6
+
+
+@pytest.mark.parametrize("penalty", ["l1", "l2", "ring"])
+def test_infer_z_reaches_a_minimum(penalty):
+    model = RegularisedEBM(lam=0.5, penalty=penalty, seed=1)
+    y = torch.randn(6, 2)
+    z = model.infer_z(y, steps=500)
+    e = model.energy(y, z).detach()
+    for _ in range(20):  # no random nearby latent does better
+        assert bool((model.energy(y, z + 0.01 * torch.randn_like(z)).detach() >= e - 1e-5).all())
+
+
+def test_l2_free_energy_matches_its_closed_form():
+    # Exercise ex-train-l2: F(y) = (y - b)^T (I + W W^T / lam)^{-1} (y - b).
+    model = RegularisedEBM(lam=0.7, penalty="l2", seed=2)
+    with torch.no_grad():
+        model.bias.copy_(torch.tensor([0.3, -0.2]))
+    y = torch.randn(5, 2)
+    w, r = model.weight.detach(), y - model.bias.detach()
+    m = torch.eye(2) + w @ w.T / 0.7
+    expected = (r * torch.linalg.solve(m, r.T).T).sum(dim=1)
+    torch.testing.assert_close(model.free_energy(y, steps=500).detach(), expected, atol=1e-5, rtol=1e-4)
+
+
+def test_regularised_training_shapes_the_energy():
+    y = horn(24, x=1.0, noise=0.1, seed=0).y
+    model = RegularisedEBM(lam=1.0, penalty="ring")
+    losses = fit_regularised(model, y, steps=120, lr=0.03)
+    assert losses[-1] < 0.1 * losses[0]
+    far = model.free_energy(torch.tensor([[0.0, 0.0], [3.0, 3.0], [-3.0, 3.0]])).detach()
+    near = model.free_energy(y).detach()
+    assert far.min() > 10 * near.mean()  # not flat: data low, centre and corners high
+
+
+def test_regularised_checks_its_inputs():
+    with pytest.raises(ValueError, match="penalty"):
+        RegularisedEBM(penalty="l0")
+    with pytest.raises(ValueError, match="lam"):
+        RegularisedEBM(lam=-1.0)
+    with pytest.raises(ValueError, match="dim"):
+        RegularisedEBM(dim=0)
+    model = RegularisedEBM()
+    with pytest.raises(ValueError, match=r"z must have shape \(2, 2\)"):
+        model.energy(torch.zeros(2, 2), torch.zeros(2, 3))
+    with pytest.raises(TypeError, match="RegularisedEBM"):
+        fit_regularised(LatentEBM(EllipseDecoder()), torch.zeros(2, 2))
+
+
+def test_fourier_decoder_with_one_harmonic_is_an_ellipse():
+    dec = FourierDecoder(harmonics=1)
+    ell = EllipseDecoder(weight=dec.coef[0].detach())
+    z = torch.rand(10) * 2 * math.pi
+    torch.testing.assert_close(dec(z), ell(z))
+    with pytest.raises(ValueError, match="harmonics"):
+        FourierDecoder(harmonics=0)
