@@ -577,14 +577,14 @@ def force(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""The force of the loss on the points of the learnt manifold.
 
-    The manifold points are :math:`\tilde{\bm{y}}_k = \operatorname{dec}(z_k)`;
+    The manifold points are :math:`\bm{m}_k = \operatorname{dec}(z_k)`;
     the force on each is minus the gradient of the loss
     :math:`\mathcal{L} = \sum_i F_\beta(\bm{y}_i)` with respect to it,
 
     .. math::
 
-       -\nabla_{\tilde{\bm{y}}_k} \mathcal{L}
-       = \sum_i 2\, w_{ik} (\bm{y}_i - \tilde{\bm{y}}_k),
+       -\nabla_{\bm{m}_k} \mathcal{L}
+       = \sum_i 2\, w_{ik} (\bm{y}_i - \bm{m}_k),
 
     where :math:`w_{ik}` are the :func:`softmin_weights` of data point
     :math:`i`. It is computed with autograd, treating the manifold points as
