@@ -23,7 +23,11 @@ The module provides, in the order of Chapters 7 to 9:
   softmin weights it gives each of them, :func:`softmin_weights`;
 * training by the free energy at zero or finite temperature (:func:`fit`), and
   the force that the loss exerts on the points of the learnt manifold
-  (:func:`force`).
+  (:func:`force`);
+* contrastive training of an energy network (:class:`EnergyMLP`,
+  :func:`contrastive_loss`, :func:`langevin`, :func:`fit_contrastive`) and its
+  regularised alternative, a latent whose penalty limits the volume of low
+  energy (:class:`RegularisedEBM`, :func:`fit_regularised`).
 """
 
 from __future__ import annotations
@@ -42,6 +46,15 @@ __all__ = [
     "LatentEBM",
     "fit",
     "force",
+    "FourierDecoder",
+    "EnergyMLP",
+    "CONTRASTIVE_KINDS",
+    "contrastive_loss",
+    "langevin",
+    "fit_contrastive",
+    "PENALTIES",
+    "RegularisedEBM",
+    "fit_regularised",
 ]
 
 
@@ -1100,16 +1113,3 @@ def fit_regularised(
         optimizer.step()
         losses.append(loss.item())
     return losses
-
-
-__all__ += [
-    "FourierDecoder",
-    "EnergyMLP",
-    "CONTRASTIVE_KINDS",
-    "contrastive_loss",
-    "langevin",
-    "fit_contrastive",
-    "PENALTIES",
-    "RegularisedEBM",
-    "fit_regularised",
-]
