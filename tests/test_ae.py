@@ -153,6 +153,23 @@ def test_encoder_jacobian_matches_torch_func():
     torch.testing.assert_close(ours, theirs)
 
 
+def test_the_penalty_can_be_evaluated_with_autograd_switched_off():
+    model = small(ae.ContractiveAutoencoder)
+    y = torch.randn(4, 2)
+    with torch.no_grad():
+        penalty = model.contraction(y)
+    torch.testing.assert_close(penalty, model.contraction(y).detach())
+
+
+def test_sizes_can_be_given_when_the_modules_do_not_reveal_them():
+    model = ae.Autoencoder(nn.Sequential(nn.Tanh()), nn.Sequential(nn.Tanh()), d_y=3, d_z=3)
+    assert (model.d_y, model.d_z) == (3, 3)
+    with pytest.raises(ValueError, match="input size"):
+        ae.Autoencoder(nn.Tanh(), nn.Linear(3, 3))
+    with pytest.raises(ValueError, match=r"shape \(n, 3\)"):
+        ae.Autoencoder(nn.Linear(3, 3), nn.Linear(3, 3)).decode(torch.zeros(2, 4))
+
+
 def test_the_penalty_is_differentiable_in_the_encoder_parameters():
     model = small(ae.ContractiveAutoencoder, lam=1.0)
     model.contraction(torch.randn(5, 2)).sum().backward()

@@ -163,6 +163,8 @@ class Autoencoder(nn.Module):
         Maps latents ``(n, d_z)`` back to ``(n, d_y)``.
     d_y : int, optional
         Size of :math:`\bm{y}`; read from the encoder's first ``nn.Linear`` by default.
+    d_z : int, optional
+        Size of the latent; read from the decoder's first ``nn.Linear`` by default.
 
     Examples
     --------
@@ -175,7 +177,7 @@ class Autoencoder(nn.Module):
     torch.Size([3])
     """
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, d_y: int | None = None):
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, d_y: int | None = None, d_z: int | None = None):
         super().__init__()
         if not isinstance(encoder, nn.Module) or not isinstance(decoder, nn.Module):
             raise TypeError(
@@ -185,7 +187,7 @@ class Autoencoder(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
         self.d_y = _in_features(encoder, "encoder") if d_y is None else int(d_y)
-        self.d_z = _in_features(decoder, "decoder")
+        self.d_z = _in_features(decoder, "decoder") if d_z is None else int(d_z)
 
     def _reference(self) -> torch.Tensor:
         return next(self.parameters())
@@ -232,7 +234,7 @@ class DenoisingAutoencoder(Autoencoder):
 
     Parameters
     ----------
-    encoder, decoder, d_y
+    encoder, decoder, d_y, d_z
         As in :class:`Autoencoder`.
     noise : float
         Standard deviation :math:`\sigma \ge 0` of the additive noise.
@@ -256,11 +258,12 @@ class DenoisingAutoencoder(Autoencoder):
         encoder: nn.Module,
         decoder: nn.Module,
         d_y: int | None = None,
+        d_z: int | None = None,
         *,
         noise: float = 0.1,
         mask: float = 0.0,
     ):
-        super().__init__(encoder, decoder, d_y)
+        super().__init__(encoder, decoder, d_y, d_z)
         if not noise >= 0:
             raise ValueError(f"noise must be a standard deviation >= 0; got {noise!r}")
         if not 0 <= mask < 1:
@@ -319,16 +322,20 @@ def encoder_jacobian(encoder: nn.Module, y: torch.Tensor, *, create_graph: bool 
     torch.Size([5, 2, 3])
     >>> torch.allclose(J[0], linear.weight)  # the Jacobian of a linear map is its matrix
     True
+    >>> with torch.no_grad():  # autograd is switched back on inside
+    ...     encoder_jacobian(linear, torch.randn(5, 3), create_graph=False).shape
+    torch.Size([5, 2, 3])
     """
     if not isinstance(y, torch.Tensor) or not y.is_floating_point() or y.ndim != 2:
         raise ValueError(f"y must be a floating tensor of shape (n, d_y); got {_describe(y)}")
-    y = y.detach().requires_grad_(True)
-    z = encoder(y)
-    rows = []
-    for k in range(z.shape[1]):
-        (row,) = torch.autograd.grad(z[:, k].sum(), y, create_graph=create_graph, retain_graph=True)
-        rows.append(row)
-    return torch.stack(rows, dim=1)
+    with torch.enable_grad():  # also inside torch.no_grad(), e.g. when only evaluating
+        y = y.detach().requires_grad_(True)
+        z = encoder(y)
+        rows = []
+        for k in range(z.shape[1]):
+            (row,) = torch.autograd.grad(z[:, k].sum(), y, create_graph=create_graph, retain_graph=True)
+            rows.append(row)
+        return torch.stack(rows, dim=1)
 
 
 class ContractiveAutoencoder(Autoencoder):
@@ -348,7 +355,7 @@ class ContractiveAutoencoder(Autoencoder):
 
     Parameters
     ----------
-    encoder, decoder, d_y
+    encoder, decoder, d_y, d_z
         As in :class:`Autoencoder`.
     lam : float
         Weight :math:`\lambda \ge 0` of the penalty.
@@ -362,8 +369,16 @@ class ContractiveAutoencoder(Autoencoder):
     torch.Size([3])
     """
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, d_y: int | None = None, *, lam: float = 0.1):
-        super().__init__(encoder, decoder, d_y)
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        d_y: int | None = None,
+        d_z: int | None = None,
+        *,
+        lam: float = 0.1,
+    ):
+        super().__init__(encoder, decoder, d_y, d_z)
         if not lam >= 0:
             raise ValueError(f"lam must be a penalty weight >= 0; got {lam!r}")
         self.lam = float(lam)
@@ -500,7 +515,7 @@ class VariationalAutoencoder(Autoencoder):
         Maps ``(n, d_y)`` to ``(n, 2 d_z)``: means first, then log-variances.
     decoder : nn.Module
         Maps ``(n, d_z)`` to ``(n, d_y)``: the Gaussian mean, or the Bernoulli logits.
-    d_y : int, optional
+    d_y, d_z : int, optional
         As in :class:`Autoencoder`.
     likelihood : {"gaussian", "bernoulli"}
         The family of :math:`p(\bm{y} \mid \bm{z})`. The Bernoulli one takes
@@ -526,11 +541,12 @@ class VariationalAutoencoder(Autoencoder):
         encoder: nn.Module,
         decoder: nn.Module,
         d_y: int | None = None,
+        d_z: int | None = None,
         *,
         likelihood: str = "gaussian",
         scale: float = 1.0,
     ):
-        super().__init__(encoder, decoder, d_y)
+        super().__init__(encoder, decoder, d_y, d_z)
         if likelihood not in {"gaussian", "bernoulli"}:
             raise ValueError(f"likelihood must be 'gaussian' or 'bernoulli'; got {likelihood!r}")
         if not scale > 0:
