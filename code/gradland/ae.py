@@ -55,19 +55,19 @@ __all__ = [
 def mlp(
     sizes: Sequence[int],
     *,
-    activation: type[nn.Module] = nn.Tanh,
-    output: nn.Module | None = None,
+    activation: type[torch.nn.Module] = nn.Tanh,
+    output: torch.nn.Module | None = None,
     seed: int = 0,
-) -> nn.Sequential:
+) -> torch.nn.Sequential:
     r"""A multilayer perceptron: affine layers of the given sizes with an activation between them.
 
     Parameters
     ----------
     sizes : sequence of int
         The widths ``[d_in, h_1, ..., d_out]``, at least two positive ints.
-    activation : type of nn.Module
+    activation : type of torch.nn.Module
         The nonlinearity placed after every affine layer but the last.
-    output : nn.Module, optional
+    output : torch.nn.Module, optional
         A module appended after the last affine layer, such as
         ``nn.Sigmoid()`` for outputs in :math:`(0, 1)`.
     seed : int
@@ -75,7 +75,7 @@ def mlp(
 
     Returns
     -------
-    nn.Sequential
+    torch.nn.Sequential
 
     Examples
     --------
@@ -112,7 +112,7 @@ def _describe(value: object) -> str:
     return type(value).__name__
 
 
-def _in_features(module: nn.Module, role: str) -> int:
+def _in_features(module: torch.nn.Module, role: str) -> int:
     for layer in module.modules():
         if isinstance(layer, nn.Linear):
             return layer.in_features
@@ -157,9 +157,9 @@ class Autoencoder(nn.Module):
 
     Parameters
     ----------
-    encoder : nn.Module
+    encoder : torch.nn.Module
         Maps a batch ``(n, d_y)`` to latents ``(n, d_z)``.
-    decoder : nn.Module
+    decoder : torch.nn.Module
         Maps latents ``(n, d_z)`` back to ``(n, d_y)``.
     d_y : int, optional
         Size of :math:`\bm{y}`; read from the encoder's first ``nn.Linear`` by default.
@@ -177,11 +177,17 @@ class Autoencoder(nn.Module):
     torch.Size([3])
     """
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, d_y: int | None = None, d_z: int | None = None):
+    def __init__(
+        self,
+        encoder: torch.nn.Module,
+        decoder: torch.nn.Module,
+        d_y: int | None = None,
+        d_z: int | None = None,
+    ):
         super().__init__()
         if not isinstance(encoder, nn.Module) or not isinstance(decoder, nn.Module):
             raise TypeError(
-                f"encoder and decoder must be nn.Module instances; got {type(encoder).__name__} "
+                f"encoder and decoder must be torch.nn.Module instances; got {type(encoder).__name__} "
                 f"and {type(decoder).__name__}"
             )
         self.encoder = encoder
@@ -255,8 +261,8 @@ class DenoisingAutoencoder(Autoencoder):
 
     def __init__(
         self,
-        encoder: nn.Module,
-        decoder: nn.Module,
+        encoder: torch.nn.Module,
+        decoder: torch.nn.Module,
         d_y: int | None = None,
         d_z: int | None = None,
         *,
@@ -288,7 +294,7 @@ class DenoisingAutoencoder(Autoencoder):
 # --------------------------------------------------------------------------
 
 
-def encoder_jacobian(encoder: nn.Module, y: torch.Tensor, *, create_graph: bool = True) -> torch.Tensor:
+def encoder_jacobian(encoder: torch.nn.Module, y: torch.Tensor, *, create_graph: bool = True) -> torch.Tensor:
     r"""The Jacobian :math:`\partial \operatorname{enc} / \partial \bm{y} \in \R^{d_z \times d_y}` at every row of ``y``.
 
     One reverse-mode pass per latent unit: the :math:`k`-th pass
@@ -298,7 +304,7 @@ def encoder_jacobian(encoder: nn.Module, y: torch.Tensor, *, create_graph: bool 
 
     Parameters
     ----------
-    encoder : nn.Module
+    encoder : torch.nn.Module
         A map from ``(n, d_y)`` to ``(n, d_z)`` that treats rows independently.
     y : torch.Tensor
         The points, shape ``(n, d_y)``, floating.
@@ -371,8 +377,8 @@ class ContractiveAutoencoder(Autoencoder):
 
     def __init__(
         self,
-        encoder: nn.Module,
-        decoder: nn.Module,
+        encoder: torch.nn.Module,
+        decoder: torch.nn.Module,
         d_y: int | None = None,
         d_z: int | None = None,
         *,
@@ -409,7 +415,7 @@ def _check_gaussian(mu: object, logvar: object) -> tuple[torch.Tensor, torch.Ten
 
 
 def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, samples: int | None = None) -> torch.Tensor:
-    r"""Draw :math:`\bm{z} \sim \mathcal{N}(\bm{\mu}, \operatorname{diag} \bm{\sigma}^2)` as a differentiable function of :math:`\bm{\mu}` and :math:`\log \bm{\sigma}^2`.
+    r"""A differentiable sample of :math:`\mathcal{N}(\bm{\mu}, \operatorname{diag} \bm{\sigma}^2)`: the reparameterisation trick.
 
     The reparameterisation trick (Kingma and Welling, 2014; Rezende et al., 2014)
     moves the randomness into a standard normal
@@ -457,7 +463,7 @@ def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, samples: int | None =
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    r"""The divergence :math:`D_{\mathrm{KL}}(\mathcal{N}(\bm{\mu}, \operatorname{diag} \bm{\sigma}^2) \,\|\, \mathcal{N}(\bm{0}, \Id))` in closed form.
+    r"""The divergence of :math:`\mathcal{N}(\bm{\mu}, \operatorname{diag} \bm{\sigma}^2)` from :math:`\mathcal{N}(\bm{0}, \Id)`, in closed form.
 
     .. math::
 
@@ -511,9 +517,9 @@ class VariationalAutoencoder(Autoencoder):
 
     Parameters
     ----------
-    encoder : nn.Module
+    encoder : torch.nn.Module
         Maps ``(n, d_y)`` to ``(n, 2 d_z)``: means first, then log-variances.
-    decoder : nn.Module
+    decoder : torch.nn.Module
         Maps ``(n, d_z)`` to ``(n, d_y)``: the Gaussian mean, or the Bernoulli logits.
     d_y, d_z : int, optional
         As in :class:`Autoencoder`.
@@ -538,8 +544,8 @@ class VariationalAutoencoder(Autoencoder):
 
     def __init__(
         self,
-        encoder: nn.Module,
-        decoder: nn.Module,
+        encoder: torch.nn.Module,
+        decoder: torch.nn.Module,
         d_y: int | None = None,
         d_z: int | None = None,
         *,
@@ -665,7 +671,7 @@ def train(
     >>> from gradland.data import horn
     >>> from gradland.ae import Autoencoder, mlp, train
     >>> model = Autoencoder(mlp([2, 16, 1]), mlp([1, 16, 2], seed=1))
-    >>> losses = train(model, horn(256, x=1.0).y, steps=200, lr=0.01)
+    >>> losses = train(model, horn(256, x=1.0).y, steps=100, lr=0.02)
     >>> losses[-1] < 0.5 * losses[0]
     True
     """
