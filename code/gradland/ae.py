@@ -1,1 +1,702 @@
-"""Autoencoders as energy-based models (Chapter 10)."""
+r"""Autoencoders as energy-based models (Chapter 10).
+
+A latent-variable energy :math:`E(\bm{y}, \bm{z})` asks for an inner
+optimisation, :math:`\check{\bm{z}} = \argmin_{\bm{z}} E(\bm{y}, \bm{z})`,
+every time a target :math:`\bm{y}` is scored. An autoencoder replaces that
+search by a network, the *encoder*, that predicts the latent in one pass;
+a *decoder* maps the latent back to the space of :math:`\bm{y}`, and the
+energy is the reconstruction error
+
+.. math::
+
+   E(\bm{y}) = \lVert \bm{y} - \operatorname{dec}(\operatorname{enc}(\bm{y})) \rVert^2 .
+
+The module follows the chapter:
+
+* :func:`mlp` builds the small encoders and decoders;
+* :class:`Autoencoder`, the plain autoencoder, with its :meth:`~Autoencoder.energy`;
+* :class:`DenoisingAutoencoder`, which reconstructs :math:`\bm{y}` from a
+  corrupted :math:`\tilde{\bm{y}}`;
+* :class:`ContractiveAutoencoder`, which penalises the Frobenius norm of the
+  encoder's Jacobian :math:`\partial \operatorname{enc} / \partial \bm{y}`,
+  computed with autograd (:func:`encoder_jacobian`);
+* :func:`reparameterise`, :func:`gaussian_kl` and
+  :class:`VariationalAutoencoder`, whose negative evidence lower bound is a
+  free energy: reconstruction plus Kullback--Leibler divergence;
+* :func:`train`, one training loop for all four.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+__all__ = [
+    "mlp",
+    "Autoencoder",
+    "DenoisingAutoencoder",
+    "encoder_jacobian",
+    "ContractiveAutoencoder",
+    "reparameterise",
+    "gaussian_kl",
+    "VariationalAutoencoder",
+    "train",
+]
+
+
+# --------------------------------------------------------------------------
+# Building blocks and input checks
+# --------------------------------------------------------------------------
+
+
+def mlp(
+    sizes: Sequence[int],
+    *,
+    activation: type[torch.nn.Module] = nn.Tanh,
+    output: torch.nn.Module | None = None,
+    seed: int = 0,
+) -> torch.nn.Sequential:
+    r"""A multilayer perceptron: affine layers of the given sizes with an activation between them.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        The widths ``[d_in, h_1, ..., d_out]``, at least two positive ints.
+    activation : type of torch.nn.Module
+        The nonlinearity placed after every affine layer but the last.
+    output : torch.nn.Module, optional
+        A module appended after the last affine layer, such as
+        ``nn.Sigmoid()`` for outputs in :math:`(0, 1)`.
+    seed : int
+        Seed of the initial weights; the global random state is left as it was.
+
+    Returns
+    -------
+    torch.nn.Sequential
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.ae import mlp
+    >>> net = mlp([2, 16, 1], seed=3)
+    >>> net
+    Sequential(
+      (0): Linear(in_features=2, out_features=16, bias=True)
+      (1): Tanh()
+      (2): Linear(in_features=16, out_features=1, bias=True)
+    )
+    >>> net(torch.zeros(5, 2)).shape
+    torch.Size([5, 1])
+    """
+    sizes = list(sizes)
+    if len(sizes) < 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
+        raise ValueError(f"sizes must be at least two positive ints [d_in, ..., d_out]; got {sizes!r}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        layers: list[nn.Module] = []
+        for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(d_in, d_out))
+            if i < len(sizes) - 2:
+                layers.append(activation())
+    if output is not None:
+        layers.append(output)
+    return nn.Sequential(*layers)
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}, dtype {value.dtype}, on {value.device}"
+    return type(value).__name__
+
+
+def _in_features(module: torch.nn.Module, role: str) -> int:
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            return layer.in_features
+    raise ValueError(f"cannot read the input size of the {role}: it has no nn.Linear layer; pass it explicitly")
+
+
+def _check_batch(name: str, value: object, size: int, reference: torch.Tensor) -> torch.Tensor:
+    """``value`` must be a floating ``(n, size)`` tensor with the dtype and device of ``reference``."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (n, {size}); got {_describe(value)}")
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype; got {_describe(value)}")
+    if value.ndim != 2 or value.shape[1] != size:
+        raise ValueError(f"{name} must have shape (n, {size}), one example per row; got {_describe(value)}")
+    if value.device != reference.device:
+        raise ValueError(f"{name} must be on the model's device {reference.device}; got {_describe(value)}")
+    if value.dtype != reference.dtype:
+        raise TypeError(f"{name} must have the model's dtype {reference.dtype}; got {_describe(value)}")
+    return value
+
+
+# --------------------------------------------------------------------------
+# The plain autoencoder
+# --------------------------------------------------------------------------
+
+
+class Autoencoder(nn.Module):
+    r"""An autoencoder whose energy is its squared reconstruction error.
+
+    The encoder predicts the latent, :math:`\bm{z} = \operatorname{enc}(\bm{y})`,
+    in place of the search :math:`\argmin_{\bm{z}} E(\bm{y}, \bm{z})`; the
+    decoder maps it back, and
+
+    .. math::
+
+       E(\bm{y}) = \lVert \bm{y} - \operatorname{dec}(\operatorname{enc}(\bm{y})) \rVert^2 .
+
+    Training minimises the mean energy of the data. Nothing in the loss pushes
+    the energy *up* away from the data: unless the latent is narrower than
+    :math:`\bm{y}` (a bottleneck) or regularised, the autoencoder is free to
+    learn the identity and give every :math:`\bm{y}` zero energy.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        Maps a batch ``(n, d_y)`` to latents ``(n, d_z)``.
+    decoder : torch.nn.Module
+        Maps latents ``(n, d_z)`` back to ``(n, d_y)``.
+    d_y : int, optional
+        Size of :math:`\bm{y}`; read from the encoder's first ``nn.Linear`` by default.
+    d_z : int, optional
+        Size of the latent; read from the decoder's first ``nn.Linear`` by default.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.ae import Autoencoder, mlp
+    >>> model = Autoencoder(mlp([2, 16, 1]), mlp([1, 16, 2], seed=1))
+    >>> model.d_y, model.d_z
+    (2, 1)
+    >>> model.energy(torch.zeros(3, 2)).shape
+    torch.Size([3])
+    """
+
+    def __init__(
+        self,
+        encoder: torch.nn.Module,
+        decoder: torch.nn.Module,
+        d_y: int | None = None,
+        d_z: int | None = None,
+    ):
+        super().__init__()
+        if not isinstance(encoder, nn.Module) or not isinstance(decoder, nn.Module):
+            raise TypeError(
+                f"encoder and decoder must be torch.nn.Module instances; got {type(encoder).__name__} "
+                f"and {type(decoder).__name__}"
+            )
+        self.encoder = encoder
+        self.decoder = decoder
+        self.d_y = _in_features(encoder, "encoder") if d_y is None else int(d_y)
+        self.d_z = _in_features(decoder, "decoder") if d_z is None else int(d_z)
+
+    def _reference(self) -> torch.Tensor:
+        return next(self.parameters())
+
+    def check(self, y: object) -> torch.Tensor:
+        """Return ``y`` if it is a floating ``(n, d_y)`` batch on the model's device and dtype; raise otherwise."""
+        return _check_batch("y", y, self.d_y, self._reference())
+
+    def encode(self, y: torch.Tensor) -> torch.Tensor:
+        r"""The latents :math:`\operatorname{enc}(\bm{y})`, shape ``(n, d_z)``."""
+        return self.encoder(self.check(y))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        r"""The points :math:`\operatorname{dec}(\bm{z})`, shape ``(n, d_y)``."""
+        return self.decoder(_check_batch("z", z, self.d_z, self._reference()))
+
+    def reconstruct(self, y: torch.Tensor) -> torch.Tensor:
+        r"""The reconstruction :math:`\operatorname{dec}(\operatorname{enc}(\bm{y}))`, shape ``(n, d_y)``."""
+        return self.decode(self.encode(y))
+
+    def energy(self, y: torch.Tensor) -> torch.Tensor:
+        r"""The energy :math:`E(\bm{y}) = \lVert \bm{y} - \operatorname{dec}(\operatorname{enc}(\bm{y})) \rVert^2` of each row, shape ``(n,)``."""
+        return (self.check(y) - self.reconstruct(y)).square().sum(dim=1)
+
+    def loss(self, y: torch.Tensor) -> torch.Tensor:
+        r"""The training loss: the mean energy of the batch, a scalar."""
+        return self.energy(y).mean()
+
+
+# --------------------------------------------------------------------------
+# The denoising autoencoder
+# --------------------------------------------------------------------------
+
+
+class DenoisingAutoencoder(Autoencoder):
+    r"""An autoencoder trained to undo a corruption: :math:`\lVert \bm{y} - \operatorname{dec}(\operatorname{enc}(\tilde{\bm{y}})) \rVert^2`.
+
+    The corrupted input is :math:`\tilde{\bm{y}} = \bm{m} \odot \bm{y} + \sigma \bm{\epsilon}`
+    with Gaussian noise :math:`\bm{\epsilon} \sim \mathcal{N}(\bm{0}, \Id)` and
+    a mask :math:`\bm{m}` whose entries are 0 with probability ``mask`` and 1
+    otherwise (Vincent et al., 2008). The energy of a point is still its
+    reconstruction error :meth:`Autoencoder.energy`; the corruption only
+    enters the training loss.
+
+    Parameters
+    ----------
+    encoder, decoder, d_y, d_z
+        As in :class:`Autoencoder`.
+    noise : float
+        Standard deviation :math:`\sigma \ge 0` of the additive noise.
+    mask : float
+        Probability in :math:`[0, 1)` of zeroing each entry of :math:`\bm{y}`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.ae import DenoisingAutoencoder, mlp
+    >>> model = DenoisingAutoencoder(mlp([2, 16, 2]), mlp([2, 16, 2], seed=1), noise=0.3)
+    >>> y = torch.zeros(4, 2)
+    >>> _ = torch.manual_seed(0)
+    >>> y_tilde = model.corrupt(y)  # y plus noise of standard deviation 0.3
+    >>> y_tilde.shape, bool(y_tilde.abs().sum() > 0)
+    (torch.Size([4, 2]), True)
+    """
+
+    def __init__(
+        self,
+        encoder: torch.nn.Module,
+        decoder: torch.nn.Module,
+        d_y: int | None = None,
+        d_z: int | None = None,
+        *,
+        noise: float = 0.1,
+        mask: float = 0.0,
+    ):
+        super().__init__(encoder, decoder, d_y, d_z)
+        if not noise >= 0:
+            raise ValueError(f"noise must be a standard deviation >= 0; got {noise!r}")
+        if not 0 <= mask < 1:
+            raise ValueError(f"mask must be a probability in [0, 1); got {mask!r}")
+        self.noise = float(noise)
+        self.mask = float(mask)
+
+    def corrupt(self, y: torch.Tensor) -> torch.Tensor:
+        r"""A corrupted copy :math:`\tilde{\bm{y}}` of the batch, drawn from the global random generator."""
+        y = self.check(y)
+        keep = (torch.rand_like(y) >= self.mask).to(y.dtype) if self.mask > 0 else 1.0
+        return keep * y + self.noise * torch.randn_like(y)
+
+    def loss(self, y: torch.Tensor) -> torch.Tensor:
+        r"""The denoising loss: mean of :math:`\lVert \bm{y} - \operatorname{dec}(\operatorname{enc}(\tilde{\bm{y}})) \rVert^2`."""
+        y_tilde = self.corrupt(y)
+        return (y - self.reconstruct(y_tilde)).square().sum(dim=1).mean()
+
+
+# --------------------------------------------------------------------------
+# The contractive autoencoder
+# --------------------------------------------------------------------------
+
+
+def encoder_jacobian(encoder: torch.nn.Module, y: torch.Tensor, *, create_graph: bool = True) -> torch.Tensor:
+    r"""The Jacobian :math:`\partial \operatorname{enc} / \partial \bm{y} \in \R^{d_z \times d_y}` at every row of ``y``.
+
+    One reverse-mode pass per latent unit: the :math:`k`-th pass
+    differentiates :math:`\sum_i \operatorname{enc}_k(\bm{y}_i)` with respect
+    to the batch, and since the examples do not interact its row :math:`i`
+    is the :math:`k`-th row of the Jacobian at :math:`\bm{y}_i`.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        A map from ``(n, d_y)`` to ``(n, d_z)`` that treats rows independently.
+    y : torch.Tensor
+        The points, shape ``(n, d_y)``, floating.
+    create_graph : bool
+        Keep the graph of the Jacobian, so that a loss built from it can be
+        differentiated with respect to the encoder's parameters.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(n, d_z, d_y)``: one :math:`d_z \times d_y` Jacobian per example.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from gradland.ae import encoder_jacobian
+    >>> linear = nn.Linear(3, 2)
+    >>> J = encoder_jacobian(linear, torch.randn(5, 3))
+    >>> J.shape
+    torch.Size([5, 2, 3])
+    >>> torch.allclose(J[0], linear.weight)  # the Jacobian of a linear map is its matrix
+    True
+    >>> with torch.no_grad():  # autograd is switched back on inside
+    ...     encoder_jacobian(linear, torch.randn(5, 3), create_graph=False).shape
+    torch.Size([5, 2, 3])
+    """
+    if not isinstance(y, torch.Tensor) or not y.is_floating_point() or y.ndim != 2:
+        raise ValueError(f"y must be a floating tensor of shape (n, d_y); got {_describe(y)}")
+    with torch.enable_grad():  # also inside torch.no_grad(), e.g. when only evaluating
+        y = y.detach().requires_grad_(True)
+        z = encoder(y)
+        rows = []
+        for k in range(z.shape[1]):
+            (row,) = torch.autograd.grad(z[:, k].sum(), y, create_graph=create_graph, retain_graph=True)
+            rows.append(row)
+        return torch.stack(rows, dim=1)
+
+
+class ContractiveAutoencoder(Autoencoder):
+    r"""An autoencoder whose encoder is penalised for being sensitive to its input.
+
+    The loss adds to the reconstruction error the squared Frobenius norm of
+    the encoder's Jacobian (Rifai et al., 2011),
+
+    .. math::
+
+       \lVert \bm{y} - \operatorname{dec}(\operatorname{enc}(\bm{y})) \rVert^2
+       + \lambda \Bigl\lVert \frac{\partial \operatorname{enc}}{\partial \bm{y}} \Bigr\rVert_F^2 ,
+
+    so that the encoder stays flat in every direction but those along which
+    the data vary, which reconstruction needs. The energy is the
+    reconstruction error, as in :class:`Autoencoder`.
+
+    Parameters
+    ----------
+    encoder, decoder, d_y, d_z
+        As in :class:`Autoencoder`.
+    lam : float
+        Weight :math:`\lambda \ge 0` of the penalty.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.ae import ContractiveAutoencoder, mlp
+    >>> model = ContractiveAutoencoder(mlp([2, 16, 2]), mlp([2, 16, 2], seed=1), lam=0.1)
+    >>> model.contraction(torch.zeros(3, 2)).shape
+    torch.Size([3])
+    """
+
+    def __init__(
+        self,
+        encoder: torch.nn.Module,
+        decoder: torch.nn.Module,
+        d_y: int | None = None,
+        d_z: int | None = None,
+        *,
+        lam: float = 0.1,
+    ):
+        super().__init__(encoder, decoder, d_y, d_z)
+        if not lam >= 0:
+            raise ValueError(f"lam must be a penalty weight >= 0; got {lam!r}")
+        self.lam = float(lam)
+
+    def contraction(self, y: torch.Tensor) -> torch.Tensor:
+        r"""The penalty :math:`\lVert \partial \operatorname{enc} / \partial \bm{y} \rVert_F^2` at each row, shape ``(n,)``."""
+        return encoder_jacobian(self.encoder, self.check(y)).square().sum(dim=(1, 2))
+
+    def loss(self, y: torch.Tensor) -> torch.Tensor:
+        r"""Mean reconstruction error plus :math:`\lambda` times the mean penalty."""
+        return self.energy(y).mean() + self.lam * self.contraction(y).mean()
+
+
+# --------------------------------------------------------------------------
+# The variational autoencoder
+# --------------------------------------------------------------------------
+
+
+def _check_gaussian(mu: object, logvar: object) -> tuple[torch.Tensor, torch.Tensor]:
+    for name, value in (("mu", mu), ("logvar", logvar)):
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+            raise TypeError(f"{name} must be a floating torch.Tensor; got {_describe(value)}")
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar must have the same shape; got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+    if mu.device != logvar.device:
+        raise ValueError(f"mu and logvar must be on the same device; got {mu.device} and {logvar.device}")
+    return mu, logvar
+
+
+def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, samples: int | None = None) -> torch.Tensor:
+    r"""A differentiable sample of :math:`\mathcal{N}(\bm{\mu}, \operatorname{diag} \bm{\sigma}^2)`: the reparameterisation trick.
+
+    The reparameterisation trick (Kingma and Welling, 2014; Rezende et al., 2014)
+    moves the randomness into a standard normal
+    :math:`\bm{\epsilon} \sim \mathcal{N}(\bm{0}, \Id)` that does not depend
+    on the parameters, and writes
+
+    .. math::
+
+       \bm{z} = \bm{\mu} + \bm{\sigma} \odot \bm{\epsilon},
+       \qquad \bm{\sigma} = \exp(\tfrac{1}{2} \log \bm{\sigma}^2),
+
+    so that gradients flow to :math:`\bm{\mu}` and :math:`\log \bm{\sigma}^2`.
+
+    Parameters
+    ----------
+    mu, logvar : torch.Tensor
+        Means and log-variances, floating, of one shape ``s``.
+    samples : int, optional
+        If given, draw that many samples, returned along a new first dimension.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``s``, or ``(samples,) + s``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.ae import reparameterise
+    >>> mu = torch.zeros(2, requires_grad=True)
+    >>> logvar = torch.zeros(2, requires_grad=True)
+    >>> _ = torch.manual_seed(0)
+    >>> z = reparameterise(mu, logvar, samples=10_000)
+    >>> z.shape
+    torch.Size([10000, 2])
+    >>> z.sum().backward(); mu.grad  # dz/dmu = 1 for every sample
+    tensor([10000., 10000.])
+    """
+    mu, logvar = _check_gaussian(mu, logvar)
+    shape = mu.shape if samples is None else (samples, *mu.shape)
+    if samples is not None and (not isinstance(samples, int) or samples < 1):
+        raise ValueError(f"samples must be a positive int; got {samples!r}")
+    eps = torch.randn(shape, dtype=mu.dtype, device=mu.device)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    r"""The divergence of :math:`\mathcal{N}(\bm{\mu}, \operatorname{diag} \bm{\sigma}^2)` from :math:`\mathcal{N}(\bm{0}, \Id)`, in closed form.
+
+    .. math::
+
+       D_{\mathrm{KL}} = \frac{1}{2} \sum_{j=1}^{d_z}
+       \bigl( \sigma_j^2 + \mu_j^2 - 1 - \log \sigma_j^2 \bigr).
+
+    Parameters
+    ----------
+    mu, logvar : torch.Tensor
+        Means and log-variances, shape ``(..., d_z)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(...)``: the last dimension is summed; zero exactly when
+        :math:`\bm{\mu} = \bm{0}` and :math:`\bm{\sigma} = \bm{1}`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.ae import gaussian_kl
+    >>> gaussian_kl(torch.zeros(1, 2), torch.zeros(1, 2))
+    tensor([0.])
+    >>> gaussian_kl(torch.tensor([[3.0, 4.0]]), torch.zeros(1, 2))  # (9 + 16) / 2
+    tensor([12.5000])
+    """
+    mu, logvar = _check_gaussian(mu, logvar)
+    return 0.5 * (logvar.exp() + mu.square() - 1.0 - logvar).sum(dim=-1)
+
+
+class VariationalAutoencoder(Autoencoder):
+    r"""A variational autoencoder: a Gaussian encoder, a decoder, and the ELBO.
+
+    The encoder outputs :math:`2 d_z` numbers per example, the mean
+    :math:`\bm{\mu}(\bm{y})` and the log-variance :math:`\log
+    \bm{\sigma}^2(\bm{y})` of the approximate posterior
+    :math:`q(\bm{z} \mid \bm{y}) = \mathcal{N}(\bm{\mu}, \operatorname{diag}
+    \bm{\sigma}^2)`. The prior is :math:`p(\bm{z}) = \mathcal{N}(\bm{0}, \Id)`
+    and the likelihood :math:`p(\bm{y} \mid \bm{z})` is either Gaussian,
+    :math:`\mathcal{N}(\operatorname{dec}(\bm{z}), s^2 \Id)`, or Bernoulli with
+    logits :math:`\operatorname{dec}(\bm{z})`. The evidence lower bound is
+
+    .. math::
+
+       \operatorname{ELBO}(\bm{y}) = \E_{q(\bm{z} \mid \bm{y})} \bigl[ \log p(\bm{y} \mid \bm{z}) \bigr]
+       - D_{\mathrm{KL}}\bigl( q(\bm{z} \mid \bm{y}) \,\|\, p(\bm{z}) \bigr) \le \log p(\bm{y}),
+
+    estimated with reparameterised samples and the closed-form
+    :func:`gaussian_kl`. Its negative is the model's energy, a free energy:
+    reconstruction plus the price of the latent's information.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        Maps ``(n, d_y)`` to ``(n, 2 d_z)``: means first, then log-variances.
+    decoder : torch.nn.Module
+        Maps ``(n, d_z)`` to ``(n, d_y)``: the Gaussian mean, or the Bernoulli logits.
+    d_y, d_z : int, optional
+        As in :class:`Autoencoder`.
+    likelihood : {"gaussian", "bernoulli"}
+        The family of :math:`p(\bm{y} \mid \bm{z})`. The Bernoulli one takes
+        :math:`\bm{y}` with entries in :math:`[0, 1]` (grey levels are read as
+        probabilities, the usual cross-entropy).
+    scale : float
+        Standard deviation :math:`s > 0` of the Gaussian likelihood.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.ae import VariationalAutoencoder, mlp
+    >>> vae = VariationalAutoencoder(mlp([4, 16, 2 * 2]), mlp([2, 16, 4], seed=1))
+    >>> mu, logvar = vae.encode(torch.zeros(3, 4))
+    >>> mu.shape, logvar.shape
+    (torch.Size([3, 2]), torch.Size([3, 2]))
+    >>> vae.elbo(torch.zeros(3, 4)).shape
+    torch.Size([3])
+    """
+
+    def __init__(
+        self,
+        encoder: torch.nn.Module,
+        decoder: torch.nn.Module,
+        d_y: int | None = None,
+        d_z: int | None = None,
+        *,
+        likelihood: str = "gaussian",
+        scale: float = 1.0,
+    ):
+        super().__init__(encoder, decoder, d_y, d_z)
+        if likelihood not in {"gaussian", "bernoulli"}:
+            raise ValueError(f"likelihood must be 'gaussian' or 'bernoulli'; got {likelihood!r}")
+        if not scale > 0:
+            raise ValueError(f"scale must be a positive standard deviation; got {scale!r}")
+        self.likelihood = likelihood
+        self.scale = float(scale)
+
+    def encode(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""The posterior's mean and log-variance, two tensors of shape ``(n, d_z)``."""
+        out = self.encoder(self.check(y))
+        if out.ndim != 2 or out.shape[1] != 2 * self.d_z:
+            raise ValueError(
+                f"the encoder must output (n, 2 d_z) = (n, {2 * self.d_z}): means then log-variances; "
+                f"got {_describe(out)}"
+            )
+        return out[:, : self.d_z], out[:, self.d_z :]
+
+    def mean(self, z: torch.Tensor) -> torch.Tensor:
+        r"""The mean of :math:`p(\bm{y} \mid \bm{z})`: the decoder's output, through a sigmoid for Bernoulli."""
+        out = self.decode(z)
+        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
+
+    def reconstruct(self, y: torch.Tensor) -> torch.Tensor:
+        r"""The mean of :math:`p(\bm{y} \mid \bm{\mu}(\bm{y}))`, decoded from the posterior mean, shape ``(n, d_y)``."""
+        mu, _ = self.encode(y)
+        return self.mean(mu)
+
+    def log_likelihood(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        r"""The log-likelihood :math:`\log p(\bm{y} \mid \bm{z})` of each row, shape ``(n,)``."""
+        return self._log_likelihood(self.check(y), self.decode(z))
+
+    def _log_likelihood(self, y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        if self.likelihood == "bernoulli":
+            return -nn.functional.binary_cross_entropy_with_logits(out, y.expand_as(out), reduction="none").sum(dim=-1)
+        s2 = self.scale**2
+        return -0.5 * ((y - out).square().sum(dim=-1) / s2 + self.d_y * math.log(2 * math.pi * s2))
+
+    def elbo(self, y: torch.Tensor, samples: int = 1) -> torch.Tensor:
+        r"""The evidence lower bound of each row, shape ``(n,)``, with ``samples`` reparameterised samples.
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            The data, shape ``(n, d_y)``.
+        samples : int
+            Number of samples of :math:`\bm{z}` per example in the Monte-Carlo
+            estimate of the expected log-likelihood.
+        """
+        mu, logvar = self.encode(y)
+        if not isinstance(samples, int) or samples < 1:
+            raise ValueError(f"samples must be a positive int; got {samples!r}")
+        z = reparameterise(mu, logvar, samples)  # (samples, n, d_z)
+        out = self.decoder(z.reshape(-1, self.d_z)).reshape(samples, len(mu), self.d_y)
+        expected = self._log_likelihood(y, out).mean(dim=0)  # Monte Carlo over the samples
+        return expected - gaussian_kl(mu, logvar)
+
+    def energy(self, y: torch.Tensor, samples: int = 1) -> torch.Tensor:
+        r"""The free energy :math:`-\operatorname{ELBO}(\bm{y})` of each row, shape ``(n,)``: a random estimate."""
+        return -self.elbo(y, samples)
+
+    def loss(self, y: torch.Tensor) -> torch.Tensor:
+        r"""The training loss: the mean negative ELBO of the batch with one sample each."""
+        return self.energy(y).mean()
+
+    def sample(self, n: int) -> torch.Tensor:
+        r"""Decode ``n`` latents drawn from the prior: the means :math:`\operatorname{dec}(\bm{z})`, shape ``(n, d_y)``."""
+        ref = self._reference()
+        z = torch.randn(n, self.d_z, dtype=ref.dtype, device=ref.device)
+        return self.mean(z)
+
+
+# --------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------
+
+
+def train(
+    model: Autoencoder,
+    data: torch.Tensor,
+    *,
+    steps: int = 500,
+    lr: float = 1e-2,
+    batch_size: int = 128,
+    seed: int = 0,
+) -> list[float]:
+    r"""Train any autoencoder of the module by Adam on random mini-batches of ``data``.
+
+    Each step draws ``batch_size`` rows without replacement and takes one
+    step on ``model.loss`` of that batch. The run is seeded: the batches, the
+    corruption of a :class:`DenoisingAutoencoder` and the samples of a
+    :class:`VariationalAutoencoder` are drawn from a random state seeded
+    with ``seed``, and the global random state is restored afterwards.
+
+    Parameters
+    ----------
+    model : Autoencoder
+        The model; its parameters are updated in place.
+    data : torch.Tensor
+        Training set, shape ``(n, d_y)``, on the model's device and dtype.
+    steps : int
+        Number of Adam steps, at least 1.
+    lr : float
+        Adam's learning rate, positive.
+    batch_size : int
+        Rows per step; the whole set if larger than ``n``.
+    seed : int
+        Seed of the run.
+
+    Returns
+    -------
+    list of float
+        The mini-batch loss at each step, before that step's update.
+
+    Examples
+    --------
+    >>> from gradland.data import horn
+    >>> from gradland.ae import Autoencoder, mlp, train
+    >>> model = Autoencoder(mlp([2, 16, 1]), mlp([1, 16, 2], seed=1))
+    >>> losses = train(model, horn(256, x=1.0).y, steps=100, lr=0.02)
+    >>> losses[-1] < 0.5 * losses[0]
+    True
+    """
+    if not isinstance(model, Autoencoder):
+        raise TypeError(f"model must be an Autoencoder of gradland.ae; got {type(model).__name__}")
+    data = model.check(data)
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int; got {steps!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive; got {lr!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
+    n = data.shape[0]
+    batch_size = min(batch_size, n)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    devices = [data.device] if data.device.type == "cuda" else []
+    losses = []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        for _ in range(steps):
+            rows = torch.randperm(n, generator=generator)[:batch_size].to(data.device)
+            loss = model.loss(data[rows])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    return losses

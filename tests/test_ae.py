@@ -1,0 +1,310 @@
+"""Tests of gradland.ae: the four autoencoders, the KL, the ELBO bound and training."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from gradland import ae
+from gradland.data import horn
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The models are tiny: one CPU thread is faster than two that wait for each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def small(cls, d_y=2, d_z=2, **kwargs):
+    out = 2 * d_z if cls is ae.VariationalAutoencoder else d_z
+    return cls(ae.mlp([d_y, 16, out]), ae.mlp([d_z, 16, d_y], seed=1), **kwargs)
+
+
+# --- the plain autoencoder -------------------------------------------------------
+
+
+def test_energy_is_the_squared_reconstruction_error_per_row():
+    model = small(ae.Autoencoder)
+    y = torch.randn(7, 2)
+    expected = torch.stack([((row - model.decoder(model.encoder(row))) ** 2).sum() for row in y])
+    torch.testing.assert_close(model.energy(y), expected)
+    torch.testing.assert_close(model.loss(y), expected.mean())
+
+
+def test_an_identity_autoencoder_gives_zero_energy_everywhere():
+    """The collapse the bottleneck prevents: a latent as wide as y can copy it."""
+    enc, dec = nn.Linear(2, 2), nn.Linear(2, 2)
+    for layer in (enc, dec):
+        nn.init.eye_(layer.weight)
+        nn.init.zeros_(layer.bias)
+    model = ae.Autoencoder(enc, dec)
+    assert model.energy(10 * torch.randn(50, 2)).abs().max() < 1e-10
+
+
+def test_mlp_is_seeded_and_leaves_the_global_state_alone():
+    state = torch.random.get_rng_state()
+    a, b, c = ae.mlp([3, 4, 2], seed=5), ae.mlp([3, 4, 2], seed=5), ae.mlp([3, 4, 2], seed=6)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.equal(a[0].weight, b[0].weight)
+    assert not torch.equal(a[0].weight, c[0].weight)
+
+
+@pytest.mark.parametrize("sizes", [[3], [3, 0], [3, 2.5], []])
+def test_mlp_rejects_bad_sizes(sizes):
+    with pytest.raises(ValueError, match="positive ints"):
+        ae.mlp(sizes)
+
+
+# --- checks at the boundary -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "y, error, message",
+    [
+        ([[0.0, 0.0]], TypeError, "torch.Tensor"),
+        (torch.zeros(3, 2, dtype=torch.int64), TypeError, "floating dtype"),
+        (torch.zeros(3, 3), ValueError, r"shape \(n, 2\)"),
+        (torch.zeros(2), ValueError, r"shape \(n, 2\)"),
+        (torch.zeros(3, 2, dtype=torch.float64), TypeError, "model's dtype torch.float32"),
+        (torch.zeros(3, 2, device="meta"), ValueError, "model's device cpu"),
+    ],
+)
+@pytest.mark.parametrize(
+    "cls", [ae.Autoencoder, ae.DenoisingAutoencoder, ae.ContractiveAutoencoder, ae.VariationalAutoencoder]
+)
+def test_bad_inputs_are_refused_with_a_clear_message(cls, y, error, message):
+    model = small(cls)
+    with pytest.raises(error, match=message):
+        model.loss(y)
+
+
+def test_constructor_arguments_are_checked():
+    with pytest.raises(TypeError, match="nn.Module"):
+        ae.Autoencoder(lambda y: y, nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="noise"):
+        small(ae.DenoisingAutoencoder, noise=-1.0)
+    with pytest.raises(ValueError, match="mask"):
+        small(ae.DenoisingAutoencoder, mask=1.0)
+    with pytest.raises(ValueError, match="lam"):
+        small(ae.ContractiveAutoencoder, lam=-0.1)
+    with pytest.raises(ValueError, match="likelihood"):
+        small(ae.VariationalAutoencoder, likelihood="poisson")
+    with pytest.raises(ValueError, match=r"2 d_z"):
+        ae.VariationalAutoencoder(ae.mlp([2, 3]), ae.mlp([2, 2])).encode(torch.zeros(1, 2))
+
+
+def test_train_checks_its_arguments():
+    model = small(ae.Autoencoder)
+    with pytest.raises(TypeError, match="Autoencoder"):
+        ae.train(nn.Linear(2, 2), torch.zeros(4, 2))
+    with pytest.raises(ValueError, match="steps"):
+        ae.train(model, torch.zeros(4, 2), steps=0)
+    with pytest.raises(ValueError, match="lr"):
+        ae.train(model, torch.zeros(4, 2), lr=0.0)
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        ae.train(model, torch.zeros(4, 3))
+
+
+# --- the denoising autoencoder ------------------------------------------------------
+
+
+def test_corruption_has_the_requested_noise_and_mask():
+    model = small(ae.DenoisingAutoencoder, noise=0.5)
+    torch.manual_seed(0)
+    noise = model.corrupt(torch.zeros(20_000, 2))
+    assert abs(noise.std().item() - 0.5) < 0.01
+    masked = small(ae.DenoisingAutoencoder, noise=0.0, mask=0.25).corrupt(torch.ones(20_000, 2))
+    assert abs((masked == 0).double().mean().item() - 0.25) < 0.01
+    assert set(masked.unique().tolist()) == {0.0, 1.0}
+
+
+# --- the contractive autoencoder ---------------------------------------------------
+
+
+@pytest.mark.parametrize("activation, derivative", [
+    (nn.Sigmoid(), lambda h: h * (1 - h)),
+    (nn.Tanh(), lambda h: 1 - h**2),
+])
+def test_contraction_equals_the_closed_form_of_a_one_layer_encoder(activation, derivative):
+    """For h = s(W y + b), ||dh/dy||_F^2 = sum_i s'(a_i)^2 sum_j W_ij^2 (Rifai et al., 2011)."""
+    encoder = ae.mlp([5, 3], output=activation, seed=2)
+    model = ae.ContractiveAutoencoder(encoder, ae.mlp([3, 5]))
+    y = torch.randn(11, 5)
+    h = encoder(y)
+    W = encoder[0].weight
+    closed = (derivative(h) ** 2 * (W**2).sum(dim=1)).sum(dim=1)
+    torch.testing.assert_close(model.contraction(y), closed)
+
+
+def test_encoder_jacobian_matches_torch_func():
+    encoder = ae.mlp([4, 8, 8, 3], seed=4)
+    y = torch.randn(6, 4)
+    ours = ae.encoder_jacobian(encoder, y)
+    theirs = torch.func.vmap(torch.func.jacrev(encoder))(y)
+    assert ours.shape == (6, 3, 4)
+    torch.testing.assert_close(ours, theirs)
+
+
+def test_the_penalty_can_be_evaluated_with_autograd_switched_off():
+    model = small(ae.ContractiveAutoencoder)
+    y = torch.randn(4, 2)
+    with torch.no_grad():
+        penalty = model.contraction(y)
+    torch.testing.assert_close(penalty, model.contraction(y).detach())
+
+
+def test_sizes_can_be_given_when_the_modules_do_not_reveal_them():
+    model = ae.Autoencoder(nn.Sequential(nn.Tanh()), nn.Sequential(nn.Tanh()), d_y=3, d_z=3)
+    assert (model.d_y, model.d_z) == (3, 3)
+    with pytest.raises(ValueError, match="input size"):
+        ae.Autoencoder(nn.Tanh(), nn.Linear(3, 3))
+    with pytest.raises(ValueError, match=r"shape \(n, 3\)"):
+        ae.Autoencoder(nn.Linear(3, 3), nn.Linear(3, 3)).decode(torch.zeros(2, 4))
+
+
+def test_the_penalty_is_differentiable_in_the_encoder_parameters():
+    model = small(ae.ContractiveAutoencoder, lam=1.0)
+    model.contraction(torch.randn(5, 2)).sum().backward()
+    grad = model.encoder[0].weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+
+
+# --- the variational autoencoder -----------------------------------------------------
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    st.lists(st.floats(-2, 2), min_size=3, max_size=3),
+    st.lists(st.floats(-2, 1), min_size=3, max_size=3),
+)
+def test_closed_form_kl_equals_a_monte_carlo_estimate(mu, logvar):
+    mu, logvar = torch.tensor(mu, dtype=torch.float64), torch.tensor(logvar, dtype=torch.float64)
+    torch.manual_seed(0)
+    z = ae.reparameterise(mu, logvar, samples=20_000)
+    q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+    p = torch.distributions.Normal(torch.zeros(3, dtype=torch.float64), 1.0)
+    terms = (q.log_prob(z) - p.log_prob(z)).sum(dim=1)
+    mc, se = terms.mean(), terms.std() / math.sqrt(len(terms))
+    closed = ae.gaussian_kl(mu, logvar)
+    assert abs(closed - mc) < 4 * se + 1e-9
+    torch.testing.assert_close(closed, torch.distributions.kl_divergence(q, p).sum())
+
+
+def test_kl_is_zero_only_at_the_prior():
+    assert ae.gaussian_kl(torch.zeros(4), torch.zeros(4)) == 0
+    assert ae.gaussian_kl(torch.tensor([0.1, 0.0]), torch.zeros(2)) > 0
+    assert ae.gaussian_kl(torch.zeros(2), torch.tensor([0.1, 0.0])) > 0
+
+
+def test_reparameterisation_gives_gradients_to_mu_and_logvar():
+    mu = torch.tensor([0.5, -1.0], requires_grad=True)
+    logvar = torch.tensor([0.2, -0.4], requires_grad=True)
+    torch.manual_seed(0)
+    z = ae.reparameterise(mu, logvar, samples=5)
+    eps = (z - mu) / (0.5 * logvar).exp()
+    z.sum().backward()
+    torch.testing.assert_close(mu.grad, torch.full((2,), 5.0))
+    # dz/dlogvar = eps * sigma / 2, summed over the samples
+    torch.testing.assert_close(logvar.grad, (0.5 * eps * (0.5 * logvar).exp()).sum(dim=0).detach())
+
+
+def test_reparameterise_checks_its_arguments():
+    with pytest.raises(ValueError, match="same shape"):
+        ae.reparameterise(torch.zeros(2), torch.zeros(3))
+    with pytest.raises(TypeError, match="floating"):
+        ae.gaussian_kl(torch.zeros(2, dtype=torch.int64), torch.zeros(2))
+    with pytest.raises(ValueError, match="samples"):
+        ae.reparameterise(torch.zeros(2), torch.zeros(2), samples=0)
+
+
+def linear_gaussian_vae(exact: bool):
+    """p(z) = N(0, I), p(y | z) = N(W z + b, s^2 I), with W of orthogonal columns so that
+    the exact posterior N(M^-1 W^T (y - b) / s^2, M^-1), M = W^T W / s^2 + I, is diagonal."""
+    d_y, d_z, s = 4, 2, 0.5
+    generator = torch.Generator().manual_seed(0)
+    Q, _ = torch.linalg.qr(torch.randn(d_y, d_z, generator=generator, dtype=torch.float64))
+    W = Q * torch.tensor([2.0, 0.7], dtype=torch.float64)
+    b = torch.randn(d_y, generator=generator, dtype=torch.float64)
+    decoder = nn.Linear(d_z, d_y).double()
+    encoder = nn.Linear(d_y, 2 * d_z).double()
+    precision = (W**2).sum(dim=0) / s**2 + 1.0  # the diagonal of M
+    with torch.no_grad():
+        decoder.weight.copy_(W)
+        decoder.bias.copy_(b)
+        A = (W / s**2 / precision).T  # M^-1 W^T / s^2, shape (d_z, d_y)
+        encoder.weight.zero_()
+        encoder.bias.zero_()
+        if exact:
+            encoder.weight[:d_z] = A
+            encoder.bias[:d_z] = -A @ b
+            encoder.bias[d_z:] = -precision.log()
+        else:
+            encoder.bias[d_z:] = -1.0
+    vae = ae.VariationalAutoencoder(encoder, decoder, likelihood="gaussian", scale=s)
+    evidence = torch.distributions.MultivariateNormal(b, W @ W.T + s**2 * torch.eye(d_y, dtype=torch.float64))
+    return vae, evidence
+
+
+def test_elbo_is_below_the_log_likelihood_and_reaches_it_with_the_exact_posterior():
+    y = torch.randn(5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        exact, evidence = linear_gaussian_vae(exact=True)
+        crude, _ = linear_gaussian_vae(exact=False)
+        log_p = evidence.log_prob(y)
+        elbo_exact = exact.elbo(y, samples=20_000)
+        elbo_crude = crude.elbo(y, samples=2_000)
+    assert (elbo_crude < log_p - 0.1).all()
+    torch.testing.assert_close(elbo_exact, log_p, atol=0.02, rtol=0)
+
+
+def test_bernoulli_log_likelihood_is_the_negative_cross_entropy():
+    vae = small(ae.VariationalAutoencoder, d_y=3, likelihood="bernoulli")
+    y, z = torch.tensor([[1.0, 0.0, 1.0]]), torch.randn(1, 2)
+    p = torch.sigmoid(vae.decode(z))
+    expected = (y * p.log() + (1 - y) * (1 - p).log()).sum(dim=1)
+    torch.testing.assert_close(vae.log_likelihood(y, z), expected)
+    assert ((vae.sample(4) > 0) & (vae.sample(4) < 1)).all()
+
+
+# --- training -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs",
+    [
+        (ae.Autoencoder, {}),
+        (ae.DenoisingAutoencoder, {"noise": 0.3}),
+        (ae.ContractiveAutoencoder, {"lam": 0.1}),
+        (ae.VariationalAutoencoder, {"scale": 0.3}),
+    ],
+)
+def test_training_lowers_the_loss(cls, kwargs):
+    y = horn(128, x=1.0, noise=0.05, seed=3).y
+    model = small(cls, d_z=1, **kwargs)
+
+    def full_loss():
+        torch.manual_seed(0)
+        with torch.no_grad() if cls is not ae.ContractiveAutoencoder else torch.enable_grad():
+            return model.loss(y).item()
+
+    before = full_loss()
+    losses = ae.train(model, y, steps=100, lr=1e-2, batch_size=64, seed=0)
+    assert len(losses) == 100
+    assert full_loss() < 0.7 * before
+
+
+def test_training_is_reproducible_and_leaves_the_global_state_alone():
+    y = horn(64, x=1.0, seed=0).y
+    state = torch.random.get_rng_state()
+    runs = [ae.train(small(ae.DenoisingAutoencoder, noise=0.2), y, steps=20, seed=7) for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert torch.equal(torch.random.get_rng_state(), state)
