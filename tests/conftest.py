@@ -121,3 +121,19 @@ def browser():
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def one_cpu_thread():
+    """Run a module's tests on one CPU thread, then restore the setting.
+
+    The models of Part II are tiny: on a two-core machine, a second thread
+    costs more in waiting than it saves in arithmetic.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+

@@ -38,13 +38,7 @@ FINE = torch.linspace(0, 2 * math.pi, 361)[:-1]
 PROPERTY = settings(max_examples=30, deadline=None)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The models are tiny: on a shared CPU, threads cost more than they save."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 def curve_gap(model: LatentEBM) -> float:

@@ -16,13 +16,7 @@ energies = st.lists(st.floats(-5.0, 5.0), min_size=1, max_size=6).map(
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The networks here are tiny: one CPU thread is much faster than several."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 # ---------------------------------------------------------------- the losses

@@ -4,8 +4,9 @@ What this extension does, each in one function below:
 
 * defines the book's TeX macros once, for MathJax (HTML) and LaTeX (PDF);
 * serves MathJax 3 from the site itself, so the book works offline;
-* re-executes every chapter when the ``gradland`` package changes (the
-  execution cache only hashes cell source);
+* re-executes every chapter when the ``gradland`` package changes, or the
+  full-size switch ``GRADLAND_FULL`` flips (the execution cache only hashes
+  cell source);
 * shows the package version in the book;
 * leaves Thebe out of the pages (chapters run on Binder or Colab);
 * points the Colab button at the chapter's Colab notebook and the PDF
@@ -78,11 +79,15 @@ def latex_macros() -> str:
 
 
 def package_hash() -> str:
-    """SHA-256 of every file of the ``gradland`` package, names included."""
+    """SHA-256 of every file of the ``gradland`` package, names included, and of
+    the full-size switch (``GRADLAND_FULL``): flipping it re-runs the chapters."""
+    from gradland import full_size
+
     digest = hashlib.sha256()
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
         digest.update(path.read_bytes())
+    digest.update(f"full_size={full_size()}".encode())
     return digest.hexdigest()
 
 

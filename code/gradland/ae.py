@@ -29,7 +29,7 @@ The module follows the chapter:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -55,7 +55,7 @@ __all__ = [
 def mlp(
     sizes: Sequence[int],
     *,
-    activation: type[torch.nn.Module] = nn.Tanh,
+    activation: Callable[[], torch.nn.Module] = nn.Tanh,
     output: torch.nn.Module | None = None,
     seed: int = 0,
 ) -> torch.nn.Sequential:
@@ -65,8 +65,10 @@ def mlp(
     ----------
     sizes : sequence of int
         The widths ``[d_in, h_1, ..., d_out]``, at least two positive ints.
-    activation : type of torch.nn.Module
-        The nonlinearity placed after every affine layer but the last.
+    activation : callable
+        Makes the nonlinearity placed after every affine layer but the last:
+        a module class such as ``nn.Tanh``, or
+        ``functools.partial(nn.LeakyReLU, 0.2)``.
     output : torch.nn.Module, optional
         A module appended after the last affine layer, such as
         ``nn.Sigmoid()`` for outputs in :math:`(0, 1)`.

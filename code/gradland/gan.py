@@ -30,12 +30,15 @@ data of shape ``(n, d)``, latents of shape ``(n, d_z)``, energies of shape
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from gradland.ae import mlp
 
 __all__ = [
     "CostNet",
@@ -71,15 +74,9 @@ def _check_batch(name: str, value: object, width: int, module: nn.Module) -> tor
 
 
 def _mlp(sizes: Sequence[int], seed: int) -> nn.Sequential:
-    """Linear layers of the given sizes with leaky ReLUs between them, seeded."""
-    layers: list[nn.Module] = []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            if i > 0:
-                layers.append(nn.LeakyReLU(0.2))
-            layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers)
+    """Linear layers of the given sizes with leaky ReLUs between them, seeded: the
+    autoencoders' perceptron of :func:`gradland.ae.mlp` with another activation."""
+    return mlp(list(sizes), activation=functools.partial(nn.LeakyReLU, 0.2), seed=seed)
 
 
 def _check_sizes(name: str, value: object, *, allow_empty: bool = False) -> tuple[int, ...]:
