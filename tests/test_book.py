@@ -233,3 +233,22 @@ def test_spinning_surface_is_an_offline_animation_in_the_html(book):
     assert figure.count("data:image/jpeg;base64") >= 24, "the animation should embed its frames"
     assert not re.search(r'(?:src|href)="https?://', figure), "the animation loads something from the network"
     assert len(page.encode()) < 3_000_000, f"free-energy.html is {len(page.encode())} bytes"
+
+
+def test_no_line_of_inline_math_starts_like_a_list_item():
+    """Inside $...$ that spans lines, a line that begins with "- " or "+ " is read
+    by Markdown as a new list item, and the math is left as raw TeX on the page."""
+    problems = []
+    for chapter in sorted(REPO.glob("book/*.md")):
+        lines = chapter.read_text().split("\n")
+        for number, line in enumerate(lines, start=1):
+            if not line.lstrip().startswith(("- ", "+ ")):
+                continue
+            paragraph = []
+            for previous in reversed(lines[: number - 1]):
+                if not previous.strip():
+                    break
+                paragraph.append(previous)
+            if "".join(paragraph).replace("$$", "").count("$") % 2 == 1:
+                problems.append(f"{chapter.name}:{number}: {line.strip()[:60]}")
+    assert not problems, "\n".join(problems)

@@ -144,7 +144,7 @@ def parse(url: str, parsed: dict) -> Links:
         ("perturbation confusion", "autodiff"),
         ("purify", "objects-functions"),
         ("Neumann", "implicit-layers"),
-        ("horn", "energy-inference"),
+        ("ghost variable", "energy-inference"),
         ("thermostat", "free-energy"),
         ("contrastive sample", "training-ebms"),
         ("reparameterisation", "autoencoders"),
