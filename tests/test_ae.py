@@ -302,3 +302,17 @@ def test_training_is_reproducible_and_leaves_the_global_state_alone():
     runs = [ae.train(small(ae.DenoisingAutoencoder, noise=0.2), y, steps=20, seed=7) for _ in range(2)]
     assert runs[0] == runs[1]
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_every_autoencoder_trains_on_the_gpu():
+    y = horn(256, x=1.0, device="cuda").y
+    models = [
+        ae.Autoencoder(ae.mlp([2, 16, 1]), ae.mlp([1, 16, 2], seed=1)),
+        ae.VariationalAutoencoder(ae.mlp([2, 16, 2]), ae.mlp([1, 16, 2], seed=1)),
+    ]
+    for model in models:
+        model = model.to("cuda")
+        losses = ae.train(model, y, steps=50, lr=0.02)
+        assert losses[-1] < losses[0]
+        assert model.energy(y).device.type == "cuda"

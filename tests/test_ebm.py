@@ -106,10 +106,25 @@ def test_free_energy_keeps_the_dtype_and_the_shape(dtype):
         assert ebm.free_energy(energies, beta).dtype == dtype
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_energy_runs_on_the_gpu_and_refuses_mixed_devices():
     model = ebm.LatentEBM(ebm.EllipseDecoder()).to("cuda")
     y, z = torch.zeros(4, 2, device="cuda"), torch.zeros(4, device="cuda")
     assert model.energy(y, z).device.type == "cuda"
     with pytest.raises(ValueError, match="same device"):
         model.energy(y, z.cpu())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_runs_on_the_gpu():
+    y = data.horn(64, x=1.0, device="cuda").y
+    grid = torch.linspace(0, 2 * math.pi, 65, device="cuda")[:-1]
+    model = ebm.LatentEBM(ebm.EllipseDecoder()).to("cuda")
+    for beta in (math.inf, 3.0):
+        losses = ebm.fit(model, y, grid, beta, steps=50, lr=0.05)
+        assert losses[-1] < losses[0]
+    points, forces = ebm.force(model, y, grid, 3.0)
+    assert points.device.type == forces.device.type == "cuda"
+    energy = ebm.EnergyMLP(hidden=16).to("cuda")
+    losses, y_hat = ebm.fit_contrastive(energy, y, steps=20, langevin_steps=2)
+    assert y_hat.device.type == "cuda" and len(losses) == 20

@@ -173,3 +173,11 @@ def test_logistic_optimum_is_the_log_density_ratio():
     c = torch.linspace(-5, 5, 20001)
     pointwise = p_data * F.softplus(c) + p_gen * F.softplus(-c)
     assert c[pointwise.argmin()].item() == pytest.approx(math.log(p_gen / p_data), abs=1e-3)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gan_trains_on_the_gpu():
+    cost, gen = CostNet(2, hidden=16).to("cuda"), Generator(1, 2, hidden=16).to("cuda")
+    history = train_gan(cost, gen, horn(256, x=1.0, device="cuda").y, steps=20)
+    assert len(history.cost_loss) == 20
+    assert gen(gen.sample_latent(4)).device.type == "cuda"
