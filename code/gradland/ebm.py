@@ -760,8 +760,10 @@ def contrastive_loss(
        \text{log:} \quad & \log\bigl(1 + \exp(E(\bm{y}) - E(\hat{\bm{y}}))\bigr).
 
     Each one decreases when the energy of the data goes down or the energy of
-    the contrastive samples goes up (until the margin :math:`m` is met, for
-    the first two). The log loss ignores ``margin``.
+    the contrastive samples goes up. The hinge stops once the gap reaches the
+    margin :math:`m`, the square-square loss stops pushing a sample up once
+    its energy reaches :math:`m` (but keeps pulling the data down to zero),
+    and the log loss never stops. The log loss ignores ``margin``.
 
     Parameters
     ----------
@@ -916,7 +918,8 @@ def fit_contrastive(
     losses : list of float
         The loss at each step.
     y_hat : torch.Tensor
-        The contrastive samples of the last step, shape ``(n, 2)``.
+        The contrastive samples of the last step, shape ``(n, 2)``; an empty
+        ``(0, 2)`` tensor when ``kind`` is None (no contrastive samples).
 
     Examples
     --------
@@ -936,7 +939,7 @@ def fit_contrastive(
     generator = torch.Generator(device=y.device).manual_seed(seed)
     optimizer = torch.optim.Adam(energy.parameters(), lr=lr)
     losses = []
-    y_hat = y.new_empty(y.shape)
+    y_hat = y.new_zeros((0, 2))
     for _ in range(steps):
         if kind is None:
             loss = energy(y).mean()
@@ -970,8 +973,8 @@ class RegularisedEBM(nn.Module):
     :math:`\lVert \bm{z} \rVert^2` (``"l2"``) or
     :math:`(\lVert \bm{z} \rVert - 1)^2` (``"ring"``, a soft version of the
     angle latent of :class:`EllipseDecoder`, which it becomes as
-    :math:`\lambda \to \infty`). With :math:`\lambda = 0` and :math:`d \ge 2`
-    every :math:`\bm{y}` is decoded exactly and the free energy is zero
+    :math:`\lambda \to \infty`). With :math:`\lambda = 0`, :math:`d \ge 2` and
+    :math:`\bm{W}` of rank 2, every :math:`\bm{y}` is decoded exactly and the free energy is zero
     everywhere.
 
     Parameters

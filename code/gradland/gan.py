@@ -269,7 +269,8 @@ def cost_loss(
        + \frac{1}{m} \sum_j \bigl[m_0 - C(\hat{\bm{y}}_j)\bigr]_+ ,
 
     with the margin :math:`m_0 > 0` and :math:`[a]_+ = \max(a, 0)`. Both
-    fall when an energy of the data falls or an energy of a sample rises.
+    fall when an energy of the data falls, and neither rises when an energy
+    of a sample rises (the hinge goes flat past the margin).
 
     Parameters
     ----------
