@@ -34,6 +34,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from gradland._checks import describe as _describe
+
 __all__ = [
     "mlp",
     "Autoencoder",
@@ -106,12 +108,6 @@ def mlp(
     if output is not None:
         layers.append(output)
     return nn.Sequential(*layers)
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}, dtype {value.dtype}, on {value.device}"
-    return type(value).__name__
 
 
 def _in_features(module: torch.nn.Module, role: str) -> int:

@@ -38,6 +38,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from gradland._checks import describe as _describe
+
 __all__ = [
     "free_energy",
     "softmin_weights",
@@ -212,12 +214,6 @@ def _check_angles(name: str, z: object) -> torch.Tensor:
     if not isinstance(z, torch.Tensor) or not z.is_floating_point():
         raise TypeError(f"{name} must be a floating torch.Tensor of angles; got {_describe(z)}")
     return z
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}, dtype {value.dtype}, on {value.device}"
-    return type(value).__name__
 
 
 def _circle(z: torch.Tensor) -> torch.Tensor:

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gradland._checks import describe as _describe
 from gradland.ae import mlp
 
 __all__ = [
@@ -51,12 +52,6 @@ __all__ = [
 
 #: The two forms of the contrastive loss of the cost network.
 KINDS = ("logistic", "hinge")
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}, dtype {value.dtype}, on {value.device}"
-    return type(value).__name__
 
 
 def _check_batch(name: str, value: object, width: int, module: nn.Module) -> torch.Tensor:
