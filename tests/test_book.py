@@ -178,6 +178,10 @@ def test_editing_the_package_invalidates_the_execution_cache(tmp_path, monkeypat
         "training-ebms",
         "autoencoders",
         "gans",
+        "recurrent-networks",
+        "attention",
+        "transformers",
+        "graph-networks",
     ],
 )
 def test_colab_button_points_to_the_colab_notebook(book, stem):

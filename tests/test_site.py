@@ -24,6 +24,10 @@ NOTEBOOKS = [
     "book/training-ebms",
     "book/autoencoders",
     "book/gans",
+    "book/recurrent-networks",
+    "book/attention",
+    "book/transformers",
+    "book/graph-networks",
 ]
 
 
@@ -149,6 +153,10 @@ def parse(url: str, parsed: dict) -> Links:
         ("contrastive sample", "training-ebms"),
         ("reparameterisation", "autoencoders"),
         ("cost network", "gans"),
+        ("backpropagation through time", "recurrent-networks"),
+        ("hard attention", "attention"),
+        ("conditional language model", "transformers"),
+        ("adjacency vector", "graph-networks"),
     ],
 )
 def test_search_finds_the_chapter(site, tab, term, chapter):

@@ -1,0 +1,329 @@
+r"""Attention: a map from a set to a set, soft or hard, self or cross.
+
+This module is the code of Chapter 13 of the book. In the book's notation a
+set of :math:`t` elements is a matrix whose columns are the elements; a query
+:math:`\bm{q}` scores every key :math:`\bm{k}_j` by a scalar product, the
+scores are turned into a coefficient vector
+
+.. math::
+
+   \bm{a} = \softargmax(\beta \bm{K}^\top \bm{q}) \in \R^{t}
+   \quad\text{(soft)}, \qquad
+   \bm{a} = \operatorname{onehot}(\argmax(\bm{K}^\top \bm{q}))
+   \quad\text{(hard)},
+
+and the answer is the combination :math:`\bm{h} = \bm{V} \bm{a}` of the
+values, with :math:`\beta = 1 / \sqrt{d}` for keys of size :math:`d`.
+
+The code stores sets the way PyTorch does: one element per **row**, with any
+number of batch dimensions in front, so a set of :math:`t` queries of size
+:math:`d` is a tensor of shape ``(..., t, d)`` and the formula above reads
+``softmax(q @ k.T * scale) @ v``.
+
+Top to bottom:
+
+* :func:`attention`, the function: soft or hard, with an optional mask, and
+  on request the attention weights; ``fused=True`` hands the soft case to
+  :func:`torch.nn.functional.scaled_dot_product_attention`;
+* :func:`causal_mask` and :func:`padding_mask`, the two masks of sequences;
+* :class:`MultiHeadAttention`, the module with learnt projections of the
+  queries, keys and values, split into heads; it copies its weights from
+  :class:`torch.nn.MultiheadAttention` with :meth:`MultiHeadAttention.from_torch`.
+
+Masks are boolean, with ``True`` where a query may look at a key (the
+convention of ``scaled_dot_product_attention``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gradland._checks import describe as _describe
+
+__all__ = [
+    "attention",
+    "causal_mask",
+    "padding_mask",
+    "MultiHeadAttention",
+]
+
+
+def _check_qkv(q: object, k: object, v: object) -> None:
+    for name, value in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor of shape (..., t, d); got {_describe(value)}")
+        if value.ndim < 2:
+            raise ValueError(f"{name} must have shape (..., t, d), at least 2 dimensions; got {_describe(value)}")
+        if not value.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor; got {_describe(value)}")
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"queries and keys must have the same size d; got q {_describe(q)} and k {_describe(k)}"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"keys and values must be as many (the same t); got k {_describe(k)} and v {_describe(v)}"
+        )
+    if not (q.dtype == k.dtype == v.dtype):
+        raise TypeError(f"q, k and v must have one dtype; got {q.dtype}, {k.dtype} and {v.dtype}")
+    if not (q.device == k.device == v.device):
+        raise ValueError(f"q, k and v must be on one device; got {q.device}, {k.device} and {v.device}")
+
+
+def _check_mask(mask: object, q: torch.Tensor, k: torch.Tensor) -> None:
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise TypeError(f"mask must be a boolean tensor (True where a query may look at a key); got {_describe(mask)}")
+    if mask.device != q.device:
+        raise ValueError(f"mask must be on the device of the queries, {q.device}; got {_describe(mask)}")
+    scores_shape = (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
+    try:
+        shape = torch.broadcast_shapes(mask.shape, scores_shape)
+    except RuntimeError:
+        shape = None
+    if shape != scores_shape:
+        raise ValueError(
+            f"mask must broadcast to the shape of the scores, {scores_shape}; got {_describe(mask)}"
+        )
+    if not mask.any(dim=-1).all():
+        raise ValueError("mask leaves a query with no key to look at: every row of the mask needs a True")
+
+
+def attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    hard: bool = False,
+    *,
+    scale: float | None = None,
+    need_weights: bool = False,
+    fused: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    r"""Attend from the queries to the keys and return the combination of the values.
+
+    For each query (a row of ``q``) the scores against the keys are
+    :math:`\beta \bm{K}^\top \bm{q}`; soft attention turns them into the
+    coefficients :math:`\bm{a} = \softargmax(\beta \bm{K}^\top \bm{q})`, hard
+    attention into the one-hot vector of the largest score (the first one on a
+    tie); the output is :math:`\bm{h} = \bm{V} \bm{a}`.
+
+    Parameters
+    ----------
+    q : torch.Tensor
+        Queries, shape ``(..., t_q, d)``.
+    k : torch.Tensor
+        Keys, shape ``(..., t_k, d)``.
+    v : torch.Tensor
+        Values, shape ``(..., t_k, d_v)``. Self-attention passes the same set
+        (or projections of it) as ``q``, ``k`` and ``v``; cross-attention
+        takes the keys and values from another set.
+    mask : torch.Tensor, optional
+        Boolean, broadcastable to the scores ``(..., t_q, t_k)``: ``True``
+        where a query may look at a key. Every query needs at least one key.
+    hard : bool
+        Hard (argmax) instead of soft (softargmax) attention.
+    scale : float, optional
+        The factor :math:`\beta` of the scores; :math:`1 / \sqrt{d}` by default.
+    need_weights : bool
+        Also return the attention weights, shape ``(..., t_q, t_k)``: row
+        :math:`i` is the coefficient vector :math:`\bm{a}` of query :math:`i`.
+    fused : bool
+        Compute soft attention with
+        :func:`torch.nn.functional.scaled_dot_product_attention` (one fused
+        kernel where the hardware has one). It neither returns the weights
+        nor does hard attention.
+
+    Returns
+    -------
+    torch.Tensor or tuple of torch.Tensor
+        The output, shape ``(..., t_q, d_v)``, and the weights if
+        ``need_weights``.
+
+    Examples
+    --------
+    >>> q = torch.tensor([[1.0, 0.0]])            # one query
+    >>> k = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # two keys ...
+    >>> v = torch.tensor([[10.0], [20.0]])          # ... and their values
+    >>> attention(q, k, v, hard=True)
+    tensor([[10.]])
+    >>> h, a = attention(q, k, v, need_weights=True)
+    >>> a.sum().item(), h.item() == (a @ v).item()
+    (1.0, True)
+    """
+    _check_qkv(q, k, v)
+    if mask is not None:
+        _check_mask(mask, q, k)
+    beta = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    if fused:
+        if hard or need_weights:
+            raise ValueError("the fused path does soft attention only and returns no weights; use fused=False")
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=beta)
+
+    scores = q @ k.transpose(-2, -1) * beta  # (..., t_q, t_k): one row of scores per query
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -math.inf)
+    if hard:
+        weights = F.one_hot(scores.argmax(dim=-1), scores.shape[-1]).to(v.dtype)
+    else:
+        weights = torch.softmax(scores, dim=-1)
+    out = weights @ v  # each output row is a combination of the rows of v
+    return (out, weights) if need_weights else out
+
+
+def causal_mask(t: int, *, device: torch.device | str | None = None) -> torch.Tensor:
+    r"""The mask of a sequence that may not look ahead: query :math:`i` sees keys :math:`j \le i`.
+
+    Examples
+    --------
+    >>> causal_mask(3).int()
+    tensor([[1, 0, 0],
+            [1, 1, 0],
+            [1, 1, 1]], dtype=torch.int32)
+    """
+    if not isinstance(t, int) or isinstance(t, bool) or t < 1:
+        raise ValueError(f"t must be a positive int; got {t!r}")
+    return torch.ones(t, t, dtype=torch.bool, device=device).tril()
+
+
+def padding_mask(lengths: torch.Tensor, t: int) -> torch.Tensor:
+    r"""The mask of a batch of sequences padded to length ``t``.
+
+    Sequence :math:`b` has ``lengths[b]`` real elements followed by padding;
+    no query may look at a padding key. The result has shape ``(B, 1, t)``,
+    which broadcasts to the scores ``(B, t_q, t)`` of any number of queries.
+
+    Examples
+    --------
+    >>> padding_mask(torch.tensor([1, 3]), 3).int()
+    tensor([[[1, 0, 0]],
+    <BLANKLINE>
+            [[1, 1, 1]]], dtype=torch.int32)
+    """
+    if not isinstance(lengths, torch.Tensor) or lengths.ndim != 1 or lengths.is_floating_point():
+        raise TypeError(f"lengths must be a 1-D integer tensor, one length per sequence; got {_describe(lengths)}")
+    if not isinstance(t, int) or t < 1:
+        raise ValueError(f"t must be a positive int; got {t!r}")
+    if lengths.numel() and (lengths.min() < 1 or lengths.max() > t):
+        raise ValueError(f"every length must lie in 1..{t}; got {lengths.tolist()}")
+    positions = torch.arange(t, device=lengths.device)
+    return (positions < lengths[:, None])[:, None, :]
+
+
+class MultiHeadAttention(nn.Module):
+    r"""Attention with learnt projections, split into heads.
+
+    The queries, keys and values are linear maps of the inputs,
+    :math:`\bm{q} = \bm{W}_q \bm{x}`, :math:`\bm{k} = \bm{W}_k \bm{\xi}`,
+    :math:`\bm{v} = \bm{W}_v \bm{\xi}` (plus biases), where :math:`\bm{\xi}`
+    is the same set as :math:`\bm{x}` for self-attention and another set for
+    cross-attention. Each of the ``heads`` heads attends with its own slice of
+    size ``d_model // heads``; the outputs are concatenated and mixed by a last
+    linear map :math:`\bm{W}_o`.
+
+    Parameters
+    ----------
+    d_model : int
+        Size of the elements of the input and output sets.
+    heads : int
+        Number of heads; must divide ``d_model``.
+    bias : bool
+        Biases in the four linear maps.
+    fused : bool
+        Use the fused kernel (:func:`attention` with ``fused=True``) whenever
+        no weights and no hard attention are asked for.
+
+    Examples
+    --------
+    >>> mha = MultiHeadAttention(8, heads=2)
+    >>> x = torch.randn(3, 5, 8)                 # 3 sets of 5 elements
+    >>> mha(x).shape                             # self-attention
+    torch.Size([3, 5, 8])
+    >>> out, a = mha(x[:, :2], torch.randn(3, 7, 8), need_weights=True)  # cross
+    >>> out.shape, a.shape                       # weights: (B, heads, t_q, t_k)
+    (torch.Size([3, 2, 8]), torch.Size([3, 2, 2, 7]))
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        heads: int,
+        *,
+        bias: bool = True,
+        fused: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(d_model, int) or not isinstance(heads, int) or d_model < 1 or heads < 1:
+            raise ValueError(f"d_model and heads must be positive ints; got {d_model!r} and {heads!r}")
+        if d_model % heads:
+            raise ValueError(f"heads must divide d_model; got d_model={d_model}, heads={heads}")
+        self.d_model, self.heads, self.fused = d_model, heads, fused
+        kw = {"bias": bias, "device": device, "dtype": dtype}
+        self.w_q = nn.Linear(d_model, d_model, **kw)
+        self.w_k = nn.Linear(d_model, d_model, **kw)
+        self.w_v = nn.Linear(d_model, d_model, **kw)
+        self.w_o = nn.Linear(d_model, d_model, **kw)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, t, d_model) -> (B, heads, t, d_model // heads)."""
+        return x.unflatten(-1, (self.heads, -1)).transpose(-3, -2)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        xi: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        *,
+        hard: bool = False,
+        need_weights: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        r"""Attend from the set ``x`` to the set ``xi`` (to ``x`` itself when ``xi`` is None).
+
+        ``x`` has shape ``(B, t_q, d_model)`` and ``xi`` ``(B, t_k, d_model)``.
+        ``mask`` is boolean and broadcasts to ``(B, t_q, t_k)`` (the same mask
+        for every head) or to ``(B, heads, t_q, t_k)``. Returns the output
+        ``(B, t_q, d_model)`` and, if ``need_weights``, the weights
+        ``(B, heads, t_q, t_k)``.
+        """
+        for name, value in (("x", x), ("xi", x if xi is None else xi)):
+            if not isinstance(value, torch.Tensor) or value.ndim != 3 or value.shape[-1] != self.d_model:
+                raise ValueError(f"{name} must have shape (B, t, {self.d_model}); got {_describe(value)}")
+        xi = x if xi is None else xi
+        q, k, v = self._split(self.w_q(x)), self._split(self.w_k(xi)), self._split(self.w_v(xi))
+        if mask is not None and isinstance(mask, torch.Tensor) and mask.ndim == 3:
+            mask = mask[:, None]  # the same mask for every head
+        fused = self.fused and not (hard or need_weights)
+        result = attention(q, k, v, mask, hard, need_weights=need_weights, fused=fused)
+        out, weights = result if need_weights else (result, None)
+        out = self.w_o(out.transpose(-3, -2).flatten(-2))  # concatenate the heads, then mix them
+        return (out, weights) if need_weights else out
+
+    @classmethod
+    def from_torch(cls, mha: nn.MultiheadAttention, *, fused: bool = False) -> MultiHeadAttention:
+        """A copy of a ``torch.nn.MultiheadAttention`` (same weights, so the same outputs).
+
+        The PyTorch module must have equal query, key and value sizes and no
+        extra key/value biases. Its packed input projection is split into
+        :math:`\\bm{W}_q`, :math:`\\bm{W}_k` and :math:`\\bm{W}_v`.
+        """
+        if not isinstance(mha, nn.MultiheadAttention):
+            raise TypeError(f"expected a torch.nn.MultiheadAttention; got {type(mha).__name__}")
+        if not mha._qkv_same_embed_dim or mha.bias_k is not None:
+            raise ValueError("only a MultiheadAttention with kdim = vdim = embed_dim and add_bias_kv=False can be copied")
+        weight = mha.in_proj_weight
+        bias = mha.in_proj_bias is not None
+        ours = cls(mha.embed_dim, mha.num_heads, bias=bias, fused=fused, device=weight.device, dtype=weight.dtype)
+        with torch.no_grad():
+            for i, lin in enumerate((ours.w_q, ours.w_k, ours.w_v)):
+                lin.weight.copy_(weight.chunk(3)[i])
+                if bias:
+                    lin.bias.copy_(mha.in_proj_bias.chunk(3)[i])
+            ours.w_o.weight.copy_(mha.out_proj.weight)
+            if bias:
+                ours.w_o.bias.copy_(mha.out_proj.bias)
+        return ours
