@@ -28,7 +28,9 @@ Top to bottom:
 * :func:`causal_mask` and :func:`padding_mask`, the two masks of sequences;
 * :class:`MultiHeadAttention`, the module with learnt projections of the
   queries, keys and values, split into heads; it copies its weights from
-  :class:`torch.nn.MultiheadAttention` with :meth:`MultiHeadAttention.from_torch`.
+  :class:`torch.nn.MultiheadAttention` with :meth:`MultiHeadAttention.from_torch`;
+* :class:`AttentionPooling`, a map from a set to one vector: a single learnt
+  query attends to the set through a :class:`MultiHeadAttention`.
 
 Masks are boolean, with ``True`` where a query may look at a key (the
 convention of ``scaled_dot_product_attention``).
@@ -49,6 +51,7 @@ __all__ = [
     "causal_mask",
     "padding_mask",
     "MultiHeadAttention",
+    "AttentionPooling",
 ]
 
 
@@ -125,9 +128,13 @@ def attention(
         Boolean, broadcastable to the scores ``(..., t_q, t_k)``: ``True``
         where a query may look at a key. Every query needs at least one key.
     hard : bool
-        Hard (argmax) instead of soft (softargmax) attention.
+        Hard (argmax) instead of soft (softargmax) attention. The one-hot
+        weights are piecewise constant in the scores, so no gradient reaches
+        ``q`` and ``k`` through them; ``v`` still gets its gradient.
     scale : float, optional
-        The factor :math:`\beta` of the scores; :math:`1 / \sqrt{d}` by default.
+        The factor :math:`\beta \geq 0` of the scores; :math:`1 / \sqrt{d}`
+        by default. A large :math:`\beta` makes soft attention nearly hard;
+        :math:`\beta = 0` averages the values with equal weights.
     need_weights : bool
         Also return the attention weights, shape ``(..., t_q, t_k)``: row
         :math:`i` is the coefficient vector :math:`\bm{a}` of query :math:`i`.
@@ -157,6 +164,10 @@ def attention(
     _check_qkv(q, k, v)
     if mask is not None:
         _check_mask(mask, q, k)
+    if scale is not None and (
+        isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0
+    ):
+        raise ValueError(f"scale must be a finite number >= 0 (the factor beta of the scores); got {scale!r}")
     beta = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     if fused:
         if hard or need_weights:
@@ -205,7 +216,7 @@ def padding_mask(lengths: torch.Tensor, t: int) -> torch.Tensor:
     """
     if not isinstance(lengths, torch.Tensor) or lengths.ndim != 1 or lengths.is_floating_point():
         raise TypeError(f"lengths must be a 1-D integer tensor, one length per sequence; got {_describe(lengths)}")
-    if not isinstance(t, int) or t < 1:
+    if not isinstance(t, int) or isinstance(t, bool) or t < 1:
         raise ValueError(f"t must be a positive int; got {t!r}")
     if lengths.numel() and (lengths.min() < 1 or lengths.max() > t):
         raise ValueError(f"every length must lie in 1..{t}; got {lengths.tolist()}")
@@ -288,12 +299,14 @@ class MultiHeadAttention(nn.Module):
         ``mask`` is boolean and broadcasts to ``(B, t_q, t_k)`` (the same mask
         for every head) or to ``(B, heads, t_q, t_k)``. Returns the output
         ``(B, t_q, d_model)`` and, if ``need_weights``, the weights
-        ``(B, heads, t_q, t_k)``.
+        ``(B, heads, t_q, t_k)``; ``hard=True`` gives every head hard attention.
         """
         for name, value in (("x", x), ("xi", x if xi is None else xi)):
             if not isinstance(value, torch.Tensor) or value.ndim != 3 or value.shape[-1] != self.d_model:
                 raise ValueError(f"{name} must have shape (B, t, {self.d_model}); got {_describe(value)}")
         xi = x if xi is None else xi
+        if xi.shape[0] != x.shape[0]:
+            raise ValueError(f"x and xi must hold as many sets (the same B); got x {_describe(x)} and xi {_describe(xi)}")
         q, k, v = self._split(self.w_q(x)), self._split(self.w_k(xi)), self._split(self.w_v(xi))
         if mask is not None and isinstance(mask, torch.Tensor) and mask.ndim == 3:
             mask = mask[:, None]  # the same mask for every head
@@ -310,6 +323,14 @@ class MultiHeadAttention(nn.Module):
         The PyTorch module must have equal query, key and value sizes and no
         extra key/value biases. Its packed input projection is split into
         :math:`\\bm{W}_q`, :math:`\\bm{W}_k` and :math:`\\bm{W}_v`.
+
+        Examples
+        --------
+        >>> theirs = nn.MultiheadAttention(8, 2, batch_first=True)
+        >>> ours = MultiHeadAttention.from_torch(theirs)
+        >>> x = torch.randn(3, 5, 8)
+        >>> torch.allclose(ours(x), theirs(x, x, x, need_weights=False)[0], atol=1e-6)
+        True
         """
         if not isinstance(mha, nn.MultiheadAttention):
             raise TypeError(f"expected a torch.nn.MultiheadAttention; got {type(mha).__name__}")
@@ -327,3 +348,91 @@ class MultiHeadAttention(nn.Module):
             if bias:
                 ours.w_o.bias.copy_(mha.out_proj.bias)
         return ours
+
+
+class AttentionPooling(nn.Module):
+    r"""A map from a set to one vector: a single learnt query attends to the set.
+
+    The module holds one learnt vector :math:`\bm{q}_0`, the same for every
+    set, and cross-attends from it to the set :math:`\bm{X}` with a
+    :class:`MultiHeadAttention` (whose :math:`\bm{W}_q` projects
+    :math:`\bm{q}_0` once more). For one head the output is
+
+    .. math::
+
+       \bm{h} = \bm{W}_o \bm{V} \softargmax(\beta \bm{K}^\top \bm{q}),
+       \qquad \bm{q} = \bm{W}_q \bm{q}_0, \ \bm{K} = \bm{W}_k \bm{X}, \
+       \bm{V} = \bm{W}_v \bm{X}
+
+    (plus biases). The query does not depend on the set, so permuting the
+    elements of the set permutes the keys and the values alike and leaves
+    :math:`\bm{h}` unchanged: the map is permutation-invariant. This is the
+    pooling by multi-head attention of the Set Transformer.
+
+    Parameters
+    ----------
+    d_model : int
+        Size of the elements of the set and of the output vector.
+    heads : int
+        Number of heads; must divide ``d_model``.
+    bias : bool
+        Biases in the four linear maps.
+    fused : bool
+        Use the fused kernel when no weights and no hard attention are asked for.
+
+    Attributes
+    ----------
+    query : torch.nn.Parameter
+        The learnt query :math:`\bm{q}_0`, shape ``(d_model,)``.
+    attend : MultiHeadAttention
+        The attention from the query to the set.
+
+    Examples
+    --------
+    >>> pool = AttentionPooling(4, heads=2)
+    >>> x = torch.randn(3, 6, 4)                   # 3 sets of 6 elements
+    >>> h, a = pool(x, need_weights=True)
+    >>> h.shape, a.shape                           # weights: (B, heads, t)
+    (torch.Size([3, 4]), torch.Size([3, 2, 6]))
+    >>> torch.allclose(pool(x[:, torch.randperm(6)]), h, atol=1e-6)
+    True
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        heads: int = 1,
+        *,
+        bias: bool = True,
+        fused: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.attend = MultiHeadAttention(d_model, heads, bias=bias, fused=fused, device=device, dtype=dtype)
+        self.query = nn.Parameter(torch.randn(d_model, device=device, dtype=dtype) / math.sqrt(d_model))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        *,
+        hard: bool = False,
+        need_weights: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        r"""Pool each set of ``x`` into one vector.
+
+        ``x`` has shape ``(B, t, d_model)``; ``mask`` is boolean and
+        broadcasts to ``(B, 1, t)`` (a :func:`padding_mask`, for sets of
+        different sizes padded to ``t``). Returns the vectors
+        ``(B, d_model)`` and, if ``need_weights``, the coefficient vectors
+        ``(B, heads, t)``, one per set and head.
+        """
+        if not isinstance(x, torch.Tensor) or x.ndim != 3:
+            raise ValueError(f"x must have shape (B, t, {self.attend.d_model}); got {_describe(x)}")
+        q = self.query.expand(x.shape[0], 1, -1)
+        result = self.attend(q, x, mask, hard=hard, need_weights=need_weights)
+        if need_weights:
+            out, weights = result
+            return out[:, 0], weights[:, :, 0]
+        return result[:, 0]
