@@ -304,9 +304,9 @@ class MultiHeadAttention(nn.Module):
         for name, value in (("x", x), ("xi", x if xi is None else xi)):
             if not isinstance(value, torch.Tensor) or value.ndim != 3 or value.shape[-1] != self.d_model:
                 raise ValueError(f"{name} must have shape (B, t, {self.d_model}); got {_describe(value)}")
-        xi = x if xi is None else xi
-        if xi.shape[0] != x.shape[0]:
+        if xi is not None and xi.shape[0] != x.shape[0]:
             raise ValueError(f"x and xi must hold as many sets (the same B); got x {_describe(x)} and xi {_describe(xi)}")
+        xi = x if xi is None else xi
         q, k, v = self._split(self.w_q(x)), self._split(self.w_k(xi)), self._split(self.w_v(xi))
         if mask is not None and isinstance(mask, torch.Tensor) and mask.ndim == 3:
             mask = mask[:, None]  # the same mask for every head
