@@ -297,3 +297,12 @@ def test_training_on_cuda():
     result = train_recall(2, length=12, d=16, steps=120, seed=0, device="cuda")
     assert next(result.model.parameters()).device.type == "cuda"
     assert result.accuracy > 0.9
+
+
+def test_training_is_seeded_and_leaves_the_global_random_state_alone():
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
+    a = train_recall(1, length=6, d=8, steps=5, test_size=16, seed=3)
+    assert torch.equal(torch.get_rng_state(), before)
+    b = train_recall(1, length=6, d=8, steps=5, test_size=16, seed=3)
+    assert a.losses == b.losses and a.accuracy == b.accuracy

@@ -639,8 +639,9 @@ def train_recall(
     _check_positive_int("steps", steps)
     _check_positive_int("batch_size", batch_size)
     _check_positive_int("test_size", test_size)
-    torch.manual_seed(seed)
-    model = RecallNet(symbols, d, device=device)
+    with torch.random.fork_rng(devices=[]):  # seed the weights, leave the global state alone
+        torch.manual_seed(seed)
+        model = RecallNet(symbols, d, device=device)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     rng = torch.Generator().manual_seed(seed)
     result = RecallResult(model)
