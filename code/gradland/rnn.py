@@ -632,9 +632,9 @@ def train_recall(
     Examples
     --------
     >>> from gradland.rnn import train_recall
-    >>> result = train_recall(1, length=10, d=16, steps=60)
+    >>> result = train_recall(1, length=6, d=16, steps=30)
     >>> len(result.losses), result.accuracy > 0.5
-    (60, True)
+    (30, True)
     """
     _check_positive_int("steps", steps)
     _check_positive_int("batch_size", batch_size)
