@@ -1,8 +1,662 @@
 r"""Recurrent networks: the Elman network as one linear map of the stacked input and state.
 
-This module is the code of Chapter 12 of the book.
+This module is the code of Chapter 12 of the book. An Elman network reads a
+sequence :math:`\bm{x}[1], \dots, \bm{x}[T] \in \R^n` one element at a time
+and carries a hidden state :math:`\bm{h}[t] \in \R^d` from step to step,
+
+.. math::
+
+   \bm{h}[t] = f\bigl(\bm{W}_x \bm{x}[t] + \bm{W}_h \bm{h}[t-1] + \bm{b}\bigr)
+   = f\left(\begin{bmatrix} \bm{W}_x & \bm{W}_h \end{bmatrix}
+   \begin{bmatrix} \bm{x}[t] \\ \bm{h}[t-1] \end{bmatrix} + \bm{b}\right),
+
+with :math:`f` the hyperbolic tangent or the rectifier, applied entry by
+entry. The second form is the one the code uses: one matrix
+:math:`\bm{W} = [\bm{W}_x \; \bm{W}_h] \in \R^{d \times (n + d)}` applied to
+the stacked vector, built with :func:`gradland.linalg.stack`.
+
+Top to bottom:
+
+* :class:`ElmanRNN`, the network, with :meth:`ElmanRNN.step` (one time step)
+  and :meth:`ElmanRNN.forward` (the whole sequence, unrolled in time); it
+  copies a :class:`torch.nn.RNN` with :meth:`ElmanRNN.from_torch` and turns
+  into one with :meth:`ElmanRNN.to_torch`, PyTorch's fused implementation of
+  the same map;
+* :func:`bptt`, backpropagation through time written out by hand: the
+  gradients of a loss with respect to :math:`\bm{W}`, :math:`\bm{b}` and
+  :math:`\bm{h}[0]`, one reverse sweep over the unrolled network;
+* :func:`state_jacobians`, the Jacobians
+  :math:`\partial \bm{h}[T] / \partial \bm{h}[t]` as products of the per-step
+  Jacobians :math:`\diag(f'(\bm{u}[s])) \bm{W}_h`;
+* :func:`delayed_recall`, :class:`RecallNet` and :func:`train_recall`, a
+  memory test: output at every step the symbol seen :math:`k` steps before.
+
+As everywhere in the package, a batch is stored with the examples first and
+one element per row: a batch of :math:`B` sequences of length :math:`T` is a
+tensor of shape ``(B, T, n)`` (PyTorch's ``batch_first=True``).
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gradland import linalg
+from gradland._checks import describe as _describe
+
+__all__ = [
+    "ElmanRNN",
+    "bptt",
+    "state_jacobians",
+    "delayed_recall",
+    "RecallNet",
+    "RecallResult",
+    "train_recall",
+]
+
+#: The nonlinearities :math:`f` of an Elman network, as :class:`torch.nn.RNN` names them.
+NONLINEARITIES = ("tanh", "relu")
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {value!r}")
+    return value
+
+
+def _activation(nonlinearity: str, u: torch.Tensor) -> torch.Tensor:
+    return torch.tanh(u) if nonlinearity == "tanh" else torch.relu(u)
+
+
+def _activation_derivative(nonlinearity: str, u: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    r""":math:`f'(\bm{u})`, entry by entry, from the pre-activation ``u`` and ``h = f(u)``."""
+    if nonlinearity == "tanh":
+        return 1 - h**2  # tanh' = 1 - tanh^2
+    return (u > 0).to(u.dtype)  # relu' = 1 for u > 0, 0 otherwise (0 at u = 0, as PyTorch)
+
+
+# --------------------------------------------------------------------------
+# The network
+# --------------------------------------------------------------------------
+
+
+class ElmanRNN(nn.Module):
+    r"""The Elman network :math:`\bm{h}[t] = f(\bm{W} [\bm{x}[t]; \bm{h}[t-1]] + \bm{b})`.
+
+    The module holds **one** weight matrix, the concatenation
+    :math:`\bm{W} = [\bm{W}_x \; \bm{W}_h] \in \R^{d \times (n + d)}`, and
+    one bias :math:`\bm{b} \in \R^d`. The two blocks are available as the
+    views :attr:`W_x` and :attr:`W_h`. The weights start uniform on
+    :math:`[-1/\sqrt{d}, 1/\sqrt{d}]`, as in :class:`torch.nn.RNN`.
+
+    Parameters
+    ----------
+    n : int
+        Size :math:`n` of the input elements :math:`\bm{x}[t]`.
+    d : int
+        Size :math:`d` of the hidden state :math:`\bm{h}[t]`.
+    nonlinearity : {"tanh", "relu"}
+        The function :math:`f`, applied entry by entry.
+    bias : bool
+        Whether to add the bias :math:`\bm{b}`.
+    device, dtype
+        Where and in what precision to create the parameters.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.rnn import ElmanRNN
+    >>> rnn = ElmanRNN(3, 5)
+    >>> rnn.weight.shape, rnn.W_x.shape, rnn.W_h.shape
+    (torch.Size([5, 8]), torch.Size([5, 3]), torch.Size([5, 5]))
+    >>> states, last = rnn(torch.randn(2, 7, 3))  # 2 sequences of length 7
+    >>> states.shape, last.shape, torch.equal(states[:, -1], last)
+    (torch.Size([2, 7, 5]), torch.Size([2, 5]), True)
+    """
+
+    def __init__(
+        self,
+        n: int,
+        d: int,
+        *,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.n = _check_positive_int("n", n)
+        self.d = _check_positive_int("d", d)
+        if nonlinearity not in NONLINEARITIES:
+            raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}; got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        kw = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty(d, n + d, **kw))
+        self.bias = nn.Parameter(torch.empty(d, **kw)) if bias else None
+        bound = 1 / math.sqrt(d)
+        with torch.no_grad():
+            self.weight.uniform_(-bound, bound)
+            if self.bias is not None:
+                self.bias.uniform_(-bound, bound)
+
+    @property
+    def W_x(self) -> torch.Tensor:
+        r"""The input block :math:`\bm{W}_x \in \R^{d \times n}`: the first :math:`n` columns of :math:`\bm{W}` (a view)."""
+        return self.weight[:, : self.n]
+
+    @property
+    def W_h(self) -> torch.Tensor:
+        r"""The recurrent block :math:`\bm{W}_h \in \R^{d \times d}`: the last :math:`d` columns of :math:`\bm{W}` (a view)."""
+        return self.weight[:, self.n :]
+
+    def extra_repr(self) -> str:
+        return f"n={self.n}, d={self.d}, nonlinearity={self.nonlinearity!r}, bias={self.bias is not None}"
+
+    def step(self, x_t: torch.Tensor, h_prev: torch.Tensor) -> torch.Tensor:
+        r"""One time step: :math:`\bm{h}[t] = f(\bm{W} [\bm{x}[t]; \bm{h}[t-1]] + \bm{b})`.
+
+        Parameters
+        ----------
+        x_t : torch.Tensor
+            The input :math:`\bm{x}[t]`, shape ``(..., n)``.
+        h_prev : torch.Tensor
+            The previous state :math:`\bm{h}[t-1]`, shape ``(..., d)``, with
+            the leading dimensions of ``x_t``.
+
+        Returns
+        -------
+        torch.Tensor
+            The new state :math:`\bm{h}[t]`, shape ``(..., d)``.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from gradland.rnn import ElmanRNN
+        >>> rnn = ElmanRNN(2, 3, bias=False)
+        >>> x_t, h_prev = torch.randn(2), torch.randn(3)
+        >>> two_products = torch.tanh(rnn.W_x @ x_t + rnn.W_h @ h_prev)
+        >>> torch.allclose(rnn.step(x_t, h_prev), two_products)
+        True
+        """
+        v = linalg.stack(x_t, h_prev)  # [x[t]; h[t-1]], shape (..., n + d)
+        u = linalg.linear(v, self.weight, self.bias)  # W v + b, one product
+        return _activation(self.nonlinearity, u)
+
+    def _check_sequence(self, x: object, h0: object) -> tuple[torch.Tensor, torch.Tensor]:
+        """Check ``x`` (B, T, n) or (T, n) and ``h0``; return ``h0``, zeros when None."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor of shape (B, T, {self.n}) or (T, {self.n}); got {_describe(x)}")
+        if x.ndim not in (2, 3) or x.shape[-1] != self.n or x.shape[-2] == 0:
+            raise ValueError(
+                f"x must have shape (B, T, {self.n}) or (T, {self.n}) with T >= 1; got {_describe(x)}"
+            )
+        if x.dtype != self.weight.dtype or x.device != self.weight.device:
+            raise ValueError(
+                f"x must have the network's dtype and device, {self.weight.dtype} on {self.weight.device}; "
+                f"got {_describe(x)}"
+            )
+        state_shape = (*x.shape[:-2], self.d)
+        if h0 is None:
+            return torch.zeros(state_shape, dtype=x.dtype, device=x.device)
+        if not isinstance(h0, torch.Tensor) or tuple(h0.shape) != state_shape:
+            raise ValueError(f"h0 must have shape {state_shape} for this x; got {_describe(h0)}")
+        if h0.dtype != x.dtype or h0.device != x.device:
+            raise ValueError(f"h0 must have the dtype and device of x, {x.dtype} on {x.device}; got {_describe(h0)}")
+        return h0
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""Run the network over whole sequences: the unrolled loop over :math:`t = 1, \dots, T`.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            A batch of sequences, shape ``(B, T, n)``, or one sequence,
+            shape ``(T, n)``.
+        h0 : torch.Tensor, optional
+            The initial state :math:`\bm{h}[0]`, shape ``(B, d)`` (or
+            ``(d,)`` for one sequence); zero when omitted.
+
+        Returns
+        -------
+        states : torch.Tensor
+            All the states :math:`\bm{h}[1], \dots, \bm{h}[T]`, shape
+            ``(B, T, d)`` (or ``(T, d)``).
+        last : torch.Tensor
+            The last state :math:`\bm{h}[T]`, shape ``(B, d)`` (or ``(d,)``).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from gradland.rnn import ElmanRNN
+        >>> rnn = ElmanRNN(1, 2)
+        >>> states, last = rnn(torch.ones(4, 1))  # one sequence of length 4
+        >>> states.shape, last.shape
+        (torch.Size([4, 2]), torch.Size([2]))
+        """
+        h = self._check_sequence(x, h0)
+        states = []
+        for t in range(x.shape[-2]):  # the same step, with the same weights, at every t
+            h = self.step(x[..., t, :], h)
+            states.append(h)
+        return torch.stack(states, dim=-2), h
+
+    @classmethod
+    def from_torch(cls, rnn: nn.RNN) -> ElmanRNN:
+        r"""A copy of a single-layer, unidirectional ``torch.nn.RNN`` (same function, same outputs).
+
+        PyTorch stores ``weight_ih_l0`` :math:`= \bm{W}_x` and
+        ``weight_hh_l0`` :math:`= \bm{W}_h` apart, and two biases that are
+        simply added, so :math:`\bm{W} = [\bm{W}_x \; \bm{W}_h]` and
+        :math:`\bm{b} = \bm{b}_{ih} + \bm{b}_{hh}`. The copy's
+        :meth:`forward` takes ``(B, T, n)`` batches, as an ``nn.RNN`` built
+        with ``batch_first=True`` does.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from gradland.rnn import ElmanRNN
+        >>> theirs = torch.nn.RNN(3, 4, batch_first=True)
+        >>> ours = ElmanRNN.from_torch(theirs)
+        >>> x = torch.randn(2, 5, 3)
+        >>> torch.allclose(ours(x)[0], theirs(x)[0], atol=1e-6)
+        True
+        """
+        if not isinstance(rnn, nn.RNN):
+            raise TypeError(f"expected a torch.nn.RNN; got {type(rnn).__name__}")
+        if rnn.num_layers != 1 or rnn.bidirectional or getattr(rnn, "proj_size", 0):
+            raise ValueError(
+                "only a single-layer, unidirectional torch.nn.RNN can be copied; got "
+                f"num_layers={rnn.num_layers}, bidirectional={rnn.bidirectional}"
+            )
+        w_ih = rnn.weight_ih_l0
+        ours = cls(rnn.input_size, rnn.hidden_size, nonlinearity=rnn.nonlinearity, bias=rnn.bias,
+                   device=w_ih.device, dtype=w_ih.dtype)
+        with torch.no_grad():
+            ours.weight.copy_(linalg.concat(w_ih, rnn.weight_hh_l0))
+            if rnn.bias:
+                ours.bias.copy_(rnn.bias_ih_l0 + rnn.bias_hh_l0)
+        return ours
+
+    def to_torch(self) -> nn.RNN:
+        r"""The same network as a ``torch.nn.RNN(n, d, batch_first=True)``, PyTorch's fused implementation.
+
+        The bias goes into ``bias_ih_l0``; ``bias_hh_l0`` is zero.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from gradland.rnn import ElmanRNN
+        >>> ours = ElmanRNN(3, 4, nonlinearity="relu")
+        >>> x = torch.randn(2, 5, 3)
+        >>> torch.allclose(ours.to_torch()(x)[0], ours(x)[0], atol=1e-6)
+        True
+        """
+        theirs = nn.RNN(self.n, self.d, nonlinearity=self.nonlinearity, bias=self.bias is not None,
+                        batch_first=True, device=self.weight.device, dtype=self.weight.dtype)
+        with torch.no_grad():
+            theirs.weight_ih_l0.copy_(self.W_x)
+            theirs.weight_hh_l0.copy_(self.W_h)
+            if self.bias is not None:
+                theirs.bias_ih_l0.copy_(self.bias)
+                theirs.bias_hh_l0.zero_()
+        return theirs
+
+
+def _check_rnn(rnn: object) -> ElmanRNN:
+    if not isinstance(rnn, ElmanRNN):
+        raise TypeError(f"rnn must be a gradland.rnn.ElmanRNN; got {type(rnn).__name__}")
+    return rnn
+
+
+# --------------------------------------------------------------------------
+# Backpropagation through time, and the Jacobians it multiplies
+# --------------------------------------------------------------------------
+
+
+def bptt(
+    rnn: ElmanRNN,
+    x: torch.Tensor,
+    grad_states: torch.Tensor,
+    h0: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    r"""Backpropagation through time, by hand: the gradients of a loss of the states.
+
+    Let a loss :math:`L` depend on the states :math:`\bm{h}[1], \dots,
+    \bm{h}[T]` that ``rnn`` computes from ``x`` and :math:`\bm{h}[0]`, and
+    let ``grad_states`` hold its *direct* gradients
+    :math:`\bm{g}[t] = \nabla_{\bm{h}[t]} \ell`, the ones that do not go
+    through later states (for a loss :math:`\sum_t \ell_t(\bm{h}[t])`, the
+    gradient of :math:`\ell_t`). One forward sweep stores the states; one
+    reverse sweep, from :math:`t = T` down to 1, computes
+
+    .. math::
+
+       \bar{\bm{h}}[t] = \bm{g}[t] + \bm{W}_h^\top \bm{\delta}[t+1], \quad
+       \bm{\delta}[t] = f'(\bm{u}[t]) \odot \bar{\bm{h}}[t], \quad
+       \nabla_{\bm{W}} L = \sum_{t=1}^{T} \bm{\delta}[t]
+       \begin{bmatrix} \bm{x}[t] \\ \bm{h}[t-1] \end{bmatrix}^\top,
+
+    with :math:`\bm{\delta}[T+1] = \bm{0}`, :math:`\nabla_{\bm{b}} L =
+    \sum_t \bm{\delta}[t]` and :math:`\nabla_{\bm{h}[0]} L = \bm{W}_h^\top
+    \bm{\delta}[1]`. Batches of sequences are summed over, as for a loss
+    that adds the examples' losses.
+
+    Parameters
+    ----------
+    rnn : ElmanRNN
+        The network.
+    x : torch.Tensor
+        The inputs, shape ``(B, T, n)`` or ``(T, n)``.
+    grad_states : torch.Tensor
+        The direct gradients :math:`\bm{g}[t]`, the shape of the states,
+        ``(B, T, d)`` or ``(T, d)``.
+    h0 : torch.Tensor, optional
+        The initial state, zero when omitted.
+
+    Returns
+    -------
+    grad_weight : torch.Tensor
+        :math:`\nabla_{\bm{W}} L`, shape ``(d, n + d)``, the shape of ``rnn.weight``.
+    grad_bias : torch.Tensor or None
+        :math:`\nabla_{\bm{b}} L`, shape ``(d,)``; None for a network without bias.
+    grad_h0 : torch.Tensor
+        :math:`\nabla_{\bm{h}[0]} L`, the shape of ``h0``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.rnn import ElmanRNN, bptt
+    >>> rnn = ElmanRNN(2, 3, dtype=torch.float64)
+    >>> x = torch.randn(4, 6, 2, dtype=torch.float64)
+    >>> states, _ = rnn(x)
+    >>> (states**2).sum().backward()  # autograd's reverse mode
+    >>> grad_w, grad_b, _ = bptt(rnn, x, 2 * states.detach())  # the gradient of h**2 is 2 h
+    >>> torch.allclose(grad_w, rnn.weight.grad), torch.allclose(grad_b, rnn.bias.grad)
+    (True, True)
+    """
+    rnn = _check_rnn(rnn)
+    h0 = rnn._check_sequence(x, h0)
+    state_shape = (*x.shape[:-1], rnn.d)
+    if not isinstance(grad_states, torch.Tensor) or tuple(grad_states.shape) != state_shape:
+        raise ValueError(f"grad_states must have the shape of the states, {state_shape}; got {_describe(grad_states)}")
+    with torch.no_grad():
+        # Forward sweep: keep every stacked input v[t] = [x[t]; h[t-1]] and f'(u[t]).
+        inputs, slopes, h = [], [], h0
+        for t in range(x.shape[-2]):
+            v = linalg.stack(x[..., t, :], h)
+            u = linalg.linear(v, rnn.weight, rnn.bias)
+            h = _activation(rnn.nonlinearity, u)
+            inputs.append(v)
+            slopes.append(_activation_derivative(rnn.nonlinearity, u, h))
+        # Reverse sweep: the adjoint of h[t] gathers its direct gradient and what h[t+1] sends back.
+        grad_weight = torch.zeros_like(rnn.weight)
+        grad_bias = torch.zeros(rnn.d, dtype=x.dtype, device=x.device)
+        from_later = torch.zeros_like(h0)  # W_h^T delta[t+1], zero after the last step
+        for t in reversed(range(x.shape[-2])):
+            h_bar = grad_states[..., t, :] + from_later
+            delta = slopes[t] * h_bar  # through f: multiply by diag(f'(u[t]))
+            grad_weight += torch.einsum("...i,...j->ij", delta, inputs[t])  # delta [x; h]^T, summed over the batch
+            grad_bias += delta.reshape(-1, rnn.d).sum(0)
+            from_later = delta @ rnn.W_h  # rows: (W_h^T delta)^T = delta^T W_h
+    return grad_weight, (grad_bias if rnn.bias is not None else None), from_later
+
+
+def state_jacobians(rnn: ElmanRNN, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+    r"""The Jacobians :math:`\partial \bm{h}[T] / \partial \bm{h}[t]` for :math:`t = 0, \dots, T`, of one sequence.
+
+    Each step has the Jacobian :math:`\bm{J}[s] = \partial \bm{h}[s] /
+    \partial \bm{h}[s-1] = \diag(f'(\bm{u}[s])) \bm{W}_h \in \R^{d \times d}`,
+    with :math:`\bm{u}[s]` the pre-activation of step :math:`s`, and by the
+    chain rule
+
+    .. math::
+
+       \frac{\partial \bm{h}[T]}{\partial \bm{h}[t]}
+       = \bm{J}[T] \, \bm{J}[T-1] \cdots \bm{J}[t+1],
+
+    the identity for :math:`t = T`. The products are accumulated from the
+    left, starting at :math:`T`, as reverse mode does.
+
+    Parameters
+    ----------
+    rnn : ElmanRNN
+        The network.
+    x : torch.Tensor
+        One sequence, shape ``(T, n)``.
+    h0 : torch.Tensor, optional
+        The initial state, shape ``(d,)``; zero when omitted.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(T + 1, d, d)``; entry ``t`` is
+        :math:`\partial \bm{h}[T] / \partial \bm{h}[t]`, rows indexed by
+        :math:`\bm{h}[T]` (a Jacobian of :math:`\R^d \to \R^d` is
+        :math:`d \times d`, output by input).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.rnn import ElmanRNN, state_jacobians
+    >>> rnn = ElmanRNN(2, 3, dtype=torch.float64)
+    >>> x = torch.randn(5, 2, dtype=torch.float64)
+    >>> J = state_jacobians(rnn, x)
+    >>> J.shape, torch.equal(J[-1], torch.eye(3, dtype=torch.float64))
+    (torch.Size([6, 3, 3]), True)
+    >>> last_from_h0 = lambda h0: rnn(x, h0)[1]
+    >>> torch.allclose(J[0], torch.func.jacrev(last_from_h0)(torch.zeros(3, dtype=torch.float64)))
+    True
+    """
+    rnn = _check_rnn(rnn)
+    if isinstance(x, torch.Tensor) and x.ndim != 2:
+        raise ValueError(f"x must be one sequence, shape (T, {rnn.n}); got {_describe(x)}")
+    h = rnn._check_sequence(x, h0)
+    with torch.no_grad():
+        steps = []  # J[s] = diag(f'(a[s])) W_h, s = 1, ..., T
+        for t in range(x.shape[0]):
+            u = linalg.linear(linalg.stack(x[t], h), rnn.weight, rnn.bias)
+            h = _activation(rnn.nonlinearity, u)
+            steps.append(_activation_derivative(rnn.nonlinearity, u, h)[:, None] * rnn.W_h)
+        product = torch.eye(rnn.d, dtype=x.dtype, device=x.device)
+        jacobians = [product]  # dh[T]/dh[T]
+        for J in reversed(steps):
+            product = product @ J  # dh[T]/dh[s-1] = dh[T]/dh[s] J[s]
+            jacobians.append(product)
+    return torch.stack(jacobians[::-1])
+
+
+# --------------------------------------------------------------------------
+# A memory test: recall the symbol seen k steps ago
+# --------------------------------------------------------------------------
+
+
+def delayed_recall(
+    batch: int,
+    length: int,
+    delay: int,
+    symbols: int = 4,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Sequences of random symbols, and as targets the symbol seen ``delay`` steps before.
+
+    Each sequence is :math:`s[1], \dots, s[T]`, symbols drawn uniformly from
+    :math:`\{0, \dots, K - 1\}` and given to the network one-hot,
+    :math:`\bm{x}[t] = \bm{e}_{s[t]} \in \R^K`. The target at step :math:`t`
+    is :math:`s[t - k]`; the first :math:`k` steps have nothing to recall and
+    get the target ``-100``, which :func:`torch.nn.functional.cross_entropy`
+    ignores. Guessing gives an accuracy of :math:`1/K`.
+
+    Parameters
+    ----------
+    batch : int
+        Number :math:`B` of sequences.
+    length : int
+        Their length :math:`T`.
+    delay : int
+        The delay :math:`k`, with :math:`0 \le k < T`.
+    symbols : int
+        The number :math:`K` of symbols, at least 2.
+    generator : torch.Generator, optional
+        The source of randomness (on the CPU).
+    device, dtype
+        Where to put the result, and the dtype of the inputs.
+
+    Returns
+    -------
+    x : torch.Tensor
+        The one-hot inputs, shape ``(B, T, K)``.
+    target : torch.Tensor
+        The targets, integer, shape ``(B, T)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.rnn import delayed_recall
+    >>> x, target = delayed_recall(1, 6, 2, generator=torch.Generator().manual_seed(0))
+    >>> x.argmax(-1)
+    tensor([[0, 3, 1, 0, 3, 3]])
+    >>> target
+    tensor([[-100, -100,    0,    3,    1,    0]])
+    """
+    for name, value in (("batch", batch), ("length", length), ("symbols", symbols)):
+        _check_positive_int(name, value)
+    if symbols < 2:
+        raise ValueError(f"symbols must be at least 2; got {symbols}")
+    if not isinstance(delay, int) or isinstance(delay, bool) or not 0 <= delay < length:
+        raise ValueError(f"delay must be an int with 0 <= delay < length = {length}; got {delay!r}")
+    s = torch.randint(symbols, (batch, length), generator=generator)
+    target = torch.full_like(s, -100)
+    target[:, delay:] = s[:, : length - delay]
+    x = F.one_hot(s, symbols).to(dtype)
+    return x.to(device), target.to(device)
+
+
+class RecallNet(nn.Module):
+    r"""An Elman network with an output map: :math:`\bm{y}[t] = \bm{W}_y \bm{h}[t] + \bm{b}_y`.
+
+    The outputs are the scores (logits) of the :math:`K` symbols at every
+    step, shape ``(B, T, K)``.
+
+    Parameters
+    ----------
+    symbols : int
+        The number :math:`K` of symbols, the size of the inputs and outputs.
+    d : int
+        The size of the hidden state.
+    nonlinearity : {"tanh", "relu"}
+        The nonlinearity of the recurrent network.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.rnn import RecallNet, delayed_recall
+    >>> x, _ = delayed_recall(2, 5, 1)
+    >>> RecallNet(4, 16)(x).shape
+    torch.Size([2, 5, 4])
+    """
+
+    def __init__(self, symbols: int, d: int, *, nonlinearity: str = "tanh",
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+        super().__init__()
+        self.rnn = ElmanRNN(symbols, d, nonlinearity=nonlinearity, device=device, dtype=dtype)
+        self.readout = nn.Linear(d, symbols, device=device, dtype=dtype)  # W_y, b_y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The scores of the symbols at every step, shape ``(B, T, K)``."""
+        states, _ = self.rnn(x)
+        return self.readout(states)
+
+
+@dataclass
+class RecallResult:
+    """What :func:`train_recall` returns."""
+
+    model: RecallNet
+    """The trained network, in evaluation mode."""
+    losses: list[float] = field(default_factory=list)
+    """The training loss (cross-entropy) at each step."""
+    accuracy: float = float("nan")
+    """The fraction of symbols recalled correctly on fresh test sequences."""
+
+
+def train_recall(
+    delay: int,
+    *,
+    length: int = 40,
+    symbols: int = 4,
+    d: int = 32,
+    steps: int = 300,
+    batch_size: int = 32,
+    lr: float = 1e-2,
+    test_size: int = 256,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> RecallResult:
+    r"""Train a :class:`RecallNet` on :func:`delayed_recall` with delay :math:`k` and measure its accuracy.
+
+    Each step draws a fresh batch and takes one Adam step on the
+    cross-entropy of all the steps that have a target; the gradient is
+    computed by backpropagation through time over the whole sequence.
+    Gradients whose norm exceeds 1 are scaled down to norm 1 (clipping),
+    which keeps an exploding gradient from throwing the weights away.
+
+    Parameters
+    ----------
+    delay : int
+        The delay :math:`k`.
+    length, symbols
+        The length :math:`T` of the sequences and the number :math:`K` of symbols.
+    d : int
+        The size of the hidden state.
+    steps, batch_size, lr
+        Number of Adam steps, sequences per step, learning rate.
+    test_size : int
+        Number of fresh sequences on which the accuracy is measured.
+    seed : int
+        Seed of the initial weights and of the data.
+    device
+        Where to train.
+
+    Returns
+    -------
+    RecallResult
+        The model, the losses and the test accuracy.
+
+    Examples
+    --------
+    >>> from gradland.rnn import train_recall
+    >>> result = train_recall(1, length=6, d=16, steps=30)
+    >>> len(result.losses), result.accuracy > 0.5
+    (30, True)
+    """
+    _check_positive_int("steps", steps)
+    _check_positive_int("batch_size", batch_size)
+    _check_positive_int("test_size", test_size)
+    with torch.random.fork_rng(devices=[]):  # seed the weights, leave the global state alone
+        torch.manual_seed(seed)
+        model = RecallNet(symbols, d, device=device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    rng = torch.Generator().manual_seed(seed)
+    result = RecallResult(model)
+    for _ in range(steps):
+        x, target = delayed_recall(batch_size, length, delay, symbols, generator=rng, device=device)
+        loss = F.cross_entropy(model(x).flatten(0, 1), target.flatten())
+        optimiser.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        result.losses.append(loss.item())
+    model.eval()
+    with torch.no_grad():
+        x, target = delayed_recall(test_size, length, delay, symbols, generator=rng, device=device)
+        guess = model(x).argmax(-1)
+        counted = target != -100
+        result.accuracy = (guess[counted] == target[counted]).double().mean().item()
+    return result

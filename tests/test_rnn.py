@@ -1,0 +1,308 @@
+"""Tests of gradland.rnn: the stacked step, equality with torch.nn.RNN, backpropagation
+through time, the Jacobians through time, the memory task and the input checks."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradland import linalg
+from gradland.rnn import ElmanRNN, RecallNet, bptt, delayed_recall, state_jacobians, train_recall
+
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
+
+DT = torch.float64
+
+
+def torch_rnn(n, d, nonlinearity="tanh", bias=True, seed=0, device="cpu"):
+    torch.manual_seed(seed)
+    return torch.nn.RNN(n, d, nonlinearity=nonlinearity, bias=bias, batch_first=True, dtype=DT, device=device)
+
+
+# ---------------------------------------------------------------- the stacked step
+
+
+def test_one_weight_matrix_whose_blocks_are_views():
+    rnn = ElmanRNN(3, 4)
+    assert [name for name, _ in rnn.named_parameters()] == ["weight", "bias"]
+    assert rnn.weight.shape == (4, 7) and rnn.W_x.shape == (4, 3) and rnn.W_h.shape == (4, 4)
+    assert rnn.W_x.data_ptr() == rnn.weight.data_ptr()  # views, not copies
+    with torch.no_grad():
+        rnn.W_h.fill_(2.0)
+    assert torch.equal(rnn.weight[:, 3:], torch.full((4, 4), 2.0))
+    assert torch.equal(rnn.weight, linalg.concat(rnn.W_x, rnn.W_h))
+    assert ElmanRNN(3, 4, bias=False).bias is None
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(1, 5), st.integers(1, 6), st.integers(1, 4),
+    st.sampled_from(["tanh", "relu"]), st.booleans(), st.integers(0, 2**16),
+)
+def test_stacked_step_equals_the_two_matrix_form(n, d, batch, nonlinearity, bias, seed):
+    torch.manual_seed(seed)
+    rnn = ElmanRNN(n, d, nonlinearity=nonlinearity, bias=bias, dtype=DT)
+    x_t, h_prev = torch.randn(batch, n, dtype=DT), torch.randn(batch, d, dtype=DT)
+    f = torch.tanh if nonlinearity == "tanh" else torch.relu
+    u = x_t @ rnn.W_x.T + h_prev @ rnn.W_h.T + (rnn.bias if bias else 0)
+    torch.testing.assert_close(rnn.step(x_t, h_prev), f(u), rtol=0, atol=1e-14)
+    # one example, as column vectors: W_x x + W_h h
+    torch.testing.assert_close(rnn.step(x_t[0], h_prev[0]), f(rnn.W_x @ x_t[0] + rnn.W_h @ h_prev[0]
+                                                              + (rnn.bias if bias else 0)), rtol=0, atol=1e-14)
+
+
+def test_forward_is_the_step_unrolled_and_accepts_one_sequence():
+    torch.manual_seed(1)
+    rnn = ElmanRNN(2, 3, dtype=DT)
+    x, h0 = torch.randn(4, 5, 2, dtype=DT), torch.randn(4, 3, dtype=DT)
+    states, last = rnn(x, h0)
+    h = h0
+    for t in range(5):
+        h = rnn.step(x[:, t], h)
+        assert torch.equal(states[:, t], h)
+    assert torch.equal(last, h)
+    one_states, one_last = rnn(x[1], h0[1])
+    torch.testing.assert_close(one_states, states[1], rtol=0, atol=1e-15)
+    torch.testing.assert_close(one_last, last[1], rtol=0, atol=1e-15)
+    assert torch.equal(rnn(x)[0], rnn(x, torch.zeros(4, 3, dtype=DT))[0])  # h0 defaults to zero
+
+
+# ---------------------------------------------------------------- torch.nn.RNN
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.sampled_from(["tanh", "relu"]), st.booleans(), st.integers(1, 4), st.integers(1, 12),
+    st.integers(1, 4), st.integers(1, 8), st.integers(0, 2**16),
+)
+def test_equal_to_torch_rnn(nonlinearity, bias, batch, T, n, d, seed):
+    theirs = torch_rnn(n, d, nonlinearity, bias, seed)
+    ours = ElmanRNN.from_torch(theirs)
+    assert ours.nonlinearity == nonlinearity and (ours.bias is not None) == bias
+    x, h0 = torch.randn(batch, T, n, dtype=DT), torch.randn(batch, d, dtype=DT)
+    states, last = ours(x, h0)
+    states_theirs, last_theirs = theirs(x, h0[None])
+    torch.testing.assert_close(states, states_theirs, rtol=0, atol=1e-13)
+    torch.testing.assert_close(last, last_theirs[0], rtol=0, atol=1e-13)
+    back = ours.to_torch()
+    assert back.batch_first and back.nonlinearity == nonlinearity
+    torch.testing.assert_close(back(x, h0[None])[0], states_theirs, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_gradients_equal_those_of_torch_rnn(nonlinearity, bias):
+    theirs = torch_rnn(3, 5, nonlinearity, bias, seed=2)
+    ours = ElmanRNN.from_torch(theirs)
+    x, target = torch.randn(4, 9, 3, dtype=DT), torch.randn(4, 9, 5, dtype=DT)
+    ((ours(x)[0] - target) ** 2).sum().backward()
+    ((theirs(x)[0] - target) ** 2).sum().backward()
+    grad_theirs = linalg.concat(theirs.weight_ih_l0.grad, theirs.weight_hh_l0.grad)
+    torch.testing.assert_close(ours.weight.grad, grad_theirs, rtol=1e-12, atol=1e-12)
+    if bias:  # the two biases of nn.RNN receive the same gradient, the gradient of their sum
+        torch.testing.assert_close(ours.bias.grad, theirs.bias_ih_l0.grad, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(ours.bias.grad, theirs.bias_hh_l0.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_from_torch_refuses_what_it_cannot_copy():
+    with pytest.raises(TypeError, match="expected a torch.nn.RNN; got LSTM"):
+        ElmanRNN.from_torch(torch.nn.LSTM(2, 3))
+    with pytest.raises(ValueError, match="single-layer, unidirectional"):
+        ElmanRNN.from_torch(torch.nn.RNN(2, 3, num_layers=2))
+    with pytest.raises(ValueError, match="bidirectional=True"):
+        ElmanRNN.from_torch(torch.nn.RNN(2, 3, bidirectional=True))
+
+
+# ---------------------------------------------------------------- backpropagation through time
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from(["tanh", "relu"]), st.booleans(), st.integers(1, 10), st.integers(0, 2**16))
+def test_bptt_by_hand_equals_autograd(nonlinearity, bias, T, seed):
+    torch.manual_seed(seed)
+    rnn = ElmanRNN(3, 4, nonlinearity=nonlinearity, bias=bias, dtype=DT)
+    x = torch.randn(2, T, 3, dtype=DT)
+    h0 = torch.randn(2, 4, dtype=DT, requires_grad=True)
+    weights = torch.randn(2, T, 4, dtype=DT)  # a loss sum_t <c[t], h[t]>: direct gradients c[t]
+    states, _ = rnn(x, h0)
+    (weights * states).sum().backward()
+    grad_w, grad_b, grad_h0 = bptt(rnn, x, weights, h0.detach())
+    torch.testing.assert_close(grad_w, rnn.weight.grad, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad_h0, h0.grad, rtol=1e-12, atol=1e-12)
+    if bias:
+        torch.testing.assert_close(grad_b, rnn.bias.grad, rtol=1e-12, atol=1e-12)
+    else:
+        assert grad_b is None
+
+
+def test_bptt_of_the_last_state_alone_is_the_transposed_jacobian():
+    torch.manual_seed(3)
+    rnn = ElmanRNN(2, 3, dtype=DT)
+    x, c = torch.randn(6, 2, dtype=DT), torch.randn(3, dtype=DT)
+    grad_states = torch.zeros(6, 3, dtype=DT)
+    grad_states[-1] = c  # L = c^T h[T]
+    _, _, grad_h0 = bptt(rnn, x, grad_states)
+    torch.testing.assert_close(grad_h0, state_jacobians(rnn, x)[0].T @ c, rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------- Jacobians through time
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_state_jacobians_equal_jacrev(nonlinearity):
+    torch.manual_seed(4)
+    rnn = ElmanRNN(2, 5, nonlinearity=nonlinearity, dtype=DT)
+    x, h0 = torch.randn(7, 2, dtype=DT), torch.randn(5, dtype=DT)
+    J = state_jacobians(rnn, x, h0)
+    assert J.shape == (8, 5, 5)
+    with torch.no_grad():
+        states = torch.cat([h0[None], rnn(x, h0)[0]])
+    for t in range(8):
+        if t == 7:
+            expected = torch.eye(5, dtype=DT)
+        else:
+            expected = torch.func.jacrev(lambda h: rnn(x[t:], h)[1])(states[t])
+        torch.testing.assert_close(J[t], expected, rtol=1e-12, atol=1e-14)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from(["tanh", "relu"]), st.floats(0.2, 3.0), st.integers(0, 2**16))
+def test_jacobian_norms_obey_the_bound_of_products_of_norms(nonlinearity, gain, seed):
+    torch.manual_seed(seed)
+    d, T = 6, 15
+    rnn = ElmanRNN(2, d, nonlinearity=nonlinearity, dtype=DT)
+    with torch.no_grad():
+        rnn.W_h.mul_(gain)
+    x = torch.randn(T, 2, dtype=DT)
+    norms = torch.linalg.matrix_norm(state_jacobians(rnn, x), ord=2)
+    # the step Jacobians diag(f'(u[s])) W_h, from autograd one step at a time
+    with torch.no_grad():
+        states = torch.cat([torch.zeros(1, d, dtype=DT), rnn(x)[0]])
+    steps = [torch.func.jacrev(rnn.step, argnums=1)(x[s], states[s]) for s in range(T)]
+    w_norm = torch.linalg.matrix_norm(rnn.W_h, ord=2)
+    for t in range(T + 1):
+        product_of_norms = torch.prod(torch.stack([torch.linalg.matrix_norm(J, ord=2) for J in steps[t:]] +
+                                                  [torch.ones((), dtype=DT)]))
+        assert norms[t] <= product_of_norms * (1 + 1e-9) + 1e-300
+        assert product_of_norms <= w_norm ** (T - t) * (1 + 1e-9)
+
+
+def test_jacobians_vanish_for_a_small_orthogonal_gain_and_explode_for_a_large_one():
+    torch.manual_seed(5)
+    Q, _ = torch.linalg.qr(torch.randn(16, 16, dtype=DT))
+    x = torch.randn(40, 2, dtype=DT)
+    norms = {}
+    for gain in (0.5, 3.0):
+        rnn = ElmanRNN(2, 16, dtype=DT)
+        with torch.no_grad():
+            rnn.W_h.copy_(gain * Q)
+        norms[gain] = torch.linalg.matrix_norm(state_jacobians(rnn, x)[0], ord=2).item()
+    assert norms[0.5] <= 0.5**40 and norms[3.0] > 1e3
+
+
+# ---------------------------------------------------------------- the memory task
+
+
+def test_delayed_recall_targets_are_the_inputs_shifted_by_the_delay():
+    x, target = delayed_recall(5, 12, 3, symbols=6, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (5, 12, 6) and target.shape == (5, 12) and x.dtype == torch.float32
+    assert torch.equal(x.sum(-1), torch.ones(5, 12))  # one-hot
+    assert bool((target[:, :3] == -100).all())
+    assert torch.equal(target[:, 3:], x.argmax(-1)[:, :-3])
+    _, same = delayed_recall(5, 12, 0)
+    assert bool((same >= 0).all())
+
+
+def test_training_learns_a_short_delay_and_the_loss_falls():
+    result = train_recall(2, length=12, d=16, steps=120, seed=0)
+    assert len(result.losses) == 120
+    assert sum(result.losses[-10:]) < 0.5 * sum(result.losses[:10])
+    assert result.accuracy > 0.9
+    assert not result.model.training
+
+
+def test_recall_net_shapes():
+    model = RecallNet(3, 8)
+    x, _ = delayed_recall(2, 7, 1, symbols=3)
+    assert model(x).shape == (2, 7, 3)
+    assert model.rnn.weight.shape == (8, 11)
+
+
+# ---------------------------------------------------------------- input checks
+
+
+def test_constructor_checks():
+    with pytest.raises(ValueError, match="n must be a positive int; got 0"):
+        ElmanRNN(0, 3)
+    with pytest.raises(ValueError, match="d must be a positive int; got 2.0"):
+        ElmanRNN(2, 2.0)
+    with pytest.raises(ValueError, match=r"nonlinearity must be one of \('tanh', 'relu'\); got 'sigmoid'"):
+        ElmanRNN(2, 3, nonlinearity="sigmoid")
+
+
+def test_forward_checks():
+    rnn = ElmanRNN(2, 3)
+    with pytest.raises(TypeError, match="x must be a torch.Tensor of shape"):
+        rnn([[1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"x must have shape \(B, T, 2\) or \(T, 2\).*got a tensor of shape \(4, 5, 3\)"):
+        rnn(torch.zeros(4, 5, 3))
+    with pytest.raises(ValueError, match="T >= 1"):
+        rnn(torch.zeros(4, 0, 2))
+    with pytest.raises(ValueError, match="dtype and device"):
+        rnn(torch.zeros(4, 5, 2, dtype=DT))
+    with pytest.raises(ValueError, match=r"h0 must have shape \(4, 3\) for this x; got a tensor of shape \(3,\)"):
+        rnn(torch.zeros(4, 5, 2), torch.zeros(3))
+    with pytest.raises(ValueError, match="h0 must have the dtype and device of x"):
+        rnn(torch.zeros(4, 5, 2), torch.zeros(4, 3, dtype=DT))
+    with pytest.raises(ValueError, match="x and h must have the same leading"):
+        rnn.step(torch.zeros(4, 2), torch.zeros(3, 3))
+
+
+def test_function_checks():
+    rnn = ElmanRNN(2, 3)
+    with pytest.raises(TypeError, match="rnn must be a gradland.rnn.ElmanRNN; got RNN"):
+        bptt(torch.nn.RNN(2, 3), torch.zeros(5, 2), torch.zeros(5, 3))
+    with pytest.raises(ValueError, match=r"grad_states must have the shape of the states, \(5, 3\)"):
+        bptt(rnn, torch.zeros(5, 2), torch.zeros(5, 2))
+    with pytest.raises(ValueError, match=r"x must be one sequence, shape \(T, 2\)"):
+        state_jacobians(rnn, torch.zeros(1, 5, 2))
+    with pytest.raises(ValueError, match="delay must be an int with 0 <= delay < length = 5; got 5"):
+        delayed_recall(2, 5, 5)
+    with pytest.raises(ValueError, match="symbols must be at least 2; got 1"):
+        delayed_recall(2, 5, 1, symbols=1)
+    with pytest.raises(ValueError, match="steps must be a positive int; got 0"):
+        train_recall(1, steps=0)
+
+
+# ---------------------------------------------------------------- GPU
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_on_cuda_equal_to_torch_rnn_and_to_the_cpu(nonlinearity):
+    theirs = torch_rnn(3, 8, nonlinearity, seed=6, device="cuda")
+    ours = ElmanRNN.from_torch(theirs)
+    assert ours.weight.device.type == "cuda"
+    x = torch.randn(4, 20, 3, dtype=DT, device="cuda")
+    torch.testing.assert_close(ours(x)[0], theirs(x)[0], rtol=0, atol=1e-12)
+    cpu = ElmanRNN.from_torch(theirs.cpu())
+    torch.testing.assert_close(ours(x)[0].cpu(), cpu(x.cpu())[0], rtol=0, atol=1e-12)
+    J = state_jacobians(ours, x[0])
+    assert J.device.type == "cuda"
+    torch.testing.assert_close(J.cpu(), state_jacobians(cpu, x[0].cpu()), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_training_on_cuda():
+    result = train_recall(2, length=12, d=16, steps=120, seed=0, device="cuda")
+    assert next(result.model.parameters()).device.type == "cuda"
+    assert result.accuracy > 0.9
+
+
+def test_training_is_seeded_and_leaves_the_global_random_state_alone():
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
+    a = train_recall(1, length=6, d=8, steps=5, test_size=16, seed=3)
+    assert torch.equal(torch.get_rng_state(), before)
+    b = train_recall(1, length=6, d=8, steps=5, test_size=16, seed=3)
+    assert a.losses == b.losses and a.accuracy == b.accuracy
