@@ -93,9 +93,10 @@ def _check_edge_index(edge_index: object, n: int) -> torch.Tensor:
     if edge_index.ndim != 2 or edge_index.shape[0] != 2:
         raise ValueError(f"edge_index must have shape (2, E), one edge (source, target) per column; "
                          f"got {_describe(edge_index)}")
-    if edge_index.numel() and (edge_index.min() < 0 or edge_index.max() >= n):
-        raise ValueError(f"edge_index must hold node numbers in 0..{n - 1}; got values from "
-                         f"{edge_index.min().item()} to {edge_index.max().item()}")
+    if edge_index.numel():
+        low, high = (v.item() for v in torch.aminmax(edge_index))
+        if low < 0 or high >= n:
+            raise ValueError(f"edge_index must hold node numbers in 0..{n - 1}; got values from {low} to {high}")
     return edge_index
 
 
@@ -440,6 +441,9 @@ class GatedGCNLayer(nn.Module):
     def edge_scores(self, h: torch.Tensor, edge_index: torch.Tensor, e: torch.Tensor | None = None) -> torch.Tensor:
         r"""The edge representations :math:`\hat{\bm{e}}_{ij}`, shape ``(E, d)``, one row per edge."""
         h, edge_index = self._check(h, edge_index, e)
+        return self._edge_scores(h, edge_index, e)
+
+    def _edge_scores(self, h: torch.Tensor, edge_index: torch.Tensor, e: torch.Tensor | None) -> torch.Tensor:
         src, dst = edge_index
         e_hat = self.w_q(h).index_select(0, dst) + self.w_k(h).index_select(0, src)  # receiver i and sender j of each edge
         return e_hat if e is None else e_hat + self.w_e(e)
@@ -459,7 +463,7 @@ class GatedGCNLayer(nn.Module):
         r"""The layer before its activation and residual: :math:`(\hat{\bm{h}}, \hat{\bm{e}})`."""
         h, edge_index = self._check(h, edge_index, e)
         src, dst = edge_index
-        e_hat = self.edge_scores(h, edge_index, e)
+        e_hat = self._edge_scores(h, edge_index, e)  # a k = 1 convolution over the edges
         eta = torch.sigmoid(e_hat)
         if self.normalise:
             eta = self._normalise(eta, dst, h.shape[0])
@@ -534,7 +538,8 @@ class GatedGCN(nn.Module):
 
     With ``edge_features=True`` every edge starts from the same learnt vector
     :math:`\bm{e}^{0}` (the graphs of the chapter have no edge features of
-    their own), and the layers make the edge representations differ.
+    their own), and the layers make the edge representations differ. Dropout
+    acts on the input and on the node features before every layer.
 
     Examples
     --------
@@ -543,7 +548,7 @@ class GatedGCN(nn.Module):
     torch.Size([34, 2])
     """
 
-    def __init__(self, d_in: int, d_hidden: int, d_out: int, *, layers: int = 2, dropout: float = 0.0,
+    def __init__(self, d_in: int, d_hidden: int, d_out: int, *, layers: int = 2, dropout: float = 0.5,
                  edge_features: bool = True, normalise: bool = True) -> None:
         super().__init__()
         _check_sizes(d_in, d_hidden, d_out, layers, dropout)
@@ -615,9 +620,11 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | No
 
 @dataclass
 class History:
-    """What :func:`train_node_classifier` records, one entry per epoch."""
+    """What :func:`train_node_classifier` records: the loss at every epoch, the
+    accuracies at the epochs listed in ``evaluated`` (counted from 1)."""
 
     loss: list[float] = field(default_factory=list)
+    evaluated: list[int] = field(default_factory=list)
     train_accuracy: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
 
@@ -630,13 +637,15 @@ def train_node_classifier(
     epochs: int = 200,
     lr: float = 0.01,
     weight_decay: float = 5e-4,
+    eval_every: int = 1,
 ) -> History:
     r"""Semi-supervised node classification: the cross-entropy on the labelled nodes only.
 
     The whole graph goes through the model at every epoch (every node's
     features are propagated), but only the nodes in ``train_mask`` contribute
     to the loss; Adam takes one step per epoch. Accuracies are measured in
-    evaluation mode (no dropout), on the training nodes and on the others.
+    evaluation mode (no dropout), on the training nodes and on the others,
+    every ``eval_every`` epochs and after the last one.
 
     Examples
     --------
@@ -654,22 +663,26 @@ def train_node_classifier(
         raise ValueError(f"train_mask must be a boolean tensor of shape ({n},); got {_describe(train_mask)}")
     if not bool(train_mask.any()):
         raise ValueError("train_mask selects no node: at least one labelled node is needed")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int; got {epochs!r}")
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    for name, value in (("epochs", epochs), ("eval_every", eval_every)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int; got {value!r}")
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
     test_mask = ~train_mask
     history = History()
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         model.train()
         optimiser.zero_grad()
         logits = model(graph.x, graph.edge_index)
         loss = F.cross_entropy(logits[train_mask], graph.labels[train_mask])
         loss.backward()
         optimiser.step()
+        history.loss.append(loss.item())
+        if epoch % eval_every and epoch != epochs:
+            continue
         model.eval()
         with torch.no_grad():
             logits = model(graph.x, graph.edge_index)
-        history.loss.append(loss.item())
+        history.evaluated.append(epoch)
         history.train_accuracy.append(accuracy(logits, graph.labels, train_mask))
         history.test_accuracy.append(accuracy(logits, graph.labels, test_mask) if test_mask.any() else math.nan)
     return history
