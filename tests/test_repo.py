@@ -120,4 +120,5 @@ def test_benchmark_scripts_run(script):
     assert result["ratio"] > 0
 
 
-SMALL = {"autodiff_mlp": ["--batch", "8", "--width", "16", "--rounds", "1", "--number", "1"]}
+SMALL = {"autodiff_mlp": ["--batch", "8", "--width", "16", "--rounds", "1", "--number", "1"],
+         "gcn_sparse": ["--nodes", "50", "--edges", "200", "--features", "4", "--rounds", "1", "--number", "1"]}
