@@ -120,4 +120,5 @@ def test_benchmark_scripts_run(script):
     assert result["ratio"] > 0
 
 
-SMALL = {"autodiff_mlp": ["--batch", "8", "--width", "16", "--rounds", "1", "--number", "1"]}
+SMALL = {"autodiff_mlp": ["--batch", "8", "--width", "16", "--rounds", "1", "--number", "1"],
+         "transformer_block": ["--batch", "2", "--seq", "4", "--d-model", "8", "--heads", "2", "--rounds", "1", "--number", "1"]}
