@@ -209,7 +209,7 @@ def manual_text() -> str:
     executed), and within each module the docstrings come in the order of
     the code: the module's, then each class or function's, with each class's
     methods after it. Private names (a leading underscore) are skipped. The
-    docstrings are cleaned as :func:`inspect.cleandoc` does (common
+    docstrings are cleaned as ``inspect.cleandoc`` does (common
     indentation removed) and joined by blank lines.
 
     The text depends only on the installed version of the package, so the

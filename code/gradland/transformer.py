@@ -527,7 +527,7 @@ class EncoderPredictorDecoder(nn.Module):
     ----------
     vocab_x, vocab_y : int
         Numbers of source and target symbols. The start symbol is the extra
-        index ``vocab_y`` of the target embedding (see :attr:`start`).
+        index ``vocab_y`` of the target embedding, stored as ``start``.
     d_model, heads, layers, d_ff, activation, norm_first, fused
         Sizes and options of the blocks (``layers`` encoder blocks and as
         many decoder blocks). With ``norm_first`` a final layer norm closes
