@@ -127,9 +127,9 @@ def main() -> None:
     print(f"encoder block d={args.d_model}, {args.heads} heads, d_ff={d_ff}, batch {args.batch} x {args.seq} "
           f"tokens, {args.dtype}, {device} ({result['device']}), {args.rounds} rounds of {args.number} steps "
           f"(forward + backward); outputs differ by at most {gap:.2e}")
-    print(f"  gradland EncoderBlock      : {result['gradland_tokens_per_s']:12.0f} tokens/s (median)")
-    print(f"  torch TransformerEncoderLayer: {result['torch_tokens_per_s']:10.0f} tokens/s (median)")
-    print(f"  ratio ours / theirs        : {result['ratio']:12.3f}")
+    print(f"  gradland.transformer.EncoderBlock       : {result['gradland_tokens_per_s']:10.0f} tokens/s (median)")
+    print(f"  torch.nn.TransformerEncoderLayer        : {result['torch_tokens_per_s']:10.0f} tokens/s (median)")
+    print(f"  ratio ours / theirs (above 1: ours wins): {result['ratio']:10.3f}")
     if device.type == "cuda":
         print(f"  MFU (peak {args.peak_tflops:g} TFLOP/s): gradland {100 * result['gradland_mfu']:.1f} %, "
               f"torch {100 * result['torch_mfu']:.1f} %")

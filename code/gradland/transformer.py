@@ -103,7 +103,8 @@ def _self_attention(mha: MultiHeadAttention, x: torch.Tensor, mask: torch.Tensor
     """
     weight = torch.cat((mha.w_q.weight, mha.w_k.weight, mha.w_v.weight))
     bias = None if mha.w_q.bias is None else torch.cat((mha.w_q.bias, mha.w_k.bias, mha.w_v.bias))
-    q, k, v = (mha._split(part) for part in F.linear(x, weight, bias).chunk(3, dim=-1))
+    qkv = F.linear(x, weight, bias).chunk(3, dim=-1)  # one product for the three projections
+    q, k, v = (part.unflatten(-1, (mha.heads, -1)).transpose(-3, -2) for part in qkv)  # (B, heads, t, d / heads)
     if mask is not None and mask.ndim == 3:
         mask = mask[:, None]  # the same mask for every head
     out = attention(q, k, v, mask, fused=True)
