@@ -121,4 +121,5 @@ def test_benchmark_scripts_run(script):
 
 
 SMALL = {"autodiff_mlp": ["--batch", "8", "--width", "16", "--rounds", "1", "--number", "1"],
-         "gcn_sparse": ["--nodes", "50", "--edges", "200", "--features", "4", "--rounds", "1", "--number", "1"]}
+         "gcn_sparse": ["--nodes", "50", "--edges", "200", "--features", "4", "--rounds", "1", "--number", "1"],
+         "transformer_block": ["--batch", "2", "--seq", "4", "--d-model", "8", "--heads", "2", "--rounds", "1", "--number", "1"]}

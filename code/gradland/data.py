@@ -198,3 +198,55 @@ def digits(
         keep = order[:n_test] if split == "test" else order[n_test:]
         images, labels = images[keep], labels[keep]
     return Digits(images.to(device=device, dtype=dtype), labels.to(device=device))
+
+
+def manual_text() -> str:
+    r"""The text of the package's own docstrings: the book's manual, as one string.
+
+    A small corpus that ships with the package, for the character-level
+    language model of Chapter 14. The modules of ``gradland`` are read in
+    alphabetical order from their source files (nothing is imported or
+    executed), and within each module the docstrings come in the order of
+    the code: the module's, then each class or function's, with each class's
+    methods after it. Private names (a leading underscore) are skipped. The
+    docstrings are cleaned as ``inspect.cleandoc`` does (common
+    indentation removed) and joined by blank lines.
+
+    The text depends only on the installed version of the package, so the
+    same installation always gives the same string.
+
+    Returns
+    -------
+    str
+        The docstrings, joined by blank lines.
+
+    Examples
+    --------
+    >>> from gradland.data import manual_text
+    >>> text = manual_text()
+    >>> len(text) > 50_000, text == manual_text()
+    (True, True)
+    >>> "The horn." in text     # from the docstring of this module
+    True
+    """
+    import ast
+    from importlib import resources
+
+    def documented(node: ast.AST) -> list[str]:
+        docs = []
+        doc = ast.get_docstring(node, clean=True)
+        if doc:
+            docs.append(doc)
+        for child in getattr(node, "body", []):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                if not child.name.startswith("_"):
+                    docs.extend(documented(child))
+        return docs
+
+    package = resources.files("gradland")
+    names = sorted(p.name for p in package.iterdir() if p.name.endswith(".py") and not p.name.startswith("_"))
+    parts = []
+    for name in ["__init__.py", *names]:
+        tree = ast.parse(package.joinpath(name).read_text(encoding="utf-8"))
+        parts.extend(documented(tree))
+    return "\n\n".join(parts) + "\n"
