@@ -30,6 +30,23 @@ def test_build_is_clean(book):
     assert not problems, "\n".join(problems)
 
 
+def test_no_cell_writes_a_warning_or_an_error(book):
+    """A warning printed by a cell (deprecation, beta feature, numerical trouble) ends up
+    on the page and in the PDF; it must be dealt with in the chapter, not shown."""
+    import json
+
+    notebooks = sorted((book.root / "_build" / "jupyter_execute" / "book").glob("*.ipynb"))
+    assert notebooks, "no executed notebooks found"
+    problems = []
+    for notebook in notebooks:
+        for cell in json.loads(notebook.read_text())["cells"]:
+            for output in cell.get("outputs", []):
+                text = "".join(output.get("text", ""))
+                if output.get("name") == "stderr" or output.get("output_type") == "error" or "Warning:" in text:
+                    problems.append(f"{notebook.stem}: {(text or output.get('ename', ''))[:200]}")
+    assert not problems, "\n".join(problems)
+
+
 def test_no_markdown_footnotes():
     """_config.yml silences MyST's footnote warnings for {footcite}: keep that safe."""
     for chapter in REPO.glob("book/*.md"):

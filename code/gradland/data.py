@@ -204,11 +204,12 @@ def manual_text() -> str:
     r"""The text of the package's own docstrings: the book's manual, as one string.
 
     A small corpus that ships with the package, for the character-level
-    language model of Chapter 14. The modules of ``gradland`` are read in
-    alphabetical order from their source files (nothing is imported or
-    executed), and within each module the docstrings come in the order of
-    the code: the module's, then each class or function's, with each class's
-    methods after it. Private names (a leading underscore) are skipped. The
+    language model of Chapter 14. The modules of ``gradland`` are read from
+    their source files (nothing is imported or executed): ``__init__`` first,
+    then the public modules in alphabetical order. Within each module the
+    docstrings come in the order of the code: the module's, then each class
+    or function's, followed by those of the methods and functions defined
+    inside it. Private names (a leading underscore) are skipped. The
     docstrings are cleaned as ``inspect.cleandoc`` does (common
     indentation removed) and joined by blank lines.
 

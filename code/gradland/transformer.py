@@ -916,8 +916,10 @@ def language_model_loss(model: LanguageModel, tokens: torch.Tensor, *, context: 
     """The mean cross-entropy (nats per token) of ``model`` on a held-out sequence.
 
     The sequence is cut into consecutive windows of ``context + 1`` tokens
-    that overlap by one, so every token but the first is predicted once,
-    from the tokens before it in its window.
+    that overlap by one, and every token of a window but its first is
+    predicted once, from the tokens before it in the window. The last
+    ``(len(tokens) - 1) % context`` tokens, too few for a whole window, are
+    left out.
     """
     _check_corpus(tokens, context, model.vocab)
     n = (len(tokens) - 1) // context
