@@ -456,7 +456,7 @@ def state_jacobians(rnn: ElmanRNN, x: torch.Tensor, h0: torch.Tensor | None = No
         raise ValueError(f"x must be one sequence, shape (T, {rnn.n}); got {_describe(x)}")
     h = rnn._check_sequence(x, h0)
     with torch.no_grad():
-        steps = []  # J[s] = diag(f'(a[s])) W_h, s = 1, ..., T
+        steps = []  # J[s] = diag(f'(u[s])) W_h, s = 1, ..., T
         for t in range(x.shape[0]):
             u = linalg.linear(linalg.stack(x[t], h), rnn.weight, rnn.bias)
             h = _activation(rnn.nonlinearity, u)
@@ -639,7 +639,8 @@ def train_recall(
     _check_positive_int("steps", steps)
     _check_positive_int("batch_size", batch_size)
     _check_positive_int("test_size", test_size)
-    with torch.random.fork_rng(devices=[]):  # seed the weights, leave the global state alone
+    gpus = range(torch.cuda.device_count()) if torch.cuda.is_available() else []  # manual_seed seeds them too
+    with torch.random.fork_rng(devices=gpus):  # seed the weights, leave the global state alone
         torch.manual_seed(seed)
         model = RecallNet(symbols, d, device=device)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
