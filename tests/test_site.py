@@ -155,7 +155,7 @@ def parse(url: str, parsed: dict) -> Links:
         ("cost network", "gans"),
         ("backpropagation through time", "recurrent-networks"),
         ("hard attention", "attention"),
-        ("conditional language model", "transformers"),
+        ("teacher forcing", "transformers"),
         ("adjacency vector", "graph-networks"),
     ],
 )
