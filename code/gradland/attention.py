@@ -245,7 +245,10 @@ class MultiHeadAttention(nn.Module):
         Biases in the four linear maps.
     fused : bool
         Use the fused kernel (:func:`attention` with ``fused=True``) whenever
-        no weights and no hard attention are asked for.
+        no weights and no hard attention are asked for, and, for
+        self-attention, one product with the stacked
+        :math:`[\bm{W}_q; \bm{W}_k; \bm{W}_v]` for the three projections
+        (what PyTorch's layers do).
 
     Examples
     --------
@@ -280,6 +283,12 @@ class MultiHeadAttention(nn.Module):
         self.w_v = nn.Linear(d_model, d_model, **kw)
         self.w_o = nn.Linear(d_model, d_model, **kw)
 
+    def _packed(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The stacked weight :math:`[\\bm{W}_q; \\bm{W}_k; \\bm{W}_v] \\in \\R^{3d \\times d}` and bias."""
+        weight = torch.cat((self.w_q.weight, self.w_k.weight, self.w_v.weight))
+        bias = None if self.w_q.bias is None else torch.cat((self.w_q.bias, self.w_k.bias, self.w_v.bias))
+        return weight, bias
+
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         """(B, t, d_model) -> (B, heads, t, d_model // heads)."""
         return x.unflatten(-1, (self.heads, -1)).transpose(-3, -2)
@@ -306,8 +315,11 @@ class MultiHeadAttention(nn.Module):
                 raise ValueError(f"{name} must have shape (B, t, {self.d_model}); got {_describe(value)}")
         if xi is not None and xi.shape[0] != x.shape[0]:
             raise ValueError(f"x and xi must hold as many sets (the same B); got x {_describe(x)} and xi {_describe(xi)}")
-        xi = x if xi is None else xi
-        q, k, v = self._split(self.w_q(x)), self._split(self.w_k(xi)), self._split(self.w_v(xi))
+        if self.fused and xi is None:  # one set: one product with the stacked [W_q; W_k; W_v]
+            q, k, v = map(self._split, F.linear(x, *self._packed()).chunk(3, dim=-1))
+        else:
+            xi = x if xi is None else xi
+            q, k, v = self._split(self.w_q(x)), self._split(self.w_k(xi)), self._split(self.w_v(xi))
         if mask is not None and isinstance(mask, torch.Tensor) and mask.ndim == 3:
             mask = mask[:, None]  # the same mask for every head
         fused = self.fused and not (hard or need_weights)

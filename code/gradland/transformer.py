@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gradland._checks import describe as _describe
-from gradland.attention import MultiHeadAttention, attention, causal_mask
+from gradland.attention import MultiHeadAttention, causal_mask
 
 __all__ = [
     "FeedForward",
@@ -92,23 +92,6 @@ def _check_activation(activation: object) -> str:
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
     return activation
-
-
-def _self_attention(mha: MultiHeadAttention, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Self-attention with one packed projection and the fused kernel (what PyTorch's layers do).
-
-    The three projections :math:`\\bm{W}_q`, :math:`\\bm{W}_k`, :math:`\\bm{W}_v`
-    of the same input are one matrix product with the stacked matrix
-    :math:`[\\bm{W}_q; \\bm{W}_k; \\bm{W}_v] \\in \\R^{3d \\times d}`.
-    """
-    weight = torch.cat((mha.w_q.weight, mha.w_k.weight, mha.w_v.weight))
-    bias = None if mha.w_q.bias is None else torch.cat((mha.w_q.bias, mha.w_k.bias, mha.w_v.bias))
-    qkv = F.linear(x, weight, bias).chunk(3, dim=-1)  # one product for the three projections
-    q, k, v = (part.unflatten(-1, (mha.heads, -1)).transpose(-3, -2) for part in qkv)  # (B, heads, t, d / heads)
-    if mask is not None and mask.ndim == 3:
-        mask = mask[:, None]  # the same mask for every head
-    out = attention(q, k, v, mask, fused=True)
-    return mha.w_o(out.transpose(-3, -2).flatten(-2))
 
 
 # ---------------------------------------------------------------------------
@@ -242,16 +225,11 @@ class EncoderBlock(nn.Module):
         d_ff = 4 * d_model if d_ff is None else d_ff
         _check_sizes(d_model, heads, d_ff)
         kw = {"device": device, "dtype": dtype}
-        self.d_model, self.norm_first, self.fused = d_model, norm_first, fused
-        self.self_attn = MultiHeadAttention(d_model, heads, bias=bias, **kw)
+        self.d_model, self.norm_first = d_model, norm_first
+        self.self_attn = MultiHeadAttention(d_model, heads, bias=bias, fused=fused, **kw)
         self.ffn = FeedForward(d_model, d_ff, activation, bias=bias, **kw)
         self.norm1 = nn.LayerNorm(d_model, eps=eps, bias=bias, **kw)
         self.norm2 = nn.LayerNorm(d_model, eps=eps, bias=bias, **kw)
-
-    def _sa(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        if self.fused:
-            return _self_attention(self.self_attn, x, mask)
-        return self.self_attn(x, mask=mask)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Map the sets ``x``, shape ``(B, t, d)``, to sets of the same shape.
@@ -263,9 +241,9 @@ class EncoderBlock(nn.Module):
         """
         _check_set("x", x, self.d_model)
         if self.norm_first:
-            x = x + self._sa(self.norm1(x), mask)
+            x = x + self.self_attn(self.norm1(x), mask=mask)
             return x + self.ffn(self.norm2(x))
-        x = self.norm1(x + self._sa(x, mask))
+        x = self.norm1(x + self.self_attn(x, mask=mask))
         return self.norm2(x + self.ffn(x))
 
     @classmethod
@@ -327,8 +305,8 @@ class DecoderBlock(nn.Module):
         d_ff = 4 * d_model if d_ff is None else d_ff
         _check_sizes(d_model, heads, d_ff)
         kw = {"device": device, "dtype": dtype}
-        self.d_model, self.norm_first, self.fused = d_model, norm_first, fused
-        self.self_attn = MultiHeadAttention(d_model, heads, bias=bias, **kw)
+        self.d_model, self.norm_first = d_model, norm_first
+        self.self_attn = MultiHeadAttention(d_model, heads, bias=bias, fused=fused, **kw)
         self.cross_attn = MultiHeadAttention(d_model, heads, bias=bias, fused=fused, **kw)
         self.ffn = FeedForward(d_model, d_ff, activation, bias=bias, **kw)
         self.norm1 = nn.LayerNorm(d_model, eps=eps, bias=bias, **kw)
@@ -358,8 +336,6 @@ class DecoderBlock(nn.Module):
         if causal:
             causal_part = causal_mask(y.shape[1], device=y.device)
             mask = causal_part if mask is None else mask & causal_part
-        sa = (lambda u: _self_attention(self.self_attn, u, mask)) if self.fused else (
-            lambda u: self.self_attn(u, mask=mask))
 
         def ca(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
             if need_weights:
@@ -367,12 +343,12 @@ class DecoderBlock(nn.Module):
             return self.cross_attn(u, memory, memory_mask), None
 
         if self.norm_first:
-            y = y + sa(self.norm1(y))
+            y = y + self.self_attn(self.norm1(y), mask=mask)
             out, weights = ca(self.norm2(y))
             y = y + out
             y = y + self.ffn(self.norm3(y))
         else:
-            y = self.norm1(y + sa(y))
+            y = self.norm1(y + self.self_attn(y, mask=mask))
             out, weights = ca(y)
             y = self.norm2(y + out)
             y = self.norm3(y + self.ffn(y))
