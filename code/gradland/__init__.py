@@ -4,8 +4,8 @@ Every model, algorithm and figure style used by the book lives here, one module
 per idea, so that a chapter only imports what it teaches.
 """
 
-from gradland._device import device, full_size
+from gradland._device import device, device_name, full_size
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "device", "full_size"]
+__all__ = ["__version__", "device", "device_name", "full_size"]

@@ -94,3 +94,56 @@ def full_size() -> bool:
     if value in {"1", "true", "yes"}:
         return True
     raise ValueError(f"{FULL_VAR} must be 1/true/yes or 0/false/no; got {value!r}")
+
+
+def device_name(where: torch.device | str | None = None) -> str:
+    """Return a reader's name for the machine that computes on ``where``.
+
+    Timings hold for one machine only, so a chapter that states one names the
+    machine that built the page: the GPU's model for a CUDA device (for example
+    ``"an NVIDIA H200 GPU"``), the processor's model for the CPU.
+
+    Parameters
+    ----------
+    where : torch.device or str, optional
+        The device; by default :func:`device`.
+
+    Returns
+    -------
+    str
+        A phrase that fits after "on", such as ``"an NVIDIA H200 GPU"`` or
+        ``"a 2-core AMD EPYC 7B13 CPU"``.
+
+    Examples
+    --------
+    >>> import gradland
+    >>> gradland.device_name("cpu").endswith("CPU")
+    True
+    """
+    where = torch.device(device() if where is None else where)
+    if where.type == "cuda":
+        name = torch.cuda.get_device_name(where)
+        return f"an {name} GPU" if name[:1].upper() in "AEIOU" else f"a {name} GPU"
+    model = _cpu_model()
+    cores = os.cpu_count() or 1
+    text = f"{cores}-core {model} CPU" if model else f"{cores}-core CPU"
+    vowel_sound = text.startswith("8") or text.startswith(("11-", "18-"))  # "an 8-core", "an 11-core"
+    return ("an " if vowel_sound else "a ") + text
+
+
+def _cpu_model() -> str:
+    """The processor's model name, from /proc/cpuinfo or platform, without trademarks."""
+    import platform
+    import re
+
+    name = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.lower().startswith("model name"):
+                    name = line.split(":", 1)[1]
+                    break
+    except OSError:
+        name = platform.processor()
+    name = re.sub(r"\((R|TM|tm)\)|\bCPU\b|\bProcessor\b|@.*|\d+-Core", " ", name)
+    return " ".join(name.split())
