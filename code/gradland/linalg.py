@@ -13,7 +13,10 @@ later chapter leans on:
   matrix applied at every position of a sequence;
 * :func:`stack` and :func:`concat`, which turn
   :math:`\bm{W}_x \bm{x}[t] + \bm{W}_h \bm{h}[t-1]` into one product of a
-  concatenated matrix with a stacked vector.
+  concatenated matrix with a stacked vector;
+* :func:`no_tf32`, a context in which CUDA computes ``float32`` products and
+  convolutions in full ``float32`` precision, for checks that two
+  computations agree to ``float32`` rounding.
 
 The implementations favour reading over speed (two of them are Python loops);
 the tests check each one against the PyTorch operation it explains. Every
@@ -22,9 +25,12 @@ public function checks its inputs and says what it expected and what it got.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 
-__all__ = ["concat", "conv1x1", "linear", "matvec_columns", "matvec_rows", "stack"]
+__all__ = ["concat", "conv1x1", "linear", "matvec_columns", "matvec_rows", "no_tf32", "stack"]
 
 
 # ---------------------------------------------------------------------------
@@ -444,3 +450,49 @@ def concat(W_x: torch.Tensor, W_h: torch.Tensor) -> torch.Tensor:
             f"{tuple(W_x.shape)} and {tuple(W_h.shape)}"
         )
     return torch.cat([W_x, W_h], dim=1)
+
+
+# ---------------------------------------------------------------------------
+# Full float32 precision on CUDA, for checks that compare to float32 rounding.
+# ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def no_tf32() -> Iterator[None]:
+    r"""Compute ``float32`` products and convolutions in full ``float32`` on CUDA.
+
+    NVIDIA GPUs since the Ampere generation have a number format, TF32
+    ("TensorFloat-32"), that keeps the 8-bit exponent of ``float32`` but only
+    10 of its 23 mantissa bits, so each factor of a product is rounded to a
+    relative precision of about :math:`2^{-11} \approx 5 \times 10^{-4}`
+    instead of :math:`2^{-24} \approx 6 \times 10^{-8}`. cuDNN computes
+    ``float32`` convolutions in TF32 unless told otherwise
+    (``torch.backends.cudnn.allow_tf32``, True by default), and cuBLAS does
+    the same for matrix products when ``torch.backends.cuda.matmul.allow_tf32``
+    is set. Inside this context both flags are False; on the way out they get
+    back the values they had. A check that two computations agree to
+    ``float32`` rounding must run here, or it measures TF32 instead. On a CPU
+    the flags have no effect, and neither has the context.
+
+    Yields
+    ------
+    None
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.linalg import no_tf32
+    >>> before = torch.backends.cudnn.allow_tf32
+    >>> with no_tf32():
+    ...     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    (False, False)
+    >>> torch.backends.cudnn.allow_tf32 == before
+    True
+    """
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
