@@ -420,12 +420,14 @@ class TanhCell(torch.nn.Module):
         super().__init__()
         if not spectral_norm > 0:
             raise ValueError(f"spectral_norm must be positive; got {spectral_norm!r}")
-        kw = {"dtype": dtype, "device": device}
-        W = torch.randn(z_size, z_size, **kw)
+        # Drawn on the CPU and then moved, so that every device starts from the
+        # same numbers (a CUDA generator would draw others).
+        W = torch.randn(z_size, z_size, dtype=dtype)
         W = W * (spectral_norm / torch.linalg.matrix_norm(W, ord=2))
-        self.W = torch.nn.Parameter(W)
-        self.U = torch.nn.Parameter(torch.randn(z_size, x_size, **kw) / math.sqrt(x_size))
-        self.b = torch.nn.Parameter(torch.zeros(z_size, **kw))
+        U = torch.randn(z_size, x_size, dtype=dtype) / math.sqrt(x_size)
+        self.W = torch.nn.Parameter(W.to(device))
+        self.U = torch.nn.Parameter(U.to(device))
+        self.b = torch.nn.Parameter(torch.zeros(z_size, dtype=dtype, device=device))
 
     @torch.no_grad()
     def clip_spectral_norm_(self, max_norm: float = 0.9) -> float:
@@ -472,6 +474,30 @@ class TanhCell(torch.nn.Module):
 # ---------------------------------------------------------------------------
 
 
+def _bind_cuda_context(t: torch.Tensor) -> None:
+    """Make the CUDA context of the device of ``t`` current on the calling thread.
+
+    Autograd runs the backward pass of a CUDA graph on a worker thread of its
+    own. It points that thread at the device, but when ``cudaGetDevice``
+    already answers that device (index 0, on a fresh thread) it skips
+    ``cudaSetDevice``, and no CUDA context is then current on the thread. A
+    kernel launched through the CUDA runtime binds the device's primary
+    context by itself; a cuBLAS call does not. The first CUDA work of the
+    backward pass of :class:`FixedPoint` is the matrix product inside ``f``, a
+    cuBLAS call, so PyTorch warned "Attempting to run cuBLAS, but there was no
+    current CUDA context!" and bound the context itself. Since PyTorch 2.8
+    ``torch.cuda.set_device`` calls ``cudaSetDevice`` even for the current
+    device, and that makes the primary context current (the remedy of
+    pytorch/pytorch#92055 for PyTorch's own compiled backward kernels). It is
+    called only when the thread already points at the device of ``t``, so it
+    never changes a thread's device; on another device, the device guard of
+    the first operation switches, and switching binds the context. On the CPU
+    it does nothing.
+    """
+    if t.is_cuda and torch.cuda.current_device() == t.device.index:
+        torch.cuda.set_device(t.device)
+
+
 class _ImplicitFixedPoint(torch.autograd.Function):
     """z* = f(z*, x), with the gradient of the implicit function theorem."""
 
@@ -489,6 +515,7 @@ class _ImplicitFixedPoint(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, v):
+        _bind_cuda_context(v)  # before the first cuBLAS call, in f below
         z_star, x = ctx.saved_tensors
         layer, params = ctx.layer, list(ctx.layer.f.parameters())
         with torch.enable_grad():  # f at the solution, once, with its graph
