@@ -198,7 +198,15 @@ def normalised_adjacency(
     d_inv_sqrt = torch.zeros(n, dtype=dtype, device=src.device).index_add_(0, dst, weight).rsqrt()
     weight = d_inv_sqrt[src] * d_inv_sqrt[dst]
     if sparse:
-        return torch.sparse_coo_tensor(torch.stack([src, dst]), weight, (n, n), check_invariants=False).coalesce()
+        # The indices are valid by construction (checked above, plus the loops), so PyTorch's checks
+        # of the sparse invariants are off, and the choice is made explicitly, for the scope of the
+        # call. The constructor's own argument, check_invariants=False, is not enough: PyTorch 2.11
+        # and 2.12 read the global setting, and warn that nobody has made it ("Sparse invariant
+        # checks are implicitly disabled"), before they apply that argument (pytorch/pytorch#178274,
+        # fixed in 2.13). The scope sets the global setting before the constructor reads it.
+        with torch.sparse.check_sparse_tensor_invariants(enable=False):
+            a_hat = torch.sparse_coo_tensor(torch.stack([src, dst]), weight, (n, n))
+        return a_hat.coalesce()
     return torch.zeros(n, n, dtype=dtype, device=src.device).index_put_((src, dst), weight, accumulate=True)
 
 
