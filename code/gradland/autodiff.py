@@ -915,13 +915,14 @@ class Linear(Module):
 
     def __init__(self, n_in: int, n_out: int, bias: bool = True, *, device=None, dtype=None):
         bound = 1 / math.sqrt(n_in)
-        options = {"device": device, "dtype": dtype}
-        weight = torch.empty(n_out, n_in, **options).uniform_(-bound, bound)
-        self.weight = Tensor(weight, requires_grad=True)
+        # Drawn on the CPU and then moved, so that every device starts from the
+        # same weights (a CUDA generator would draw others).
+        weight = torch.empty(n_out, n_in, dtype=dtype).uniform_(-bound, bound)
+        self.weight = Tensor(weight.to(device), requires_grad=True)
         self.bias = None
         if bias:
-            self.bias = Tensor(torch.empty(n_out, **options).uniform_(-bound, bound),
-                               requires_grad=True)
+            b = torch.empty(n_out, dtype=dtype).uniform_(-bound, bound)
+            self.bias = Tensor(b.to(device), requires_grad=True)
 
     def forward(self, x: Tensor) -> Tensor:
         y = x @ self.weight.T
