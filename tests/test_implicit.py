@@ -434,3 +434,24 @@ def test_clipping_the_spectral_norm() -> None:
     torch.testing.assert_close(f.W.detach(), W * 1.8)  # the same direction, scaled
     with pytest.raises(ValueError, match="max_norm must be positive; got -1"):
         f.clip_spectral_norm_(-1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_backward_on_cuda_prints_no_context_warning():
+    """The first backward pass through the layer, in a fresh process as in a chapter,
+    runs its cuBLAS products with the device's context current: PyTorch prints no
+    "no current CUDA context" warning."""
+    import subprocess
+    import sys
+
+    script = (
+        "import torch, warnings; warnings.simplefilter('always')\n"
+        "from gradland import implicit\n"
+        "f = implicit.TanhCell(3, 4).cuda()\n"
+        "x = torch.randn(2, 3).cuda().requires_grad_()\n"
+        "implicit.FixedPoint(f, 4)(x).sum().backward()\n"
+        "torch.cuda.synchronize()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "no current CUDA context" not in done.stderr, done.stderr
