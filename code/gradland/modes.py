@@ -278,8 +278,11 @@ def mlp_function(
     Returns
     -------
     callable
-        ``f(x)`` for ``x`` of shape ``(n,)``, returning shape ``(m,)``. Its
-        attribute ``f.weights`` lists the matrices :math:`\bm{W}_1, \dots,
+        ``f(x)`` for ``x`` of shape ``(n,)``, returning shape ``(m,)``. Since
+        every layer is a matrix product, ``f`` also takes a batch of inputs
+        as the columns of a matrix ``X`` of shape ``(n, B)`` and returns their
+        outputs as the columns of an ``(m, B)`` matrix. Its attribute
+        ``f.weights`` lists the matrices :math:`\bm{W}_1, \dots,
         \bm{W}_{L+1}`, each stored out :math:`\times` in.
 
     Raises
@@ -298,6 +301,9 @@ def mlp_function(
     [(8, 5), (8, 8), (3, 8)]
     >>> jacobian_forward(f, torch.zeros(5)).shape  # m x n
     torch.Size([3, 5])
+    >>> X = torch.randn(5, 4)  # four inputs, one per column
+    >>> torch.allclose(f(X)[:, 2], f(X[:, 2]), atol=1e-6)
+    True
     """
     for name, value, low in (("n", n, 1), ("m", m, 1), ("width", width, 1), ("depth", depth, 0)):
         if not isinstance(value, numbers.Integral) or value < low:  # numbers.Integral: NumPy too
