@@ -54,7 +54,7 @@ def _is_bad_number(value: Any) -> bool:
     return math.isnan(value) or (value == 0 and math.copysign(1.0, value) < 0)
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
+def glue(name: str, value: Any, display: bool = False) -> None:
     """Pass ``value`` to the page under ``name``, and keep it for :func:`claim`.
 
     The value is handed to ``myst_nb.glue``, which the text refers to with
@@ -71,11 +71,6 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
         Also show the value where the cell is (False by default: glued values
         appear in the prose, not under the code).
 
-    Returns
-    -------
-    object
-        ``value``, unchanged.
-
     Raises
     ------
     ValueError
@@ -86,8 +81,7 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     Examples
     --------
     >>> from gradland.claims import glue, glued
-    >>> glue("doc_ratio", 2.5)
-    2.5
+    >>> glue("doc_ratio", 2.5)     # returns nothing: a cell ending in glue shows nothing
     >>> glued()["doc_ratio"]
     2.5
     """
@@ -98,9 +92,8 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     try:
         from myst_nb import glue as myst_glue
     except ImportError:  # a reader's session without the book's tools
-        return value
+        return
     myst_glue(name, value, display=display)
-    return value
 
 
 def glued() -> dict[str, Any]:
@@ -109,7 +102,7 @@ def glued() -> dict[str, Any]:
     Examples
     --------
     >>> from gradland.claims import glue, glued
-    >>> _ = glue("doc_steps", 300)
+    >>> glue("doc_steps", 300)
     >>> glued()["doc_steps"]
     300
     """
@@ -202,8 +195,8 @@ def claim(statement: str, condition: str) -> None:
     Examples
     --------
     >>> from gradland.claims import claim, glue
-    >>> _ = glue("doc_loss_start", 1.4)
-    >>> _ = glue("doc_loss_end", 0.2)
+    >>> glue("doc_loss_start", 1.4)
+    >>> glue("doc_loss_end", 0.2)
     >>> claim("the loss falls", "doc_loss_end < doc_loss_start")
     >>> claim("the loss rises", "doc_loss_end > doc_loss_start")
     Traceback (most recent call last):
