@@ -150,7 +150,7 @@ def test_claims_are_literal_and_in_hidden_cells_after_their_glue():
     problems = []
     for chapter in CHAPTERS:
         text = chapter.read_text()
-        glued_names = set(re.findall(r"""glue\(\s*f?["']([\w{}-]+)["']""", text))
+        glued_names = set(re.findall(r"""glue\(\s*f?["']([^"']+)["']""", text))
         patterns = [re.compile("^" + re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(n)) + "$") for n in glued_names]
         for tags, source in code_cells(chapter):
             for call in claim_calls(source):
