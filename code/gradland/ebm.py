@@ -836,7 +836,10 @@ def langevin(
     noise : float
         :math:`\sigma \ge 0`.
     generator : torch.Generator, optional
-        Source of the noise, on the device of ``y0``, for reproducible samples.
+        Source of the noise, for reproducible samples. The noise is drawn on
+        the generator's device (the CPU for the default generator and for
+        ``torch.Generator()``) and moved to the device of ``y0``, so a CPU
+        generator gives the same samples on every device.
 
     Returns
     -------
@@ -858,10 +861,11 @@ def langevin(
     if not step_size > 0 or not noise >= 0:
         raise ValueError(f"step_size must be positive and noise >= 0; got {step_size!r} and {noise!r}")
     y = y0.detach().clone()
+    source = torch.device("cpu") if generator is None else generator.device  # where the noise is drawn
     for _ in range(steps):
         y.requires_grad_(True)
         (grad,) = torch.autograd.grad(energy(y).sum(), y)
-        eps = torch.randn(y.shape, generator=generator, device=y.device, dtype=y.dtype)
+        eps = torch.randn(y.shape, generator=generator, device=source, dtype=y.dtype).to(y.device)
         y = (y - step_size * grad + noise * eps).detach()
     return y
 
@@ -907,7 +911,8 @@ def fit_contrastive(
     langevin_steps : int
         Steps of :func:`langevin` (with its default sizes) applied to them.
     seed : int
-        Seed of the contrastive samples.
+        Seed of the contrastive samples, drawn on the CPU and moved to the
+        device of ``y``: the same samples on every device.
 
     Returns
     -------
@@ -932,7 +937,7 @@ def fit_contrastive(
         raise ValueError(f"kind must be None or one of {CONTRASTIVE_KINDS}; got {kind!r}")
     if not box > 0:
         raise ValueError(f"box must be positive; got {box!r}")
-    generator = torch.Generator(device=y.device).manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)  # on the CPU: every device draws the same samples
     optimizer = torch.optim.Adam(energy.parameters(), lr=lr)
     losses = []
     y_hat = y.new_zeros((0, 2))
@@ -940,7 +945,7 @@ def fit_contrastive(
         if kind is None:
             loss = energy(y).mean()
         else:
-            start = (2 * torch.rand(y.shape, generator=generator, device=y.device, dtype=y.dtype) - 1) * box
+            start = ((2 * torch.rand(y.shape, generator=generator, dtype=y.dtype) - 1) * box).to(y.device)
             y_hat = langevin(energy, start, steps=langevin_steps, generator=generator)
             loss = contrastive_loss(energy(y), energy(y_hat), kind=kind, margin=margin)
         optimizer.zero_grad()
