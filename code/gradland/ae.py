@@ -276,10 +276,16 @@ class DenoisingAutoencoder(Autoencoder):
         self.mask = float(mask)
 
     def corrupt(self, y: torch.Tensor) -> torch.Tensor:
-        r"""A corrupted copy :math:`\tilde{\bm{y}}` of the batch, drawn from the global random generator."""
+        r"""A corrupted copy :math:`\tilde{\bm{y}}` of the batch, drawn from the global random generator.
+
+        The random numbers are drawn on the CPU and moved to the batch's device, so that a run
+        on a GPU corrupts the data exactly as a run on the CPU does.
+        """
         y = self.check(y)
-        keep = (torch.rand_like(y) >= self.mask).to(y.dtype) if self.mask > 0 else 1.0
-        return keep * y + self.noise * torch.randn_like(y)
+        keep = 1.0
+        if self.mask > 0:
+            keep = (torch.rand(y.shape, dtype=y.dtype).to(y.device) >= self.mask).to(y.dtype)
+        return keep * y + self.noise * torch.randn(y.shape, dtype=y.dtype).to(y.device)
 
     def loss(self, y: torch.Tensor) -> torch.Tensor:
         r"""The denoising loss: mean of :math:`\lVert \bm{y} - \operatorname{dec}(\operatorname{enc}(\tilde{\bm{y}})) \rVert^2`."""
@@ -456,7 +462,7 @@ def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, samples: int | None =
     shape = mu.shape if samples is None else (samples, *mu.shape)
     if samples is not None and (not isinstance(samples, int) or samples < 1):
         raise ValueError(f"samples must be a positive int; got {samples!r}")
-    eps = torch.randn(shape, dtype=mu.dtype, device=mu.device)
+    eps = torch.randn(shape, dtype=mu.dtype).to(mu.device)  # drawn on the CPU: the same samples on any device
     return mu + torch.exp(0.5 * logvar) * eps
 
 
@@ -618,7 +624,7 @@ class VariationalAutoencoder(Autoencoder):
     def sample(self, n: int) -> torch.Tensor:
         r"""Decode ``n`` latents drawn from the prior: the means :math:`\operatorname{dec}(\bm{z})`, shape ``(n, d_y)``."""
         ref = self._reference()
-        z = torch.randn(n, self.d_z, dtype=ref.dtype, device=ref.device)
+        z = torch.randn(n, self.d_z, dtype=ref.dtype).to(ref.device)  # drawn on the CPU, as everywhere
         return self.mean(z)
 
 

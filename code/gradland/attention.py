@@ -249,6 +249,10 @@ class MultiHeadAttention(nn.Module):
         self-attention, one product with the stacked
         :math:`[\bm{W}_q; \bm{W}_k; \bm{W}_v]` for the three projections
         (what PyTorch's layers do).
+    device, dtype : optional
+        Where and in what precision to keep the weights. They are initialised
+        on the CPU and then moved, so that a model starts from the same
+        weights on every device.
 
     Examples
     --------
@@ -277,11 +281,14 @@ class MultiHeadAttention(nn.Module):
         if d_model % heads:
             raise ValueError(f"heads must divide d_model; got d_model={d_model}, heads={heads}")
         self.d_model, self.heads, self.fused = d_model, heads, fused
-        kw = {"bias": bias, "device": device, "dtype": dtype}
+        # initialised on the CPU and then moved, so that the weights start the same on any device
+        kw = {"bias": bias, "dtype": dtype}
         self.w_q = nn.Linear(d_model, d_model, **kw)
         self.w_k = nn.Linear(d_model, d_model, **kw)
         self.w_v = nn.Linear(d_model, d_model, **kw)
         self.w_o = nn.Linear(d_model, d_model, **kw)
+        if device is not None:
+            self.to(device)
 
     def _packed(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The stacked weight :math:`[\\bm{W}_q; \\bm{W}_k; \\bm{W}_v] \\in \\R^{3d \\times d}` and bias."""
@@ -391,6 +398,9 @@ class AttentionPooling(nn.Module):
         Biases in the four linear maps.
     fused : bool
         Use the fused kernel when no weights and no hard attention are asked for.
+    device, dtype : optional
+        Where and in what precision to keep the parameters, initialised on the
+        CPU and then moved, as in :class:`MultiHeadAttention`.
 
     Attributes
     ----------
@@ -422,7 +432,8 @@ class AttentionPooling(nn.Module):
     ) -> None:
         super().__init__()
         self.attend = MultiHeadAttention(d_model, heads, bias=bias, fused=fused, device=device, dtype=dtype)
-        self.query = nn.Parameter(torch.randn(d_model, device=device, dtype=dtype) / math.sqrt(d_model))
+        # drawn on the CPU and moved, so that the query starts the same on any device
+        self.query = nn.Parameter(torch.randn(d_model, dtype=dtype).to(device) / math.sqrt(d_model))
 
     def forward(
         self,
