@@ -584,6 +584,8 @@ class RecallResult:
     """The training loss (cross-entropy) at each step."""
     accuracy: float = float("nan")
     """The fraction of symbols recalled correctly on fresh test sequences."""
+    checkpoints: dict[int, float] = field(default_factory=dict)
+    """The same fraction, on the same test sequences, after each step asked for."""
 
 
 def train_recall(
@@ -596,6 +598,7 @@ def train_recall(
     batch_size: int = 32,
     lr: float = 1e-2,
     test_size: int = 256,
+    checkpoints: tuple[int, ...] = (),
     seed: int = 0,
     device: torch.device | str | None = None,
 ) -> RecallResult:
@@ -619,34 +622,47 @@ def train_recall(
         Number of Adam steps, sequences per step, learning rate.
     test_size : int
         Number of fresh sequences on which the accuracy is measured.
+    checkpoints : tuple of int
+        Steps after which the accuracy is also measured, to see how it grows
+        with training.
     seed : int
-        Seed of the initial weights and of the data.
+        Seed of the initial weights and of the data, both drawn on the CPU,
+        so that every device trains the same network on the same sequences.
     device
         Where to train.
 
     Returns
     -------
     RecallResult
-        The model, the losses and the test accuracy.
+        The model, the losses, the test accuracy and the accuracies at the checkpoints.
 
     Examples
     --------
     >>> from gradland.rnn import train_recall
-    >>> result = train_recall(1, length=6, d=16, steps=30)
-    >>> len(result.losses), result.accuracy > 0.5
-    (30, True)
+    >>> result = train_recall(1, length=6, d=16, steps=30, checkpoints=(10,))
+    >>> len(result.losses), result.accuracy > 0.5, list(result.checkpoints)
+    (30, True, [10])
     """
     _check_positive_int("steps", steps)
     _check_positive_int("batch_size", batch_size)
     _check_positive_int("test_size", test_size)
-    gpus = range(torch.cuda.device_count()) if torch.cuda.is_available() else []  # manual_seed seeds them too
-    with torch.random.fork_rng(devices=gpus):  # seed the weights, leave the global state alone
+    if not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= steps for c in checkpoints):
+        raise ValueError(f"checkpoints must be ints between 1 and steps = {steps}; got {checkpoints!r}")
+    with torch.random.fork_rng(devices=[]):  # seed the weights, leave the global state alone
         torch.manual_seed(seed)
-        model = RecallNet(symbols, d, device=device)
+        model = RecallNet(symbols, d).to(device)  # drawn on the CPU: the same network on every device
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     rng = torch.Generator().manual_seed(seed)
+    x_test, target_test = delayed_recall(test_size, length, delay, symbols, generator=rng, device=device)
+    counted = target_test != -100
+
+    def test_accuracy() -> float:
+        with torch.no_grad():
+            guess = model(x_test).argmax(-1)
+        return (guess[counted] == target_test[counted]).double().mean().item()
+
     result = RecallResult(model)
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         x, target = delayed_recall(batch_size, length, delay, symbols, generator=rng, device=device)
         loss = F.cross_entropy(model(x).flatten(0, 1), target.flatten())
         optimiser.zero_grad()
@@ -654,10 +670,8 @@ def train_recall(
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimiser.step()
         result.losses.append(loss.item())
+        if step in checkpoints:
+            result.checkpoints[step] = test_accuracy()
     model.eval()
-    with torch.no_grad():
-        x, target = delayed_recall(test_size, length, delay, symbols, generator=rng, device=device)
-        guess = model(x).argmax(-1)
-        counted = target != -100
-        result.accuracy = (guess[counted] == target[counted]).double().mean().item()
+    result.accuracy = test_accuracy()
     return result
