@@ -283,3 +283,25 @@ def test_stack_and_concat_reject_bad_input() -> None:
         import numpy as np
 
         linalg.concat(torch.ones(4, 3), np.ones((4, 4)))
+
+
+def test_no_tf32_restores_the_settings_even_after_an_error() -> None:
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    before = conv.fp32_precision, matmul.fp32_precision
+    with pytest.raises(RuntimeError, match="inside"):
+        with linalg.no_tf32():
+            assert (conv.fp32_precision, matmul.fp32_precision) == ("ieee", "ieee")
+            raise RuntimeError("inside")
+    assert (conv.fp32_precision, matmul.fp32_precision) == before
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_no_tf32_gives_float32_rounding_for_a_cuda_convolution() -> None:
+    """Chapter 1's check: a float32 convolution on the GPU agrees with float64 to float32
+    rounding (about sqrt(C_in) eps) inside no_tf32, whatever the GPU generation."""
+    seq, W = randn(8, 64, 128, seed=16), randn(16, 64, seed=17)
+    exact = F.conv1d(seq.double(), W.double()[:, :, None])
+    with linalg.no_tf32():
+        out = F.conv1d(seq.cuda(), W.cuda()[:, :, None]).cpu().double()
+    eps = torch.finfo(torch.float32).eps
+    assert ((out - exact).abs().max() / exact.abs().max()).item() < 8 * eps

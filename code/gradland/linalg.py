@@ -466,13 +466,17 @@ def no_tf32() -> Iterator[None]:
     10 of its 23 mantissa bits, so each factor of a product is rounded to a
     relative precision of about :math:`2^{-11} \approx 5 \times 10^{-4}`
     instead of :math:`2^{-24} \approx 6 \times 10^{-8}`. cuDNN computes
-    ``float32`` convolutions in TF32 unless told otherwise
-    (``torch.backends.cudnn.allow_tf32``, True by default), and cuBLAS does
-    the same for matrix products when ``torch.backends.cuda.matmul.allow_tf32``
-    is set. Inside this context both flags are False; on the way out they get
-    back the values they had. A check that two computations agree to
+    ``float32`` convolutions in TF32 unless told otherwise, and cuBLAS does
+    the same for matrix products when asked to. Inside this context both are
+    told to compute in full ``float32`` (``"ieee"``); on the way out they get
+    back the settings they had. A check that two computations agree to
     ``float32`` rounding must run here, or it measures TF32 instead. On a CPU
-    the flags have no effect, and neither has the context.
+    the settings have no effect, and neither has the context.
+
+    The settings are PyTorch's ``fp32_precision`` switches
+    (``torch.backends.cuda.matmul`` and ``torch.backends.cudnn.conv``), or on
+    releases older than 2.9, which lack them, the ``allow_tf32`` flags. Only
+    one of the two interfaces is touched, since PyTorch refuses a mix.
 
     Yields
     ------
@@ -482,17 +486,24 @@ def no_tf32() -> Iterator[None]:
     --------
     >>> import torch
     >>> from gradland.linalg import no_tf32
-    >>> before = torch.backends.cudnn.allow_tf32
+    >>> conv = torch.backends.cudnn.conv
+    >>> before = conv.fp32_precision
     >>> with no_tf32():
-    ...     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    (False, False)
-    >>> torch.backends.cudnn.allow_tf32 == before
+    ...     conv.fp32_precision, torch.backends.cuda.matmul.fp32_precision
+    ('ieee', 'ieee')
+    >>> conv.fp32_precision == before
     True
     """
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    matmul, conv = torch.backends.cuda.matmul, getattr(torch.backends.cudnn, "conv", None)
+    if conv is not None and hasattr(conv, "fp32_precision"):
+        switches, off = [(matmul, "fp32_precision"), (conv, "fp32_precision")], "ieee"
+    else:  # PyTorch before 2.9
+        switches, off = [(matmul, "allow_tf32"), (torch.backends.cudnn, "allow_tf32")], False
+    saved = [getattr(owner, name) for owner, name in switches]
+    for owner, name in switches:
+        setattr(owner, name, off)
     try:
         yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+        for (owner, name), value in zip(switches, saved):
+            setattr(owner, name, value)
