@@ -302,6 +302,6 @@ def test_no_tf32_gives_float32_rounding_for_a_cuda_convolution() -> None:
     seq, W = randn(8, 64, 128, seed=16), randn(16, 64, seed=17)
     exact = F.conv1d(seq.double(), W.double()[:, :, None])
     with linalg.no_tf32():
-        out = F.conv1d(seq.cuda(), W.cuda()[:, :, None]).cpu().double()
+        out = F.conv1d(seq.float().cuda(), W.float().cuda()[:, :, None]).cpu().double()
     eps = torch.finfo(torch.float32).eps
     assert ((out - exact).abs().max() / exact.abs().max()).item() < 8 * eps
