@@ -48,3 +48,72 @@ def test_full_size_rejects_other_values(monkeypatch):
     monkeypatch.setenv("GRADLAND_FULL", "maybe")
     with pytest.raises(ValueError, match="GRADLAND_FULL.*'maybe'"):
         gradland.full_size()
+
+
+# --- the same random numbers on every device ------------------------------------
+# The package draws on the CPU and moves the result, so a GPU build of the book
+# starts from the same weights and data as a CPU build; only the arithmetic differs.
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def on_both(make):
+    """``make(device)`` on the CPU and on CUDA, each after the same global seed."""
+    results = []
+    for where in ("cpu", "cuda"):
+        torch.manual_seed(0)
+        results.append(make(where))
+    return results
+
+
+@needs_cuda
+def test_attention_weights_start_the_same_on_every_device():
+    from gradland.attention import AttentionPooling, MultiHeadAttention
+
+    for cls in (MultiHeadAttention, AttentionPooling):
+        cpu, gpu = on_both(lambda where: cls(8, 2, device=where))
+        for (name, a), (_, b) in zip(cpu.state_dict().items(), gpu.state_dict().items()):
+            assert torch.equal(a, b.cpu()), f"{cls.__name__}.{name}"
+
+
+@needs_cuda
+def test_vae_samples_the_same_noise_on_every_device():
+    from gradland.ae import reparameterise
+
+    cpu, gpu = on_both(lambda where: reparameterise(torch.zeros(4, 3, device=where),
+                                                    torch.zeros(4, 3, device=where), samples=2))
+    assert torch.equal(cpu, gpu.cpu())
+
+
+@needs_cuda
+def test_langevin_with_a_cpu_generator_is_the_same_on_every_device():
+    from gradland.ebm import langevin
+
+    def run(where):
+        y0 = torch.linspace(-1, 1, 10, dtype=torch.float64).reshape(5, 2).to(where)
+        return langevin(lambda y: y.square().sum(-1), y0, generator=torch.Generator().manual_seed(3))
+
+    cpu, gpu = on_both(run)
+    torch.testing.assert_close(cpu, gpu.cpu())
+
+
+@needs_cuda
+def test_recall_training_starts_from_the_same_network_and_data_on_every_device():
+    from gradland.rnn import train_recall
+
+    cpu, gpu = on_both(lambda where: train_recall(2, length=8, d=8, steps=3, device=where))
+    torch.testing.assert_close(torch.tensor(cpu.losses), torch.tensor(gpu.losses), rtol=1e-4, atol=1e-5)
+
+
+def test_device_name_reads_after_on():
+    import re
+
+    name = gradland.device_name("cpu")
+    assert re.fullmatch(r"an? \d+-core .*CPU", name), name
+    assert name.startswith("an ") == name[2:].startswith(("8", "11-", "18-"))
+
+
+@needs_cuda
+def test_device_name_names_the_gpu():
+    assert gradland.device_name("cuda").endswith(" GPU")
+    assert torch.cuda.get_device_name(0) in gradland.device_name("cuda")

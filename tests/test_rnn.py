@@ -306,3 +306,17 @@ def test_training_is_seeded_and_leaves_the_global_random_state_alone():
     assert torch.equal(torch.get_rng_state(), before)
     b = train_recall(1, length=6, d=8, steps=5, test_size=16, seed=3)
     assert a.losses == b.losses and a.accuracy == b.accuracy
+
+
+def test_train_recall_measures_the_accuracy_at_the_checkpoints():
+    result = train_recall(1, length=6, d=8, steps=12, checkpoints=(4, 12))
+    assert list(result.checkpoints) == [4, 12]
+    assert all(0 <= a <= 1 for a in result.checkpoints.values())
+    # the same test sequences: the last checkpoint is the final accuracy
+    assert result.checkpoints[12] == result.accuracy
+
+
+@pytest.mark.parametrize("bad", [(0,), (13,), (2.0,), (True,)])
+def test_train_recall_rejects_checkpoints_outside_the_run(bad):
+    with pytest.raises(ValueError, match="checkpoints must be ints between 1 and steps = 12"):
+        train_recall(1, length=6, d=8, steps=12, checkpoints=bad)
