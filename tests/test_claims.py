@@ -207,22 +207,28 @@ def test_glued_prose_never_reads_nan_or_minus_zero_in_the_recorded_runs(run):
     assert not problems, "\n".join(problems)
 
 
-def executed_glue(notebook: Path) -> dict[str, str]:
-    """Glue name to the text/plain of its value, from an executed notebook."""
+def executed_glue(build_root: Path) -> dict[str, dict[str, str]]:
+    """Chapter -> glue name -> the text of its value, from the execution cache, which keeps
+    every cell (the pages drop the hidden ones)."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(build_root / "_build" / ".jupyter_cache")
     found = {}
-    for cell in json.loads(notebook.read_text())["cells"]:
-        for output in cell.get("outputs", []):
-            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                found[name] = "".join(output.get("data", {}).get("application/papermill.record/text/plain", ""))
+    for record in cache.list_cache_records():
+        chapter = found.setdefault(Path(record.uri).stem, {})
+        for cell in cache.get_cache_bundle(record.pk).nb.cells:
+            for output in cell.get("outputs", []):
+                name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+                if name:
+                    chapter[name] = "".join(output["data"].get("application/papermill.record/text/plain", ""))
     return found
 
 
 def test_glued_prose_never_reads_nan_or_minus_zero_in_this_build(book):
     problems = []
+    executed = executed_glue(book.root)
     for chapter in CHAPTERS:
-        notebook = book.root / "_build" / "jupyter_execute" / "book" / f"{chapter.stem}.ipynb"
-        values = executed_glue(notebook)
+        values = executed[chapter.stem]
         for name, spec in GLUE_TEXT.findall(chapter.read_text()):
             assert name in values, f"{chapter.stem}: {name} is not glued"
             try:
