@@ -123,12 +123,23 @@ def device_name(where: torch.device | str | None = None) -> str:
     where = torch.device(device() if where is None else where)
     if where.type == "cuda":
         name = torch.cuda.get_device_name(where)
-        return f"an {name} GPU" if name[:1].upper() in "AEIOU" else f"a {name} GPU"
+        return f"{_article(name)} {name} GPU"
     model = _cpu_model()
     cores = os.cpu_count() or 1
     text = f"{cores}-core {model} CPU" if model else f"{cores}-core CPU"
-    vowel_sound = text.startswith("8") or text.startswith(("11-", "18-"))  # "an 8-core", "an 11-core"
-    return ("an " if vowel_sound else "a ") + text
+    return f"{_article(text)} {text}"
+
+
+def _article(phrase: str) -> str:
+    """"a" or "an", by the sound that starts ``phrase``: an NVIDIA, an AMD, an 8-core, an 11-core, a Tesla."""
+    word = phrase.split(maxsplit=1)[0] if phrase.strip() else ""
+    if word[:1].isdigit():
+        vowel = word.startswith(("8", "11", "18")) and not word.startswith(("111", "181"))
+    elif len(word) > 1 and word.isupper() and word.isalpha() and word not in {"NVIDIA"} and len(word) <= 4:
+        vowel = word[0] in "AEFHILMNORSX"  # an acronym spelt letter by letter: an HP, an AMD
+    else:
+        vowel = word[:1].upper() in "AEIOU" or word == "NVIDIA"  # "en-vidia"
+    return "an" if vowel else "a"
 
 
 def _cpu_model() -> str:
