@@ -184,7 +184,7 @@ def normalised_adjacency(
         if n is not None and _check_n(n) != graph.shape[0]:
             raise ValueError(f"n = {n} does not match the adjacency, {_describe(graph)}")
         a = graph.clone()
-        a.fill_diagonal_(1.0)  # A + I, a loop already present counted once
+        a.fill_diagonal_(1.0)  # A + 𝕀, a loop already present counted once
         d_inv_sqrt = a.sum(dim=0).rsqrt()  # in-degrees: column sums
         a_hat = d_inv_sqrt[:, None] * a * d_inv_sqrt[None, :]
         return a_hat.to_sparse_coo().coalesce() if sparse else a_hat
@@ -258,7 +258,9 @@ def attention_propagate(x: torch.Tensor, edge_index: torch.Tensor, *, normalisat
     value 0, so the softargmax spreads each query's coefficients evenly over
     the keys it may look at; with the graph (and self-loops) as the mask, the
     coefficient vector of node :math:`i` is its adjacency vector divided by
-    its degree, :math:`\bm{D}^{-1} (\bm{A} + \Id)`. This is the ``"mean"``
+    its degree: column :math:`i` of :math:`(\bm{A} + \Id) \bm{D}^{-1}`, one
+    column per node as in the book (the code's weights, one row per query,
+    are its transpose). This is the ``"mean"``
     normalisation. The ``"symmetric"`` one, :math:`\hat{\bm{A}}`, follows by
     scaling the values by :math:`D_{jj}^{-1/2}` and the outputs by
     :math:`D_{ii}^{1/2}`.
