@@ -188,6 +188,21 @@ def test_reductions_of_a_scalar_change_nothing_as_in_torch(reduce):
     torch.testing.assert_close(x.grad, t.grad, **TOL)
 
 
+@pytest.mark.parametrize("p", [0, 1, 2, 0.5])
+def test_power_at_zero_has_torchs_derivative(p):
+    # x**0 is the constant 1: its derivative is 0 everywhere, also at 0, where
+    # the formula p x**(p - 1) would give 0 * inf = nan.
+    t = torch.tensor([0.0, 1.5], dtype=torch.float64, requires_grad=True)
+    x = Tensor(t.detach(), requires_grad=True)
+    (x**p).sum().backward()
+    (t**p).sum().backward()
+    torch.testing.assert_close(x.grad, t.grad, **TOL)
+    ones = torch.ones(2, dtype=torch.float64)
+    _, tangent = ad.jvp(lambda u: u**p, (t.detach(),), (ones,))
+    _, want = torch.func.jvp(lambda u: u**p, (t.detach(),), (ones,))
+    torch.testing.assert_close(tangent, want, **TOL)
+
+
 def test_gradients_accumulate_until_reset_as_in_torch():
     x = Tensor([1.0, 2.0], requires_grad=True)
     (x * x).sum().backward()

@@ -323,10 +323,16 @@ class Tensor:
                 "(write exp(b * log(a)) for a tensor exponent)"
             )
         a, p = self.data, exponent
+
+        def slope():
+            # d(a**p)/da = p a**(p - 1). For p = 0 it is 0, also at a = 0, where
+            # the formula would give 0 * inf = nan (PyTorch returns 0 there too).
+            return torch.zeros_like(a) if p == 0 else p * a ** (p - 1)
+
         return self._make(
             a**p, (self,),
-            (lambda g: g * p * a ** (p - 1),),
-            lambda ta: p * a ** (p - 1) * ta,
+            (lambda g: g * slope(),),
+            lambda ta: slope() * ta,
             "**",
         )
 
