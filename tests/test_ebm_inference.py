@@ -269,6 +269,8 @@ def test_infer_z_descent_rejects_wrong_starts_and_steps():
         model.infer_z_descent(y, torch.zeros(4), x)
     with pytest.raises(ValueError, match=r"z0 must have shape \(5,\)"):
         model.infer_z_descent(y, torch.zeros(5, 1), x)
+    with pytest.raises(ValueError, match=r"z0 must have the dtype of y \(torch.float32\).*got torch.float64"):
+        model.infer_z_descent(y, torch.zeros(5, dtype=torch.float64), x)
     with pytest.raises(ValueError, match="lr must be positive"):
         model.infer_z_descent(y, torch.zeros(5), x, lr=0.0)
     with pytest.raises(ValueError, match=r"y must have shape \(n, 2\); got a tensor of shape \(5, 3\)"):

@@ -448,6 +448,10 @@ class LatentEBM(nn.Module):
         if not isinstance(z0, torch.Tensor) or tuple(z0.shape) != (len(y),):
             raise ValueError(f"z0 must have shape ({len(y)},), one start per target; got {_describe(z0)}")
         z0 = _check_angles("z0", z0)
+        if z0.dtype != y.dtype:
+            raise ValueError(
+                f"z0 must have the dtype of y ({y.dtype}), so that no precision is silently lost; got {z0.dtype}"
+            )
         if not lr > 0:
             raise ValueError(f"lr must be positive; got {lr!r}")
         z = z0.detach().clone().requires_grad_(True)
