@@ -738,7 +738,11 @@ class History:
 
 
 def _optimiser(model: nn.Module, steps: int, lr: float, warmup: int) -> tuple[torch.optim.Optimizer, Callable]:
-    """Adam, with a learning rate that rises linearly for ``warmup`` steps and then decays as a cosine to 0."""
+    """Adam, with a learning rate that rises linearly for ``warmup`` steps and then decays as a cosine.
+
+    The cosine runs over ``steps - warmup + 1`` steps, so that the rate of the last step is small but
+    not 0: every step of the budget moves the weights.
+    """
     for name, value in (("steps", steps), ("warmup", warmup)):
         if not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative int; got {value!r}")
@@ -747,7 +751,7 @@ def _optimiser(model: nn.Module, steps: int, lr: float, warmup: int) -> tuple[to
     def rate(step: int) -> float:  # step = 1, 2, ..., steps
         if step <= warmup:
             return lr * step / warmup
-        return lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+        return lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / (steps - warmup + 1)))
 
     return opt, rate
 
