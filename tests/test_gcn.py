@@ -303,7 +303,7 @@ def test_input_checks():
     x, edge_index = torch.randn(3, 4), torch.tensor([[0, 1], [1, 2]])
     with pytest.raises(TypeError, match="int64"):
         propagate(x, edge_index.int())
-    with pytest.raises(ValueError, match=r"shape \(2, E\)"):
+    with pytest.raises(ValueError, match=r"shape \(2, n_e\)"):
         propagate(x, torch.zeros(3, 2, dtype=torch.long))
     with pytest.raises(ValueError, match=r"node numbers in 0..2"):
         propagate(x, torch.tensor([[0, 3], [1, 2]]))

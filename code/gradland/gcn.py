@@ -16,9 +16,10 @@ where :math:`\bm{D}` is the diagonal matrix of the degrees of
 :math:`\bm{H} = \bm{W} \bm{X} \hat{\bm{A}} + \bm{b}`: the values
 :math:`\bm{W} \bm{X}` of attention combined with given coefficients.
 
-A graph is stored as an **edge index**, a ``(2, E)`` integer tensor whose
-column ``(j, i)`` is an edge from node :math:`j` to node :math:`i` (messages
-flow from the first row to the second, as in PyTorch Geometric); an
+A graph is stored as an **edge index**, a ``(2, n_e)`` integer tensor, with
+:math:`n_{\mathrm{e}}` the number of edges, whose column ``(j, i)`` is an
+edge from node :math:`j` to node :math:`i` (messages flow from the first row
+to the second, as in PyTorch Geometric); an
 undirected graph lists each edge in both directions. A dense adjacency matrix
 has ``adjacency[j, i] = 1`` for that edge, so column :math:`i` is the
 adjacency vector of node :math:`i`. Node features are one node per **row**,
@@ -85,13 +86,13 @@ def _check_n(n: object) -> int:
 
 
 def _check_edge_index(edge_index: object, n: int) -> torch.Tensor:
-    """Check a ``(2, E)`` integer tensor whose entries are nodes ``0 .. n - 1``."""
+    """Check a ``(2, n_e)`` integer tensor whose entries are nodes ``0 .. n - 1``."""
     if not isinstance(edge_index, torch.Tensor):
-        raise TypeError(f"edge_index must be a torch.Tensor of shape (2, E); got {_describe(edge_index)}")
+        raise TypeError(f"edge_index must be a torch.Tensor of shape (2, n_e); got {_describe(edge_index)}")
     if edge_index.dtype != torch.long:
         raise TypeError(f"edge_index must have dtype torch.int64 (long); got {_describe(edge_index)}")
     if edge_index.ndim != 2 or edge_index.shape[0] != 2:
-        raise ValueError(f"edge_index must have shape (2, E), one edge (source, target) per column; "
+        raise ValueError(f"edge_index must have shape (2, n_e), one edge (source, target) per column; "
                          f"got {_describe(edge_index)}")
     if edge_index.numel():
         low, high = (v.item() for v in torch.aminmax(edge_index))
@@ -150,7 +151,7 @@ def normalised_adjacency(
     Parameters
     ----------
     graph : torch.Tensor
-        Either an edge index, an integer tensor of shape ``(2, E)`` (column
+        Either an edge index, an integer tensor of shape ``(2, n_e)`` (column
         ``(j, i)`` is an edge from :math:`j` to :math:`i`), or a dense
         adjacency matrix, a floating ``(n, n)`` tensor of zeros and ones with
         ``graph[j, i] = 1`` for an edge from :math:`j` to :math:`i`.
@@ -219,7 +220,7 @@ def propagate(x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
     :math:`D_{jj}^{-1/2}` and sends them along its edges (message), every node
     sums what it receives plus its own scaled features, the self-loop
     (aggregate), and scales the sum by :math:`D_{ii}^{-1/2}` (update). Time
-    and memory grow with the number of edges :math:`E`, not with
+    and memory grow with the number of edges :math:`n_{\mathrm{e}}`, not with
     :math:`t^2`.
 
     Parameters
@@ -227,7 +228,7 @@ def propagate(x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
     x : torch.Tensor
         Node features, shape ``(t, d)``, one node per row.
     edge_index : torch.Tensor
-        Integer tensor of shape ``(2, E)``; a self-loop in it is replaced by
+        Integer tensor of shape ``(2, n_e)``; a self-loop in it is replaced by
         the one the normalisation adds.
 
     Returns
@@ -417,7 +418,7 @@ class GatedGCNLayer(nn.Module):
     >>> h = torch.randn(3, 8)
     >>> layer(h, edge_index).shape
     torch.Size([3, 8])
-    >>> eta = layer.gates(h, edge_index)        # one gate vector per edge, shape (E, d)
+    >>> eta = layer.gates(h, edge_index)        # one gate vector per edge, shape (n_e, d)
     >>> eta[[0, 3]].sum(dim=0).allclose(torch.ones(8), atol=1e-5)  # the two edges into node 1
     True
     """
@@ -440,7 +441,7 @@ class GatedGCNLayer(nn.Module):
     def _check(self, h: object, edge_index: object, e: object) -> tuple[torch.Tensor, torch.Tensor]:
         h, edge_index = _check_graph_input(h, edge_index, self.d)
         if (e is None) != (self.w_e is None):
-            wanted = "edge features e of shape (E, d)" if self.w_e is not None else "no edge features (e=None)"
+            wanted = "edge features e of shape (n_e, d)" if self.w_e is not None else "no edge features (e=None)"
             raise ValueError(f"this layer was built with edge_features={self.w_e is not None}: pass {wanted}")
         if e is not None:
             _check_features("e", e, self.d)
@@ -449,7 +450,7 @@ class GatedGCNLayer(nn.Module):
         return h, edge_index
 
     def edge_scores(self, h: torch.Tensor, edge_index: torch.Tensor, e: torch.Tensor | None = None) -> torch.Tensor:
-        r"""The edge representations :math:`\hat{\bm{e}}_{ij}`, shape ``(E, d)``, one row per edge."""
+        r"""The edge representations :math:`\hat{\bm{e}}_{ij}`, shape ``(n_e, d)``, one row per edge."""
         h, edge_index = self._check(h, edge_index, e)
         return self._edge_scores(h, edge_index, e)
 
@@ -463,7 +464,7 @@ class GatedGCNLayer(nn.Module):
         return sigma / (total.index_select(0, dst) + self.eps)
 
     def gates(self, h: torch.Tensor, edge_index: torch.Tensor, e: torch.Tensor | None = None) -> torch.Tensor:
-        r"""The gates :math:`\bm{\eta}_{ij}`, shape ``(E, d)``, one row per edge."""
+        r"""The gates :math:`\bm{\eta}_{ij}`, shape ``(n_e, d)``, one row per edge."""
         sigma = torch.sigmoid(self.edge_scores(h, edge_index, e))
         return self._normalise(sigma, edge_index[1], h.shape[0]) if self.normalise else sigma
 
@@ -484,7 +485,7 @@ class GatedGCNLayer(nn.Module):
     def forward(
         self, h: torch.Tensor, edge_index: torch.Tensor, e: torch.Tensor | None = None
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """New node features ``(t, d)``, and new edge features ``(E, d)`` if ``e`` was given."""
+        """New node features ``(t, d)``, and new edge features ``(n_e, d)`` if ``e`` was given."""
         h_hat, e_hat = self.convolve(h, edge_index, e)
         h_new = F.relu(h_hat)  # update
         if self.residual:
@@ -710,7 +711,7 @@ class Graph:
     Attributes
     ----------
     edge_index : torch.Tensor
-        Shape ``(2, E)``, int64; an undirected graph lists each edge both ways.
+        Shape ``(2, n_e)``, int64; an undirected graph lists each edge both ways.
     x : torch.Tensor
         Node features, shape ``(t, d)``.
     labels : torch.Tensor
