@@ -356,7 +356,7 @@ def anderson(
         zs, gs = (zs + [z])[-memory:], (gs + [gz])[-memory:]
         Z, GZ = torch.stack(zs, dim=1), torch.stack(gs, dim=1)  # (B, m_k, d)
         F = GZ - Z  # F[b, i] is the residual f_i of example b
-        gram = F @ F.transpose(1, 2)  # (B, m_k, m_k): the products f_i^T f_j
+        gram = F @ F.transpose(1, 2)  # (B, m_k, m_k): the products f_iᵀ f_j
         s = gram.diagonal(dim1=1, dim2=2).mean(dim=1)  # mean squared norm
         s = s.clamp_min(torch.finfo(z.dtype).tiny)[:, None, None]
         eye = torch.eye(len(zs), dtype=z.dtype, device=z.device)
@@ -523,15 +523,15 @@ class _ImplicitFixedPoint(torch.autograd.Function):
             x = x.detach().requires_grad_()
             fz = layer.f(z, x)
 
-        def vjp_z(u):  # u -> J_z^T u, the transpose of the row u^T J_z
+        def vjp_z(u):  # u -> J_zᵀ u, the transpose of the row uᵀ J_z
             return torch.autograd.grad(fz, z, u, retain_graph=True)[0]
 
-        # The adjoint system u = v + J_z^T u: a fixed point in u.
+        # The adjoint system u = v + J_zᵀ u: a fixed point in u.
         u, residuals = layer.solve(
             lambda u: v + vjp_z(u), torch.zeros_like(v), "backward"
         )
         layer.backward_residuals = residuals
-        # u^T df/dx and u^T df/dtheta, as gradients (columns)
+        # uᵀ ∂f/∂x and uᵀ ∂f/∂θ, as gradients (columns)
         needs = ctx.needs_input_grad[3:]  # one flag per parameter of f
         wrt = [x] + [p for p, need in zip(params, needs) if need]
         grad_x, *grads = torch.autograd.grad(fz, wrt, u, allow_unused=True)
