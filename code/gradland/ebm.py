@@ -1069,9 +1069,14 @@ class RegularisedEBM(nn.Module):
         r"""The zero-temperature free energy :math:`F_\infty(\bm{y}) = E(\bm{y}, \check{\bm{z}})`, shape ``(n,)``.
 
         The latent is found by :meth:`infer_z` and held fixed, so the result is
-        differentiable in the parameters and in ``y``; at a minimum
-        :math:`\partial E / \partial \bm{z} = \bm{0}`, so these derivatives
-        are those of :math:`F_\infty` itself.
+        differentiable in the parameters and in ``y``. By the envelope
+        (Danskin) argument these derivatives are those of :math:`F_\infty`
+        itself when :math:`\check{\bm{z}}` is the unique global minimiser,
+        found exactly, and :math:`E` is differentiable in :math:`\bm{z}` there
+        (so :math:`\partial E / \partial \bm{z} = \bm{0}`). With a fixed
+        number of inference steps, the kink of the ``"l1"`` penalty, or the
+        tied minimisers :math:`\pm \check{\bm{z}}` of the ``"ring"`` penalty
+        at :math:`\bm{y} = \bm{b}`, they are an approximation.
         """
         return self.energy(y, self.infer_z(y, steps=steps))
 
