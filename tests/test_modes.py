@@ -243,3 +243,26 @@ def test_everything_runs_on_the_gpu() -> None:
         J = jacobian(f, x)
         assert J.is_cuda
         torch.testing.assert_close(J, reference, **TOL)
+
+
+@pytest.mark.parametrize("depth", [0, 1, 3])
+def test_mlp_jvp_matches_torch_func_jvp(depth: int) -> None:
+    f = modes.mlp_function(n=6, m=4, width=7, depth=depth, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(depth)
+    for shape in [(6,), (6, 5)]:
+        x = torch.randn(shape, generator=gen, dtype=torch.float64)
+        x_dot = torch.randn(shape, generator=gen, dtype=torch.float64)
+        y, y_dot = modes.mlp_jvp(f, x, x_dot)
+        y_ref, y_dot_ref = torch.func.jvp(f, (x,), (x_dot,))
+        torch.testing.assert_close(y, y_ref)
+        torch.testing.assert_close(y_dot, y_dot_ref)
+
+
+def test_mlp_jvp_rejects_bad_input() -> None:
+    f = modes.mlp_function(n=3, m=2)
+    with pytest.raises(TypeError, match="mlp_function"):
+        modes.mlp_jvp(torch.tanh, torch.zeros(3), torch.zeros(3))
+    with pytest.raises(ValueError, match="shape of the point"):
+        modes.mlp_jvp(f, torch.zeros(3), torch.zeros(3, 2))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        modes.mlp_jvp(f, [0.0, 0.0, 0.0], torch.zeros(3))
