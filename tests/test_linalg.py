@@ -262,7 +262,7 @@ def test_linear_rejects_bad_input() -> None:
 
 
 def test_conv1x1_rejects_bad_input() -> None:
-    with pytest.raises(ValueError, match=r"x must have shape \(batch, C_in, L\); got shape \(4, 9\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, C_in, T\); got shape \(4, 9\)"):
         linalg.conv1x1(torch.ones(4, 9), torch.ones(2, 4))
     with pytest.raises(ValueError, match=r"x has C_in = 4 channels \(shape \(1, 4, 9\)\), so weight must have shape \(C_out, 4\); got shape \(2, 3\)"):
         linalg.conv1x1(torch.ones(1, 4, 9), torch.ones(2, 3))

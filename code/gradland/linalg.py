@@ -284,7 +284,7 @@ def conv1x1(
     Parameters
     ----------
     x : torch.Tensor
-        A batch of sequences, shape ``(batch, C_in, L)`` (channels first, as
+        A batch of sequences, shape ``(batch, C_in, T)`` (channels first, as
         :class:`torch.nn.Conv1d` expects): ``x[b, :, t]`` is
         :math:`\bm{x}[t] \in \R^{C_\text{in}}` for example ``b``.
     weight : torch.Tensor
@@ -297,7 +297,7 @@ def conv1x1(
     Returns
     -------
     torch.Tensor
-        Shape ``(batch, C_out, L)``.
+        Shape ``(batch, C_out, T)``.
 
     Raises
     ------
@@ -315,7 +315,7 @@ def conv1x1(
     >>> conv1x1(x, W)
     tensor([[[3., 5., 7.]]])
     """
-    _check_tensor("x", x, "(batch, C_in, L)", ndim=3)
+    _check_tensor("x", x, "(batch, C_in, T)", ndim=3)
     _check_tensor("weight", weight, "(C_out, C_in)", ndim=2)
     _check_alike(x=x, weight=weight)
     batch, c_in, length = x.shape
