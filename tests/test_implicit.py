@@ -290,6 +290,28 @@ def test_only_the_gradients_asked_for_are_computed() -> None:
     assert f.W.grad is not None and f.b.grad is not None
 
 
+@pytest.mark.parametrize("x_needs_grad", [False, True])
+def test_the_last_vjp_asks_only_for_the_inputs_that_need_a_gradient(monkeypatch, x_needs_grad) -> None:
+    asked = []
+    grad = torch.autograd.grad
+
+    def recording_grad(outputs, inputs, *args, **kwargs):
+        asked.append([tuple(t.shape) for t in (inputs if isinstance(inputs, (list, tuple)) else [inputs])])
+        return grad(outputs, inputs, *args, **kwargs)
+
+    f = cell()
+    f.U.requires_grad_(False)
+    layer = FixedPoint(f, 5, **TIGHT)
+    x = randn(2, 4, seed=13, requires_grad=x_needs_grad)
+    out = layer(x).sum()
+    monkeypatch.setattr(torch.autograd, "grad", recording_grad)
+    out.backward()
+    monkeypatch.undo()
+    want = [tuple(x.shape)] * x_needs_grad + [tuple(f.W.shape), tuple(f.b.shape)]
+    assert asked[-1] == want  # the VJPs of the adjoint solve ask for z only
+    assert (x.grad is not None) == x_needs_grad
+
+
 def test_memory_kept_for_backward_is_the_solution_and_the_input() -> None:
     f = cell()
     x = randn(7, 4, seed=14, requires_grad=True)

@@ -275,11 +275,12 @@ def anderson(
     With ``memory=1`` and ``beta=1`` it is plain fixed-point iteration.
 
     The weights solve the small linear system
-    :math:`(\bm{F}^\top \bm{F} / s + \lambda \Id) \bm{w} = \bm{1}`,
-    :math:`\bm{\alpha} = \bm{w} / (\bm{1}^\top \bm{w})`, where the columns of
-    :math:`\bm{F}` are the residuals :math:`\bm{g}(\bm{z}_i) - \bm{z}_i` and
-    :math:`s` is the mean of their squared norms, so that the regularisation
-    does not depend on the scale of the residuals. Each example of a batch
+    :math:`(\bm{G} / s + \lambda \Id) \bm{w} = \bm{1}`,
+    :math:`\bm{\alpha} = \bm{w} / (\bm{1}^\top \bm{w})`, where :math:`\bm{G}`
+    is the matrix of scalar products of the residuals
+    :math:`\bm{g}(\bm{z}_i) - \bm{z}_i` and :math:`s` is the mean of their
+    squared norms, so that the regularisation does not depend on the scale of
+    the residuals. Each example of a batch
     gets its own weights.
 
     Parameters
@@ -343,27 +344,27 @@ def anderson(
         raise ValueError(f"lam must be positive; got {lam!r}")
     shape, d = z0.shape, z0.shape[-1]
 
-    def G(rows: torch.Tensor) -> torch.Tensor:  # g on a batch of rows (B, d)
+    def g_rows(rows: torch.Tensor) -> torch.Tensor:  # g on a batch of rows (B, d)
         return _apply(g, rows.reshape(shape)).reshape(-1, d)
 
     z = z0.reshape(-1, d)
     zs, gs, residuals = [], [], []  # the last m iterates and their images
     while True:
-        gz = G(z)
+        gz = g_rows(z)
         residuals.append(relative_residual(z, gz))
         if _converged(residuals, tol, "Anderson acceleration", max_iter):
             return SolverResult(z.reshape(shape), residuals)
         zs, gs = (zs + [z])[-memory:], (gs + [gz])[-memory:]
-        Z, GZ = torch.stack(zs, dim=1), torch.stack(gs, dim=1)  # (B, m_k, d)
-        F = GZ - Z  # F[b, i] is the residual f_i of example b
-        gram = F @ F.transpose(1, 2)  # (B, m_k, m_k): the products f_iᵀ f_j
+        Z, gZ = torch.stack(zs, dim=1), torch.stack(gs, dim=1)  # (B, m_k, d)
+        res = gZ - Z  # res[b, i] is the residual g(z_i) - z_i of example b
+        gram = res @ res.transpose(1, 2)  # (B, m_k, m_k): their scalar products, G
         s = gram.diagonal(dim1=1, dim2=2).mean(dim=1)  # mean squared norm
         s = s.clamp_min(torch.finfo(z.dtype).tiny)[:, None, None]
         eye = torch.eye(len(zs), dtype=z.dtype, device=z.device)
         ones = torch.ones_like(gram[:, :, :1])  # (B, m_k, 1)
         w = torch.linalg.solve(gram / s + lam * eye, ones)
         alpha = w / w.sum(dim=1, keepdim=True)  # weights that add up to one
-        z = (alpha * ((1 - beta) * Z + beta * GZ)).sum(dim=1)
+        z = (alpha * ((1 - beta) * Z + beta * gZ)).sum(dim=1)
 
 
 # ---------------------------------------------------------------------------
@@ -520,7 +521,7 @@ class _ImplicitFixedPoint(torch.autograd.Function):
         layer, params = ctx.layer, list(ctx.layer.f.parameters())
         with torch.enable_grad():  # f at the solution, once, with its graph
             z = z_star.detach().requires_grad_()
-            x = x.detach().requires_grad_()
+            x = x.detach().requires_grad_(ctx.needs_input_grad[1])
             fz = layer.f(z, x)
 
         def vjp_z(u):  # u -> J_zᵀ u, the transpose of the row uᵀ J_z
@@ -531,12 +532,11 @@ class _ImplicitFixedPoint(torch.autograd.Function):
             lambda u: v + vjp_z(u), torch.zeros_like(v), "backward"
         )
         layer.backward_residuals = residuals
-        # uᵀ ∂f/∂x and uᵀ ∂f/∂θ, as gradients (columns)
-        needs = ctx.needs_input_grad[3:]  # one flag per parameter of f
-        wrt = [x] + [p for p, need in zip(params, needs) if need]
-        grad_x, *grads = torch.autograd.grad(fz, wrt, u, allow_unused=True)
-        grads = iter(grads)
-        grad_params = [next(grads) if need else None for need in needs]
+        # uᵀ ∂f/∂x and uᵀ ∂f/∂θ as gradients (columns), only for inputs that need one
+        needs = ctx.needs_input_grad[1:2] + ctx.needs_input_grad[3:]  # x, each parameter of f
+        wrt = [t for t, need in zip([x, *params], needs) if need]
+        found = iter(torch.autograd.grad(fz, wrt, u, allow_unused=True) if wrt else ())
+        grad_x, *grad_params = [next(found) if need else None for need in needs]
         return None, grad_x, None, *grad_params
 
 
