@@ -357,7 +357,7 @@ class ContractiveAutoencoder(Autoencoder):
     .. math::
 
        \lVert \bm{y} - \operatorname{dec}(\operatorname{enc}(\bm{y})) \rVert^2
-       + \lambda \Bigl\lVert \frac{\partial \operatorname{enc}}{\partial \bm{y}} \Bigr\rVert_F^2 ,
+       + \lambda \Bigl\lVert \frac{\partial \operatorname{enc}}{\partial \bm{y}} \Bigr\rVert_{\mathrm{F}}^2 ,
 
     so that the encoder stays flat in every direction but those along which
     the data vary, which reconstruction needs. The energy is the
@@ -394,7 +394,7 @@ class ContractiveAutoencoder(Autoencoder):
         self.lam = float(lam)
 
     def contraction(self, y: torch.Tensor) -> torch.Tensor:
-        r"""The penalty :math:`\lVert \partial \operatorname{enc} / \partial \bm{y} \rVert_F^2` at each row, shape ``(n,)``."""
+        r"""The penalty :math:`\lVert \partial \operatorname{enc} / \partial \bm{y} \rVert_{\mathrm{F}}^2` at each row, shape ``(n,)``."""
         return encoder_jacobian(self.encoder, self.check(y)).square().sum(dim=(1, 2))
 
     def loss(self, y: torch.Tensor) -> torch.Tensor:
