@@ -352,7 +352,7 @@ def mlp_jvp(
 
     Returns
     -------
-    (torch.Tensor, torch.Tensor)
+    tuple of torch.Tensor
         :math:`\bm{f}(\bm{x})` and :math:`\bm{J} \dot{\bm{x}}`, each of
         shape ``(m,)`` (or ``(m, B)``).
 
