@@ -521,20 +521,24 @@ _BIG_OPERATOR_LIMIT = re.compile(
 )
 #: Bases whose power T is a number: a digit, e, a lower-case Greek scalar.
 _SCALAR_BASE = re.compile(r"(?:\d|(?<![A-Za-z\\])e|\\(?:" + _GREEK_LOWER + r"))\s*$")
+#: Bases whose power T is a space of sequences of length T: \R^{T}, \mathbb{R}^T, \N, \Z.
+_SPACE_BASE = re.compile(r"\\(?:R|N|Z|mathbb\s*\{\s*[RNZ]\s*\})\s*$")
 
 
 def find_transpose(math: str) -> Iterator[tuple[int, int]]:
     r"""``^T`` and its look-alikes; ``^t`` and a prime on a bold or capital symbol.
 
     ``^T`` is left alone where it cannot be a transpose: as the upper limit
-    of a big operator (``\sum_{t=1}^{T}``, ``\int_0^T``) and as a power of a
-    number or a Greek scalar (``2^T``, ``e^{T}``, ``\gamma^T``). ``\intercal``
+    of a big operator (``\sum_{t=1}^{T}``, ``\int_0^T``), as a power of a
+    number or a Greek scalar (``2^T``, ``e^{T}``, ``\gamma^T``), and as the
+    power of a set, a space of sequences of length T (``\R^{T}``). ``\intercal``
     and ``\mathsf{T}`` are a transpose wherever they stand.
     """
     for m in re.finditer(_SUP_ALWAYS_T, math):
         before = math[max(0, m.start() - 200) : m.start()]  # the base is just before
         letter_t = "\\" not in m[0]  # \intercal and \mathsf{T} are never a power
-        if not (letter_t and (_BIG_OPERATOR_LIMIT.search(before) or _SCALAR_BASE.search(before))):
+        if not (letter_t and (_BIG_OPERATOR_LIMIT.search(before) or _SCALAR_BASE.search(before)
+                              or _SPACE_BASE.search(before))):
             yield m.span()
     for m in re.finditer(r"(?:" + _BOLD + r"|(?<![A-Za-z\\])[A-Z])" + _SUP_SMALL_T, math):
         if math[m.start()] == "\\" or _not_font_argument(math, m.start()):

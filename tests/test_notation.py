@@ -138,6 +138,7 @@ GOOD = [
     r"\sum_{t=1}^{T} \bm{x}[t], \sum_{t=1}^T, \prod\limits_{t}^{T}",
     r"\int_0^T f(t)\, \dd t",
     r"\gamma^T, \beta^{T}, 2^T, e^{T}",
+    r"\bm{1} \in \R^{T}, \bm{s} \in \N^T, \mathbb{R}^{T}",
     r"\bm{x}^{t+1}",
     r"x^{tx}",
     r"e^{t}",

@@ -384,7 +384,7 @@ class Tensor:
             )
 
         # Treat a vector as a one-row (left) or one-column (right) matrix, and
-        # the cotangent G accordingly; then Ā = G Bᵀ and B̄ = Aᵀ G, as in eq-ad-matmul.
+        # the cotangent G accordingly; then the cotangent of A is G @ B.T and that of B is A.T @ G, as in eq-ad-matmul.
         a2 = a.unsqueeze(0) if a.ndim == 1 else a
         b2 = b.unsqueeze(-1) if b.ndim == 1 else b
 

@@ -155,7 +155,7 @@ def jacobian_fd(
 
     A scalar function gives a row, shape ``(1, n)``:
 
-    >>> jacobian_fd(lambda x: (x ** 2).sum(), x)  # the row 2 xᵀ
+    >>> jacobian_fd(lambda x: (x ** 2).sum(), x)  # the gradient 2 x, as a row
     tensor([[2.0000, 4.0000]], dtype=torch.float64)
     """
     _check_point("x", x)

@@ -286,7 +286,7 @@ def per_example_grads_loop(
     ...     _ = model.weight.fill_(1.0)
     >>> x = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
     >>> y = torch.zeros(2, 1)
-    >>> # loss (wᵀ x_b)² has gradient 2 (wᵀ x_b) x_b: (2, 0, 0) and (0, 8, 0)
+    >>> # loss (w @ x_b)**2 has gradient 2 (w @ x_b) x_b: (2, 0, 0) and (0, 8, 0)
     >>> per_example_grads_loop(model, torch.nn.functional.mse_loss, x, y)["weight"]
     tensor([[[2., 0., 0.]],
     <BLANKLINE>

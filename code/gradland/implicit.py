@@ -524,15 +524,15 @@ class _ImplicitFixedPoint(torch.autograd.Function):
             x = x.detach().requires_grad_(ctx.needs_input_grad[1])
             fz = layer.f(z, x)
 
-        def vjp_z(u):  # u -> J_zᵀ u, the transpose of the row uᵀ J_z
+        def vjp_z(u):  # u -> J_z.T @ u: the row u.T @ J_z, as a column
             return torch.autograd.grad(fz, z, u, retain_graph=True)[0]
 
-        # The adjoint system u = v + J_zᵀ u: a fixed point in u.
+        # The adjoint system u = v + J_z.T @ u: a fixed point in u.
         u, residuals = layer.solve(
             lambda u: v + vjp_z(u), torch.zeros_like(v), "backward"
         )
         layer.backward_residuals = residuals
-        # uᵀ ∂f/∂x and uᵀ ∂f/∂θ as gradients (columns), only for inputs that need one
+        # u.T @ df/dx and u.T @ df/dtheta as gradients (columns), only for inputs that need one
         needs = ctx.needs_input_grad[1:2] + ctx.needs_input_grad[3:]  # x, each parameter of f
         wrt = [t for t, need in zip([x, *params], needs) if need]
         found = iter(torch.autograd.grad(fz, wrt, u, allow_unused=True) if wrt else ())

@@ -256,7 +256,7 @@ def linear(
                 f"weight has shape {tuple(weight.shape)}, so bias must have shape "
                 f"({weight.shape[0]},); got shape {tuple(bias.shape)}"
             )
-    y = x @ weight.T  # row b of y is (W x_b)ᵀ
+    y = x @ weight.T  # row b of y is W @ x_b, as a row
     if bias is not None:
         y = y + bias  # broadcast: the same bias added to every row
     return y

@@ -211,7 +211,7 @@ def jacobian_reverse(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor)
     basis = torch.eye(m, dtype=y.dtype, device=y.device)
     rows = []
     for i in range(m):
-        (row,) = pullback(basis[i].reshape(y.shape))  # Jᵀ e_i: row i, transposed
+        (row,) = pullback(basis[i].reshape(y.shape))  # J.T @ e_i: row i of J, as a column
         rows.append(row)
     if m == 0:
         return torch.zeros(0, x.shape[0], dtype=x.dtype, device=x.device)

@@ -395,13 +395,13 @@ def bptt(
         # Reverse sweep: the adjoint of h[t] gathers its direct gradient and what h[t+1] sends back.
         grad_weight = torch.zeros_like(rnn.weight)
         grad_bias = torch.zeros(rnn.d, dtype=x.dtype, device=x.device)
-        from_later = torch.zeros_like(h0)  # W_hᵀ δ[t+1], zero after the last step
+        from_later = torch.zeros_like(h0)  # W_h.T @ delta[t+1], zero after the last step
         for t in reversed(range(x.shape[-2])):
             h_bar = grad_states[..., t, :] + from_later
             delta = slopes[t] * h_bar  # through f: multiply by diag(f'(u[t]))
-            grad_weight += torch.einsum("...i,...j->ij", delta, inputs[t])  # δ [x; h]ᵀ, summed over the batch
+            grad_weight += torch.einsum("...i,...j->ij", delta, inputs[t])  # the outer product of delta and [x; h], summed over the batch
             grad_bias += delta.reshape(-1, rnn.d).sum(0)
-            from_later = delta @ rnn.W_h  # rows: (W_hᵀ δ)ᵀ = δᵀ W_h
+            from_later = delta @ rnn.W_h  # rows: (W_h.T @ delta).T = delta.T @ W_h
     return grad_weight, (grad_bias if rnn.bias is not None else None), from_later
 
 
