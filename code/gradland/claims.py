@@ -32,7 +32,7 @@ import ast
 import math
 from typing import Any
 
-__all__ = ["ClaimError", "claim", "glue", "glued", "holds", "names_in"]
+__all__ = ["ClaimError", "claim", "difference_text", "glue", "glued", "holds", "names_in"]
 
 # What a condition may call besides the glued names.
 _ALLOWED: dict[str, Any] = {
@@ -94,6 +94,30 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     except ImportError:  # a reader's session without the book's tools
         return
     myst_glue(name, value, display=display)
+
+
+def difference_text(value: float) -> str:
+    """A difference between two computations as the text prints it.
+
+    ``"0"`` when the two agree exactly, else the value in scientific notation
+    with two significant digits: ``0.0e+00`` is how a format spec alone would
+    print an exact agreement.
+
+    Parameters
+    ----------
+    value : float
+        A difference, usually the largest absolute one.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> difference_text(0.0), difference_text(2.22e-16)
+    ('0', '2.2e-16')
+    """
+    return "0" if value == 0 else f"{value:.1e}"
 
 
 def glued() -> dict[str, Any]:
