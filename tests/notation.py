@@ -1,15 +1,23 @@
 r"""Notation checker of the book: the "never" column of STYLE.md, section 1.
 
-The checker reads only the *math* of the book and of the package:
+The checker reads the *math* of the book and of the package:
 
 * in a MyST Markdown chapter (``book/**/*.md``): inline ``$...$``, display
   ``$$...$$``, fenced ``{math}`` directives (backtick or colon fence), the
-  ``{math}`` role and bare amsmath environments (``equation``, ``align``,
-  ``gather``, ``multline``, ...). Code cells, plain fences, inline code, YAML
-  front matter and MyST comments are skipped;
+  ``{math}`` role, bare amsmath environments (``equation``, ``align``,
+  ``gather``, ``multline``, ...) and the captions and alt texts in the options
+  of code cells. Plain fences, inline code, YAML front matter and MyST
+  comments are skipped;
 * in a Python file of the package (``code/gradland/**/*.py``): the module,
   class and function docstrings, and in them the ``:math:`` role, the
   ``.. math::`` directive and ``$...$``.
+
+and the *code the book shows*, the code cells of the chapters and the package
+(included with ``literalinclude`` and documented in the manual): its comments
+and string literals. The math of a string (``$...$``, as in the labels of
+figures) follows every rule; the plain text of a comment or a string follows
+:data:`CODE_RULES`, the ASCII spelling of the notation (a transpose is
+``W.T``, the softargmax is not called softmax in words).
 
 Each rule of :data:`RULES` is one entry: an id, what to write instead, and a
 function that finds the offending places in one piece of math. Problems are
@@ -29,6 +37,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -669,6 +678,227 @@ RULES: list[Rule] = [
 
 
 # ---------------------------------------------------------------------------
+# The code the book shows: comments and strings
+# ---------------------------------------------------------------------------
+#
+# STYLE's notation holds for code comments and printed labels as well. The
+# book shows the code cells of its chapters and, through ``literalinclude``
+# and the manual, the source of the package. In that code the checker reads
+# the comments and the string literals (labels, titles, printed text), and
+# applies two kinds of rules:
+#
+# * the math of a string, between ``$`` signs (matplotlib's mathtext, in the
+#   labels of figures), obeys every rule of :data:`RULES`;
+# * the plain text of a comment or a string obeys :data:`CODE_RULES`, the
+#   ASCII spelling of the notation: the PDF's monospaced font has no Greek
+#   letters and no superscript T, so a transpose is ``W.T`` in a comment.
+
+
+@dataclass(frozen=True)
+class CodeText:
+    """A comment or a string literal of shown code, and the line it starts on."""
+
+    kind: str  # "comment", "string" or "docstring"
+    text: str  # the comment without its '#', or the string's value
+    line: int
+
+    def line_of(self, offset: int) -> int:
+        return self.line + self.text.count("\n", 0, offset)
+
+
+_CODE_CELL_OPEN = re.compile(r"^(?P<fence>`{3,}|~{3,})[ \t]*\{code-cell\}")
+_STRING_PREFIX = re.compile(r"[rRuUbBfF]*")
+
+
+def code_cells(text: str) -> list[tuple[str, int, str, int]]:
+    r"""Every ``{code-cell}`` of a MyST chapter: its options and its code.
+
+    Each cell is ``(options, options_line, code, code_line)``: the option lines
+    (``:key: value`` lines or a ``---`` YAML block, which hold the captions and
+    alt texts of figures) and the Python code, each with its first line.
+
+    >>> code_cells("text\n```{code-cell} ipython3\n:tags: [a]\nx = 1  # one\n```\n")
+    [(':tags: [a]\n', 3, 'x = 1  # one\n', 4)]
+    """
+    cells, lines, i = [], text.split("\n"), 0
+    while i < len(lines):
+        opened = _CODE_CELL_OPEN.match(lines[i])
+        if not opened:
+            i += 1
+            continue
+        fence, start = opened["fence"], i + 1
+        i += 1
+        while i < len(lines) and lines[i].strip() != fence:
+            i += 1
+        body = lines[start:i]
+        n_options = 0
+        if body and body[0].strip() == "---":
+            closing = [k for k in range(1, len(body)) if body[k].strip() == "---"]
+            n_options = closing[0] + 1 if closing else 0
+        else:
+            while n_options < len(body) and body[n_options].startswith(":"):
+                n_options += 1
+        options = "".join(line + "\n" for line in body[:n_options])
+        code = "".join(line + "\n" for line in body[n_options:])
+        cells.append((options, start + 1, code, start + 1 + n_options))
+        i += 1
+    return cells
+
+
+def _fstring_text(body: str) -> str:
+    """The text of an f-string's body, with each replacement field read as ``0``."""
+    out, i = [], 0
+    while i < len(body):
+        if body.startswith("{{", i) or body.startswith("}}", i):
+            out.append(body[i])
+            i += 2
+        elif body[i] == "{":
+            depth, j = 1, i + 1
+            while j < len(body) and depth:
+                depth += {"{": 1, "}": -1}.get(body[j], 0)
+                j += 1
+            out.append("0")
+            i = j
+        else:
+            out.append(body[i])
+            i += 1
+    return "".join(out)
+
+
+def _string_value(literal: str) -> str:
+    """What a string literal says, as a reader sees it: raw text for f-strings."""
+    prefix = _STRING_PREFIX.match(literal)[0]
+    if "f" in prefix.lower():
+        body = literal[len(prefix):]
+        quote = body[:3] if body[:3] in ('"""', "'''") else body[0]
+        body = body[len(quote): -len(quote)]
+        if "r" not in prefix.lower():
+            body = body.encode("latin-1", "backslashreplace").decode("unicode_escape")
+        return _fstring_text(body)
+    with warnings.catch_warnings():  # "\e" in a string that is not raw: reported elsewhere
+        warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+        value = ast.literal_eval(literal)
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def code_texts(source: str, first_line: int = 1, cell: bool = False) -> list[CodeText]:
+    r"""The comments and string literals of Python ``source``.
+
+    MyST-NB cell options (``#| ...``) are not comments; a string that is a
+    docstring is marked so, because :func:`python_math` already reads its math.
+
+    >>> [(t.kind, t.text) for t in code_texts("x = 'a'  # b\n")]
+    [('string', 'a'), ('comment', ' b')]
+    """
+    import io
+    import tokenize
+
+    if cell:  # IPython's magics and shell escapes are not Python
+        magic = re.compile(r"^[ \t]*[%!]")
+        source = "\n".join("" if magic.match(line) else line for line in source.splitlines()) + "\n"
+    try:
+        with warnings.catch_warnings():  # invalid escapes: reported as such where it matters
+            warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+            tree = ast.parse(source)
+        docstrings = {(n.lineno, n.col_offset) for n in _docstring_nodes(tree)}
+    except SyntaxError:
+        docstrings = set()
+    texts = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            row, col = token.start
+            line = first_line + row - 1
+            if token.type == tokenize.COMMENT and not token.string.startswith("#|"):
+                texts.append(CodeText("comment", token.string[1:], line))
+            elif token.type == tokenize.STRING:
+                kind = "docstring" if (row, col) in docstrings else "string"
+                try:
+                    value = _string_value(token.string)
+                except (ValueError, SyntaxError, UnicodeError):
+                    value = token.string
+                texts.append(CodeText(kind, value, line))
+    except (tokenize.TokenError, SyntaxError):
+        pass  # code that does not tokenize: what came before the error is checked
+    return texts
+
+
+_TRANSPOSE_ASCII = re.compile(r"[A-Za-z0-9)\]]\s*(?:\^\s*\{?\s*[Tt]\s*\}?(?![A-Za-z])|ᵀ)")
+_SOFTMAX_WORD = re.compile(
+    r"(?<![\w.`'])(?<!PyTorch's )(?<!PyTorch’s )(?:log[-_ ]?)?softmax(?![\w(`])", re.IGNORECASE
+)
+
+
+def find_code_transpose(text: str) -> Iterator[tuple[int, int]]:
+    """``A^T``, ``x^t`` or ``Aᵀ`` in a comment or a string."""
+    for m in _TRANSPOSE_ASCII.finditer(text):
+        yield m.start(), m.end()
+
+
+def find_code_softmax(text: str) -> Iterator[tuple[int, int]]:
+    """The word softmax in a comment or a string, where it is not PyTorch's name."""
+    for m in _SOFTMAX_WORD.finditer(text):
+        yield m.start(), m.end()
+
+
+def find_control_character(text: str) -> Iterator[tuple[int, int]]:
+    r"""A control character in the math of a string: ``"$\beta$"`` without the r."""
+    for m in re.finditer(r"[\x00-\x08\x0b-\x1f]", text):
+        yield m.start(), m.end()
+
+
+#: The rules for the plain text of comments and strings of the code shown.
+CODE_RULES: list[Rule] = [
+    Rule("code-transpose", "write a transpose in code text as W.T (or 'the transpose of W')",
+         find_code_transpose),
+    Rule("code-softmax", "call the function softargmax in words; PyTorch's softmax only as a code name",
+         find_code_softmax),
+]
+
+_RST_MATH_BLOCK = re.compile(r"^(?P<indent>[ \t]*)\.\.[ \t]+math::.*(?:\n(?:(?P=indent)[ \t]+[^\n]*|[ \t]*))*", re.M)
+_RST_LITERAL = re.compile(r"``[^`]*``")
+_MATH_IN_STRING = re.compile(r"(?<!\\)\$(?P<math>[^$]+?)(?<!\\)\$")
+
+
+def check_code_text(text: CodeText, path: str = "<string>") -> list[Problem]:
+    """Every breach of a rule in one comment or string of the code shown."""
+    problems = []
+    plain = text.text
+    if text.kind != "comment":
+        for m in _MATH_IN_STRING.finditer(text.text):
+            plain = plain[: m.start()] + _blank(m[0]) + plain[m.end():]
+            if text.kind == "docstring":
+                continue  # python_math reads the math of docstrings
+            span = MathSpan(m["math"], text.line_of(m.start("math")))
+            problems.extend(check_math(span, path))
+            for start, end in find_control_character(m["math"]):
+                problems.append(Problem(path, span.line_of(start), "math-string-escape",
+                                        "write a string holding math raw, r\"...\", so that \\b stays \\b",
+                                        repr(m["math"][max(0, start - 5): end + 5])))
+    if text.kind == "docstring":  # its math and its examples are not plain text
+        for pattern in (_RST_MATH_ROLE, _RST_MATH_BLOCK, _DOCTEST_BLOCK, _RST_LITERAL):
+            plain = pattern.sub(lambda m: _blank(m[0]), plain)
+    if re.fullmatch(r"[A-Za-z_]\w*", text.text.strip()):
+        return problems  # a string that is a name: a key, an attribute, an entry of __all__
+    for rule in CODE_RULES:
+        for start, end in rule.find(plain):
+            line_start = text.text.rfind("\n", 0, start) + 1
+            line_end = text.text.find("\n", end)
+            line_end = len(text.text) if line_end < 0 else line_end
+            snippet = " ".join(text.text[max(line_start, start - 10): min(line_end, end + 10)].split())
+            problems.append(Problem(path, text.line_of(start), rule.id, rule.message, snippet))
+    return problems
+
+
+def shown_code(text: str, suffix: str) -> list[CodeText]:
+    """The comments and strings of the code a file shows: its code cells, or itself."""
+    if suffix == ".md":
+        return [t for _, _, code, line in code_cells(text) for t in code_texts(code, line, cell=True)]
+    if suffix == ".py":
+        return code_texts(text)
+    return []
+
+
+# ---------------------------------------------------------------------------
 # Checking
 # ---------------------------------------------------------------------------
 
@@ -692,9 +922,14 @@ def check_math(span: MathSpan, path: str = "<string>") -> list[Problem]:
 
 
 def math_spans(text: str, suffix: str) -> list[MathSpan]:
-    """The math of a file's ``text``, read as Markdown (``.md``) or Python (``.py``)."""
+    """The math of a file's ``text``, read as Markdown (``.md``) or Python (``.py``).
+
+    In Markdown this includes the math of the options of code cells: the
+    captions and alt texts of the figures that the cells draw.
+    """
     if suffix == ".md":
-        return markdown_math(text)
+        options = [span for opts, line, _, _ in code_cells(text) for span in _prose_math(opts, line)]
+        return sorted(markdown_math(text) + options, key=lambda span: span.line)
     if suffix == ".py":
         return python_math(text)
     raise ValueError(f"can only check .md and .py files, got a {suffix!r} file")
@@ -703,6 +938,7 @@ def math_spans(text: str, suffix: str) -> list[MathSpan]:
 def check_text(text: str, suffix: str, path: str = "<string>") -> list[Problem]:
     """Every notation problem of a file's ``text``, sorted by line."""
     problems = [p for span in math_spans(text, suffix) for p in check_math(span, path)]
+    problems += [p for code in shown_code(text, suffix) for p in check_code_text(code, path)]
     return sorted(problems, key=lambda p: (p.line, p.rule))
 
 

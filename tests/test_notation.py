@@ -244,7 +244,7 @@ def test_a_new_rule_is_one_entry(monkeypatch):
 # ---------------------------------------------------------------------------
 
 
-def test_code_cells_plain_fences_inline_code_and_front_matter_are_ignored(tmp_path):
+def test_code_plain_fences_inline_code_and_front_matter_are_ignored(tmp_path):
     text = r"""
         ---
         title: "$\vec{x}$"
@@ -254,7 +254,7 @@ def test_code_cells_plain_fences_inline_code_and_front_matter_are_ignored(tmp_pa
         Inline code `$\bm{A}^T$` and ``$\vec{x}$`` is not math.
 
         ```{code-cell} python
-        label = r"$\mathbf{x}^T$"  # \emptyset
+        y = x ^ T
         ```
 
         ```python
@@ -390,7 +390,10 @@ def test_math_in_a_directive_and_its_title_but_not_its_code(tmp_path):
         ```
         ````
         """
-    assert check_md(tmp_path, text) == [("vector-arrow", 4), ("reals-letter", 8), ("upright-bold", 15)]
+    # the printed label of the code cell follows the notation too (line 11)
+    assert check_md(tmp_path, text) == [
+        ("vector-arrow", 4), ("reals-letter", 8), ("empty-set", 11), ("upright-bold", 15),
+    ]
 
 
 def test_eval_rst_block_is_read_as_rst(tmp_path):
@@ -442,6 +445,7 @@ def test_docstring_math_role_and_math_directive(tmp_path):
         '''
     assert check_py(tmp_path, text) == [
         ("reals-letter", 2),
+        ("math-string-escape", 4),  # "\v" in a string that is not raw: a vertical tab
         ("upright-bold", 16),
         ("empty-set", 18),
         ("vector-arrow", 18),
@@ -492,6 +496,95 @@ def test_any_markdown_is_checked_without_crashing_on_real_lines(text):
     for problem in notation.check_text(text, ".md"):
         assert 1 <= problem.line <= len(lines)
         assert problem.text.split()[0] in lines[problem.line - 1]
+
+
+# ---------------------------------------------------------------------------
+# The code the book shows: comments, strings, figure captions
+# ---------------------------------------------------------------------------
+
+
+def cell(code: str, options: str = ":tags: [hide-input]\n") -> str:
+    """A chapter whose only code cell holds ``options``, then ``code``."""
+    return "# A chapter\n\nProse.\n\n```{code-cell} ipython3\n" + options + code + "```\n"
+
+
+@pytest.mark.parametrize(
+    "code, rule",
+    [
+        ("x = A.T @ y  # the same as A^T y\n", "code-transpose"),
+        ("x = A.T @ y  # the same as Aᵀ y\n", "code-transpose"),
+        ("print(f'{n}: W^t h')\n", "code-transpose"),
+        ("p = torch.softmax(s, 0)  # the softmax of the scores\n", "code-softmax"),
+        ("ax.set_title('log-softmax of s')\n", "code-softmax"),
+        ("ax.set_xlabel(r'$\\mathbf{x}$')\n", "upright-bold"),
+        ("ax.set_xlabel(r'$\\bm{A}^T \\bm{x}$')\n", "transpose"),
+        ("ax.set_ylabel(f'$softmax(s)_{i}$')\n", "named-operator"),
+        ("ax.set_ylabel('$\\beta$')\n", "math-string-escape"),
+    ],
+)
+def test_comments_and_strings_of_code_cells_follow_the_notation(tmp_path, code, rule):
+    assert check_md(tmp_path, cell(code)) == [(rule, 7)]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "x = A.T @ y  # the transpose of A, in Python\n",
+        "p = torch.softmax(s, dim=0)  # PyTorch's softmax is the softargmax\n",
+        "p = F.log_softmax(s, 0)  # `softmax` is PyTorch's name\n",
+        "names = ['softmax', 'relu']\n",
+        "y = x ^ T\n",
+        "ax.set_xlabel(r'$\\boldsymbol{x}^\\top \\boldsymbol{y}$')\n",
+        "ax.set_ylabel(rf'$\\beta = {beta:.2f}$')\n",
+        "ax.set_title(f'{{x}} and $x_{{{i}}}$')\n",
+        "%timeit f(x)\nprint('R^{n}: a power of R')\n",
+    ],
+)
+def test_good_code_cells_pass(tmp_path, code):
+    assert check_md(tmp_path, cell(code)) == []
+
+
+def test_an_f_string_is_read_with_its_fields_filled_in():
+    assert notation._string_value("rf'$x_{{{i}}} = {v:.2f}$'") == "$x_{0} = 0$"
+    assert notation._string_value("f'{{a}}\\n'") == "{a}\n"
+
+
+def test_a_multiline_string_reports_the_line_of_the_offence(tmp_path):
+    code = 'msg = """first line,\nsecond line: the softmax\n"""\n'
+    assert check_md(tmp_path, cell(code)) == [("code-softmax", 8)]
+
+
+def test_math_in_a_figure_caption_and_alt_text_is_checked(tmp_path):
+    options = (":tags: [remove-input]\n:mystnb:\n:  figure:\n:    caption: |\n"
+               ":      The loss against $\\vec{w}$.\n:    name: fig-a\n")
+    assert check_md(tmp_path, cell("x = 1\n", options)) == [("vector-arrow", 10)]
+
+
+def test_yaml_options_of_a_code_cell_are_not_code(tmp_path):
+    options = "---\ntags: [remove-input]\nmystnb:\n  figure:\n    caption: it's $x$\n---\n"
+    assert check_md(tmp_path, cell("x = 1\n", options)) == []
+
+
+def test_package_comments_strings_and_docstrings(tmp_path):
+    text = (
+        '"""A module: the map x -> A^T x.\n'
+        "\n"
+        ".. math::\n"
+        "\n"
+        "   y = A^T x\n"
+        "\n"
+        ">>> from gradland.autodiff import softmax\n"
+        '"""\n'
+        '__all__ = ["softmax"]\n'
+        "SCALE = 2.0  # multiplies the softmax scores\n"
+    )
+    # line 1: the docstring's prose; line 5 is math, for the math rule; the
+    # doctest and the entry of __all__ are code names
+    assert check_py(tmp_path, text) == [("code-transpose", 1), ("transpose", 5), ("code-softmax", 10)]
+
+
+def test_code_that_does_not_tokenize_is_checked_up_to_the_error(tmp_path):
+    assert check_md(tmp_path, cell("x = 1  # A^T\ns = '''unterminated\n")) == [("code-transpose", 7)]
 
 
 # ---------------------------------------------------------------------------
