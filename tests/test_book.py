@@ -273,3 +273,37 @@ def test_no_line_of_inline_math_starts_like_a_list_item():
             if "".join(paragraph).replace("$$", "").count("$") % 2 == 1:
                 problems.append(f"{chapter.name}:{number}: {line.strip()[:60]}")
     assert not problems, "\n".join(problems)
+
+
+def indexed_terms(chapter: Path) -> list[str]:
+    """The terms of the ``{index} single:`` directives of a chapter."""
+    return re.findall(r"^```\{index\} single: (.+?)\s*$", chapter.read_text(encoding="utf-8"), re.M)
+
+
+def glossary_terms() -> set[str]:
+    """The terms defined in the Glossary, in lower case."""
+    text = (REPO / "book" / "glossary.md").read_text(encoding="utf-8")
+    body = text.split("```{glossary}", 1)[1].rsplit("```", 1)[0]
+    return {line.strip().lower() for line in body.splitlines() if line and not line[0].isspace()
+            and not line.startswith(":")}
+
+
+def has_glossary_entry(term: str, glossary: set[str]) -> bool:
+    """Whether the index term ``main; sub`` has an entry: under its whole name, its
+    main word, the sub-entry, or the two read together in either order."""
+    parts = [p.strip().lower() for p in term.split(";")]
+    names = {term.lower(), parts[0], parts[-1], " ".join(parts), " ".join(reversed(parts))}
+    names |= {n.replace("-", "–") for n in names}
+    return bool(names & glossary)
+
+
+def test_every_term_indexed_in_part_iii_has_a_glossary_entry():
+    import yaml
+
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+    [part] = [p for p in toc["parts"] if p["caption"].startswith("Part III")]
+    glossary = glossary_terms()
+    missing = [f"{entry['file']}: {term}" for entry in part["chapters"]
+               for term in indexed_terms(REPO / (entry["file"] + ".md"))
+               if not has_glossary_entry(term, glossary)]
+    assert not missing, "indexed terms without a glossary entry:\n" + "\n".join(missing)
