@@ -64,8 +64,10 @@ def full_size() -> bool:
     so that it executes in about a minute on a laptop CPU. Setting the
     environment variable ``GRADLAND_FULL`` to ``1`` (or ``true``, ``yes``)
     selects the full-size runs: more data, larger models, more steps, meant for
-    a GPU. The text of the chapters does not change; the glued numbers and the
-    figures do.
+    a GPU. The glued numbers and the figures change, and so do the few words
+    that a cell writes because the outcome depends on the size of the run
+    (which of two methods is faster, for instance); the rest of the text does
+    not.
 
     Returns
     -------
