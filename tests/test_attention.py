@@ -22,13 +22,13 @@ def randn(*shape, seed=0, dtype=F64, device="cpu"):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype).to(device)
 
 
-def make_mask(kind, batch, t_q, t_k, device="cpu"):
-    """A boolean mask (True = may look) of one kind, shaped to broadcast to (B, heads, t_q, t_k)."""
+def make_mask(kind, batch, T_q, T_k, device="cpu"):
+    """A boolean mask (True = may look) of one kind, shaped to broadcast to (B, heads, T_q, T_k)."""
     if kind is None:
         return None
-    lengths = torch.tensor([t_k, max(1, t_k - 2), max(1, t_k // 2)][:batch], device=device)
-    pad = padding_mask(lengths, t_k)[:, None]  # (B, 1, 1, t_k)
-    causal = torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril()  # query i sees keys j <= i
+    lengths = torch.tensor([T_k, max(1, T_k - 2), max(1, T_k // 2)][:batch], device=device)
+    pad = padding_mask(lengths, T_k)[:, None]  # (B, 1, 1, T_k)
+    causal = torch.ones(T_q, T_k, dtype=torch.bool, device=device).tril()  # query i sees keys j <= i
     if kind == "padding":
         return pad
     if kind == "causal":
@@ -46,12 +46,12 @@ MASKS = [None, "causal", "padding", "both"]
 @pytest.mark.parametrize("cross", [False, True])
 @pytest.mark.parametrize("fused", [False, True])
 def test_attention_equals_scaled_dot_product_attention(mask_kind, cross, fused):
-    batch, heads, t_q, d, d_v = 3, 2, 5, 4, 3
-    t_k = 7 if cross else t_q
-    q = randn(batch, heads, t_q, d, seed=1)
-    k = randn(batch, heads, t_k, d, seed=2) if cross else q
-    v = randn(batch, heads, t_k, d_v, seed=3)
-    mask = make_mask(mask_kind, batch, t_q, t_k)
+    batch, heads, T_q, d, d_v = 3, 2, 5, 4, 3
+    T_k = 7 if cross else T_q
+    q = randn(batch, heads, T_q, d, seed=1)
+    k = randn(batch, heads, T_k, d, seed=2) if cross else q
+    v = randn(batch, heads, T_k, d_v, seed=3)
+    mask = make_mask(mask_kind, batch, T_q, T_k)
     expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     assert torch.allclose(attention(q, k, v, mask, fused=fused), expected, rtol=0, atol=1e-13)
 
@@ -142,11 +142,11 @@ sizes = st.tuples(st.integers(1, 6), st.integers(1, 4), st.integers(0, 10_000))
 @settings(max_examples=25, deadline=None)
 @given(sizes, st.booleans())
 def test_self_attention_is_permutation_equivariant(size, hard):
-    t, d, seed = size
-    x = randn(2, t, d, seed=seed)
-    perm = torch.randperm(t, generator=torch.Generator().manual_seed(seed))
+    T, d, seed = size
+    x = randn(2, T, d, seed=seed)
+    perm = torch.randperm(T, generator=torch.Generator().manual_seed(seed))
     if hard:  # the first-index rule on ties depends on the order; make ties impossible
-        x = x + 1e-3 * torch.arange(t, dtype=F64)[:, None]
+        x = x + 1e-3 * torch.arange(T, dtype=F64)[:, None]
     out = attention(x, x, x, hard=hard)
     assert torch.allclose(attention(x[:, perm], x[:, perm], x[:, perm], hard=hard), out[:, perm], rtol=0, atol=1e-13)
 
@@ -154,12 +154,12 @@ def test_self_attention_is_permutation_equivariant(size, hard):
 @settings(max_examples=25, deadline=None)
 @given(sizes)
 def test_multi_head_self_attention_is_permutation_equivariant_and_cross_invariant_in_the_other_set(size):
-    t, heads, seed = size
+    T, heads, seed = size
     torch.manual_seed(seed)
     mha = MultiHeadAttention(4 * heads, heads, dtype=F64)
-    x, xi = randn(2, t, 4 * heads, seed=seed), randn(2, t + 2, 4 * heads, seed=seed + 1)
-    perm = torch.randperm(t, generator=torch.Generator().manual_seed(seed))
-    perm_xi = torch.randperm(t + 2, generator=torch.Generator().manual_seed(seed + 1))
+    x, xi = randn(2, T, 4 * heads, seed=seed), randn(2, T + 2, 4 * heads, seed=seed + 1)
+    perm = torch.randperm(T, generator=torch.Generator().manual_seed(seed))
+    perm_xi = torch.randperm(T + 2, generator=torch.Generator().manual_seed(seed + 1))
     assert torch.allclose(mha(x[:, perm]), mha(x)[:, perm], rtol=0, atol=1e-13)
     assert torch.allclose(mha(x, xi[:, perm_xi]), mha(x, xi), rtol=0, atol=1e-13)
 
@@ -167,11 +167,11 @@ def test_multi_head_self_attention_is_permutation_equivariant_and_cross_invarian
 @settings(max_examples=25, deadline=None)
 @given(sizes)
 def test_attention_pooling_is_permutation_invariant(size):
-    t, heads, seed = size
+    T, heads, seed = size
     torch.manual_seed(seed)
     pool = AttentionPooling(2 * heads, heads, dtype=F64)
-    x = randn(3, t, 2 * heads, seed=seed)
-    perm = torch.randperm(t, generator=torch.Generator().manual_seed(seed))
+    x = randn(3, T, 2 * heads, seed=seed)
+    perm = torch.randperm(T, generator=torch.Generator().manual_seed(seed))
     assert torch.allclose(pool(x[:, perm]), pool(x), rtol=0, atol=1e-13)
 
 
@@ -209,16 +209,16 @@ def test_padded_elements_change_nothing():
 # ---------------------------------------------------------------- the module against torch.nn
 
 
-def torch_masks(kind, batch, heads, t_q, t_k):
+def torch_masks(kind, batch, heads, T_q, T_k):
     """Our mask, and the same mask in nn.MultiheadAttention's terms (True = may NOT look)."""
-    ours = make_mask(kind, batch, t_q, t_k)
+    ours = make_mask(kind, batch, T_q, T_k)
     if kind is None:
         return None, {}
     if kind == "padding":
         return ours[:, 0], {"key_padding_mask": ~ours[:, 0, 0]}
     if kind == "causal":
         return ours, {"attn_mask": ~ours}
-    full = ours.expand(batch, heads, t_q, t_k).reshape(batch * heads, t_q, t_k)
+    full = ours.expand(batch, heads, T_q, T_k).reshape(batch * heads, T_q, T_k)
     return ours[:, 0], {"attn_mask": ~full}
 
 
@@ -230,11 +230,11 @@ def test_multi_head_attention_equals_torch(mask_kind, cross, heads, bias, fused)
     torch.manual_seed(heads)
     theirs = nn.MultiheadAttention(8, heads, bias=bias, batch_first=True, dtype=F64)
     ours = MultiHeadAttention.from_torch(theirs, fused=fused)
-    batch, t_q = 3, 5
-    t_k = 6 if cross else t_q
-    x = randn(batch, t_q, 8, seed=20)
-    xi = randn(batch, t_k, 8, seed=21) if cross else x
-    mask, kwargs = torch_masks(mask_kind, batch, heads, t_q, t_k)
+    batch, T_q = 3, 5
+    T_k = 6 if cross else T_q
+    x = randn(batch, T_q, 8, seed=20)
+    xi = randn(batch, T_k, 8, seed=21) if cross else x
+    mask, kwargs = torch_masks(mask_kind, batch, heads, T_q, T_k)
     expected, expected_a = theirs(x, xi, xi, average_attn_weights=False, **kwargs)
     assert torch.allclose(ours(x, xi if cross else None, mask), expected, rtol=0, atol=1e-14)
     out, a = ours(x, xi if cross else None, mask, need_weights=True)
@@ -354,13 +354,13 @@ def test_attention_checks_its_inputs():
 
 def test_masks_check_their_inputs():
     for bad in (0, -2, 1.5, True):
-        with pytest.raises(ValueError, match="t must be a positive int"):
+        with pytest.raises(ValueError, match="T must be a positive int"):
             causal_mask(bad)
     with pytest.raises(TypeError, match="lengths must be a 1-D integer tensor"):
         padding_mask(torch.tensor([1.0, 2.0]), 3)
     with pytest.raises(TypeError, match="lengths must be a 1-D integer tensor"):
         padding_mask(torch.tensor([[1, 2]]), 3)
-    with pytest.raises(ValueError, match="t must be a positive int"):
+    with pytest.raises(ValueError, match="T must be a positive int"):
         padding_mask(torch.tensor([1]), 0)
     with pytest.raises(ValueError, match=r"every length must lie in 1\.\.3"):
         padding_mask(torch.tensor([1, 4]), 3)
@@ -374,9 +374,9 @@ def test_modules_check_their_inputs():
     with pytest.raises(ValueError, match="heads must divide d_model"):
         MultiHeadAttention(6, 4)
     mha = MultiHeadAttention(4, 2)
-    with pytest.raises(ValueError, match=r"x must have shape \(B, t, 4\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(B, T, 4\)"):
         mha(torch.zeros(3, 4))
-    with pytest.raises(ValueError, match=r"xi must have shape \(B, t, 4\)"):
+    with pytest.raises(ValueError, match=r"xi must have shape \(B, T, 4\)"):
         mha(torch.zeros(1, 3, 4), torch.zeros(1, 3, 5))
     with pytest.raises(ValueError, match="x and xi must hold as many sets"):
         mha(torch.zeros(2, 3, 4), torch.zeros(1, 3, 4))
@@ -388,7 +388,7 @@ def test_modules_check_their_inputs():
         MultiHeadAttention.from_torch(nn.MultiheadAttention(4, 2, add_bias_kv=True))
     with pytest.raises(ValueError, match="heads must divide d_model"):
         AttentionPooling(3, 2)
-    with pytest.raises(ValueError, match=r"x must have shape \(B, t, 4\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(B, T, 4\)"):
         AttentionPooling(4)(torch.zeros(5, 4))
 
 

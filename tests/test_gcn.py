@@ -200,8 +200,8 @@ def test_gated_layer_matches_its_formula_on_a_hand_built_graph():
         h_hat = lin(layer.w_s, h[i])
         for k in incoming:
             j = edge_index[0, k]
-            eta = torch.sigmoid(e_hat[k]) / (total + layer.eps)
-            h_hat = h_hat + eta * lin(layer.w_v, h[j])
+            zeta = torch.sigmoid(e_hat[k]) / (total + layer.eps)
+            h_hat = h_hat + zeta * lin(layer.w_v, h[j])
         assert torch.allclose(h_new[i], h[i] + torch.relu(h_hat))
     for k in range(4):
         assert torch.allclose(e_new[k], e[k] + torch.relu(e_hat[k]))
@@ -212,9 +212,9 @@ def test_gated_layer_matches_its_formula_on_a_hand_built_graph():
 def test_gates_sum_to_one_over_the_edges_into_each_node(graph):
     n, edge_index = graph
     layer = GatedGCNLayer(4, eps=0.0, dtype=F64)
-    eta = layer.gates(torch.randn(n, 4, dtype=F64), edge_index)
-    assert eta.shape == (edge_index.shape[1], 4) and bool((eta > 0).all())
-    totals = torch.zeros(n, 4, dtype=F64).index_add_(0, edge_index[1], eta)
+    zeta = layer.gates(torch.randn(n, 4, dtype=F64), edge_index)
+    assert zeta.shape == (edge_index.shape[1], 4) and bool((zeta > 0).all())
+    totals = torch.zeros(n, 4, dtype=F64).index_add_(0, edge_index[1], zeta)
     receives = torch.bincount(edge_index[1], minlength=n) > 0
     assert torch.allclose(totals[receives], torch.ones_like(totals[receives]))
     assert bool((totals[~receives] == 0).all())
@@ -311,7 +311,7 @@ def test_input_checks():
         propagate(x, torch.tensor([[0, -1], [1, 2]]))
     with pytest.raises(TypeError, match="floating-point"):
         propagate(x.long(), edge_index)
-    with pytest.raises(ValueError, match=r"shape \(t, 4\)"):
+    with pytest.raises(ValueError, match=r"shape \(T, 4\)"):
         GCNLayer(4, 2)(torch.randn(3, 5), edge_index)
     with pytest.raises(ValueError, match="n, the number of nodes, is required"):
         normalised_adjacency(edge_index)

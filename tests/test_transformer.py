@@ -105,12 +105,12 @@ def test_feed_forward_is_a_pair_of_kernel_one_convolutions():
 
 @settings(max_examples=20, deadline=None)
 @given(st.integers(2, 8), st.integers(0, 2**31 - 1), st.booleans())
-def test_encoder_without_positions_is_permutation_equivariant(t, seed, norm_first):
+def test_encoder_without_positions_is_permutation_equivariant(T, seed, norm_first):
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     stack = nn.Sequential(*(EncoderBlock(8, 2, norm_first=norm_first, dtype=F64) for _ in range(2)))
-    x = torch.randn(2, t, 8, dtype=F64, generator=generator)
-    perm = torch.randperm(t, generator=generator)
+    x = torch.randn(2, T, 8, dtype=F64, generator=generator)
+    perm = torch.randperm(T, generator=generator)
     torch.testing.assert_close(stack(x[:, perm]), stack(x)[:, perm], rtol=0, atol=1e-12)
 
 
@@ -224,7 +224,7 @@ def test_language_model_training_beats_its_start():
 
 def test_input_checks():
     block = EncoderBlock(8, 2)
-    with pytest.raises(ValueError, match=r"shape \(B, t, 8\).*\(5, 8\)"):
+    with pytest.raises(ValueError, match=r"shape \(B, T, 8\).*\(5, 8\)"):
         block(torch.randn(5, 8))
     with pytest.raises(ValueError, match="heads must divide d_model"):
         EncoderBlock(8, 3)

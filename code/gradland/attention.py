@@ -1,13 +1,13 @@
 r"""Attention: a map from a set to a set, soft or hard, self or cross.
 
 This module is the code of Chapter 13 of the book. In the book's notation a
-set of :math:`t` elements is a matrix whose columns are the elements; a query
+set of :math:`T` elements is a matrix whose columns are the elements; a query
 :math:`\bm{q}` scores every key :math:`\bm{k}_j` by a scalar product, the
 scores are turned into a coefficient vector
 
 .. math::
 
-   \bm{a} = \softargmax(\beta \bm{K}^\top \bm{q}) \in \R^{t}
+   \bm{a} = \softargmax(\beta \bm{K}^\top \bm{q}) \in \R^{T}
    \quad\text{(soft)}, \qquad
    \bm{a} = \operatorname{onehot}(\argmax(\bm{K}^\top \bm{q}))
    \quad\text{(hard)},
@@ -16,8 +16,8 @@ and the answer is the combination :math:`\bm{h} = \bm{V} \bm{a}` of the
 values, with :math:`\beta = 1 / \sqrt{d}` for keys of size :math:`d`.
 
 The code stores sets the way PyTorch does: one element per **row**, with any
-number of batch dimensions in front, so a set of :math:`t` queries of size
-:math:`d` is a tensor of shape ``(..., t, d)`` and the formula above reads
+number of batch dimensions in front, so a set of :math:`T` queries of size
+:math:`d` is a tensor of shape ``(..., T, d)`` and the formula above reads
 ``softmax(q @ k.T * scale) @ v``.
 
 Top to bottom:
@@ -58,9 +58,9 @@ __all__ = [
 def _check_qkv(q: object, k: object, v: object) -> None:
     for name, value in (("q", q), ("k", k), ("v", v)):
         if not isinstance(value, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor of shape (..., t, d); got {_describe(value)}")
+            raise TypeError(f"{name} must be a torch.Tensor of shape (..., T, d); got {_describe(value)}")
         if value.ndim < 2:
-            raise ValueError(f"{name} must have shape (..., t, d), at least 2 dimensions; got {_describe(value)}")
+            raise ValueError(f"{name} must have shape (..., T, d), at least 2 dimensions; got {_describe(value)}")
         if not value.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor; got {_describe(value)}")
     if q.shape[-1] != k.shape[-1]:
@@ -69,7 +69,7 @@ def _check_qkv(q: object, k: object, v: object) -> None:
         )
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(
-            f"keys and values must be as many (the same t); got k {_describe(k)} and v {_describe(v)}"
+            f"keys and values must be as many (the same T); got k {_describe(k)} and v {_describe(v)}"
         )
     if not (q.dtype == k.dtype == v.dtype):
         raise TypeError(f"q, k and v must have one dtype; got {q.dtype}, {k.dtype} and {v.dtype}")
@@ -117,15 +117,15 @@ def attention(
     Parameters
     ----------
     q : torch.Tensor
-        Queries, shape ``(..., t_q, d)``.
+        Queries, shape ``(..., T_q, d)``.
     k : torch.Tensor
-        Keys, shape ``(..., t_k, d)``.
+        Keys, shape ``(..., T_k, d)``.
     v : torch.Tensor
-        Values, shape ``(..., t_k, d_v)``. Self-attention passes the same set
+        Values, shape ``(..., T_k, d_v)``. Self-attention passes the same set
         (or projections of it) as ``q``, ``k`` and ``v``; cross-attention
         takes the keys and values from another set.
     mask : torch.Tensor, optional
-        Boolean, broadcastable to the scores ``(..., t_q, t_k)``: ``True``
+        Boolean, broadcastable to the scores ``(..., T_q, T_k)``: ``True``
         where a query may look at a key. Every query needs at least one key.
     hard : bool
         Hard (argmax) instead of soft (softargmax) attention. The one-hot
@@ -136,7 +136,7 @@ def attention(
         by default. A large :math:`\beta` makes soft attention nearly hard;
         :math:`\beta = 0` averages the values with equal weights.
     need_weights : bool
-        Also return the attention weights, shape ``(..., t_q, t_k)``: row
+        Also return the attention weights, shape ``(..., T_q, T_k)``: row
         :math:`i` is the coefficient vector :math:`\bm{a}` of query :math:`i`.
     fused : bool
         Compute soft attention with
@@ -147,7 +147,7 @@ def attention(
     Returns
     -------
     torch.Tensor or tuple of torch.Tensor
-        The output, shape ``(..., t_q, d_v)``, and the weights if
+        The output, shape ``(..., T_q, d_v)``, and the weights if
         ``need_weights``.
 
     Examples
@@ -174,7 +174,7 @@ def attention(
             raise ValueError("the fused path does soft attention only and returns no weights; use fused=False")
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=beta)
 
-    scores = q @ k.transpose(-2, -1) * beta  # (..., t_q, t_k): one row of scores per query
+    scores = q @ k.transpose(-2, -1) * beta  # (..., T_q, T_k): one row of scores per query
     if mask is not None:
         scores = scores.masked_fill(~mask, -math.inf)
     if hard:
@@ -185,7 +185,7 @@ def attention(
     return (out, weights) if need_weights else out
 
 
-def causal_mask(t: int, *, device: torch.device | str | None = None) -> torch.Tensor:
+def causal_mask(T: int, *, device: torch.device | str | None = None) -> torch.Tensor:
     r"""The mask of a sequence that may not look ahead: query :math:`i` sees keys :math:`j \le i`.
 
     Examples
@@ -195,17 +195,17 @@ def causal_mask(t: int, *, device: torch.device | str | None = None) -> torch.Te
             [1, 1, 0],
             [1, 1, 1]], dtype=torch.int32)
     """
-    if not isinstance(t, int) or isinstance(t, bool) or t < 1:
-        raise ValueError(f"t must be a positive int; got {t!r}")
-    return torch.ones(t, t, dtype=torch.bool, device=device).tril()
+    if not isinstance(T, int) or isinstance(T, bool) or T < 1:
+        raise ValueError(f"T must be a positive int; got {T!r}")
+    return torch.ones(T, T, dtype=torch.bool, device=device).tril()
 
 
-def padding_mask(lengths: torch.Tensor, t: int) -> torch.Tensor:
-    r"""The mask of a batch of sequences padded to length ``t``.
+def padding_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
+    r"""The mask of a batch of sequences padded to length ``T``.
 
     Sequence :math:`b` has ``lengths[b]`` real elements followed by padding;
-    no query may look at a padding key. The result has shape ``(B, 1, t)``,
-    which broadcasts to the scores ``(B, t_q, t)`` of any number of queries.
+    no query may look at a padding key. The result has shape ``(B, 1, T)``,
+    which broadcasts to the scores ``(B, T_q, T)`` of any number of queries.
 
     Examples
     --------
@@ -216,11 +216,11 @@ def padding_mask(lengths: torch.Tensor, t: int) -> torch.Tensor:
     """
     if not isinstance(lengths, torch.Tensor) or lengths.ndim != 1 or lengths.is_floating_point():
         raise TypeError(f"lengths must be a 1-D integer tensor, one length per sequence; got {_describe(lengths)}")
-    if not isinstance(t, int) or isinstance(t, bool) or t < 1:
-        raise ValueError(f"t must be a positive int; got {t!r}")
-    if lengths.numel() and (lengths.min() < 1 or lengths.max() > t):
-        raise ValueError(f"every length must lie in 1..{t}; got {lengths.tolist()}")
-    positions = torch.arange(t, device=lengths.device)
+    if not isinstance(T, int) or isinstance(T, bool) or T < 1:
+        raise ValueError(f"T must be a positive int; got {T!r}")
+    if lengths.numel() and (lengths.min() < 1 or lengths.max() > T):
+        raise ValueError(f"every length must lie in 1..{T}; got {lengths.tolist()}")
+    positions = torch.arange(T, device=lengths.device)
     return (positions < lengths[:, None])[:, None, :]
 
 
@@ -261,7 +261,7 @@ class MultiHeadAttention(nn.Module):
     >>> mha(x).shape                             # self-attention
     torch.Size([3, 5, 8])
     >>> out, a = mha(x[:, :2], torch.randn(3, 7, 8), need_weights=True)  # cross
-    >>> out.shape, a.shape                       # weights: (B, heads, t_q, t_k)
+    >>> out.shape, a.shape                       # weights: (B, heads, T_q, T_k)
     (torch.Size([3, 2, 8]), torch.Size([3, 2, 2, 7]))
     """
 
@@ -297,7 +297,7 @@ class MultiHeadAttention(nn.Module):
         return weight, bias
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, t, d_model) -> (B, heads, t, d_model // heads)."""
+        """(B, T, d_model) -> (B, heads, T, d_model // heads)."""
         return x.unflatten(-1, (self.heads, -1)).transpose(-3, -2)
 
     def forward(
@@ -311,15 +311,15 @@ class MultiHeadAttention(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         r"""Attend from the set ``x`` to the set ``xi`` (to ``x`` itself when ``xi`` is None).
 
-        ``x`` has shape ``(B, t_q, d_model)`` and ``xi`` ``(B, t_k, d_model)``.
-        ``mask`` is boolean and broadcasts to ``(B, t_q, t_k)`` (the same mask
-        for every head) or to ``(B, heads, t_q, t_k)``. Returns the output
-        ``(B, t_q, d_model)`` and, if ``need_weights``, the weights
-        ``(B, heads, t_q, t_k)``; ``hard=True`` gives every head hard attention.
+        ``x`` has shape ``(B, T_q, d_model)`` and ``xi`` ``(B, T_k, d_model)``.
+        ``mask`` is boolean and broadcasts to ``(B, T_q, T_k)`` (the same mask
+        for every head) or to ``(B, heads, T_q, T_k)``. Returns the output
+        ``(B, T_q, d_model)`` and, if ``need_weights``, the weights
+        ``(B, heads, T_q, T_k)``; ``hard=True`` gives every head hard attention.
         """
         for name, value in (("x", x), ("xi", x if xi is None else xi)):
             if not isinstance(value, torch.Tensor) or value.ndim != 3 or value.shape[-1] != self.d_model:
-                raise ValueError(f"{name} must have shape (B, t, {self.d_model}); got {_describe(value)}")
+                raise ValueError(f"{name} must have shape (B, T, {self.d_model}); got {_describe(value)}")
         if xi is not None and xi.shape[0] != x.shape[0]:
             raise ValueError(f"x and xi must hold as many sets (the same B); got x {_describe(x)} and xi {_describe(xi)}")
         if self.fused and xi is None:  # one set: one product with the stacked [W_q; W_k; W_v]
@@ -414,7 +414,7 @@ class AttentionPooling(nn.Module):
     >>> pool = AttentionPooling(4, heads=2)
     >>> x = torch.randn(3, 6, 4)                   # 3 sets of 6 elements
     >>> h, a = pool(x, need_weights=True)
-    >>> h.shape, a.shape                           # weights: (B, heads, t)
+    >>> h.shape, a.shape                           # weights: (B, heads, T)
     (torch.Size([3, 4]), torch.Size([3, 2, 6]))
     >>> torch.allclose(pool(x[:, torch.randperm(6)]), h, atol=1e-6)
     True
@@ -445,14 +445,14 @@ class AttentionPooling(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         r"""Pool each set of ``x`` into one vector.
 
-        ``x`` has shape ``(B, t, d_model)``; ``mask`` is boolean and
-        broadcasts to ``(B, 1, t)`` (a :func:`padding_mask`, for sets of
-        different sizes padded to ``t``). Returns the vectors
+        ``x`` has shape ``(B, T, d_model)``; ``mask`` is boolean and
+        broadcasts to ``(B, 1, T)`` (a :func:`padding_mask`, for sets of
+        different sizes padded to ``T``). Returns the vectors
         ``(B, d_model)`` and, if ``need_weights``, the coefficient vectors
-        ``(B, heads, t)``, one per set and head.
+        ``(B, heads, T)``, one per set and head.
         """
         if not isinstance(x, torch.Tensor) or x.ndim != 3:
-            raise ValueError(f"x must have shape (B, t, {self.attend.d_model}); got {_describe(x)}")
+            raise ValueError(f"x must have shape (B, T, {self.attend.d_model}); got {_describe(x)}")
         q = self.query.expand(x.shape[0], 1, -1)
         result = self.attend(q, x, mask, hard=hard, need_weights=need_weights)
         if need_weights:

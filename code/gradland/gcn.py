@@ -12,7 +12,7 @@ is the adjacency vector of the node, a column of the adjacency matrix
 
 where :math:`\bm{D}` is the diagonal matrix of the degrees of
 :math:`\bm{A} + \Id`, one GCN layer maps the node features
-:math:`\bm{X} = [\bm{x}_1, \dots, \bm{x}_t]` to
+:math:`\bm{X} = [\bm{x}_1, \dots, \bm{x}_T]` to
 :math:`\bm{H} = \bm{W} \bm{X} \hat{\bm{A}} + \bm{b}`: the values
 :math:`\bm{W} \bm{X}` of attention combined with given coefficients.
 
@@ -23,7 +23,7 @@ to the second, as in PyTorch Geometric); an
 undirected graph lists each edge in both directions. A dense adjacency matrix
 has ``adjacency[j, i] = 1`` for that edge, so column :math:`i` is the
 adjacency vector of node :math:`i`. Node features are one node per **row**,
-a tensor of shape ``(t, d)``.
+a tensor of shape ``(T, d)``.
 
 Top to bottom:
 
@@ -35,7 +35,7 @@ Top to bottom:
   :func:`gradland.attention.attention` with the graph as the mask;
 * :class:`GCNLayer`, the layer of Kipf and Welling, dense or sparse;
 * :class:`GatedGCNLayer`, the residual gated layer, whose messages are
-  modulated by edge gates :math:`\bm{\eta}_{ij}`, a normalised sigmoid of the
+  modulated by edge gates :math:`\bm{\zeta}_{ij}`, a normalised sigmoid of the
   edge representations;
 * :class:`GCN`, :class:`GatedGCN` and :class:`MLP`, three node classifiers
   (the last ignores the graph), and :func:`train_node_classifier`;
@@ -102,14 +102,14 @@ def _check_edge_index(edge_index: object, n: int) -> torch.Tensor:
 
 
 def _check_features(name: str, x: object, width: int | None = None) -> torch.Tensor:
-    """Check node features: a floating ``(t, d)`` tensor, with ``d == width`` if given."""
+    """Check node features: a floating ``(T, d)`` tensor, with ``d == width`` if given."""
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (t, d), one node per row; got {_describe(x)}")
+        raise TypeError(f"{name} must be a torch.Tensor of shape (T, d), one node per row; got {_describe(x)}")
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor; got {_describe(x)}")
     if x.ndim != 2 or x.shape[0] == 0 or (width is not None and x.shape[1] != width):
-        wanted = "(t, d)" if width is None else f"(t, {width})"
-        raise ValueError(f"{name} must have shape {wanted} with t >= 1, one node per row; got {_describe(x)}")
+        wanted = "(T, d)" if width is None else f"(T, {width})"
+        raise ValueError(f"{name} must have shape {wanted} with T >= 1, one node per row; got {_describe(x)}")
     return x
 
 
@@ -221,12 +221,12 @@ def propagate(x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
     sums what it receives plus its own scaled features, the self-loop
     (aggregate), and scales the sum by :math:`D_{ii}^{-1/2}` (update). Time
     and memory grow with the number of edges :math:`n_{\mathrm{e}}`, not with
-    :math:`t^2`.
+    :math:`T^2`.
 
     Parameters
     ----------
     x : torch.Tensor
-        Node features, shape ``(t, d)``, one node per row.
+        Node features, shape ``(T, d)``, one node per row.
     edge_index : torch.Tensor
         Integer tensor of shape ``(2, n_e)``; a self-loop in it is replaced by
         the one the normalisation adds.
@@ -234,7 +234,7 @@ def propagate(x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
     Returns
     -------
     torch.Tensor
-        Shape ``(t, d)``: ``normalised_adjacency(edge_index, t).T @ x``.
+        Shape ``(T, d)``: ``normalised_adjacency(edge_index, T).T @ x``.
 
     Examples
     --------
@@ -266,7 +266,7 @@ def attention_propagate(x: torch.Tensor, edge_index: torch.Tensor, *, normalisat
     scaling the values by :math:`D_{jj}^{-1/2}` and the outputs by
     :math:`D_{ii}^{1/2}`.
 
-    It forms a dense ``(t, t)`` mask, so it is a check of the idea, not a way
+    It forms a dense ``(T, T)`` mask, so it is a check of the idea, not a way
     to compute on large graphs; :func:`propagate` gives the same numbers.
 
     Examples
@@ -279,9 +279,9 @@ def attention_propagate(x: torch.Tensor, edge_index: torch.Tensor, *, normalisat
     x, edge_index = _check_graph_input(x, edge_index)
     if normalisation not in ("symmetric", "mean"):
         raise ValueError(f"normalisation must be 'symmetric' or 'mean'; got {normalisation!r}")
-    t = x.shape[0]
+    T = x.shape[0]
     src, dst = edge_index
-    mask = torch.eye(t, dtype=torch.bool, device=x.device)  # the self-loops
+    mask = torch.eye(T, dtype=torch.bool, device=x.device)  # the self-loops
     mask[dst, src] = True  # query i may look at key j when there is an edge j -> i
     if normalisation == "mean":
         return attention(x, x, x, mask, scale=0.0)
@@ -346,7 +346,7 @@ class GCNLayer(nn.Module):
         nn.init.xavier_uniform_(self.lin.weight)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        """The new features of the nodes, shape ``(t, d_out)``, from ``x`` of shape ``(t, d_in)``."""
+        """The new features of the nodes, shape ``(T, d_out)``, from ``x`` of shape ``(T, d_in)``."""
         x, edge_index = _check_graph_input(x, edge_index, self.d_in)
         values = self.lin(x)  # W x_j for every node j: the values of attention
         if self.sparse:
@@ -378,12 +378,12 @@ class GatedGCNLayer(nn.Module):
 
     and the gate is its sigmoid, normalised over the edges into :math:`i`
     channel by channel,
-    :math:`\bm{\eta}_{ij} = \sigma(\hat{\bm{e}}_{ij}) / (\sum_{j'} \sigma(\hat{\bm{e}}_{ij'}) + \epsilon)`.
+    :math:`\bm{\zeta}_{ij} = \sigma(\hat{\bm{e}}_{ij}) / (\sum_{j'} \sigma(\hat{\bm{e}}_{ij'}) + \epsilon)`.
     The node's new features are
 
     .. math::
 
-       \hat{\bm{h}}_i = \bm{W}_s \bm{h}_i + \sum_{j \to i} \bm{\eta}_{ij} \odot \bm{W}_v \bm{h}_j, \qquad
+       \hat{\bm{h}}_i = \bm{W}_s \bm{h}_i + \sum_{j \to i} \bm{\zeta}_{ij} \odot \bm{W}_v \bm{h}_j, \qquad
        \bm{h}_i' = \bm{h}_i + \operatorname{ReLU}(\hat{\bm{h}}_i),
 
     and the edge features, when given, are updated the same way,
@@ -398,7 +398,7 @@ class GatedGCNLayer(nn.Module):
         Whether edges carry features :math:`\bm{e}_{ij}` (adds :math:`\bm{W}_e`).
     normalise : bool
         Normalise the gates (Dwivedi et al.); without it
-        :math:`\bm{\eta}_{ij} = \sigma(\hat{\bm{e}}_{ij})` (Bresson and Laurent).
+        :math:`\bm{\zeta}_{ij} = \sigma(\hat{\bm{e}}_{ij})` (Bresson and Laurent).
     residual : bool
         Add the input to the output.
     eps : float
@@ -418,8 +418,8 @@ class GatedGCNLayer(nn.Module):
     >>> h = torch.randn(3, 8)
     >>> layer(h, edge_index).shape
     torch.Size([3, 8])
-    >>> eta = layer.gates(h, edge_index)        # one gate vector per edge, shape (n_e, d)
-    >>> eta[[0, 3]].sum(dim=0).allclose(torch.ones(8), atol=1e-5)  # the two edges into node 1
+    >>> zeta = layer.gates(h, edge_index)       # one gate vector per edge, shape (n_e, d)
+    >>> zeta[[0, 3]].sum(dim=0).allclose(torch.ones(8), atol=1e-5)  # the two edges into node 1
     True
     """
 
@@ -464,7 +464,7 @@ class GatedGCNLayer(nn.Module):
         return sigma / (total.index_select(0, dst) + self.eps)
 
     def gates(self, h: torch.Tensor, edge_index: torch.Tensor, e: torch.Tensor | None = None) -> torch.Tensor:
-        r"""The gates :math:`\bm{\eta}_{ij}`, shape ``(n_e, d)``, one row per edge."""
+        r"""The gates :math:`\bm{\zeta}_{ij}`, shape ``(n_e, d)``, one row per edge."""
         sigma = torch.sigmoid(self.edge_scores(h, edge_index, e))
         return self._normalise(sigma, edge_index[1], h.shape[0]) if self.normalise else sigma
 
@@ -475,17 +475,17 @@ class GatedGCNLayer(nn.Module):
         h, edge_index = self._check(h, edge_index, e)
         src, dst = edge_index
         e_hat = self._edge_scores(h, edge_index, e)  # a k = 1 convolution over the edges
-        eta = torch.sigmoid(e_hat)
+        zeta = torch.sigmoid(e_hat)
         if self.normalise:
-            eta = self._normalise(eta, dst, h.shape[0])
-        messages = eta * self.w_v(h).index_select(0, src)  # message: the gated value of the sender
+            zeta = self._normalise(zeta, dst, h.shape[0])
+        messages = zeta * self.w_v(h).index_select(0, src)  # message: the gated value of the sender
         h_hat = self.w_s(h).index_add(0, dst, messages)  # aggregate: sum at the receiver, plus the node itself
         return h_hat, e_hat
 
     def forward(
         self, h: torch.Tensor, edge_index: torch.Tensor, e: torch.Tensor | None = None
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """New node features ``(t, d)``, and new edge features ``(n_e, d)`` if ``e`` was given."""
+        """New node features ``(T, d)``, and new edge features ``(n_e, d)`` if ``e`` was given."""
         h_hat, e_hat = self.convolve(h, edge_index, e)
         h_new = F.relu(h_hat)  # update
         if self.residual:
@@ -536,7 +536,7 @@ class GCN(nn.Module):
         self.dropout = float(dropout)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        """Logits of shape ``(t, d_out)`` from node features ``(t, d_in)``."""
+        """Logits of shape ``(T, d_out)`` from node features ``(T, d_in)``."""
         for index, layer in enumerate(self.layers):
             x = layer(F.dropout(x, self.dropout, self.training), edge_index)
             if index < len(self.layers) - 1:
@@ -572,7 +572,7 @@ class GatedGCN(nn.Module):
         self.dropout = float(dropout)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        """Logits of shape ``(t, d_out)`` from node features ``(t, d_in)``."""
+        """Logits of shape ``(T, d_out)`` from node features ``(T, d_in)``."""
         x, edge_index = _check_graph_input(x, edge_index, self.embed.in_features)
         h = self.embed(F.dropout(x, self.dropout, self.training))
         e = None if self.edge_init is None else self.edge_init.expand(edge_index.shape[1], -1)
@@ -605,7 +605,7 @@ class MLP(nn.Module):
         self.dropout = float(dropout)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits of shape ``(t, d_out)``; ``edge_index`` is ignored."""
+        """Logits of shape ``(T, d_out)``; ``edge_index`` is ignored."""
         x = _check_features("x", x, self.layers[0].in_features)
         for index, layer in enumerate(self.layers):
             x = layer(F.dropout(x, self.dropout, self.training))
@@ -713,9 +713,9 @@ class Graph:
     edge_index : torch.Tensor
         Shape ``(2, n_e)``, int64; an undirected graph lists each edge both ways.
     x : torch.Tensor
-        Node features, shape ``(t, d)``.
+        Node features, shape ``(T, d)``.
     labels : torch.Tensor
-        One class per node, shape ``(t,)``, int64.
+        One class per node, shape ``(T,)``, int64.
     """
 
     edge_index: torch.Tensor
@@ -724,7 +724,7 @@ class Graph:
 
     @property
     def num_nodes(self) -> int:
-        """The number of nodes :math:`t`."""
+        """The number of nodes :math:`T`."""
         return self.x.shape[0]
 
     def to(self, device: torch.device | str) -> Graph:

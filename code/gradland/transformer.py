@@ -1,16 +1,16 @@
 r"""Transformers: attention plus position-wise (k = 1) convolutions, residuals and normalisation.
 
 This module is the code of Chapter 14 of the book. A transformer block maps a
-set :math:`\bm{X} = [\bm{x}_1, \dots, \bm{x}_t] \in \R^{d \times t}` to a set
+set :math:`\bm{X} = [\bm{x}_1, \dots, \bm{x}_T] \in \R^{d \times T}` to a set
 of the same shape in two steps, each wrapped in a residual connection and a
 layer normalisation: attention, which mixes the elements, and a two-layer
 perceptron applied to every element on its own, which is a pair of
 one-dimensional convolutions with kernel size :math:`k = 1`.
 
 As in :mod:`gradland.attention`, the code stores a set with one element per
-**row**: a batch of :math:`B` sets of :math:`t` elements of size :math:`d` is
-a tensor of shape ``(B, t, d)``; a batch of token sequences is an integer
-tensor of shape ``(B, t)``. Masks are boolean, ``True`` where a query may look
+**row**: a batch of :math:`B` sets of :math:`T` elements of size :math:`d` is
+a tensor of shape ``(B, T, d)``; a batch of token sequences is an integer
+tensor of shape ``(B, T)``. Masks are boolean, ``True`` where a query may look
 at a key.
 
 Top to bottom:
@@ -75,7 +75,7 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": F.relu
 
 def _check_set(name: str, value: object, d_model: int) -> None:
     if not isinstance(value, torch.Tensor) or value.ndim != 3 or value.shape[-1] != d_model:
-        raise ValueError(f"{name} must be a batch of sets of shape (B, t, {d_model}); got {_describe(value)}")
+        raise ValueError(f"{name} must be a batch of sets of shape (B, T, {d_model}); got {_describe(value)}")
     if not value.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor; got {_describe(value)}")
 
@@ -148,7 +148,7 @@ class FeedForward(nn.Module):
         self.linear2 = nn.Linear(d_ff, d_model, bias=bias, device=device, dtype=dtype)  # W_2, b_2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the perceptron to every element (row) of ``x``, shape ``(..., t, d)``."""
+        """Apply the perceptron to every element (row) of ``x``, shape ``(..., T, d)``."""
         return self.linear2(ACTIVATIONS[self.activation](self.linear1(x)))
 
 
@@ -232,10 +232,10 @@ class EncoderBlock(nn.Module):
         self.norm2 = nn.LayerNorm(d_model, eps=eps, bias=bias, **kw)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Map the sets ``x``, shape ``(B, t, d)``, to sets of the same shape.
+        """Map the sets ``x``, shape ``(B, T, d)``, to sets of the same shape.
 
-        ``mask`` is boolean, broadcastable to ``(B, t, t)`` or
-        ``(B, heads, t, t)``, ``True`` where element :math:`i` may look at
+        ``mask`` is boolean, broadcastable to ``(B, T, T)`` or
+        ``(B, heads, T, T)``, ``True`` where element :math:`i` may look at
         element :math:`j`: :func:`gradland.attention.causal_mask` makes the
         block causal.
         """
@@ -323,13 +323,13 @@ class DecoderBlock(nn.Module):
         causal: bool = True,
         need_weights: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Map the sequences ``y`` ``(B, t, d)``, attending to ``memory`` ``(B, s, d)``.
+        """Map the sequences ``y`` ``(B, T, d)``, attending to ``memory`` ``(B, T', d)``.
 
         The self-attention is causal (element :math:`i` sees elements
         :math:`j \\le i`) unless ``causal=False``; ``mask`` (boolean, to
-        ``(B, t, t)``) restricts it further. ``memory_mask`` (boolean, to
-        ``(B, t, s)``) restricts the cross-attention. With ``need_weights``
-        the cross-attention weights ``(B, heads, t, s)`` are returned too.
+        ``(B, T, T)``) restricts it further. ``memory_mask`` (boolean, to
+        ``(B, T, T')``) restricts the cross-attention. With ``need_weights``
+        the cross-attention weights ``(B, heads, T, T')`` are returned too.
         """
         _check_set("y", y, self.d_model)
         _check_set("memory", memory, self.d_model)
@@ -410,16 +410,17 @@ def _copy_layer(cls: type, layer: nn.Module, fused: bool) -> nn.Module:
 
 
 def sinusoidal_positions(
-    t: int, d: int, *, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
+    T: int, d: int, *, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32
 ) -> torch.Tensor:
     r"""The fixed position codes of the original transformer, one row per position.
 
-    Row :math:`p` (position :math:`p = 0, \dots, t - 1`) has the entries
+    Row :math:`p` (position :math:`p = 0, \dots, T - 1`) is the code
+    :math:`\bm{\psi}[p] \in \R^d`, with the entries
 
     .. math::
 
-       P_{p, 2i} = \sin\bigl(p\, \omega_i\bigr), \quad
-       P_{p, 2i + 1} = \cos\bigl(p\, \omega_i\bigr), \qquad
+       \psi_{2i}[p] = \sin\bigl(p\, \omega_i\bigr), \quad
+       \psi_{2i + 1}[p] = \cos\bigl(p\, \omega_i\bigr), \qquad
        \omega_i = 10000^{-2i / d},
 
     a clock with :math:`d / 2` hands turning at geometrically spaced speeds.
@@ -432,11 +433,11 @@ def sinusoidal_positions(
     >>> p[0]                                  # position 0: every sine 0, every cosine 1
     tensor([0., 1., 0., 1.])
     """
-    if not isinstance(t, int) or not isinstance(d, int) or t < 1 or d < 2 or d % 2:
-        raise ValueError(f"t must be a positive int and d an even int >= 2; got t={t!r}, d={d!r}")
-    position = torch.arange(t, dtype=torch.float64, device=device)[:, None]
+    if not isinstance(T, int) or not isinstance(d, int) or T < 1 or d < 2 or d % 2:
+        raise ValueError(f"T must be a positive int and d an even int >= 2; got T={T!r}, d={d!r}")
+    position = torch.arange(T, dtype=torch.float64, device=device)[:, None]
     omega = 10000.0 ** (-torch.arange(0, d, 2, dtype=torch.float64, device=device) / d)
-    codes = torch.empty(t, d, dtype=torch.float64, device=device)
+    codes = torch.empty(T, d, dtype=torch.float64, device=device)
     codes[:, 0::2] = torch.sin(position * omega)
     codes[:, 1::2] = torch.cos(position * omega)
     return codes.to(dtype)
@@ -444,7 +445,7 @@ def sinusoidal_positions(
 
 def _check_tokens(name: str, tokens: object, vocab: int) -> None:
     if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2 or tokens.is_floating_point() or tokens.is_complex():
-        raise TypeError(f"{name} must be an integer tensor of token indices, shape (B, t); got {_describe(tokens)}")
+        raise TypeError(f"{name} must be an integer tensor of token indices, shape (B, T); got {_describe(tokens)}")
     if tokens.numel() and (tokens.min() < 0 or tokens.max() >= vocab):
         raise ValueError(
             f"{name} must hold tokens in 0..{vocab - 1}; got values from {tokens.min().item()} to {tokens.max().item()}"
@@ -452,7 +453,7 @@ def _check_tokens(name: str, tokens: object, vocab: int) -> None:
 
 
 def shift_right(y: torch.Tensor, start: int) -> torch.Tensor:
-    r"""Delay the sequences ``y`` ``(B, t)`` by one step: put ``start`` first and drop the last token.
+    r"""Delay the sequences ``y`` ``(B, T)`` by one step: put ``start`` first and drop the last token.
 
     Position :math:`t` of the result holds :math:`y[t - 1]`: the input from
     which a language model must predict :math:`y[t]`.
@@ -463,7 +464,7 @@ def shift_right(y: torch.Tensor, start: int) -> torch.Tensor:
     tensor([[0, 7, 8]])
     """
     if not isinstance(y, torch.Tensor) or y.ndim != 2 or y.is_floating_point():
-        raise TypeError(f"y must be an integer tensor of shape (B, t); got {_describe(y)}")
+        raise TypeError(f"y must be an integer tensor of shape (B, T); got {_describe(y)}")
     return torch.cat((y.new_full((y.shape[0], 1), start), y[:, :-1]), dim=1)
 
 
@@ -551,7 +552,7 @@ class EncoderPredictorDecoder(nn.Module):
         self.decoder = nn.Linear(d_model, vocab_y, **kw)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The memory :math:`\\bm{M}`, shape ``(B, s, d)``, of the context tokens ``x`` ``(B, s)``."""
+        """The memory :math:`\\bm{M}`, shape ``(B, T', d)``, of the context tokens ``x`` ``(B, T')``."""
         _check_tokens("x", x, self.vocab_x)
         m = self.embed_x(x)
         for block in self.encoder:
@@ -561,10 +562,10 @@ class EncoderPredictorDecoder(nn.Module):
     def predict(
         self, memory: torch.Tensor, y_in: torch.Tensor, *, need_weights: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
-        """The logits ``(B, t, vocab_y)`` of the next symbols given the delayed targets ``y_in`` ``(B, t)``.
+        """The logits ``(B, T, vocab_y)`` of the next symbols given the delayed targets ``y_in`` ``(B, T)``.
 
         With ``need_weights``, also the cross-attention weights of every
-        predictor block, a list of tensors ``(B, heads, t, s)``.
+        predictor block, a list of tensors ``(B, heads, T, T')``.
         """
         _check_tokens("y_in", y_in, self.vocab_y + 1)
         h, weights = self.embed_y(y_in), []
@@ -578,7 +579,7 @@ class EncoderPredictorDecoder(nn.Module):
         return (logits, weights) if need_weights else logits
 
     def forward(self, x: torch.Tensor, y_in: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, t, vocab_y)``: row :math:`t` scores the symbol that follows ``y_in[:, :t+1]``."""
+        """Logits ``(B, T, vocab_y)``: row :math:`t` scores the symbol that follows ``y_in[:, :t+1]``."""
         return self.predict(self.encode(x), y_in)
 
     @torch.no_grad()
@@ -640,7 +641,7 @@ class LanguageModel(nn.Module):
         self.decoder = nn.Linear(d_model, vocab, **kw)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, t, vocab)`` of the next symbol at every position of ``tokens`` ``(B, t)``."""
+        """Logits ``(B, T, vocab)`` of the next symbol at every position of ``tokens`` ``(B, T)``."""
         _check_tokens("tokens", tokens, self.vocab)
         h = self.embed(tokens)
         mask = causal_mask(tokens.shape[1], device=tokens.device)
@@ -658,7 +659,7 @@ class LanguageModel(nn.Module):
         context: int | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        r"""Extend ``prompt`` ``(B, t)`` by ``n`` symbols drawn one at a time.
+        r"""Extend ``prompt`` ``(B, T)`` by ``n`` symbols drawn one at a time.
 
         Each symbol is drawn from :math:`\softargmax(\beta\, \bm{s})`, where
         :math:`\bm{s}` are the logits and :math:`\beta = 1 / \text{temperature}`:
@@ -780,7 +781,7 @@ def train_seq2seq(
     model : EncoderPredictorDecoder
         Trained in place.
     x, y : torch.Tensor
-        Integer tensors ``(N, s)`` and ``(N, t)`` on the model's device.
+        Integer tensors ``(N, T')`` and ``(N, T)`` on the model's device.
     steps, batch_size, lr, warmup : int, int, float, int
         Number of steps, pairs per step, peak learning rate, and steps of the
         linear warm-up before the cosine decay.
