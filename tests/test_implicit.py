@@ -404,9 +404,9 @@ def test_anderson_rejects_bad_options() -> None:
     z0 = torch.zeros(3)
     with pytest.raises(ValueError, match="memory must be an integer >= 1; got 0"):
         anderson(torch.cos, z0, memory=0)
-    for beta in (0.0, 1.5):
-        with pytest.raises(ValueError, match=rf"beta must be in \(0, 1\]; got {beta}"):
-            anderson(torch.cos, z0, beta=beta)
+    for omega in (0.0, 1.5):
+        with pytest.raises(ValueError, match=rf"omega must be in \(0, 1\]; got {omega}"):
+            anderson(torch.cos, z0, omega=omega)
     with pytest.raises(ValueError, match="lam must be positive; got 0.0"):
         anderson(torch.cos, z0, lam=0.0)
 

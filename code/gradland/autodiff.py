@@ -1007,7 +1007,7 @@ class MLP(Module):
 
 
 class SGD:
-    r"""Stochastic gradient descent: :math:`\bm{\theta} \leftarrow \bm{\theta} - \eta \nabla_{\bm{\theta}} L`.
+    r"""Stochastic gradient descent: :math:`\bm{\theta} \leftarrow \bm{\theta} - \eta \nabla_{\bm{\theta}} \mathcal{L}`.
 
     Examples
     --------

@@ -130,12 +130,12 @@ def free_energy(energies: torch.Tensor, beta: float, dim: int = -1) -> torch.Ten
     -----
     The sum is computed relative to the smallest energy, so nothing
     overflows. With :math:`a_k = \beta (E_k - \min_j E_j) \ge 0`,
-    :math:`F_\beta = \min_j E_j - \frac{1}{\beta} L` where
-    :math:`L = \log \frac{1}{K} \sum_k \mathrm{e}^{-a_k}`. When the sum is
-    close to :math:`K` (hot), :math:`L` is small and is computed as
+    :math:`F_\beta = \min_j E_j - \frac{1}{\beta} u` where
+    :math:`u = \log \frac{1}{K} \sum_k \mathrm{e}^{-a_k}`. When the sum is
+    close to :math:`K` (hot), :math:`u` is small and is computed as
     :math:`\operatorname{log1p}` of the mean of :math:`\operatorname{expm1}(-a_k)`,
     which keeps its relative precision down to :math:`\beta = 10^{-8}` and
-    below; otherwise :math:`L` is a log-sum-exp minus :math:`\log K`. Either
+    below; otherwise :math:`u` is a log-sum-exp minus :math:`\log K`. Either
     way the result stays between :math:`\min_k E_k` and the mean.
 
     Examples

@@ -261,7 +261,7 @@ def anderson(
     tol: float = 1e-5,
     max_iter: int = 100,
     memory: int = 5,
-    beta: float = 1.0,
+    omega: float = 1.0,
     lam: float = 1e-8,
 ) -> SolverResult:
     r"""Solve :math:`\bm{z} = \bm{g}(\bm{z})` by Anderson acceleration.
@@ -271,8 +271,8 @@ def anderson(
     weights :math:`\alpha_i` that sum to one and make the combined residual
     :math:`\lVert \sum_i \alpha_i (\bm{g}(\bm{z}_i) - \bm{z}_i) \rVert` smallest,
     and moves to
-    :math:`\bm{z}_{k+1} = \sum_i \alpha_i \bigl((1 - \beta) \bm{z}_i + \beta \bm{g}(\bm{z}_i)\bigr)`.
-    With ``memory=1`` and ``beta=1`` it is plain fixed-point iteration.
+    :math:`\bm{z}_{k+1} = \sum_i \alpha_i \bigl((1 - \omega) \bm{z}_i + \omega \bm{g}(\bm{z}_i)\bigr)`.
+    With ``memory=1`` and ``omega=1`` it is plain fixed-point iteration.
 
     The weights solve the small linear system
     :math:`(\bm{G} / s + \lambda \Id) \bm{w} = \bm{1}`,
@@ -297,8 +297,8 @@ def anderson(
         Most evaluations of :math:`\bm{g}` (at least 1).
     memory : int, optional
         :math:`m`, how many past iterates are combined (at least 1).
-    beta : float, optional
-        :math:`\beta \in (0, 1]`, the mixing (damping) parameter.
+    omega : float, optional
+        :math:`\omega \in (0, 1]`, the mixing (damping) parameter.
     lam : float, optional
         :math:`\lambda > 0`, the relative regularisation of the
         least-squares problem.
@@ -338,8 +338,8 @@ def anderson(
     _check_start(g, z0)
     if isinstance(memory, bool) or not isinstance(memory, int) or memory < 1:
         raise ValueError(f"memory must be an integer >= 1; got {memory!r}")
-    if not 0 < beta <= 1:
-        raise ValueError(f"beta must be in (0, 1]; got {beta!r}")
+    if not 0 < omega <= 1:
+        raise ValueError(f"omega must be in (0, 1]; got {omega!r}")
     if not lam > 0:
         raise ValueError(f"lam must be positive; got {lam!r}")
     shape, d = z0.shape, z0.shape[-1]
@@ -364,7 +364,7 @@ def anderson(
         ones = torch.ones_like(gram[:, :, :1])  # (B, m_k, 1)
         w = torch.linalg.solve(gram / s + lam * eye, ones)
         alpha = w / w.sum(dim=1, keepdim=True)  # weights that add up to one
-        z = (alpha * ((1 - beta) * Z + beta * gZ)).sum(dim=1)
+        z = (alpha * ((1 - omega) * Z + omega * gZ)).sum(dim=1)
 
 
 # ---------------------------------------------------------------------------
@@ -581,7 +581,7 @@ class FixedPoint(torch.nn.Module):
     backward_max_iter : int, optional
         Most iterations of the backward solve; by default ``max_iter``.
     **solver_options
-        Passed on to :func:`anderson` (``memory``, ``beta``, ``lam``).
+        Passed on to :func:`anderson` (``memory``, ``omega``, ``lam``).
 
     Attributes
     ----------

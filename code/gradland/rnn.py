@@ -325,7 +325,7 @@ def bptt(
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     r"""Backpropagation through time, by hand: the gradients of a loss of the states.
 
-    Let a loss :math:`L` depend on the states :math:`\bm{h}[1], \dots,
+    Let a loss :math:`\mathcal{L}` depend on the states :math:`\bm{h}[1], \dots,
     \bm{h}[T]` that ``rnn`` computes from ``x`` and :math:`\bm{h}[0]`, and
     let ``grad_states`` hold its *direct* gradients
     :math:`\bm{g}[t] = \nabla_{\bm{h}[t]} \ell`, the ones that do not go
@@ -337,11 +337,11 @@ def bptt(
 
        \bar{\bm{h}}[t] = \bm{g}[t] + \bm{W}_h^\top \bm{\delta}[t+1], \quad
        \bm{\delta}[t] = f'(\bm{u}[t]) \odot \bar{\bm{h}}[t], \quad
-       \nabla_{\bm{W}} L = \sum_{t=1}^{T} \bm{\delta}[t]
+       \nabla_{\bm{W}} \mathcal{L} = \sum_{t=1}^{T} \bm{\delta}[t]
        \begin{bmatrix} \bm{x}[t] \\ \bm{h}[t-1] \end{bmatrix}^\top,
 
-    with :math:`\bm{\delta}[T+1] = \bm{0}`, :math:`\nabla_{\bm{b}} L =
-    \sum_t \bm{\delta}[t]` and :math:`\nabla_{\bm{h}[0]} L = \bm{W}_h^\top
+    with :math:`\bm{\delta}[T+1] = \bm{0}`, :math:`\nabla_{\bm{b}} \mathcal{L} =
+    \sum_t \bm{\delta}[t]` and :math:`\nabla_{\bm{h}[0]} \mathcal{L} = \bm{W}_h^\top
     \bm{\delta}[1]`. Batches of sequences are summed over, as for a loss
     that adds the examples' losses.
 
@@ -360,11 +360,11 @@ def bptt(
     Returns
     -------
     grad_weight : torch.Tensor
-        :math:`\nabla_{\bm{W}} L`, shape ``(d, n + d)``, the shape of ``rnn.weight``.
+        :math:`\nabla_{\bm{W}} \mathcal{L}`, shape ``(d, n + d)``, the shape of ``rnn.weight``.
     grad_bias : torch.Tensor or None
-        :math:`\nabla_{\bm{b}} L`, shape ``(d,)``; None for a network without bias.
+        :math:`\nabla_{\bm{b}} \mathcal{L}`, shape ``(d,)``; None for a network without bias.
     grad_h0 : torch.Tensor
-        :math:`\nabla_{\bm{h}[0]} L`, the shape of ``h0``.
+        :math:`\nabla_{\bm{h}[0]} \mathcal{L}`, the shape of ``h0``.
 
     Examples
     --------
