@@ -899,6 +899,228 @@ def shown_code(text: str, suffix: str) -> list[CodeText]:
 
 
 # ---------------------------------------------------------------------------
+# The symbols of the book, for the registry of the Notation chapter
+# ---------------------------------------------------------------------------
+#
+# A *symbol* is a letter with its typeface and accents: ``x``, ``\bm{x}``,
+# ``\hat{\bm{y}}``, ``\mathcal{Z}``, ``\beta``, ``\bm{\theta}``. Subscripts
+# are left out (``\bm{W}_x`` and ``\bm{W}_q`` are both ``\bm{W}``, a weight
+# matrix; ``F_\beta`` is ``F``), so are the words of ``\text``, ``\mathrm`` and
+# ``\operatorname`` and the macros of sets (``\R``, ``\E``, ``\Id``).
+
+_DECORATIONS = {
+    "bm": "bm", "boldsymbol": "bm", "hat": "hat", "widehat": "hat", "check": "check",
+    "tilde": "tilde", "widetilde": "tilde", "bar": "bar", "dot": "dot", "mathcal": "mathcal",
+    "mathbb": "mathbb", "vec": "vec", "mathbf": "mathbf",
+}
+_WORD_COMMANDS = {
+    "text", "textrm", "textit", "textup", "textsf", "textbf", "mbox", "mathrm", "operatorname",
+    "mathsf", "mathtt", "label", "tag", "ref", "eqref", "begin", "end", "hspace", "vspace",
+    "color", "phantom", "mathop",
+}
+_SET_LETTERS = {"R", "E", "I"}
+_GREEK_NAMES = set(_GREEK.split("|")) | {"varepsilon", "varphi", "vartheta", "varpi", "varrho", "ell"}
+
+
+def _skip_spaces(text: str, i: int) -> int:
+    while i < len(text) and text[i].isspace():
+        i += 1
+    return i
+
+
+def _symbol_at(math: str, i: int) -> tuple[str | None, int]:
+    """The symbol that starts at ``math[i]`` (or None), and where it ends."""
+    i = _skip_spaces(math, i)
+    if i >= len(math):
+        return None, i
+    if math[i].isalpha():
+        return math[i], i + 1
+    command = re.match(r"\\([A-Za-z]+)", math[i:])
+    if not command:
+        return None, i + 1
+    name, j = command[1], i + command.end()
+    if name in _GREEK_NAMES:
+        return "\\" + name, j
+    if name in _DECORATIONS:
+        j = _skip_spaces(math, j)
+        if j < len(math) and math[j] == "{":
+            inner, end = math[j + 1: _group_end(math, j) - 1], _group_end(math, j)
+            base, _ = _symbol_at(inner, 0)
+        else:
+            base, end = _symbol_at(math, j)
+        if name == "mathbb" and base in _SET_LETTERS:
+            return None, end  # \mathbb{R}, \mathbb{E}, \mathbb{I}: the macros \R, \E, \Id spelt out
+        return (f"\\{_DECORATIONS[name]}{{{base}}}" if base else None), end
+    if name in _WORD_COMMANDS:
+        j = _skip_spaces(math, j)
+        while j < len(math) and math[j] == "{":
+            j = _skip_spaces(math, _group_end(math, j))
+        return None, j
+    return None, j
+
+
+def symbols(math: str) -> list[str]:
+    r"""The symbols of a piece of math, in order, subscripts left out.
+
+    >>> symbols(r"\bm{W}_x \bm{x}[t] + \hat{\bm{y}} \in \R^{n \times t}, F_\beta, \text{for all}")
+    ['\\bm{W}', '\\bm{x}', 't', '\\hat{\\bm{y}}', 'n', 't', 'F']
+    """
+    math = _COMMENT.sub("", math)
+    found, i = [], 0
+    while i < len(math):
+        if math[i] == "_":
+            j = _skip_spaces(math, i + 1)
+            if j < len(math) and math[j] == "{":
+                i = _group_end(math, j)
+            elif math.startswith("\\", j):
+                command = re.match(r"\\([A-Za-z]+)", math[j:])
+                i = j + (command.end() if command else 2)
+                if command and command[1] in _WORD_COMMANDS | set(_DECORATIONS):
+                    i = _skip_spaces(math, i)  # _\text{hot}, _\mathrm{KL}, _\bm{x}: skip the argument too
+                    if i < len(math) and math[i] == "{":
+                        i = _group_end(math, i)
+            else:
+                i = j + 1
+            continue
+        symbol, end = _symbol_at(math, i)
+        if symbol:
+            found.append(symbol)
+        i = max(end, i + 1)
+    return found
+
+
+def numbered_chapters(root: Path = REPO_ROOT) -> dict[str, int]:
+    """Chapter number of each numbered chapter file (``book/derivatives.md`` -> 2)."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    numbers, count = {}, 0
+    for part in toc.get("parts", []):
+        for entry in part.get("chapters", []):
+            if part.get("numbered"):
+                count += 1
+                numbers[entry["file"] + ".md"] = count
+    return numbers
+
+
+def symbol_use(root: Path = REPO_ROOT) -> dict[str, dict[int, list[str]]]:
+    """symbol -> chapter number -> the pieces of math of that chapter that use it."""
+    use: dict[str, dict[int, list[str]]] = {}
+    for file, number in numbered_chapters(root).items():
+        text = (root / file).read_text(encoding="utf-8")
+        for span in math_spans(text, ".md"):
+            for symbol in dict.fromkeys(symbols(span.text)):
+                use.setdefault(symbol, {}).setdefault(number, []).append(" ".join(span.text.split()))
+    return use
+
+
+def chapter_list(numbers: Iterable[int]) -> str:
+    """Chapter numbers as the registry writes them: ``1, 3-5, 12`` (with en dashes).
+
+    >>> chapter_list([1, 3, 4, 5, 12, 13])
+    '1, 3–5, 12, 13'
+    """
+    numbers, runs = sorted(set(numbers)), []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(
+        str(a) if a == b else f"{a}, {b}" if b == a + 1 else f"{a}–{b}" for a, b in runs
+    )
+
+
+def parse_chapter_list(text: str) -> set[int]:
+    """The inverse of :func:`chapter_list`.
+
+    >>> sorted(parse_chapter_list("1, 3–5, 12"))
+    [1, 3, 4, 5, 12]
+    """
+    numbers: set[int] = set()
+    for part in filter(None, (p.strip(" —") for p in text.split(","))):
+        first, _, last = part.replace("-", "–").partition("–")
+        numbers.update(range(int(first), int(last or first) + 1))
+    return numbers
+
+
+#: The heading of the registry in the Notation chapter.
+REGISTRY_HEADING = "## Registry of symbols"
+#: The paragraph of the registry that lists the letters bound locally.
+LOCAL_LETTERS = "Letters bound locally"
+
+
+@dataclass(frozen=True)
+class RegistryRow:
+    symbol: str
+    chapters: set[int]
+    line: int
+
+
+def registry(text: str) -> tuple[list[RegistryRow], set[str]]:
+    r"""The rows of the registry in the Notation chapter's ``text``, and the local letters.
+
+    A row is ``| $symbol$ ... | meaning | chapters |``; its symbol is the
+    first symbol of the math of its first cell.
+
+    >>> rows, local = registry("## Registry of symbols\n\n| $\\bm{W}_x$ | weights | 1, 12 |\n\n"
+    ...                        "Letters bound locally: $i$, $j$.\n\n## Next\n| $a$ | x | 2 |\n")
+    >>> [(r.symbol, sorted(r.chapters), r.line) for r in rows], sorted(local)
+    ([('\\bm{W}', [1, 12], 3)], ['i', 'j'])
+    """
+    lines = text.split("\n")
+    start = next((k for k, line in enumerate(lines) if line.strip() == REGISTRY_HEADING), None)
+    if start is None:
+        return [], set()
+    rows, local = [], set()
+    for k in range(start + 1, len(lines)):
+        line = lines[k].strip()
+        if line.startswith("## "):
+            break
+        if line.startswith(LOCAL_LETTERS):
+            local.update(s for math in re.findall(r"\$([^$]+)\$", line) for s in symbols(math))
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")] if line.startswith("|") else []
+        math = re.findall(r"\$([^$]+)\$", cells[0]) if cells else []
+        if len(cells) >= 3 and math and symbols(math[0]):
+            rows.append(RegistryRow(symbols(math[0])[0], parse_chapter_list(cells[-1]), k + 1))
+    return rows, local
+
+
+def registry_problems(root: Path = REPO_ROOT) -> list[str]:
+    """What the registry of the Notation chapter gets wrong about the chapters.
+
+    Every symbol of a numbered chapter is in the registry once, with the
+    chapters that use it, or is a local letter, a tangent (a dot) or a
+    cotangent (a bar).
+    """
+    path = root / "book" / "notation.md"
+    rows, local = registry(path.read_text(encoding="utf-8"))
+    use = symbol_use(root)
+    problems, seen = [], {}
+    for row in rows:
+        where = f"book/notation.md:{row.line}"
+        if row.symbol in seen:
+            problems.append(f"{where}: {row.symbol} is registered twice (also line {seen[row.symbol]})")
+        seen[row.symbol] = row.line
+        if row.symbol in local:
+            problems.append(f"{where}: {row.symbol} is registered and also bound locally")
+        actual = set(use.get(row.symbol, {}))
+        if not actual:
+            problems.append(f"{where}: {row.symbol} is registered but no chapter uses it")
+        elif actual != row.chapters:
+            problems.append(f"{where}: {row.symbol} is used in chapters "
+                            f"{chapter_list(actual) or 'none'}, not {chapter_list(row.chapters) or 'none'}")
+    for symbol in sorted(set(use) - set(seen) - local):
+        if symbol.startswith(("\\dot{", "\\bar{")):
+            continue
+        example = next(iter(next(iter(use[symbol].values()))))
+        problems.append(f"book/notation.md: {symbol} (chapters {chapter_list(use[symbol])}) "
+                        f"is not in the registry, e.g. ${example[:80]}$")
+    return problems
+
+
+# ---------------------------------------------------------------------------
 # Checking
 # ---------------------------------------------------------------------------
 
@@ -975,6 +1197,10 @@ def iter_files(paths: Iterable[Path | str]) -> Iterator[Path]:
 def main(argv: list[str] | None = None) -> int:
     """Check ``argv`` (or the book and the package); print problems; 1 if any."""
     args = sys.argv[1:] if argv is None else argv
+    if args == ["--registry"]:
+        problems = registry_problems()
+        print("\n".join(problems) or "the registry of symbols is complete and up to date")
+        return 1 if problems else 0
     paths = [Path(a) for a in args] or [REPO_ROOT / p for p in DEFAULT_PATHS]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:

@@ -588,6 +588,88 @@ def test_code_that_does_not_tokenize_is_checked_up_to_the_error(tmp_path):
 
 
 # ---------------------------------------------------------------------------
+# The registry of symbols in the Notation chapter
+# ---------------------------------------------------------------------------
+
+
+def test_the_registry_lists_every_symbol_once_with_its_chapters():
+    problems = notation.registry_problems()
+    assert not problems, (
+        "the registry of book/notation.md disagrees with the chapters "
+        "(python tests/notation.py --registry):\n" + "\n".join(problems)
+    )
+
+
+def small_book(tmp_path: Path, registry_rows: str, local: str = "$i$") -> Path:
+    """A book of two numbered chapters and a Notation chapter holding ``registry_rows``."""
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/notation\nparts:\n"
+        "  - caption: One\n    numbered: true\n    chapters:\n"
+        "      - file: book/one\n      - file: book/two\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "book" / "one.md").write_text(
+        "# One\n\nA weight $\\bm{W}_x \\in \\R^{n}$ with entries $w_i$.\n", encoding="utf-8"
+    )
+    (tmp_path / "book" / "two.md").write_text(
+        "# Two\n\n$$\\bar{\\bm{W}} = \\dot{\\bm{y}} \\bm{W}_h$$ for $n$ items.\n", encoding="utf-8"
+    )
+    (tmp_path / "book" / "notation.md").write_text(
+        "# Notation\n\n## Registry of symbols\n\n| symbol | meaning | chapters |\n| --- | --- | --- |\n"
+        + registry_rows + f"\n{notation.LOCAL_LETTERS}: {local}.\n\n## Other\n",
+        encoding="utf-8",
+    )
+    return tmp_path
+
+
+GOOD_ROWS = "| $\\bm{W}_x$, $\\bm{W}_h$ | a weight matrix | 1, 2 |\n| $n$ | a size | 1–2 |\n"
+
+
+def test_a_complete_registry_has_no_problems(tmp_path):
+    assert notation.registry_problems(small_book(tmp_path, GOOD_ROWS, "$w$")) == []
+
+
+def test_a_symbol_missing_from_the_registry_is_reported(tmp_path):
+    problems = notation.registry_problems(small_book(tmp_path, GOOD_ROWS))
+    assert len(problems) == 1 and "w (chapters 1) is not in the registry" in problems[0]
+
+
+def test_wrong_chapters_are_reported_with_the_right_ones(tmp_path):
+    rows = GOOD_ROWS.replace("| 1–2 |", "| 1 |")
+    [problem] = notation.registry_problems(small_book(tmp_path, rows, "$w$"))
+    assert problem.endswith("n is used in chapters 1, 2, not 1")
+
+
+def test_a_symbol_registered_twice_or_also_local_is_reported(tmp_path):
+    rows = GOOD_ROWS + "| $n$ | another size | 1, 2 |\n"
+    problems = notation.registry_problems(small_book(tmp_path, rows, "$w$, $n$"))
+    assert any("n is registered twice" in p for p in problems)
+    assert any("n is registered and also bound locally" in p for p in problems)
+
+
+def test_symbols_leave_out_subscripts_words_and_set_macros():
+    math = r"\bm{W}_{x} \bm{h}[t-1] + F_\beta(\check{\bm{y}}) \in \R^{d} \text{ for } \operatorname{dec}(z)"
+    assert notation.symbols(math) == ["\\bm{W}", "\\bm{h}", "t", "F", "\\check{\\bm{y}}", "d", "z"]
+
+
+def test_a_registered_symbol_that_no_chapter_uses_is_reported(tmp_path):
+    rows = GOOD_ROWS + "| $\\kappa$ | a condition number | — |\n"
+    [problem] = notation.registry_problems(small_book(tmp_path, rows, "$w$"))
+    assert problem.endswith("\\kappa is registered but no chapter uses it")
+
+
+def test_words_in_subscripts_and_spelt_out_set_macros_are_not_symbols():
+    math = r"L_\text{hot} + C_\mathrm{in} + \ell_\text{hinge} \in \mathbb{R}^{n} \cdot \mathbb{I} + \mathbb{E}[z]"
+    assert notation.symbols(math) == ["L", "C", "\\ell", "n", "z"]
+
+
+@given(st.lists(st.integers(1, 40), min_size=1))
+def test_chapter_lists_read_back(numbers):
+    assert notation.parse_chapter_list(notation.chapter_list(numbers)) == set(numbers)
+
+
+# ---------------------------------------------------------------------------
 # The script
 # ---------------------------------------------------------------------------
 
