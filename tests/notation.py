@@ -973,12 +973,8 @@ def symbols(math: str) -> list[str]:
             if j < len(math) and math[j] == "{":
                 i = _group_end(math, j)
             elif math.startswith("\\", j):
-                command = re.match(r"\\([A-Za-z]+)", math[j:])
-                i = j + (command.end() if command else 2)
-                if command and command[1] in _WORD_COMMANDS | set(_DECORATIONS):
-                    i = _skip_spaces(math, i)  # _\text{hot}, _\mathrm{KL}, _\bm{x}: skip the argument too
-                    if i < len(math) and math[i] == "{":
-                        i = _group_end(math, i)
+                _, i = _symbol_at(math, j)  # _\beta, and _\text{hot} or _\bm{x} with the argument
+                i = max(i, j + 2)
             else:
                 i = j + 1
             continue

@@ -313,7 +313,7 @@ def test_input_checks():
         propagate(x.long(), edge_index)
     with pytest.raises(ValueError, match=r"shape \(T, 4\)"):
         GCNLayer(4, 2)(torch.randn(3, 5), edge_index)
-    with pytest.raises(ValueError, match="n, the number of nodes, is required"):
+    with pytest.raises(ValueError, match="num_nodes, the number of nodes, is required"):
         normalised_adjacency(edge_index)
     with pytest.raises(ValueError, match="square"):
         normalised_adjacency(torch.ones(2, 3))

@@ -166,7 +166,7 @@ def free_energy(energies: torch.Tensor, beta: float, dim: int = -1) -> torch.Ten
 
 
 def softmin_weights(energies: torch.Tensor, beta: float, dim: int = -1) -> torch.Tensor:
-    r"""How much each latent value contributes to the free energy: :math:`\operatorname{softmin}_\beta`.
+    r"""How much each latent value contributes to the free energy: :math:`\softmin(\beta \bm{E})`.
 
     The weights are :math:`w_k = \exp(-\beta E_k) / \sum_j \exp(-\beta E_j)`,
     the derivative :math:`\partial F_\beta / \partial E_k` of

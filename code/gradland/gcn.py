@@ -79,14 +79,14 @@ __all__ = [
 # --------------------------------------------------------------------------
 
 
-def _check_n(n: object) -> int:
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"the number of nodes n must be a positive int; got {n!r}")
-    return n
+def _check_num_nodes(num_nodes: object) -> int:
+    if not isinstance(num_nodes, int) or isinstance(num_nodes, bool) or num_nodes < 1:
+        raise ValueError(f"num_nodes, the number of nodes, must be a positive int; got {num_nodes!r}")
+    return num_nodes
 
 
-def _check_edge_index(edge_index: object, n: int) -> torch.Tensor:
-    """Check a ``(2, n_e)`` integer tensor whose entries are nodes ``0 .. n - 1``."""
+def _check_edge_index(edge_index: object, num_nodes: int) -> torch.Tensor:
+    """Check a ``(2, n_e)`` integer tensor whose entries are nodes ``0 .. num_nodes - 1``."""
     if not isinstance(edge_index, torch.Tensor):
         raise TypeError(f"edge_index must be a torch.Tensor of shape (2, n_e); got {_describe(edge_index)}")
     if edge_index.dtype != torch.long:
@@ -96,8 +96,8 @@ def _check_edge_index(edge_index: object, n: int) -> torch.Tensor:
                          f"got {_describe(edge_index)}")
     if edge_index.numel():
         low, high = (v.item() for v in torch.aminmax(edge_index))
-        if low < 0 or high >= n:
-            raise ValueError(f"edge_index must hold node numbers in 0..{n - 1}; got values from {low} to {high}")
+        if low < 0 or high >= num_nodes:
+            raise ValueError(f"edge_index must hold node numbers in 0..{num_nodes - 1}; got values from {low} to {high}")
     return edge_index
 
 
@@ -134,7 +134,7 @@ def _without_self_loops(edge_index: torch.Tensor) -> torch.Tensor:
 
 def normalised_adjacency(
     graph: torch.Tensor,
-    n: int | None = None,
+    num_nodes: int | None = None,
     *,
     sparse: bool = False,
     dtype: torch.dtype = torch.float32,
@@ -153,10 +153,10 @@ def normalised_adjacency(
     graph : torch.Tensor
         Either an edge index, an integer tensor of shape ``(2, n_e)`` (column
         ``(j, i)`` is an edge from :math:`j` to :math:`i`), or a dense
-        adjacency matrix, a floating ``(n, n)`` tensor of zeros and ones with
+        adjacency matrix, a floating ``(T, T)`` tensor of zeros and ones with
         ``graph[j, i] = 1`` for an edge from :math:`j` to :math:`i`.
-    n : int, optional
-        The number of nodes; required with an edge index.
+    num_nodes : int, optional
+        The number of nodes :math:`T`; required with an edge index.
     sparse : bool
         Return a coalesced sparse COO tensor instead of a dense matrix.
     dtype : torch.dtype
@@ -166,7 +166,7 @@ def normalised_adjacency(
     Returns
     -------
     torch.Tensor
-        :math:`\hat{\bm{A}}`, shape ``(n, n)``, with ``[j, i]`` the weight of
+        :math:`\hat{\bm{A}}`, shape ``(T, T)``, with ``[j, i]`` the weight of
         the message from :math:`j` to :math:`i`: column :math:`i` is the
         normalised adjacency vector of node :math:`i`.
 
@@ -181,22 +181,22 @@ def normalised_adjacency(
     """
     if isinstance(graph, torch.Tensor) and graph.is_floating_point():
         if graph.ndim != 2 or graph.shape[0] != graph.shape[1]:
-            raise ValueError(f"a dense adjacency must be a square (n, n) matrix; got {_describe(graph)}")
-        if n is not None and _check_n(n) != graph.shape[0]:
-            raise ValueError(f"n = {n} does not match the adjacency, {_describe(graph)}")
+            raise ValueError(f"a dense adjacency must be a square (T, T) matrix; got {_describe(graph)}")
+        if num_nodes is not None and _check_num_nodes(num_nodes) != graph.shape[0]:
+            raise ValueError(f"num_nodes = {num_nodes} does not match the adjacency, {_describe(graph)}")
         a = graph.clone()
         a.fill_diagonal_(1.0)  # A + 𝕀, a loop already present counted once
         d_inv_sqrt = a.sum(dim=0).rsqrt()  # in-degrees: column sums
         a_hat = d_inv_sqrt[:, None] * a * d_inv_sqrt[None, :]
         return a_hat.to_sparse_coo().coalesce() if sparse else a_hat
-    if n is None:
-        raise ValueError("n, the number of nodes, is required with an edge index")
-    n = _check_n(n)
-    edge_index = _without_self_loops(_check_edge_index(graph, n))
-    loops = torch.arange(n, device=edge_index.device).expand(2, n)
+    if num_nodes is None:
+        raise ValueError("num_nodes, the number of nodes, is required with an edge index")
+    num_nodes = _check_num_nodes(num_nodes)
+    edge_index = _without_self_loops(_check_edge_index(graph, num_nodes))
+    loops = torch.arange(num_nodes, device=edge_index.device).expand(2, num_nodes)
     src, dst = torch.cat([edge_index, loops], dim=1)
     weight = torch.ones(src.shape[0], dtype=dtype, device=src.device)
-    d_inv_sqrt = torch.zeros(n, dtype=dtype, device=src.device).index_add_(0, dst, weight).rsqrt()
+    d_inv_sqrt = torch.zeros(num_nodes, dtype=dtype, device=src.device).index_add_(0, dst, weight).rsqrt()
     weight = d_inv_sqrt[src] * d_inv_sqrt[dst]
     if sparse:
         # The indices are valid by construction (checked above, plus the loops), so PyTorch's checks
@@ -206,9 +206,9 @@ def normalised_adjacency(
         # checks are implicitly disabled"), before they apply that argument (pytorch/pytorch#178274,
         # fixed in 2.13). The scope sets the global setting before the constructor reads it.
         with torch.sparse.check_sparse_tensor_invariants(enable=False):
-            a_hat = torch.sparse_coo_tensor(torch.stack([src, dst]), weight, (n, n))
+            a_hat = torch.sparse_coo_tensor(torch.stack([src, dst]), weight, (num_nodes, num_nodes))
         return a_hat.coalesce()
-    return torch.zeros(n, n, dtype=dtype, device=src.device).index_put_((src, dst), weight, accumulate=True)
+    return torch.zeros(num_nodes, num_nodes, dtype=dtype, device=src.device).index_put_((src, dst), weight, accumulate=True)
 
 
 def propagate(x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
@@ -370,15 +370,15 @@ class GatedGCNLayer(nn.Module):
 
     For an edge :math:`j \to i` the edge representation is a per-edge linear
     map (a :math:`k = 1` convolution over the edges) of the two ends, and of
-    the edge's own features :math:`\bm{e}_{ij}` if there are any,
+    the edge's own features :math:`\bm{h}_{ij}` if there are any (argument ``h_edge``),
 
     .. math::
 
-       \hat{\bm{e}}_{ij} = \bm{W}_q \bm{h}_i + \bm{W}_k \bm{h}_j + \bm{W}_e \bm{e}_{ij},
+       \hat{\bm{e}}_{ij} = \bm{W}_q \bm{h}_i + \bm{W}_k \bm{h}_j + \bm{W}_e \bm{h}_{ij},
 
     and the gate is its sigmoid, normalised over the edges into :math:`i`
     channel by channel,
-    :math:`\bm{\zeta}_{ij} = \sigma(\hat{\bm{e}}_{ij}) / (\sum_{j'} \sigma(\hat{\bm{e}}_{ij'}) + \epsilon)`.
+    :math:`\bm{\zeta}_{ij} = \operatorname{sigmoid}(\hat{\bm{e}}_{ij}) / (\sum_{j'} \operatorname{sigmoid}(\hat{\bm{e}}_{ij'}) + \epsilon)`.
     The node's new features are
 
     .. math::
@@ -387,7 +387,7 @@ class GatedGCNLayer(nn.Module):
        \bm{h}_i' = \bm{h}_i + \operatorname{ReLU}(\hat{\bm{h}}_i),
 
     and the edge features, when given, are updated the same way,
-    :math:`\bm{e}_{ij}' = \bm{e}_{ij} + \operatorname{ReLU}(\hat{\bm{e}}_{ij})`.
+    :math:`\bm{h}_{ij}' = \bm{h}_{ij} + \operatorname{ReLU}(\hat{\bm{e}}_{ij})`.
 
     Parameters
     ----------
@@ -395,10 +395,10 @@ class GatedGCNLayer(nn.Module):
         Size of the node (and edge) features, the same in and out because of
         the residual connections.
     edge_features : bool
-        Whether edges carry features :math:`\bm{e}_{ij}` (adds :math:`\bm{W}_e`).
+        Whether edges carry features :math:`\bm{h}_{ij}` (adds :math:`\bm{W}_e`).
     normalise : bool
         Normalise the gates (Dwivedi et al.); without it
-        :math:`\bm{\zeta}_{ij} = \sigma(\hat{\bm{e}}_{ij})` (Bresson and Laurent).
+        :math:`\bm{\zeta}_{ij} = \operatorname{sigmoid}(\hat{\bm{e}}_{ij})` (Bresson and Laurent).
     residual : bool
         Add the input to the output.
     eps : float
@@ -438,43 +438,43 @@ class GatedGCNLayer(nn.Module):
         self.w_k = nn.Linear(d, d, bias=False, **kw)  # the sending node, in the gate
         self.w_e = nn.Linear(d, d, bias=False, **kw) if edge_features else None
 
-    def _check(self, h: object, edge_index: object, e: object) -> tuple[torch.Tensor, torch.Tensor]:
+    def _check(self, h: object, edge_index: object, h_edge: object) -> tuple[torch.Tensor, torch.Tensor]:
         h, edge_index = _check_graph_input(h, edge_index, self.d)
-        if (e is None) != (self.w_e is None):
-            wanted = "edge features e of shape (n_e, d)" if self.w_e is not None else "no edge features (e=None)"
+        if (h_edge is None) != (self.w_e is None):
+            wanted = "edge features h_edge of shape (n_e, d)" if self.w_e is not None else "no edge features (h_edge=None)"
             raise ValueError(f"this layer was built with edge_features={self.w_e is not None}: pass {wanted}")
-        if e is not None:
-            _check_features("e", e, self.d)
-            if e.shape[0] != edge_index.shape[1]:
-                raise ValueError(f"e must have one row per edge, {edge_index.shape[1]}; got {_describe(e)}")
+        if h_edge is not None:
+            _check_features("h_edge", h_edge, self.d)
+            if h_edge.shape[0] != edge_index.shape[1]:
+                raise ValueError(f"h_edge must have one row per edge, {edge_index.shape[1]}; got {_describe(h_edge)}")
         return h, edge_index
 
-    def edge_scores(self, h: torch.Tensor, edge_index: torch.Tensor, e: torch.Tensor | None = None) -> torch.Tensor:
+    def edge_scores(self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None) -> torch.Tensor:
         r"""The edge representations :math:`\hat{\bm{e}}_{ij}`, shape ``(n_e, d)``, one row per edge."""
-        h, edge_index = self._check(h, edge_index, e)
-        return self._edge_scores(h, edge_index, e)
+        h, edge_index = self._check(h, edge_index, h_edge)
+        return self._edge_scores(h, edge_index, h_edge)
 
-    def _edge_scores(self, h: torch.Tensor, edge_index: torch.Tensor, e: torch.Tensor | None) -> torch.Tensor:
+    def _edge_scores(self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None) -> torch.Tensor:
         src, dst = edge_index
         e_hat = self.w_q(h).index_select(0, dst) + self.w_k(h).index_select(0, src)  # receiver i and sender j of each edge
-        return e_hat if e is None else e_hat + self.w_e(e)
+        return e_hat if h_edge is None else e_hat + self.w_e(h_edge)
 
-    def _normalise(self, sigma: torch.Tensor, dst: torch.Tensor, n: int) -> torch.Tensor:
-        total = sigma.new_zeros(n, sigma.shape[1]).index_add_(0, dst, sigma)  # sum over the edges into each node
-        return sigma / (total.index_select(0, dst) + self.eps)
+    def _normalise(self, gate: torch.Tensor, dst: torch.Tensor, num_nodes: int) -> torch.Tensor:
+        total = gate.new_zeros(num_nodes, gate.shape[1]).index_add_(0, dst, gate)  # sum over the edges into each node
+        return gate / (total.index_select(0, dst) + self.eps)
 
-    def gates(self, h: torch.Tensor, edge_index: torch.Tensor, e: torch.Tensor | None = None) -> torch.Tensor:
+    def gates(self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None) -> torch.Tensor:
         r"""The gates :math:`\bm{\zeta}_{ij}`, shape ``(n_e, d)``, one row per edge."""
-        sigma = torch.sigmoid(self.edge_scores(h, edge_index, e))
-        return self._normalise(sigma, edge_index[1], h.shape[0]) if self.normalise else sigma
+        gate = torch.sigmoid(self.edge_scores(h, edge_index, h_edge))
+        return self._normalise(gate, edge_index[1], h.shape[0]) if self.normalise else gate
 
     def convolve(
-        self, h: torch.Tensor, edge_index: torch.Tensor, e: torch.Tensor | None = None
+        self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         r"""The layer before its activation and residual: :math:`(\hat{\bm{h}}, \hat{\bm{e}})`."""
-        h, edge_index = self._check(h, edge_index, e)
+        h, edge_index = self._check(h, edge_index, h_edge)
         src, dst = edge_index
-        e_hat = self._edge_scores(h, edge_index, e)  # a k = 1 convolution over the edges
+        e_hat = self._edge_scores(h, edge_index, h_edge)  # a k = 1 convolution over the edges
         zeta = torch.sigmoid(e_hat)
         if self.normalise:
             zeta = self._normalise(zeta, dst, h.shape[0])
@@ -483,17 +483,17 @@ class GatedGCNLayer(nn.Module):
         return h_hat, e_hat
 
     def forward(
-        self, h: torch.Tensor, edge_index: torch.Tensor, e: torch.Tensor | None = None
+        self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """New node features ``(T, d)``, and new edge features ``(n_e, d)`` if ``e`` was given."""
-        h_hat, e_hat = self.convolve(h, edge_index, e)
+        """New node features ``(T, d)``, and new edge features ``(n_e, d)`` if ``h_edge`` was given."""
+        h_hat, e_hat = self.convolve(h, edge_index, h_edge)
         h_new = F.relu(h_hat)  # update
         if self.residual:
             h_new = h + h_new
-        if e is None:
+        if h_edge is None:
             return h_new
-        e_new = F.relu(e_hat)
-        return h_new, (e + e_new if self.residual else e_new)
+        h_edge_new = F.relu(e_hat)
+        return h_new, (h_edge + h_edge_new if self.residual else h_edge_new)
 
     def extra_repr(self) -> str:
         return (f"{self.d}, edge_features={self.w_e is not None}, normalise={self.normalise}, "
@@ -548,7 +548,7 @@ class GatedGCN(nn.Module):
     r"""A linear embedding, a stack of :class:`GatedGCNLayer`, and a linear read-out: logits for every node.
 
     With ``edge_features=True`` every edge starts from the same learnt vector
-    :math:`\bm{e}^{0}` (the graphs of the chapter have no edge features of
+    :math:`\bm{h}_{ij}^{0}` (the graphs of the chapter have no edge features of
     their own), and the layers make the edge representations differ. Dropout
     acts on the input and on the node features before every layer.
 
@@ -575,13 +575,13 @@ class GatedGCN(nn.Module):
         """Logits of shape ``(T, d_out)`` from node features ``(T, d_in)``."""
         x, edge_index = _check_graph_input(x, edge_index, self.embed.in_features)
         h = self.embed(F.dropout(x, self.dropout, self.training))
-        e = None if self.edge_init is None else self.edge_init.expand(edge_index.shape[1], -1)
+        h_edge = None if self.edge_init is None else self.edge_init.expand(edge_index.shape[1], -1)
         for layer in self.layers:
             h = F.dropout(h, self.dropout, self.training)
-            if e is None:
+            if h_edge is None:
                 h = layer(h, edge_index)
             else:
-                h, e = layer(h, edge_index, e)
+                h, h_edge = layer(h, edge_index, h_edge)
         return self.readout(h)
 
 
@@ -811,19 +811,19 @@ def sbm(
     return Graph(edge_index, x, labels)
 
 
-def random_graph(n: int, edges: int, *, seed: int = 0, device: torch.device | str | None = None) -> torch.Tensor:
+def random_graph(num_nodes: int, edges: int, *, seed: int = 0, device: torch.device | str | None = None) -> torch.Tensor:
     r"""The edge index of a random directed graph: ``edges`` pairs of nodes drawn uniformly.
 
     Pairs may repeat and may be self-loops; for large sparse graphs these are
-    rare. The mean number of edges into a node is ``edges / n``.
+    rare. The mean number of edges into a node is ``edges / num_nodes``.
 
     Examples
     --------
     >>> random_graph(1000, 5000).shape
     torch.Size([2, 5000])
     """
-    n = _check_n(n)
+    num_nodes = _check_num_nodes(num_nodes)
     if not isinstance(edges, int) or edges < 0:
         raise ValueError(f"edges must be a non-negative int; got {edges!r}")
     generator = torch.Generator().manual_seed(seed)
-    return torch.randint(n, (2, edges), generator=generator).to(device)
+    return torch.randint(num_nodes, (2, edges), generator=generator).to(device)
