@@ -119,7 +119,7 @@ def test_gcn_is_attention_with_the_adjacency_as_given_coefficients(graph):
     # mean normalisation: self-attention at beta = 0, masked by the graph, averages the neighbours
     a = torch.eye(n, dtype=F64)
     a[edge_index[0], edge_index[1]] = 1.0  # A + I, column i: the adjacency vector of node i
-    mean = a / a.sum(dim=0)  # columns sum to one: D^-1 (A + I) as coefficient vectors
+    mean = a / a.sum(dim=0)  # columns sum to one: column i of (A + I) D^-1 is the coefficient vector of node i
     assert torch.allclose(attention_propagate(x, edge_index, normalisation="mean"), mean.T @ x)
     # the weights that attention returns are exactly those given coefficients
     _, weights = attention(x, x, x, a.T.bool(), scale=0.0, need_weights=True)
