@@ -125,6 +125,9 @@ def test_macros_have_one_source_for_mathjax_and_latex():
     latex = gradland_book.latex_macros()
     assert mathjax["bm"] == [r"\boldsymbol{#1}", 1]
     assert r"\renewcommand{\bm}[1]{\symbfit{#1}}" in latex  # unicode-math, not bm.sty
+    # Captions write \boldsymbol: in the PDF it is the same bold italic as \bm.
+    assert r"\renewcommand{\boldsymbol}[1]{\symbfit{#1}}" in latex
+    assert "boldsymbol" not in mathjax  # MathJax has its own; a macro would call itself
     for name in gradland_book.MACROS:
         assert name in mathjax
         # \providecommand first: safe with the names jupyterBook.cls defines.

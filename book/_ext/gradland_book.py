@@ -55,6 +55,14 @@ MACROS: dict[str, tuple[int, str, str]] = {
 }
 
 
+# LaTeX only: MathJax has these itself. amsmath's \boldsymbol picks a bold
+# font that unicode-math does not provide, and leaves a caption's symbols in
+# the plain italic; it is the bold italic of \bm, as in MathJax.
+LATEX_ONLY: dict[str, tuple[int, str, str]] = {
+    "boldsymbol": (1, "", r"\symbfit{#1}"),
+}
+
+
 def mathjax_macros() -> dict[str, object]:
     """The macros in the form MathJax 3 reads from ``tex.macros``."""
     return {
@@ -71,7 +79,7 @@ def latex_macros() -> str:
     kernel (``\dd``) already has it.
     """
     lines = ["% gradland macros (book/_ext/gradland_book.py)"]
-    for name, (nargs, _, body) in MACROS.items():
+    for name, (nargs, _, body) in {**MACROS, **LATEX_ONLY}.items():
         args = f"[{nargs}]" if nargs else ""
         lines.append(rf"\providecommand{{\{name}}}{{}}")
         lines.append(rf"\renewcommand{{\{name}}}{args}{{{body}}}")
