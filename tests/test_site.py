@@ -190,3 +190,55 @@ def test_pdf_link_on_every_page(book):
     for path in pages(book):
         html = (book.html / path).read_text()
         assert 'href="../gradland.pdf"' in html, f"{path} has no link to the PDF"
+
+
+SIDEBARS = """
+() => {
+  const primary = document.querySelector('.bd-sidebar-primary');
+  return {
+    primaryDrawer: document.querySelector('#pst-primary-sidebar-modal').open,
+    secondaryDrawer: document.querySelector('#pst-secondary-sidebar-modal').open,
+    primaryShown: getComputedStyle(primary).visibility !== 'hidden'
+      && primary.getBoundingClientRect().right > 0,
+  };
+}
+"""
+
+
+def _visible(tab, selector):
+    buttons = [b for b in tab.locator(selector).all() if b.is_visible()]
+    assert buttons, f"no visible {selector}"
+    return buttons[0]
+
+
+@pytest.mark.parametrize("width", [390, 800, 1100, 1366])
+def test_sidebar_buttons_open_and_close_the_navigation(site, browser, width):
+    # Below 992 px the chapter list is a drawer; from 992 px a sidebar that the
+    # same button hides. The in-page contents is a drawer below 1200 px.
+    page = browser.new_page(viewport={"width": width, "height": 800})
+    try:
+        page.goto(f"{site}/book/free-energy.html")
+        before = page.evaluate(SIDEBARS)
+        assert not before["primaryDrawer"] and not before["secondaryDrawer"]
+        _visible(page, ".primary-toggle").click()
+        page.wait_for_timeout(300)
+        after = page.evaluate(SIDEBARS)
+        if width < 992:
+            assert after["primaryDrawer"], "the chapter drawer did not open"
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(300)
+            assert not page.evaluate(SIDEBARS)["primaryDrawer"], "the chapter drawer did not close"
+        else:
+            assert before["primaryShown"] and not after["primaryShown"], "the sidebar did not hide"
+            _visible(page, ".primary-toggle").click()
+            page.wait_for_timeout(300)
+            assert page.evaluate(SIDEBARS)["primaryShown"], "the sidebar did not come back"
+        if width < 1200:
+            _visible(page, ".secondary-toggle").click()
+            page.wait_for_timeout(300)
+            assert page.evaluate(SIDEBARS)["secondaryDrawer"], "the contents drawer did not open"
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(300)
+            assert not page.evaluate(SIDEBARS)["secondaryDrawer"], "the contents drawer did not close"
+    finally:
+        page.close()

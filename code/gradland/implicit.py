@@ -435,7 +435,9 @@ class TanhCell(torch.nn.Module):
         r"""Scale :math:`\bm{W}` down, in place, so that :math:`\lVert \bm{W} \rVert_2 \leq` ``max_norm``.
 
         Called after every step of an optimiser, it keeps the cell a
-        contraction during training: a projected gradient method. A
+        contraction during training. It rescales the whole matrix, which keeps it
+        feasible but is not the Euclidean projection onto the ball (that one would
+        clip each singular value at ``max_norm``). A
         :math:`\bm{W}` already inside the ball is left alone.
 
         Parameters
