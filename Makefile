@@ -9,7 +9,7 @@ STRICT  = -n -W --keep-going
 .PHONY: help env book pdf test preview clean-cache clean colab bench
 
 help:
-	@echo "make book         create .venv, execute every chapter, build the HTML book"
+	@echo "make book         create .venv, execute every chapter, build the HTML book (and its PDF, with TeX Live)"
 	@echo "make pdf          build the PDF of the whole book (needs TeX Live, see README)"
 	@echo "make test         run the whole test suite (unit tests, notation, book, PDF, site)"
 	@echo "make preview      live-reloading preview for authors on http://127.0.0.1:8000"
@@ -25,9 +25,16 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $@
 
+# With TeX Live the book is the site and its PDF, which the site links to; without
+# it the site is built without the link (book/_ext/gradland_book.py checks the same tools).
 book: env
 	$(JB) build . $(STRICT)
-	@test ! -f $(BUILD)/latex/gradland.pdf || cp $(BUILD)/latex/gradland.pdf $(BUILD)/html/gradland.pdf
+	@if command -v xelatex > /dev/null && command -v latexmk > /dev/null; then \
+	  $(JB) build . --builder pdflatex $(STRICT) && cp $(BUILD)/latex/gradland.pdf $(BUILD)/html/gradland.pdf; \
+	else \
+	  echo; echo "TeX Live is not installed, so the book has no PDF and the site no PDF link."; \
+	  echo "Install it (see the README), then run make book again."; \
+	fi
 	@echo
 	@echo "The book is built. Open file://$(CURDIR)/$(BUILD)/html/index.html"
 

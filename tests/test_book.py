@@ -140,6 +140,7 @@ def test_latex_structure_matches_the_html_numbering():
         "\\phantomsection\\label{\\detokenize{book/preface::doc}}\nHello\n"
         "\\part{Front matter}\n\\chapter{Notation}\n"
         "\\part{Part I: A differentiable wonderland}\n\\chapter{Linear algebra}\n"
+        "\\section{References}\n\\label{\\detokenize{book/linear-algebra:references}}\n\\sphinxstepscope\n"
         "\\part{Back matter}\n\\chapter{Glossary}\n"
         "\\chapter{Bibliography}\n\\label{\\detokenize{book/bibliography:bibliography}}"
         "\\label{\\detokenize{book/bibliography::doc}}\n\\sphinxstepscope\n\\end{document}\n"
@@ -153,6 +154,12 @@ def test_latex_structure_matches_the_html_numbering():
     assert out.index(off) < out.index("\\chapter{Preface}") < out.index(on)
     assert out.index(on) < out.index("\\chapter{Linear algebra}") < out.rindex(off)
     assert out.rindex(off) < out.index("\\chapter{Glossary}")
+    # the back matter hangs from the root of the bookmarks, not from Part I
+    assert out.index("\\chapter{Linear algebra}") < out.rindex("\\bookmarksetup{startatroot}") < out.index(
+        "\\chapter{Glossary}")
+    # the empty References section goes, its label stays for links
+    assert "\\section{References}" not in out
+    assert "\\label{\\detokenize{book/linear-algebra:references}}" in out
 
 
 def test_editing_the_package_invalidates_the_execution_cache(tmp_path, monkeypatch):

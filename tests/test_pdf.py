@@ -65,3 +65,39 @@ def test_spinning_surface_is_a_still_frame_in_the_pdf(pdf):
     label = tex.index(r"\label{\detokenize{book/free-energy:fig-fe-spin}}")
     figure = tex[tex.rindex(r"\begin{figure}", 0, label) : label]
     assert re.search(r"\\sphinxincludegraphics(?:\[[^\]]*\])?\{\{[^}]+\}\.pdf\}", figure), figure[-500:]
+
+
+def test_no_type3_fonts(pdf):
+    # Print shops reject Type 3 (bitmap) fonts; matplotlib writes them unless
+    # pdf.fonttype is 42, which gradland.plot.use() sets.
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    type3 = [line for line in fonts.splitlines() if "Type 3" in line]
+    print(f"PDF fonts: {len(fonts.splitlines()) - 2}, Type 3: {len(type3)}")
+    assert not type3, f"{len(type3)} Type 3 fonts, e.g. {type3[:3]}"
+
+
+def _outline(items, depth=0):
+    for item in items:
+        if isinstance(item, list):
+            yield from _outline(item, depth + 1)
+        else:
+            yield depth, item.title
+
+
+def test_bookmarks_mirror_the_contents(pdf):
+    import pypdf
+
+    outline = list(_outline(pypdf.PdfReader(pdf).outline))
+    top = [title for depth, title in outline if depth == 0]
+    print("PDF bookmarks, top level:", top)
+    assert top[:2] == ["Preface", "Notation"]
+    assert [t for t in top if t[:2] in ("I ", "II", "III")] == [
+        t for t in top[2:5]
+    ], "the three parts follow the front matter"
+    assert {"Glossary", "Bibliography", "Index"} <= set(top[5:]), "the back matter sits at the root"
+    assert not [title for _, title in outline if title == "References"], "an empty References section"
+
+
+def test_no_empty_references_sections(pdf):
+    tex = (pdf.parent / "gradland.tex").read_text()
+    assert "\\section{References}" not in tex

@@ -1,3 +1,5 @@
+import logging
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -48,3 +50,25 @@ def test_mathtext_renders_bold_italic_vectors(tmp_path):
     fig.savefig(tmp_path / "vector.png")
     plt.close(fig)
     assert (tmp_path / "vector.png").stat().st_size > 0
+
+
+def test_pdf_figures_embed_truetype_not_type3_fonts(tmp_path):
+    plot.use()
+    fig, ax = plt.subplots()
+    ax.set_xlabel(plot.vec("x") + r" and $\beta$, $-1$")
+    ax.set_title("text in the serif font")
+    fig.savefig(tmp_path / "figure.pdf")
+    plt.close(fig)
+    pdf = (tmp_path / "figure.pdf").read_bytes()
+    assert b"/Type3" not in pdf
+    assert b"/CIDFontType2" in pdf or b"/TrueType" in pdf  # Type 42: TrueType outlines
+
+
+def test_pdf_figures_print_no_font_warnings(tmp_path, caplog):
+    # A warning printed by a cell fails the book build.
+    plot.use()
+    fig, ax = plt.subplots()
+    ax.set_xlabel(plot.vec("x") + " in serif")
+    fig.savefig(tmp_path / "figure.pdf")
+    plt.close(fig)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text

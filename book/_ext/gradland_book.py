@@ -121,7 +121,7 @@ def configure(app: Sphinx, config) -> None:
     config.mathjax_path = "mathjax/tex-chtml.js"
 
     elements = dict(config.latex_elements or {})
-    elements["preamble"] = latex_macros() + elements.get("preamble", "")
+    elements["preamble"] = latex_macros() + "\\usepackage{bookmark}\n" + elements.get("preamble", "")
     config.latex_elements = elements
 
 
@@ -162,9 +162,22 @@ def copy_mathjax(app: Sphinx, exception) -> None:
     )
 
 
+def can_build_pdf() -> bool:
+    """Whether TeX Live is here, so that ``make book`` builds the PDF too."""
+    return bool(shutil.which("xelatex") and shutil.which("latexmk"))
+
+
 def rewrite_buttons(app: Sphinx, pagename, templatename, context, doctree) -> None:
-    """``html-page-context``: Colab opens our notebook; PDF is the whole book."""
+    """``html-page-context``: Colab opens our notebook; PDF is the whole book.
+
+    Without TeX Live there is no PDF, and no button that would lead nowhere.
+    """
+    pdf = can_build_pdf()
     for button in context.get("header_buttons", []):
+        if not pdf:
+            button["buttons"] = [
+                item for item in button.get("buttons", []) if item.get("label") != "download-pdf-button"
+            ]
         for item in button.get("buttons", []):
             if item.get("text") == "Colab":
                 stem = Path(pagename).name
@@ -196,7 +209,9 @@ def structure_latex(tex: str, root_title: str) -> str:
       "Part I: " prefix, which LaTeX prints itself;
     * figures and equations are numbered within chapters ("Fig. 1.2",
       "(1.3)"): with parts at the top, Sphinx would number them through the
-      whole book (``numfigreset`` counts levels from the part).
+      whole book (``numfigreset`` counts levels from the part);
+    * the chapters of the front and back matter sit at the root of the
+      bookmarks, and the empty "References" sections disappear.
     """
     within_chapter = "".join(
         rf"\renewcommand{{\the{counter}}}{{\ifnum\value{{chapter}}>0 \arabic{{chapter}}.\fi\arabic{{{counter}}}}}"
@@ -217,8 +232,10 @@ def structure_latex(tex: str, root_title: str) -> str:
         tex,
         count=1,
     )
+    # The chapters of the back matter hang from the root of the PDF's bookmarks,
+    # not from the last part (the bookmark package, loaded in the preamble).
     for caption in UNNUMBERED_PARTS:
-        tex = tex.replace("\\part{" + caption + "}", off)
+        tex = tex.replace("\\part{" + caption + "}", off + "\n\\bookmarksetup{startatroot}")
     tex = re.sub(
         r"\\part\{Part [IVXLC]+: ([^}]*)\}",
         lambda m: on + "\n\\part{" + m.group(1) + "}",
@@ -230,6 +247,14 @@ def structure_latex(tex: str, root_title: str) -> str:
         r"\\chapter\{Bibliography\}\s*\\label\{\\detokenize\{[^}]*:bibliography\}\}"
         r"\\label\{\\detokenize\{[^}]*::doc\}\}\s*(?=\\sphinxstepscope|\\renewcommand|\\begin\{sphinxthebibliography|$)",
         "",
+        tex,
+    )
+    # A chapter's "References" section lists its sources on the web page; in the
+    # PDF they are footnotes where they are cited, and the section is empty.
+    tex = re.sub(
+        r"\\section\{References\}\s*(\\label\{\\detokenize\{[^}]*:references\}\})\s*"
+        r"(?=\\sphinxstepscope|\\chapter|\\part|\\setcounter|\\end\{document\})",
+        r"\1\n",
         tex,
     )
     return tex

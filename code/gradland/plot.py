@@ -17,6 +17,8 @@ site is shown in dark mode.
 
 from __future__ import annotations
 
+import logging
+
 import matplotlib as mpl
 
 #: The colour of each role in the book's colour code (Okabe--Ito palette).
@@ -61,6 +63,8 @@ STYLE: dict[str, object] = {
     "savefig.facecolor": "white",
     "savefig.bbox": "tight",
     "svg.fonttype": "path",
+    # TrueType (Type 42) fonts in the PDF figures: printers reject Type 3 bitmaps.
+    "pdf.fonttype": 42,
 }
 
 
@@ -80,6 +84,9 @@ def use() -> None:
     'cm'
     """
     mpl.rcParams.update(STYLE)
+    # Embedding TrueType in a PDF reads the fonts with fontTools, which warns that
+    # the Computer Modern fonts matplotlib ships carry dates before 1970: true, and harmless.
+    logging.getLogger("fontTools.ttLib.tables._h_e_a_d").setLevel(logging.ERROR)
     try:
         from IPython import get_ipython
     except ImportError:  # plain Python: nothing more to configure
