@@ -64,7 +64,9 @@ def book(tmp_path_factory) -> Build:
 @pytest.fixture(scope="session")
 def pdf(book) -> Path:
     """The PDF of the whole book, built from the same cache, copied into the site."""
-    if not (shutil.which("xelatex") and shutil.which("latexmk")):
+    import gradland_book  # book/_ext, on sys.path above
+
+    if not gradland_book.can_build_pdf():
         missing_tool("TeX Live (xelatex, latexmk)")
     build = jupyter_book(book.root, "--builder", "pdflatex")
     assert build.returncode == 0, f"the PDF build failed:\n{build.output[-20000:]}"

@@ -91,9 +91,7 @@ def test_bookmarks_mirror_the_contents(pdf):
     top = [title for depth, title in outline if depth == 0]
     print("PDF bookmarks, top level:", top)
     assert top[:2] == ["Preface", "Notation"]
-    assert [t for t in top if t[:2] in ("I ", "II", "III")] == [
-        t for t in top[2:5]
-    ], "the three parts follow the front matter"
+    assert [t for t in top if t[:2] in ("I ", "II", "III")] == top[2:5], "the three parts follow the front matter"
     assert {"Glossary", "Bibliography", "Index"} <= set(top[5:]), "the back matter sits at the root"
     assert not [title for _, title in outline if title == "References"], "an empty References section"
 
