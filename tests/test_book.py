@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -317,3 +319,82 @@ def test_every_term_indexed_in_part_iii_has_a_glossary_entry():
                for term in indexed_terms(REPO / (entry["file"] + ".md"))
                if not has_glossary_entry(term, glossary)]
     assert not missing, "indexed terms without a glossary entry:\n" + "\n".join(missing)
+
+
+class _CellInputs(HTMLParser):
+    """The text of every code cell's source on a page, folded or not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0  # > 0 inside a div.cell_input
+        self.cells: list[str] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag != "div":
+            return
+        if self.depth:
+            self.depth += 1
+        elif "cell_input" in (dict(attrs).get("class") or "").split():
+            self.depth = 1
+            self.cells.append("")
+
+    def handle_endtag(self, tag) -> None:
+        if tag == "div" and self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data) -> None:
+        if self.depth:
+            self.cells[-1] += data
+
+
+def test_no_glue_or_claim_in_the_code_a_reader_sees(book):
+    """glue(...) and claim(...) feed the prose; they live in cells the page leaves out."""
+    shown = 0
+    for page in sorted((book.html / "book").glob("*.html")):
+        parser = _CellInputs()
+        parser.feed(page.read_text())
+        shown += len(parser.cells)
+        for cell in parser.cells:
+            assert not re.search(r"\b(glue|claim)\(", cell), f"{page.name} shows:\n{cell}"
+    assert shown > 250  # the pages do show their code
+
+
+CODE_CELL = re.compile(r"^(`{3,})\{code-cell\}[^\n]*\n(.*?)^\1$", re.S | re.M)
+
+
+def test_figure_code_is_folded_never_removed():
+    """A figure's code is on the page, folded under "Show code cell source"; only the
+    animation's embedding (HTML for the web, a still for the PDF) is left out."""
+    removed, folded = [], 0
+    for path in sorted((REPO / "book").glob("*.md")):
+        for match in CODE_CELL.finditer(path.read_text()):
+            body = match.group(2)
+            if ":  figure:" not in body:
+                continue
+            if "remove-input" in body or "remove-cell" in body:
+                removed.append(f"{path.name}: {body.splitlines()[-1]}")
+            folded += "hide-input" in body
+    assert removed == ["free-energy.md:          \"text/plain\": \"<free-energy surface, spinning>\"}, raw=True)"]
+    assert folded >= 40
+
+
+def _plain_lines(code: str) -> set[str]:
+    """Lines of code that pdftotext gives back verbatim: ASCII, no quotes, long enough to be unique."""
+    return {line.strip() for line in code.splitlines()
+            if len(line.strip()) >= 30 and line.isascii() and not re.search(r"['\"`\\#:]", line)}
+
+
+def test_folded_code_is_left_out_of_the_pdf(pdf):
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    text = " ".join(text.split())
+    folded, shown = set(), set()
+    for path in sorted((REPO / "book").glob("*.md")):
+        for match in CODE_CELL.finditer(path.read_text()):
+            body = match.group(2)
+            if "remove-" not in body:
+                (folded if "hide-input" in body else shown).update(_plain_lines(body))
+    shown -= folded
+    assert len(folded) > 100 and len(shown) > 100
+    printed = {line for line in folded if " ".join(line.split()) in text}
+    assert not printed, sorted(printed)[:5]
+    assert sum(" ".join(line.split()) in text for line in shown) > len(shown) / 2  # the check can see code

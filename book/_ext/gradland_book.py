@@ -11,6 +11,7 @@ What this extension does, each in one function below:
 * leaves Thebe out of the pages (chapters run on Binder or Colab);
 * points the Colab button at the chapter's Colab notebook and the PDF
   button at the PDF of the whole book;
+* leaves the folded plotting code out of the PDF;
 * gives the PDF the structure of the HTML book: the Preface and the front
   and back matter are unnumbered chapters, so that Chapter 1 is Chapter 1
   in both.
@@ -23,7 +24,9 @@ import re
 import shutil
 from pathlib import Path
 
+from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
 LOGGER = logging.getLogger(__name__)
@@ -281,6 +284,25 @@ def restructure_pdf(app: Sphinx, exception) -> None:
         tex_path.write_text(structure_latex(tex_path.read_text(), root_title))
 
 
+class DropFoldedCode(SphinxPostTransform):
+    """Leave the folded code of a figure (``hide-input``) out of the PDF.
+
+    On the web the plotting code of a figure is folded under "Show code cell
+    source"; on paper, which cannot unfold it, the figure stands alone, and the
+    notebooks keep the code.
+    """
+
+    default_priority = 199
+    builders = ("latex",)
+
+    def run(self, **kwargs) -> None:
+        for cell in list(self.document.findall(nodes.container)):
+            if "tag_hide-input" in cell.get("classes", []):
+                for child in list(cell.children):
+                    if "cell_input" in child.get("classes", []):
+                        cell.remove(child)
+
+
 def drop_thebe(app: Sphinx, pagename, templatename, context, doctree) -> None:
     """``html-page-context``: remove Thebe, which Jupyter Book always loads.
 
@@ -305,4 +327,5 @@ def setup(app: Sphinx) -> dict[str, object]:
     app.connect("html-page-context", drop_thebe, priority=600)
     app.connect("builder-inited", number_by_chapter, priority=600)
     app.connect("build-finished", restructure_pdf)
+    app.add_post_transform(DropFoldedCode)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
