@@ -167,6 +167,53 @@ def test_search_finds_the_chapter(site, tab, term, chapter):
     assert any(f"book/{chapter}.html" in h for h in hrefs[:3]), hrefs
 
 
+@pytest.mark.parametrize(
+    "query, chapter",
+    [
+        ("free energy", "free-energy"),
+        ("jacobian", "derivatives"),
+        ("softargmax", "derivatives"),
+        ("ELBO", "autoencoders"),
+        ("message passing", "graph-networks"),
+        ("backprop", "forward-reverse"),
+        ("positional encoding", "transformers"),
+        ("layer normalisation", "transformers"),
+        ("layer normalization", "transformers"),  # American spelling
+        ("normalized adjacency", "graph-networks"),
+        ("attention", "attention"),
+        ("autoencoder", "autoencoders"),
+        ("GAN", "gans"),
+    ],
+)
+def test_the_teaching_chapter_ranks_first(site, tab, query, chapter):
+    """The chapter that teaches a topic is the first result, before the glossary and the API,
+    and its excerpt shows prose, not TeX."""
+    tab.goto(f"{site}/search.html?q={query.replace(' ', '+')}")
+    tab.wait_for_selector("#search-results ul.search li", timeout=20000)
+    first = tab.locator("#search-results ul.search li").first
+    assert f"book/{chapter}.html" in first.locator("a").first.get_attribute("href")
+    tab.wait_for_timeout(500)  # the excerpt is fetched after the list is shown
+    excerpts = tab.eval_on_selector_all("#search-results ul.search li p.context", "els => els.map(e => e.textContent)")
+    assert excerpts and not any(re.search(r"\\[a-zA-Z]+|\$|\\\(", text) for text in excerpts), excerpts
+
+
+def test_every_page_links_to_both_indices(book):
+    for path in pages(book):
+        html = (book.html / path).read_text()
+        assert 'href="../genindex.html"' in html and 'href="../py-modindex.html"' in html, path
+
+
+def test_the_index_lists_concepts_and_bolds_where_they_are_taught(book):
+    index = (book.html / "genindex.html").read_text()
+    assert "(in module gradland" not in index  # the API is in the module index
+    for term, chapter in [("free energy", "free-energy"), ("Jacobian", "derivatives"),
+                          ("message passing", "graph-networks")]:
+        entry = re.search(rf'<li><a href="[^"]*">(?:<strong>)?{re.escape(term)}(?:</strong>)?</a>.*?(?:<ul>|</li>)',
+                          index, re.S)
+        assert entry, term
+        assert re.search(rf'<a href="book/{chapter}\.html#[^"]*"><strong>', entry.group(0)), entry.group(0)
+
+
 @pytest.mark.parametrize("docname", NOTEBOOKS)
 def test_launch_and_download_buttons(book, site, tab, docname):
     tab.goto(f"{site}/{docname}.html")
@@ -253,3 +300,58 @@ def test_sidebar_buttons_open_and_close_the_navigation(site, browser, width):
             assert not page.evaluate(SIDEBARS)["secondaryDrawer"], "the contents drawer did not close"
     finally:
         page.close()
+
+
+LAYOUT = """
+async () => {
+  if (typeof MathJax !== 'undefined') await MathJax.startup.promise;
+  const cut = [];
+  for (const span of document.querySelectorAll('span.math')) {
+    const s = getComputedStyle(span);
+    if (span.scrollWidth > span.clientWidth + 1 && s.overflowX !== 'auto') cut.push(span.textContent.slice(0, 60));
+  }
+  const scrolling = [];
+  for (const pre of document.querySelectorAll('div.cell_input pre')) {
+    if (pre.offsetParent !== null && pre.scrollWidth > pre.clientWidth + 1) scrolling.push(pre.textContent.slice(0, 60));
+  }
+  return {pans: document.documentElement.scrollWidth > window.innerWidth + 1, cut, scrolling};
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def phone(browser):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    yield page
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def laptop(browser):
+    page = browser.new_page(viewport={"width": 1366, "height": 800})
+    yield page
+    page.close()
+
+
+def test_nothing_is_cut_off_on_a_phone(book, site, phone):
+    """At 390 px no page pans sideways, and an inline formula wider than the
+    column scrolls in its own line instead of being clipped."""
+    problems = {}
+    for path in pages(book):
+        phone.goto(f"{site}/{path}")
+        layout = phone.evaluate(LAYOUT)
+        if layout["pans"] or layout["cut"]:
+            problems[path] = layout
+    assert not problems, problems
+
+
+def test_code_fits_on_a_laptop_screen(book, site, laptop):
+    """The shown code, written to 88 columns, needs no horizontal scrolling at 1366 px."""
+    problems, seen = {}, 0
+    for path in pages(book):
+        laptop.goto(f"{site}/{path}")
+        layout = laptop.evaluate(LAYOUT)
+        seen += 1
+        if layout["scrolling"]:
+            problems[path] = layout["scrolling"]
+    assert not problems, problems

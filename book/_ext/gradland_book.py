@@ -12,6 +12,7 @@ What this extension does, each in one function below:
 * points the Colab button at the chapter's Colab notebook and the PDF
   button at the PDF of the whole book;
 * leaves the folded plotting code out of the PDF;
+* keeps the API out of the general index (it has the module index);
 * gives the PDF the structure of the HTML book: the Preface and the front
   and back matter are unnumbered chapters, so that Chapter 1 is Chapter 1
   in both.
@@ -284,6 +285,28 @@ def restructure_pdf(app: Sphinx, exception) -> None:
         tex_path.write_text(structure_latex(tex_path.read_text(), root_title))
 
 
+def concepts_only_in_the_index(app: Sphinx, doctree) -> None:
+    """``doctree-read``: the general index lists concepts, not the API.
+
+    The manual's autodoc entries ("attention() (in module gradland.attention)")
+    would fill half of the index; the package has its own index, the Python
+    module index, and search still finds every object. Entries written with
+    ``{index}`` in the manual stay.
+    """
+    if app.env.docname != "book/manual":
+        return
+    from sphinx import addnodes
+
+    def written(entry) -> bool:
+        return entry[2].startswith("index-")  # the target of an {index} directive
+
+    for node in doctree.findall(addnodes.index):
+        node["entries"] = [entry for entry in node["entries"] if written(entry)]
+    # the index domain has already collected them (Sphinx's SphinxDomains transform)
+    entries = app.env.domains["index"].entries
+    entries["book/manual"] = [entry for entry in entries.get("book/manual", []) if written(entry)]
+
+
 class DropFoldedCode(SphinxPostTransform):
     """Leave the folded code of a figure (``hide-input``) out of the PDF.
 
@@ -328,4 +351,5 @@ def setup(app: Sphinx) -> dict[str, object]:
     app.connect("builder-inited", number_by_chapter, priority=600)
     app.connect("build-finished", restructure_pdf)
     app.add_post_transform(DropFoldedCode)
+    app.connect("doctree-read", concepts_only_in_the_index)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -25,3 +25,85 @@ if (document.readyState === "loading") {
 } else {
   forwardSidebarToggles();
 }
+
+// Search that finds the teaching (tested in tests/test_site.py).
+//
+// Sphinx scores a page by which words it contains, not by what it is about,
+// and breaks ties by title. Here the chapter that teaches a topic comes
+// first: it holds the topic's main index entry (written "!single: ..."), and
+// a chapter whose title names the topic gets a boost; the glossary and the
+// other back matter follow the chapters, and the package's API comes last.
+var Scorer = {
+  objNameMatch: 11,
+  objPartialMatch: 6,
+  objPrio: { 0: 15, 1: 5, 2: -5 },
+  objPrioDefault: 0,
+  title: 15,
+  partialTitle: 7,
+  term: 5,
+  partialTerm: 2,
+  score: (result) => {
+    const [docname, title, , , score] = result;
+    let total = score;
+    if (/(^|\/)(glossary|notation|bibliography|preface)$/.test(docname)) total -= 30;
+    if (/(^|\/)manual$/.test(docname)) total -= 60;
+    const page = String(title || "").split(" > ")[0].toLowerCase();
+    const words = gradlandQuery().toLowerCase().split(/\s+/).filter((w) => w.length > 2);
+    // a word "in the title" up to its ending: "autoencoder" names "Autoencoders ..."
+    if (words.length && words.every((w) => page.includes(w.slice(0, Math.max(4, w.length - 2))))) {
+      total += 20;
+    }
+    return total;
+  },
+};
+
+// The book spells the British way; a query in American spelling finds it too.
+const AMERICAN = [
+  [/\b(\w{3,})iz(e|es|ed|ing|ation|ations|er|ers)\b/gi, "$1is$2"],
+  [/\b(colo|behavio|neighbo|favo)r(s|ed|ing)?\b/gi, "$1ur$2"],
+  [/\b(cent|met|fib)er(s|ed)?\b/gi, "$1re$2"],
+  [/\b(model|label|travel)(ed|ing)\b/gi, "$1l$2"],
+];
+
+function gradlandQuery() {
+  return new URLSearchParams(window.location.search).get("q") || "";
+}
+
+function britishSpelling(query) {
+  return AMERICAN.reduce((text, [pattern, replacement]) => text.replace(pattern, replacement), query);
+}
+
+(function rewriteAmericanQuery() {
+  const query = gradlandQuery();
+  const british = britishSpelling(query);
+  if (query && british !== query) {
+    const params = new URLSearchParams(window.location.search);
+    params.set("q", british);
+    window.history.replaceState(null, "", `${window.location.pathname}?${params}`);
+  }
+})();
+
+// Snippets without TeX: formulas are "..." in a result's excerpt, and code
+// and outputs are left out, as they are from the search index.
+function cleanSearchSnippets() {
+  if (typeof Search === "undefined" || !Search.htmlToText) return;
+  const htmlToText = Search.htmlToText;
+  Search.htmlToText = (htmlString, anchor) => {
+    const page = new DOMParser().parseFromString(htmlString, "text/html");
+    page.querySelectorAll("span.math, div.math").forEach((math) => math.replaceWith(" \u2026 "));
+    page.querySelectorAll("div.cell_input, div.cell_output, p.chapter-card").forEach((e) => e.remove());
+    // an index entry's anchor is an empty target: show the paragraph after it
+    let target = anchor ? page.querySelector(`[role="main"] ${anchor}`) : null;
+    while (target && !target.textContent.trim() && target.nextElementSibling) {
+      target = target.nextElementSibling;
+    }
+    if (target && target.textContent.trim()) return target.textContent;
+    return htmlToText(page.documentElement.outerHTML, anchor);
+  };
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", cleanSearchSnippets);
+} else {
+  cleanSearchSnippets();
+}

@@ -1,0 +1,244 @@
+"""The map of the book: what each chapter builds on, and how long it takes.
+
+* :data:`BUILDS_ON` is the one place that says which chapters a chapter
+  needs; :data:`COURSES` are the suggested paths through the book.
+* Every chapter opens with a line that gives its place in the map, its
+  reading time and the time its code took to run in this build.
+* The ``{book-map}`` directive (in the Preface) becomes a table of all
+  chapters with the same facts, filled in once every chapter has been read
+  and run.
+
+Reading times count the words of the prose, exercises included and code,
+outputs and solutions left out, at :data:`WORDS_PER_MINUTE`. Run times are
+those measured by the build that made the page (MyST-NB's execution record).
+"""
+
+from __future__ import annotations
+
+from docutils import nodes
+from sphinx import addnodes
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+
+#: chapter -> the chapters it builds on (earlier ones only; tested).
+BUILDS_ON: dict[str, list[str]] = {
+    "linear-algebra": [],
+    "derivatives": ["linear-algebra"],
+    "forward-reverse": ["derivatives"],
+    "autodiff": ["forward-reverse"],
+    "objects-functions": ["autodiff"],
+    "implicit-layers": ["autodiff"],
+    "energy-inference": ["derivatives"],
+    "free-energy": ["energy-inference"],
+    "training-ebms": ["free-energy"],
+    "autoencoders": ["training-ebms"],
+    "gans": ["training-ebms"],
+    "recurrent-networks": ["forward-reverse"],
+    "attention": ["linear-algebra"],
+    "transformers": ["attention"],
+    "graph-networks": ["attention"],
+}
+
+#: (name, who it is for, chapters in order): paths for a course or a reader.
+COURSES: list[tuple[str, str, list[str]]] = [
+    ("Differentiable programming", "a module on how frameworks compute gradients",
+     ["linear-algebra", "derivatives", "forward-reverse", "autodiff", "objects-functions",
+      "implicit-layers"]),
+    ("Energy-based models", "a course on latent-variable and generative models",
+     ["derivatives", "energy-inference", "free-energy", "training-ebms", "autoencoders", "gans"]),
+    ("Attention, transformers and graphs", "a course on models of sets, sequences and graphs",
+     ["linear-algebra", "forward-reverse", "recurrent-networks", "attention", "transformers",
+      "graph-networks"]),
+]
+
+WORDS_PER_MINUTE = 120
+SKIP = (nodes.literal_block, nodes.math, nodes.math_block, nodes.raw, nodes.comment,
+        nodes.target, nodes.substitution_definition)
+
+
+def docname(chapter: str) -> str:
+    return f"book/{chapter}"
+
+
+def _skipped(node: nodes.Node) -> bool:
+    while node is not None:
+        if isinstance(node, SKIP):
+            return True
+        classes = node.get("classes", []) if isinstance(node, nodes.Element) else []
+        if "cell_output" in classes or "cell_input" in classes or "solution" in classes:
+            return True
+        node = node.parent
+    return False
+
+
+def words(doctree: nodes.document) -> int:
+    """Words a reader reads: prose, not code, outputs or solutions."""
+    return sum(len(text.astext().split()) for text in doctree.findall(nodes.Text) if not _skipped(text))
+
+
+def reading_minutes(n_words: int) -> int:
+    return max(5, 5 * round(n_words / WORDS_PER_MINUTE / 5))
+
+
+def run_seconds(env, name: str) -> float | None:
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    try:
+        data = NbMetadataCollector.get_exec_data(env, name)
+    except KeyError:
+        return None
+    return (data or {}).get("runtime")
+
+
+def run_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "not run in this build"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
+def doc_ref(chapter: str, refdoc: str) -> addnodes.pending_xref:
+    """A link to a chapter that shows its title, like {doc}, from the page ``refdoc``."""
+    ref = addnodes.pending_xref("", refdomain="std", reftype="doc", reftarget=f"/{docname(chapter)}",
+                                refexplicit=False, refwarn=True, refdoc=refdoc)
+    ref += nodes.inline("", chapter)
+    return ref
+
+
+def _listing(chapters: list[str], refdoc: str) -> list[nodes.Node]:
+    out: list[nodes.Node] = []
+    for i, chapter in enumerate(chapters):
+        if i:
+            out.append(nodes.Text(", " if i < len(chapters) - 1 else " and "))
+        out.append(doc_ref(chapter, refdoc))
+    return out
+
+
+def leads_to(chapter: str) -> list[str]:
+    return [c for c, needs in BUILDS_ON.items() if chapter in needs]
+
+
+def add_chapter_card(app: Sphinx, doctree: nodes.document) -> None:
+    """``doctree-read``: the line under a chapter's title."""
+    name = app.env.docname
+    chapter = name.removeprefix("book/")
+    if chapter not in BUILDS_ON:
+        return
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if section is None:
+        return
+    para = nodes.paragraph(classes=["chapter-card"])
+    para += nodes.emphasis("", f"About {reading_minutes(words(doctree))} minutes of reading; "
+                           f"the code ran in {run_text(run_seconds(app.env, name))} "
+                           "when this book was built. ")
+    needs = BUILDS_ON[chapter]
+    para += nodes.Text("Builds on ")
+    para += _listing(needs, name) if needs else [nodes.Text("nothing but the prerequisites")]
+    nexts = leads_to(chapter)
+    if nexts:
+        para += nodes.Text("; leads to ")
+        para += _listing(nexts, name)
+    para += nodes.Text(". ")
+    see = addnodes.pending_xref("", refdomain="std", reftype="ref", reftarget="book-map",
+                                refexplicit=True, refwarn=True, refdoc=name)
+    see += nodes.inline("", "The map of the book")
+    para += see
+    para += nodes.Text(".")
+    title = section.next_node(nodes.title)
+    section.insert(section.index(title) + 1, para)
+
+
+class map_placeholder(nodes.General, nodes.Element):
+    """Placeholder for the table of chapters, filled in at doctree-resolved."""
+
+
+class BookMap(SphinxDirective):
+    """``{book-map}``: the table of chapters and the course paths."""
+
+    def run(self) -> list[nodes.Node]:
+        for chapter in BUILDS_ON:
+            self.env.note_dependency(self.env.doc2path(docname(chapter)))
+        return [map_placeholder()]
+
+
+def _title(env, builder, fromdocname: str, chapter: str) -> nodes.Node:
+    """A link to a chapter: its number and title."""
+    from sphinx.util.nodes import make_refnode
+
+    name = docname(chapter)
+    number = env.toc_secnumbers.get(name, {}).get("")
+    text = env.titles[name].astext()
+    if number:
+        text = f"{'.'.join(map(str, number))}. {text}"
+    return make_refnode(builder, fromdocname, name, "", nodes.inline("", text))
+
+
+def _table(env, builder, fromdocname: str) -> nodes.table:
+    header = ["Chapter", "Builds on", "Reading", "Code runs in"]
+    table = nodes.table(classes=["book-map"])
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    for width in (36, 36, 12, 16):
+        group += nodes.colspec(colwidth=width)
+    head = nodes.thead()
+    group += head
+    row = nodes.row()
+    for text in header:
+        row += nodes.entry("", nodes.paragraph("", text))
+    head += row
+    body = nodes.tbody()
+    group += body
+    for chapter, needs in BUILDS_ON.items():
+        name = docname(chapter)
+        needed: list[nodes.Node] = []
+        for i, other in enumerate(needs):
+            if i:
+                needed.append(nodes.Text(", "))
+            needed.append(_title(env, builder, fromdocname, other))
+        cells = [
+            [_title(env, builder, fromdocname, chapter)],
+            needed or [nodes.Text("the prerequisites")],
+            [nodes.Text(f"{reading_minutes(words(env.get_doctree(name)))} min")],
+            [nodes.Text(run_text(run_seconds(env, name)))],
+        ]
+        row = nodes.row()
+        for content in cells:
+            para = nodes.paragraph()
+            para += content
+            row += nodes.entry("", para)
+        body += row
+    return table
+
+
+def _courses(env, builder, fromdocname: str) -> nodes.bullet_list:
+    items = nodes.bullet_list()
+    for title, audience, chapters in COURSES:
+        minutes = sum(reading_minutes(words(env.get_doctree(docname(c)))) for c in chapters)
+        para = nodes.paragraph()
+        para += nodes.strong("", title)
+        para += nodes.Text(f", for {audience} (about {round(minutes / 60)} hours of reading): ")
+        for i, chapter in enumerate(chapters):
+            if i:
+                para += nodes.Text(", then ")
+            para += _title(env, builder, fromdocname, chapter)
+        para += nodes.Text(".")
+        items += nodes.list_item("", para)
+    return items
+
+
+def fill_map(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
+    """``doctree-resolved``: the table of chapters and the course paths, with every chapter read."""
+    for placeholder in list(doctree.findall(map_placeholder)):
+        intro = nodes.paragraph("", "Three paths through the book, for a course or for "
+                                "reading alone:")
+        placeholder.replace_self([_table(app.env, app.builder, fromdocname), intro,
+                                  _courses(app.env, app.builder, fromdocname)])
+
+
+def setup(app: Sphinx) -> dict[str, object]:
+    app.add_node(map_placeholder)
+    app.add_directive("book-map", BookMap)
+    app.connect("doctree-read", add_chapter_card)
+    app.connect("doctree-resolved", fill_map)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
