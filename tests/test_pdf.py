@@ -99,3 +99,24 @@ def test_bookmarks_mirror_the_contents(pdf):
 def test_no_empty_references_sections(pdf):
     tex = (pdf.parent / "gradland.tex").read_text()
     assert "\\section{References}" not in tex
+
+
+def test_references_to_chapters_and_sections_give_number_and_page(pdf):
+    """On paper a link cannot be followed: "Energy and inference (Chapter 7, p. 141)"."""
+    text = " ".join(pdf_text(pdf).split())
+    chapters = re.findall(r"\(Chapter (\d+), p\. (\d+)\)", text)
+    sections = re.findall(r"\(Section (\d+)\.(\d+), p\. (\d+)\)", text)
+    assert len(chapters) > 100 and len(sections) >= 3
+    assert {int(n) for n, _ in chapters} == set(range(1, 16))
+    assert "Energy and inference (Chapter 7, p." in text
+
+
+def test_the_index_lists_each_concept_once_and_no_api(pdf):
+    ind = (pdf.parent / "gradland.ind").read_text()
+    # an entry and its qualifier, "collapse (of an energy)", without its pages
+    entries = [" ".join(item.split()) for item in
+               re.findall(r"^\s*\\item (\\spxentry\{.*?\}(?:\s*\\spxextra\{.*?\})?)", ind, re.M)]
+    assert len(entries) > 150
+    duplicates = {entry for entry in entries if entries.count(entry) > 1}
+    assert not duplicates, duplicates
+    assert not re.search(r"in module|method\)|attribute\)|class in", ind)

@@ -261,7 +261,60 @@ def structure_latex(tex: str, root_title: str) -> str:
         r"\1\n",
         tex,
     )
-    return tex
+    return one_hyphen_in_the_index(number_references(tex))
+
+
+def one_hyphen_in_the_index(tex: str) -> str:
+    r"""Write the hyphen of an index entry as ``-``.
+
+    A glossary term writes its entry through a moving argument, as
+    ``cross\sphinxhyphen {}attention``, and the chapters as
+    ``cross\sphinxhyphen{}attention``; makeindex would print two entries.
+    """
+    out, start = [], 0
+    for match in re.finditer(r"\\index\{", tex):
+        if match.start() < start:
+            continue
+        depth, end = 1, match.end()
+        while depth and end < len(tex):
+            depth += {"{": 1, "}": -1}.get(tex[end], 0)
+            end += 1
+        out.append(tex[start:match.end()])
+        out.append(re.sub(r"\\sphinxhyphen\s*\{\}", "-", tex[match.end():end]))
+        start = end
+    out.append(tex[start:])
+    return "".join(out)
+
+
+#: A reference in the PDF: ``{\hyperref[\detokenize{doc:label}]{\sphinxcrossref{\DUrole{role}{text}}}}``.
+CROSSREF = re.compile(
+    r"(\{\\hyperref\[\\detokenize\{(?P<doc>book/[a-z-]+):(?P<label>[^}]*)\}\]"
+    r"\{\\sphinxcrossref\{\\DUrole\{(?P<role>doc|std,std-ref)\}\{(?P<text>(?:[^{}]|\{[^{}]*\})*)\}\}\}\})"
+)
+
+
+def number_references(tex: str) -> str:
+    r"""On paper a link to a chapter or a section says where it leads.
+
+    ``{doc}`` and ``{ref}`` print a title on the web, where it is a link; in
+    the PDF each is followed by its number and page: "Energy and inference
+    (Chapter 7, p. 141)", "Finite differences ... (Section 2.4, p. 42)".
+    References into the unnumbered front and back matter get the page only.
+    """
+    from gradland_map import BUILDS_ON
+
+    numbered = {f"book/{chapter}" for chapter in BUILDS_ON}
+
+    def where(match: re.Match) -> str:
+        doc, label, role = match["doc"], match["label"], match["role"]
+        target = rf"\detokenize{{{doc}:{label}}}"
+        page = rf"p.~\pageref*{{{target}}}"
+        if doc not in numbered or match["text"].isdigit():  # "Chapter {doc}`1 <...>`" has its number
+            return rf"{match[1]} ({page})"
+        kind = "Chapter" if role == "doc" else "Section"
+        return rf"{match[1]} ({kind}~\ref*{{{target}}}, {page})"
+
+    return CROSSREF.sub(where, tex)
 
 
 def number_by_chapter(app: Sphinx) -> None:
