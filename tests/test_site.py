@@ -355,3 +355,66 @@ def test_code_fits_on_a_laptop_screen(book, site, laptop):
         if layout["scrolling"]:
             problems[path] = layout["scrolling"]
     assert not problems, problems
+
+
+def _hover(page, selector):
+    link = page.locator(selector).first
+    link.scroll_into_view_if_needed()
+    link.hover()
+    page.wait_for_selector("div.gradland-preview:not([hidden])", timeout=5000)
+    page.wait_for_timeout(300)  # MathJax typesets the copy
+    return page.evaluate("() => { const b = document.querySelector('div.gradland-preview');"
+                         " return {text: b.innerText, math: b.querySelectorAll('mjx-container').length}; }")
+
+
+def test_hover_previews_show_what_a_link_points_to(site, laptop):
+    laptop.goto(f"{site}/book/free-energy.html")
+    definition = _hover(laptop, 'main a.reference.internal[href="#def-fe-zero-temperature"]')
+    assert "Definition 8.1" in definition["text"] and definition["math"] > 0
+    laptop.mouse.move(0, 0)
+    laptop.wait_for_selector("div.gradland-preview", state="hidden")
+    equation = _hover(laptop, 'main a.reference.internal[href^="#equation-"]')
+    assert equation["math"] == 1
+    laptop.goto(f"{site}/book/derivatives.html")
+    term = _hover(laptop, 'main a.reference.internal[href^="glossary.html#term-"]')
+    assert "Taught in" in term["text"]
+
+
+def test_boxes_have_permalinks(site, laptop):
+    laptop.goto(f"{site}/book/free-energy.html")
+    for box in ("ex-fe-two-latents", "def-fe-zero-temperature"):
+        assert laptop.locator(f'#{box} > p.admonition-title a.headerlink[href="#{box}"]').count() == 1
+
+
+def test_printing_a_chapter_leaves_the_solutions_folded(site, browser, tmp_path):
+    import subprocess
+
+    def printed(page, name):
+        page.pdf(path=str(tmp_path / name))
+        text = subprocess.run(["pdftotext", str(tmp_path / name), "-"], capture_output=True,
+                              text=True, check=True).stdout
+        return " ".join(text.split())
+
+    page = browser.new_page()
+    try:
+        page.goto(f"{site}/book/free-energy.html")
+        page.wait_for_timeout(500)
+        body = page.evaluate("() => document.querySelector('div.solution section').textContent")
+        words = max(re.findall(r"[A-Za-z][A-Za-z ,]{30,}[A-Za-z]", body), key=len)  # prose, no formulas
+        folded = printed(page, "folded.pdf")
+        page.locator("div.solution button.toggle-button").first.click()
+        page.wait_for_timeout(300)
+        opened = printed(page, "opened.pdf")
+    finally:
+        page.close()
+    phrase = " ".join(words.split())
+    assert "Exercise 8.1" in folded and phrase not in folded
+    assert phrase in opened  # a solution the reader opened does print
+
+
+def test_glossary_entries_link_to_where_they_are_taught(book):
+    html = (book.html / "book" / "glossary.html").read_text()
+    terms = len(re.findall(r'<dt id="term-', html))
+    taught = re.findall(r'<p class="glossary-taught">Taught in <a class="reference internal" href="([a-z-]+)\.html#', html)
+    assert terms > 100 and len(taught) > 0.8 * terms, (terms, len(taught))
+    assert set(taught) <= {path.stem for path in (REPO / "book").glob("*.md")} - {"glossary", "manual"}

@@ -4,6 +4,8 @@
   needs; :data:`COURSES` are the suggested paths through the book.
 * Every chapter opens with a line that gives its place in the map, its
   reading time and the time its code took to run in this build.
+* Every glossary entry ends with a link to where a chapter teaches the
+  term: its main index entry, or else its first.
 * The ``{book-map}`` directive (in the Preface) becomes a table of all
   chapters with the same facts, filled in once every chapter has been read
   and run.
@@ -236,9 +238,54 @@ def fill_map(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
                                   _courses(app.env, app.builder, fromdocname)])
 
 
+def taught_in(env) -> dict[str, tuple[str, str]]:
+    """term (lower case) -> (chapter's docname, anchor) where the chapter teaches it.
+
+    The place is the term's main index entry (``!single: term``) if a chapter
+    has one, else its first index entry in the order of the book.
+    """
+    entries = env.domains["index"].entries
+    found: dict[str, tuple[str, str]] = {}
+    main: dict[str, tuple[str, str]] = {}
+    for chapter in BUILDS_ON:
+        name = docname(chapter)
+        for kind, value, target, is_main, _ in entries.get(name, []):
+            if kind != "single":
+                continue
+            term = value.split(";")[0].strip().lower()
+            found.setdefault(term, (name, target))
+            if is_main == "main":
+                main.setdefault(term, (name, target))
+    return {**found, **main}
+
+
+def link_glossary_back(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
+    """``doctree-resolved``: each glossary entry ends with where the book teaches it."""
+    from sphinx.util.nodes import make_refnode
+
+    places = taught_in(app.env)
+    for item in doctree.findall(nodes.definition_list_item):
+        terms = [t for t in item.findall(nodes.term) if any(i.startswith("term-") for i in t["ids"])]
+        if not terms:
+            continue
+        place = places.get(terms[0].astext().strip().lower())
+        if place is None:
+            continue
+        name, target = place
+        number = app.env.toc_secnumbers.get(name, {}).get("")
+        label = f"Chapter {'.'.join(map(str, number))}" if number else app.env.titles[name].astext()
+        para = nodes.paragraph(classes=["glossary-taught"])
+        para += nodes.Text("Taught in ")
+        para += make_refnode(app.builder, fromdocname, name, target, nodes.inline("", label))
+        para += nodes.Text(".")
+        definition = item.next_node(nodes.definition)
+        definition += para
+
+
 def setup(app: Sphinx) -> dict[str, object]:
     app.add_node(map_placeholder)
     app.add_directive("book-map", BookMap)
     app.connect("doctree-read", add_chapter_card)
     app.connect("doctree-resolved", fill_map)
+    app.connect("doctree-resolved", link_glossary_back)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -107,3 +107,91 @@ if (document.readyState === "loading") {
 } else {
   cleanSearchSnippets();
 }
+
+// Hover previews (the previews are written at build time into
+// _static/previews.js by book/_ext/gradland_previews.py): resting the pointer
+// on, or tabbing to, a link to a statement, figure, equation, exercise or
+// glossary term shows it in a box beside the link.
+function setUpPreviews() {
+  const previews = window.GRADLAND_PREVIEWS;
+  if (!previews) return;
+  const root = new URL(document.documentElement.dataset.content_root || "./", window.location.href);
+  const box = document.createElement("div");
+  box.className = "gradland-preview";
+  box.setAttribute("role", "tooltip");
+  box.hidden = true;
+  document.body.appendChild(box);
+  let timer = null;
+
+  function keyOf(link) {
+    const url = new URL(link.getAttribute("href"), window.location.href);
+    if (!url.hash || !url.pathname.startsWith(root.pathname)) return null;
+    return decodeURIComponent(url.pathname.slice(root.pathname.length)) + url.hash;
+  }
+
+  function show(link) {
+    const html = previews[keyOf(link)];
+    if (!html) return;
+    box.innerHTML = html;
+    box.hidden = false;
+    const r = link.getBoundingClientRect();
+    const width = Math.min(480, window.innerWidth - 16);
+    box.style.width = `${width}px`;
+    box.style.left = `${Math.max(8, Math.min(r.left + window.scrollX, window.scrollX + window.innerWidth - width - 8))}px`;
+    const below = r.bottom + window.scrollY + 6;
+    box.style.top = `${below}px`;
+    if (window.MathJax && MathJax.typesetPromise) {
+      MathJax.typesetPromise([box]).then(() => {
+        // not enough room below: put it above the link
+        if (r.bottom + box.offsetHeight + 12 > window.innerHeight && r.top > box.offsetHeight + 12) {
+          box.style.top = `${r.top + window.scrollY - box.offsetHeight - 6}px`;
+        }
+      });
+    }
+  }
+
+  function hide() {
+    clearTimeout(timer);
+    box.hidden = true;
+  }
+
+  for (const link of document.querySelectorAll("main a.reference.internal, main a.reference.internal *")) {
+    const a = link.closest("a");
+    if (a.dataset.preview || !previews[keyOf(a)]) continue;
+    a.dataset.preview = "yes";
+    a.setAttribute("aria-describedby", "gradland-preview");
+    a.addEventListener("mouseenter", () => { clearTimeout(timer); timer = setTimeout(() => show(a), 250); });
+    a.addEventListener("focus", () => show(a));
+    a.addEventListener("mouseleave", hide);
+    a.addEventListener("blur", hide);
+  }
+  box.id = "gradland-preview";
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") hide(); });
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", setUpPreviews);
+} else {
+  setUpPreviews();
+}
+
+// Permalinks: a statement or an exercise box gets the "#" link that sections,
+// figures and equations have, to its stable label (ex-fe-two-latents, ...).
+function addBoxPermalinks() {
+  for (const box of document.querySelectorAll("main div.proof[id], main div.exercise[id]")) {
+    const title = box.querySelector(":scope > p.admonition-title");
+    if (!title || box.id === "proof" || title.querySelector("a.headerlink")) continue;
+    const link = document.createElement("a");
+    link.className = "headerlink";
+    link.href = `#${box.id}`;
+    link.title = "Link to this box";
+    link.textContent = "#";
+    title.appendChild(link);
+  }
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", addBoxPermalinks);
+} else {
+  addBoxPermalinks();
+}

@@ -1,0 +1,98 @@
+"""Hover previews: a reference shows what it points to without leaving the page.
+
+When the HTML is written, every numbered statement (definitions, theorems,
+propositions, examples, algorithms), exercise, figure, numbered equation and
+glossary term that a page links to is copied, as HTML, into
+``_static/previews/<page>.js``, which the page loads.
+``gradland.js`` shows the copy in a small box when the pointer rests on, or
+the keyboard focuses, a link to it. Everything is made at build time, so the
+previews work on any static host and from the file system; formulas are
+typeset by the page's own MathJax.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sphinx.application import Sphinx
+
+#: Where the previews are written, one script per page, relative to the site's root.
+PREVIEWS = "_static/previews"
+MAX_CHARS = 1500  # of text; longer statements are cut at a paragraph
+
+
+def _preview(element) -> str | None:
+    """The HTML a link to ``element`` previews, or None for a target without one."""
+    from bs4 import BeautifulSoup
+
+    classes = set(element.get("class", []))
+    tag = element.name
+    if tag == "div" and ("proof" in classes or "exercise" in classes) and element.get("id") != "proof":
+        copy = BeautifulSoup(str(element), "html.parser").div
+    elif tag == "figure":
+        copy = BeautifulSoup(str(element), "html.parser").figure
+    elif tag == "div" and "math" in classes:
+        copy = BeautifulSoup(str(element), "html.parser").div
+    elif tag == "dt" and element.get("id", "").startswith("term-"):
+        definition = element.find_next_sibling("dd")
+        copy = BeautifulSoup(f"<dl>{element}{definition or ''}</dl>", "html.parser").dl
+    else:
+        return None
+    for link in copy.select("a.headerlink"):
+        link.decompose()
+    for node in copy.find_all(id=True):
+        del node["id"]  # the copy must not steal the page's anchors
+    if copy.has_attr("id"):
+        del copy["id"]
+    # long statements: keep whole paragraphs up to MAX_CHARS of text
+    blocks = copy.select("section > *") or []
+    total = 0
+    for block in blocks:
+        total += len(block.get_text())
+        if total > MAX_CHARS:
+            block.decompose()
+    return str(copy)
+
+
+def write_previews(app: Sphinx, exception) -> None:
+    """``build-finished``: collect the previews of the whole site into one script."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from bs4 import BeautifulSoup
+
+    outdir = Path(app.outdir)
+    pages = {page.relative_to(outdir).as_posix(): BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+             for page in sorted(outdir.glob("book/*.html"))}
+    previews: dict[str, str] = {}
+    for key, soup in pages.items():
+        main = soup.find("main") or soup
+        for element in main.find_all(id=True):
+            html = _preview(element)
+            if html:
+                previews[f"{key}#{element['id']}"] = html
+    for key, soup in pages.items():  # each page gets the previews of what it links to
+        mine: dict[str, str] = {}
+        for link in soup.select("main a.reference.internal[href]"):
+            path, _, anchor = link["href"].partition("#")
+            target = f"{(Path(key).parent / path).as_posix() if path else key}#{anchor}"
+            if anchor and target in previews:
+                mine[target] = previews[target]
+        script = outdir / PREVIEWS / (key.removesuffix(".html") + ".js")
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text("window.GRADLAND_PREVIEWS = " + json.dumps(mine, ensure_ascii=False, sort_keys=True)
+                          + ";\n", encoding="utf-8")
+
+
+def add_previews_script(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """``html-page-context``: a page loads the previews of its own links."""
+    if pagename.startswith("book/") and "script_files" in context:
+        from sphinx.builders.html._assets import _JavaScript
+
+        context["script_files"].append(_JavaScript(f"{PREVIEWS}/{pagename}.js"))
+
+
+def setup(app: Sphinx) -> dict[str, object]:
+    app.connect("html-page-context", add_previews_script)
+    app.connect("build-finished", write_previews)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
