@@ -416,3 +416,12 @@ def test_shown_code_is_at_most_88_columns():
             long += [f"{path.name}: {line}" for line in body.splitlines()
                      if len(line) > 88 and not line.startswith(":")]
     assert not long, long
+
+
+def test_every_exercise_is_marked_with_its_difficulty_and_kind():
+    marks = re.compile(r"(easy|medium|hard), (pen and paper|code|pen and paper and code)")
+    exercises = [(path.name, title.strip()) for path in sorted((REPO / "book").glob("*.md"))
+                 for title in re.findall(r"^`{3,}\{exercise\}(.*)$", path.read_text(), re.M)]
+    assert len(exercises) >= 80
+    unmarked = [item for item in exercises if not marks.fullmatch(item[1])]
+    assert not unmarked, unmarked

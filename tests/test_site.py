@@ -418,3 +418,30 @@ def test_glossary_entries_link_to_where_they_are_taught(book):
     taught = re.findall(r'<p class="glossary-taught">Taught in <a class="reference internal" href="([a-z-]+)\.html#', html)
     assert terms > 100 and len(taught) > 0.8 * terms, (terms, len(taught))
     assert set(taught) <= {path.stem for path in (REPO / "book").glob("*.md")} - {"glossary", "manual"}
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_figures_open_full_size(site, browser, width):
+    page = browser.new_page(viewport={"width": width, "height": 800})
+    try:
+        page.goto(f"{site}/book/training-ebms.html")
+        figure = page.locator("main figure img").first
+        figure.scroll_into_view_if_needed()
+        shown = figure.bounding_box()["width"]
+        figure.click()
+        large = page.locator("div.gradland-lightbox img")
+        large.wait_for(state="visible")
+        assert large.bounding_box()["width"] > 1.5 * shown  # enlarged
+        page.keyboard.press("Escape")
+        large.wait_for(state="hidden")
+    finally:
+        page.close()
+
+
+def test_a_chapter_shows_progress_as_it_is_read(site, laptop):
+    laptop.goto(f"{site}/book/free-energy.html")
+    start = laptop.evaluate("() => Number(document.querySelector('div.gradland-progress').getAttribute('aria-valuenow'))")
+    laptop.evaluate("() => window.scrollTo(0, document.body.scrollHeight / 2)")
+    laptop.wait_for_timeout(300)
+    middle = laptop.evaluate("() => Number(document.querySelector('div.gradland-progress').getAttribute('aria-valuenow'))")
+    assert start == 0 and 30 < middle < 70

@@ -195,3 +195,71 @@ if (document.readyState === "loading") {
 } else {
   addBoxPermalinks();
 }
+
+// Figures open full size: a click (or Enter) on a figure or a plotted output
+// shows the image as large as the window allows; a click or Escape closes it.
+function setUpLightbox() {
+  const overlay = document.createElement("div");
+  overlay.className = "gradland-lightbox";
+  overlay.hidden = true;
+  overlay.setAttribute("role", "dialog");
+  overlay.setAttribute("aria-label", "Figure, full size");
+  const large = document.createElement("img");
+  overlay.appendChild(large);
+  document.body.appendChild(overlay);
+  const close = () => { overlay.hidden = true; document.body.classList.remove("gradland-lightbox-open"); };
+  overlay.addEventListener("click", close);
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") close(); });
+  for (const img of document.querySelectorAll("main figure img, main div.cell_output img")) {
+    if (img.closest("a")) continue;
+    img.classList.add("gradland-zoomable");
+    img.tabIndex = 0;
+    img.title = "Open full size";
+    const open = () => {
+      large.src = img.currentSrc || img.src;
+      large.alt = img.alt;
+      overlay.hidden = false;
+      document.body.classList.add("gradland-lightbox-open");
+    };
+    img.addEventListener("click", open);
+    img.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
+  }
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", setUpLightbox);
+} else {
+  setUpLightbox();
+}
+
+// A sense of progress through a long chapter: a thin bar under the header
+// fills as the reader scrolls, and says which section they are in.
+function setUpProgress() {
+  const article = document.querySelector("main article.bd-article");
+  if (!article || !document.querySelector("p.chapter-card")) return;  // chapters only
+  const bar = document.createElement("div");
+  bar.className = "gradland-progress";
+  bar.setAttribute("role", "progressbar");
+  bar.setAttribute("aria-label", "Progress through the chapter");
+  bar.setAttribute("aria-valuemin", "0");
+  bar.setAttribute("aria-valuemax", "100");
+  document.body.appendChild(bar);
+  const sections = Array.from(article.querySelectorAll("section > h2"));
+  const update = () => {
+    const top = article.getBoundingClientRect().top + window.scrollY;
+    const span = Math.max(1, article.offsetHeight - window.innerHeight);
+    const done = Math.min(100, Math.max(0, (100 * (window.scrollY - top)) / span));
+    bar.style.width = `${done}%`;
+    bar.setAttribute("aria-valuenow", String(Math.round(done)));
+    const current = sections.filter((h) => h.getBoundingClientRect().top < window.innerHeight / 3).pop();
+    bar.title = current ? current.textContent.replace("#", "").trim() : "";
+  };
+  window.addEventListener("scroll", update, { passive: true });
+  update();
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", setUpProgress);
+} else {
+  setUpProgress();
+}
