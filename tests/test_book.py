@@ -425,3 +425,32 @@ def test_every_exercise_is_marked_with_its_difficulty_and_kind():
     assert len(exercises) >= 80
     unmarked = [item for item in exercises if not marks.fullmatch(item[1])]
     assert not unmarked, unmarked
+
+
+def test_the_map_of_the_book_covers_the_numbered_chapters_in_order():
+    import yaml
+    from gradland_map import BUILDS_ON, COURSES
+
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+    numbered = [entry["file"].removeprefix("book/") for part in toc["parts"] if part.get("numbered")
+                for entry in part["chapters"]]
+    assert list(BUILDS_ON) == numbered
+    for chapter, needs in BUILDS_ON.items():
+        assert all(numbered.index(need) < numbered.index(chapter) for need in needs), chapter
+    for _, _, path in COURSES:
+        assert all(chapter in BUILDS_ON for chapter in path)
+        assert all(numbered.index(a) < numbered.index(b) for a, b in zip(path, path[1:]))
+        for chapter in path:  # a course path takes what a chapter builds on with it
+            assert all(need in path[: path.index(chapter)] for need in BUILDS_ON[chapter]), (path, chapter)
+
+
+def test_every_chapter_opens_with_its_time_and_place(book):
+    from gradland_map import BUILDS_ON
+
+    for stem in BUILDS_ON:
+        html = (book.html / "book" / f"{stem}.html").read_text()
+        card = re.search(r'<p class="chapter-card"><em>About (\d+) minutes of reading; the code ran in '
+                         r'(\d+ s|\d+ min) when this book was built\. </em>Builds on', html)
+        assert card and 5 <= int(card.group(1)) <= 90, stem
+    preface = (book.html / "book" / "preface.html").read_text()
+    assert preface.count('<table class="book-map') == 1

@@ -41,16 +41,18 @@ BUILDS_ON: dict[str, list[str]] = {
     "graph-networks": ["attention"],
 }
 
-#: (name, who it is for, chapters in order): paths for a course or a reader.
+#: (name, who it is for, chapters in order): paths for a course or a reader;
+#: each takes along every chapter its chapters build on (tested).
 COURSES: list[tuple[str, str, list[str]]] = [
     ("Differentiable programming", "a module on how frameworks compute gradients",
      ["linear-algebra", "derivatives", "forward-reverse", "autodiff", "objects-functions",
       "implicit-layers"]),
     ("Energy-based models", "a course on latent-variable and generative models",
-     ["derivatives", "energy-inference", "free-energy", "training-ebms", "autoencoders", "gans"]),
+     ["linear-algebra", "derivatives", "energy-inference", "free-energy", "training-ebms",
+      "autoencoders", "gans"]),
     ("Attention, transformers and graphs", "a course on models of sets, sequences and graphs",
-     ["linear-algebra", "forward-reverse", "recurrent-networks", "attention", "transformers",
-      "graph-networks"]),
+     ["linear-algebra", "derivatives", "forward-reverse", "recurrent-networks", "attention",
+      "transformers", "graph-networks"]),
 ]
 
 WORDS_PER_MINUTE = 120
@@ -264,6 +266,18 @@ def link_glossary_back(app: Sphinx, doctree: nodes.document, fromdocname: str) -
     from sphinx.util.nodes import make_refnode
 
     places = taught_in(app.env)
+    doctrees: dict[str, nodes.document] = {}
+
+    def section_of(name: str, target: str) -> str:
+        """The id of the section around an index target: LaTeX has no labels for index targets."""
+        doctree = doctrees.setdefault(name, app.env.get_doctree(name))
+        for node in doctree.findall(nodes.Element):
+            if target in node.get("ids", []):
+                while node is not None and not isinstance(node, nodes.section):
+                    node = node.parent
+                return node["ids"][0] if node is not None else ""
+        return ""
+
     for item in doctree.findall(nodes.definition_list_item):
         terms = [t for t in item.findall(nodes.term) if any(i.startswith("term-") for i in t["ids"])]
         if not terms:
@@ -272,6 +286,8 @@ def link_glossary_back(app: Sphinx, doctree: nodes.document, fromdocname: str) -
         if place is None:
             continue
         name, target = place
+        if app.builder.format == "latex":
+            target = section_of(name, target)
         number = app.env.toc_secnumbers.get(name, {}).get("")
         label = f"Chapter {'.'.join(map(str, number))}" if number else app.env.titles[name].astext()
         para = nodes.paragraph(classes=["glossary-taught"])

@@ -204,8 +204,6 @@ function setUpLightbox() {
   overlay.hidden = true;
   overlay.setAttribute("role", "dialog");
   overlay.setAttribute("aria-label", "Figure, full size");
-  const large = document.createElement("img");
-  overlay.appendChild(large);
   document.body.appendChild(overlay);
   const close = () => { overlay.hidden = true; document.body.classList.remove("gradland-lightbox-open"); };
   overlay.addEventListener("click", close);
@@ -216,8 +214,10 @@ function setUpLightbox() {
     img.tabIndex = 0;
     img.title = "Open full size";
     const open = () => {
+      const large = document.createElement("img");  // made on demand: no empty image in the page
       large.src = img.currentSrc || img.src;
       large.alt = img.alt;
+      overlay.replaceChildren(large);
       overlay.hidden = false;
       document.body.classList.add("gradland-lightbox-open");
     };
@@ -262,4 +262,30 @@ if (document.readyState === "loading") {
   document.addEventListener("DOMContentLoaded", setUpProgress);
 } else {
   setUpProgress();
+}
+
+// A solution's title opens and closes it, link included ("Solution to
+// Exercise 8.1" would otherwise jump up to the exercise), and its toggle
+// button says what it does.
+function setUpSolutions() {
+  for (const title of document.querySelectorAll("div.solution > p.admonition-title")) {
+    const button = title.querySelector("button.toggle-button");
+    const link = title.querySelector("a.reference");
+    if (!button) continue;
+    const name = link ? link.textContent.trim() : "the exercise";
+    button.setAttribute("aria-label", `Show or hide the solution to ${name}`);
+    if (link) {
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        event.stopPropagation();
+        button.click();
+      });
+    }
+  }
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", setUpSolutions);
+} else {
+  setUpSolutions();
 }
