@@ -215,7 +215,10 @@ def test_editing_the_package_invalidates_the_execution_cache(tmp_path, monkeypat
 )
 def test_colab_button_points_to_the_colab_notebook(book, stem):
     page = (book.html / "book" / f"{stem}.html").read_text()
-    url = f"https://colab.research.google.com/github/gradland/gradland/blob/main/book/colab/{stem}.ipynb"
+    from colab import REPOSITORY
+
+    slug = REPOSITORY.removeprefix("https://github.com/")
+    url = f"https://colab.research.google.com/github/{slug}/blob/main/book/colab/{stem}.ipynb"
     assert url in page
     assert (REPO / "book" / "colab" / f"{stem}.ipynb").is_file()
 

@@ -123,3 +123,29 @@ def test_benchmark_scripts_run(script):
 SMALL = {"autodiff_mlp": ["--batch", "8", "--width", "16", "--rounds", "1", "--number", "1"],
          "gcn_sparse": ["--nodes", "50", "--edges", "200", "--features", "4", "--rounds", "1", "--number", "1"],
          "transformer_block": ["--batch", "2", "--seq", "4", "--d-model", "8", "--heads", "2", "--rounds", "1", "--number", "1"]}
+
+
+def test_the_repository_address_is_set_in_one_place():
+    """``_config.yml``'s ``repository: url`` is the address; the launch buttons read it,
+    ``book/_ext/colab.py`` reads it, and every file that writes it out agrees."""
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    repository = config["repository"]["url"].rstrip("/")
+    owner, name = repository.split("/")[-2:]
+    pages = f"https://{owner}.github.io/{name}/"
+    assert colab.REPOSITORY == repository
+
+    citation = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert citation["repository-code"] == repository and citation["url"] == pages
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    urls = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]
+    assert urls == {"Book": pages, "Source": repository}
+
+    files = [REPO / "README.md", REPO / "book" / "preface.md", REPO / "book" / "manual.md",
+             *sorted((REPO / "book" / "colab").glob("*.ipynb"))]
+    written = re.compile(r"https://github\.com/[\w.-]+/[\w.-]*gradland[\w.-]*|https://[\w.-]+\.github\.io/[\w.-]+/?")
+    seen = 0
+    for path in files:
+        for address in written.findall(path.read_text()):
+            seen += 1
+            assert address in (repository, pages, pages.rstrip("/")), f"{path.name}: {address}"
+    assert seen >= 20  # README, Preface, manual and the install line of every notebook

@@ -10,6 +10,7 @@ from urllib.parse import urldefrag, urljoin, urlparse
 
 import gradland_book
 import pytest
+from colab import REPOSITORY
 from conftest import REPO
 
 # Chapters with code cells (launch buttons); every page of the book.
@@ -219,8 +220,9 @@ def test_launch_and_download_buttons(book, site, tab, docname):
     tab.goto(f"{site}/{docname}.html")
     hrefs = tab.eval_on_selector_all(".article-header-buttons a", "els => els.map(e => e.href)")
     stem = docname.split("/")[-1]
-    binder = f"https://mybinder.org/v2/gh/gradland/gradland/main?urlpath=lab/tree/{docname}.md"
-    colab = f"https://colab.research.google.com/github/gradland/gradland/blob/main/book/colab/{stem}.ipynb"
+    slug = REPOSITORY.removeprefix("https://github.com/")  # owner/name, from _config.yml
+    binder = f"https://mybinder.org/v2/gh/{slug}/main?urlpath=lab/tree/{docname}.md"
+    colab = f"https://colab.research.google.com/github/{slug}/blob/main/book/colab/{stem}.ipynb"
     assert binder in hrefs and (REPO / f"{docname}.md").is_file()
     assert colab in hrefs and (REPO / "book" / "colab" / f"{stem}.ipynb").is_file()
     for suffix in (".ipynb", ".md"):

@@ -18,7 +18,8 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COLAB_DIR = REPO_ROOT / "book" / "colab"
-REPOSITORY = "https://github.com/gradland/gradland"
+#: The repository's address: set once, in ``_config.yml`` (``repository: url``).
+REPOSITORY = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
 
 INSTALL_CELL = f'''\
 # On Colab, first install the book's companion package and MyST-NB (for `glue`).
