@@ -6,10 +6,11 @@ JB      = $(BIN)/jupyter-book
 BUILD   = _build
 STRICT  = -n -W --keep-going
 
-.PHONY: help env book pdf test preview clean-cache clean colab bench
+.PHONY: help env book student pdf test preview clean-cache clean colab bench
 
 help:
 	@echo "make book         create .venv, execute every chapter, build the HTML book (and its PDF, with TeX Live)"
+	@echo "make student      the student edition, without solutions, in $(BUILD)/student (site, and PDF with TeX Live)"
 	@echo "make pdf          build the PDF of the whole book (needs TeX Live, see README)"
 	@echo "make test         run the whole test suite (unit tests, notation, book, PDF, site)"
 	@echo "make preview      live-reloading preview for authors on http://127.0.0.1:8000"
@@ -37,6 +38,18 @@ book: env
 	fi
 	@echo
 	@echo "The book is built. Open file://$(CURDIR)/$(BUILD)/html/index.html"
+
+# The student edition: the same book without the solutions. It reuses the chapters
+# that make book executed (the cache is keyed on the cells, not on the edition).
+STUDENT = GRADLAND_EDITION=student GRADLAND_EXECUTION_CACHE=$(CURDIR)/$(BUILD)/.jupyter_cache
+student: env
+	$(STUDENT) $(JB) build . --path-output $(BUILD)/student $(STRICT)
+	@if command -v xelatex > /dev/null && command -v latexmk > /dev/null; then \
+	  $(STUDENT) $(JB) build . --path-output $(BUILD)/student --builder pdflatex $(STRICT) && \
+	  cp $(BUILD)/student/_build/latex/gradland.pdf $(BUILD)/student/_build/html/gradland.pdf; \
+	fi
+	@echo
+	@echo "The student edition is built. Open file://$(CURDIR)/$(BUILD)/student/_build/html/index.html"
 
 pdf: env
 	$(JB) build . --builder pdflatex $(STRICT)

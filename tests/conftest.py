@@ -43,12 +43,13 @@ class Build:
         return self.root / "_build" / "html"
 
 
-def jupyter_book(root: Path, *args: str) -> Build:
+def jupyter_book(root: Path, *args: str, env: dict[str, str] | None = None) -> Build:
     """Run ``jupyter-book build`` on the repository, strictly, into ``root``."""
     command = [str(BIN / "jupyter-book"), "build", str(REPO), "--path-output", str(root),
                "-n", "-W", "--keep-going", *args]
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
+                          env=None if env is None else {**os.environ, **env})
     seconds = time.perf_counter() - start
     return Build(root, done.stdout + done.stderr, seconds, done.returncode)
 

@@ -457,3 +457,32 @@ def test_every_chapter_opens_with_its_time_and_place(book):
         assert card and 5 <= int(card.group(1)) <= 90, stem
     preface = (book.html / "book" / "preface.html").read_text()
     assert preface.count('<table class="book-map') == 1
+
+
+@pytest.fixture(scope="session")
+def student(book, tmp_path_factory):
+    """The student edition, built like `make student`: from the full edition's executed chapters."""
+    cache = book.root / "_build" / ".jupyter_cache"
+    build = jupyter_book(tmp_path_factory.mktemp("student"),
+                         env={"GRADLAND_EDITION": "student", "GRADLAND_EXECUTION_CACHE": str(cache)})
+    assert build.returncode == 0, f"the student edition failed:\n{build.output[-20000:]}"
+    return build
+
+
+def test_the_student_edition_has_every_exercise_and_no_solution(book, student):
+    assert "Executing notebook" not in student.output  # nothing ran twice
+    for page in sorted((book.html / "book").glob("*.html")):
+        full = page.read_text()
+        mine = (student.html / "book" / page.name).read_text()
+        exercises = re.findall(r'<span class="caption-number">Exercise (\d+\.\d+) </span>', full)
+        assert re.findall(r'<span class="caption-number">Exercise (\d+\.\d+) </span>', mine) == exercises
+        assert ('class="solution' in full) == bool(exercises), page.name
+        assert 'class="solution' not in mine, page.name
+        assert "student edition (no solutions)" in mine and "student edition (no solutions)" not in full
+    preface = (student.html / "book" / "preface.html").read_text()
+    assert "This is the <em>student edition</em>" in preface and "folded away under each" not in preface
+
+
+def test_version_and_build_date_in_the_footer(book):
+    html = (book.html / "book" / "free-energy.html").read_text()
+    assert re.search(rf"Gradland {re.escape(gradland.__version__)}, built \d{{4}}-\d{{2}}-\d{{2}}\.", html)

@@ -7,7 +7,8 @@ What this extension does, each in one function below:
 * re-executes every chapter when the ``gradland`` package changes, or the
   full-size switch ``GRADLAND_FULL`` flips (the execution cache only hashes
   cell source);
-* shows the package version in the book;
+* shows the package version and the build date in the book, and builds the
+  student edition (no solutions) when ``GRADLAND_EDITION=student``;
 * leaves Thebe out of the pages (chapters run on Binder or Colab);
 * points the Colab button at the chapter's Colab notebook and the PDF
   button at the PDF of the whole book;
@@ -21,6 +22,7 @@ What this extension does, each in one function below:
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from pathlib import Path
@@ -110,12 +112,43 @@ def mathjax_dir() -> Path:
     return Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
 
 
+#: ``GRADLAND_EDITION=student`` builds the edition without solutions (``make student``).
+EDITION_VARIABLE = "GRADLAND_EDITION"
+
+
+def edition() -> str:
+    """``"student"`` (no solutions) or ``"full"``, from the environment."""
+    value = os.environ.get(EDITION_VARIABLE, "full").strip().lower() or "full"
+    if value not in {"full", "student"}:
+        raise ValueError(f"{EDITION_VARIABLE} must be 'full' or 'student', not {value!r}")
+    return value
+
+
 def configure(app: Sphinx, config) -> None:
-    """``config-inited``: macros, local MathJax and the version."""
+    """``config-inited``: macros, local MathJax, the version, the build date and the edition."""
     import gradland
+    from sphinx.util.i18n import format_date
 
     config.version = config.release = gradland.__version__
-    config.myst_substitutions = {**config.myst_substitutions, "version": gradland.__version__}
+    built = format_date("%Y-%m-%d", language=config.language)  # honours SOURCE_DATE_EPOCH
+    config.today = built
+    config.myst_substitutions = {**config.myst_substitutions, "version": gradland.__version__,
+                                 "built": built}
+    student = edition() == "student"
+    if student:
+        # no solutions in the site or the PDF; the sentences about them use {only}
+        config.hide_solutions = True
+        app.tags.add("student")
+        shared_cache = os.environ.get("GRADLAND_EXECUTION_CACHE")
+        if shared_cache:  # the full edition's executed chapters: nothing runs twice
+            config.nb_execution_cache_path = shared_cache
+    theme = dict(config.html_theme_options or {})
+    theme["extra_footer"] = (
+        f"Gradland {gradland.__version__}, built {built}"
+        + (", student edition (no solutions)" if student else "")
+        + ". " + theme.get("extra_footer", "")
+    )
+    config.html_theme_options = theme
 
     mj = dict(config.mathjax3_config or {})
     tex = dict(mj.get("tex", {}))
@@ -335,7 +368,11 @@ def restructure_pdf(app: Sphinx, exception) -> None:
         return
     root_title = app.env.titles[app.config.root_doc].astext()
     for tex_path in Path(app.outdir).glob("*.tex"):
-        tex_path.write_text(structure_latex(tex_path.read_text(), root_title))
+        tex = structure_latex(tex_path.read_text(), root_title)
+        if edition() == "student":
+            tex = re.sub(r"\\title\{([^}]*)\}", r"\\title{\1\\\\[0.3em]\\Large Student edition, without solutions}",
+                         tex, count=1)
+        tex_path.write_text(tex)
 
 
 def concepts_only_in_the_index(app: Sphinx, doctree) -> None:
