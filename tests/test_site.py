@@ -461,3 +461,20 @@ def test_a_solution_title_opens_the_solution(site, laptop):
     laptop.wait_for_timeout(300)
     assert button.get_attribute("aria-expanded") == "true"
     assert "#ex-" not in laptop.url  # the click opened the solution instead of jumping away
+
+
+def test_every_figure_downloads_from_its_caption_as_svg_and_pdf(book, site):
+    from pypdf import PdfReader
+
+    labels = set()
+    for path in pages(book):
+        html = (book.html / path).read_text()
+        for label in re.findall(r'<figure class="[^"]*" id="(fig-[\w-]+)">', html):
+            labels.add(label)
+            links = re.findall(rf'href="\.\./_downloads/figures/{label}\.(svg|pdf)"', html)
+            assert "pdf" in links and ("svg" in links or label == "fig-fe-spin"), (path, label, links)
+    assert len(labels) >= 59
+    svg = fetch(f"{site}/_downloads/figures/fig-fe-energy-z.svg")
+    assert svg[0] == 200 and b"fig-fe-energy-z of Gradland" in svg[1] and b"CC BY-SA 4.0" in svg[1]
+    pdf = book.html / "_downloads" / "figures" / "fig-fe-energy-z.pdf"
+    assert "CC BY-SA 4.0" in PdfReader(pdf).metadata["/Subject"]
