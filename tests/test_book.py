@@ -486,3 +486,54 @@ def test_the_student_edition_has_every_exercise_and_no_solution(book, student):
 def test_version_and_build_date_in_the_footer(book):
     html = (book.html / "book" / "free-energy.html").read_text()
     assert re.search(rf"Gradland {re.escape(gradland.__version__)}, built \d{{4}}-\d{{2}}-\d{{2}}\.", html)
+
+
+NUMBERING = REPO / "tests" / "recorded" / "numbering.json"
+
+
+def numbering(site: Path) -> dict[str, str]:
+    """label -> number of every chapter, section, equation, statement, figure and exercise."""
+    numbers: dict[str, str] = {}
+    for page in sorted((site / "book").glob("*.html")):
+        html = page.read_text()
+        stem = page.stem
+        for anchor, number in re.findall(r'<section[^>]* id="([^"]+)">\s*<h[1-6]><span class="section-number">(\d+(?:\.\d+)*)\. ',
+                                         html):
+            numbers[f"{stem}#{anchor}"] = number
+        for anchor, number in re.findall(
+                r'id="([^"]+)">\s*(?:<span id="[^"]*"></span>)?\s*<p class="admonition-title">'
+                r'<span class="caption-number">([A-Z][a-z]+ \d+\.\d+) </span>', html):
+            numbers[f"{stem}#{anchor}"] = number
+        for anchor, number in re.findall(r'<figure class="[^"]*" id="(fig-[^"]+)">.*?<span class="caption-number">'
+                                         r'(Fig\. \d+\.\d+) </span>', html, re.S):
+            numbers[f"{stem}#{anchor}"] = number
+        for anchor, number in re.findall(r'id="(equation-[^"]+)">\s*<span class="eqno">\(([\d.]+)\)', html):
+            numbers[f"{stem}#{anchor}"] = number
+    return numbers
+
+
+def test_numbers_change_only_with_a_new_version_and_an_editions_entry(book):
+    """A course cites "Eq. (8.3), version 0.1.0": within a version the numbers stay put.
+
+    After a change that renumbers, bump ``gradland.__version__``, add its section to
+    ``book/editions.md`` and record the new numbers with
+    ``GRADLAND_RECORD_NUMBERING=1 make test``.
+    """
+    import json
+    import os
+
+    current = numbering(book.html)
+    kinds = {re.sub(r"[\d. ]", "", number) for number in current.values()}
+    assert len(current) > 500 and {"", "Definition", "Exercise", "Fig"} <= kinds, kinds
+    if os.environ.get("GRADLAND_RECORD_NUMBERING"):
+        NUMBERING.write_text(json.dumps({"version": gradland.__version__, "numbers": current},
+                                        indent=0, sort_keys=True) + "\n")
+    recorded = json.loads(NUMBERING.read_text())
+    editions = (REPO / "book" / "editions.md").read_text()
+    assert re.search(rf"^## {re.escape(gradland.__version__)}\b", editions, re.M), \
+        f"book/editions.md has no section for version {gradland.__version__}"
+    changed = sorted(label for label in recorded["numbers"].keys() | current.keys()
+                     if recorded["numbers"].get(label) != current.get(label))
+    assert recorded["version"] == gradland.__version__ and not changed, (
+        f"numbers changed under version {recorded['version']}: {changed[:10]} ... "
+        "bump the version, add an entry to book/editions.md and record with GRADLAND_RECORD_NUMBERING=1")
