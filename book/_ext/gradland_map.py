@@ -179,7 +179,7 @@ def _title(env, builder, fromdocname: str, chapter: str) -> nodes.Node:
 
 
 def _table(env, builder, fromdocname: str) -> nodes.table:
-    header = ["Chapter", "Builds on", "Reading", "Code runs in"]
+    header = ["Chapter", "Builds on", "Reading", "Run"]
     table = nodes.table(classes=["book-map"])
     group = nodes.tgroup(cols=len(header))
     table += group
