@@ -110,13 +110,24 @@ def doc_ref(chapter: str, refdoc: str) -> addnodes.pending_xref:
     return ref
 
 
-def _listing(chapters: list[str], refdoc: str) -> list[nodes.Node]:
+def _joined(items: list[nodes.Node], between: str = ", ", last: str = " and ") -> list[nodes.Node]:
+    """``a, b and c`` of nodes."""
     out: list[nodes.Node] = []
-    for i, chapter in enumerate(chapters):
+    for i, item in enumerate(items):
         if i:
-            out.append(nodes.Text(", " if i < len(chapters) - 1 else " and "))
-        out.append(doc_ref(chapter, refdoc))
+            out.append(nodes.Text(between if i < len(items) - 1 else last))
+        out.append(item)
     return out
+
+
+def _listing(chapters: list[str], refdoc: str) -> list[nodes.Node]:
+    return _joined([doc_ref(chapter, refdoc) for chapter in chapters])
+
+
+def chapter_number(env, name: str) -> str | None:
+    """The number of a chapter, such as "8"; None for the front and back matter."""
+    number = env.toc_secnumbers.get(name, {}).get("")
+    return ".".join(map(str, number)) if number else None
 
 
 def leads_to(chapter: str) -> list[str]:
@@ -171,14 +182,14 @@ def _title(env, builder, fromdocname: str, chapter: str) -> nodes.Node:
     from sphinx.util.nodes import make_refnode
 
     name = docname(chapter)
-    number = env.toc_secnumbers.get(name, {}).get("")
+    number = chapter_number(env, name)
     text = env.titles[name].astext()
     if number:
-        text = f"{'.'.join(map(str, number))}. {text}"
+        text = f"{number}. {text}"
     return make_refnode(builder, fromdocname, name, "", nodes.inline("", text))
 
 
-def _table(env, builder, fromdocname: str) -> nodes.table:
+def _table(env, builder, fromdocname: str, minutes: dict[str, int]) -> nodes.table:
     header = ["Chapter", "Builds on", "Reading", "Run"]
     table = nodes.table(classes=["book-map"])
     group = nodes.tgroup(cols=len(header))
@@ -194,17 +205,12 @@ def _table(env, builder, fromdocname: str) -> nodes.table:
     body = nodes.tbody()
     group += body
     for chapter, needs in BUILDS_ON.items():
-        name = docname(chapter)
-        needed: list[nodes.Node] = []
-        for i, other in enumerate(needs):
-            if i:
-                needed.append(nodes.Text(", "))
-            needed.append(_title(env, builder, fromdocname, other))
+        needed = _joined([_title(env, builder, fromdocname, other) for other in needs], last=", ")
         cells = [
             [_title(env, builder, fromdocname, chapter)],
             needed or [nodes.Text("the prerequisites")],
-            [nodes.Text(f"{reading_minutes(words(env.get_doctree(name)))} min")],
-            [nodes.Text(run_text(run_seconds(env, name)))],
+            [nodes.Text(f"{minutes[chapter]} min")],
+            [nodes.Text(run_text(run_seconds(env, docname(chapter))))],
         ]
         row = nodes.row()
         for content in cells:
@@ -215,17 +221,15 @@ def _table(env, builder, fromdocname: str) -> nodes.table:
     return table
 
 
-def _courses(env, builder, fromdocname: str) -> nodes.bullet_list:
+def _courses(env, builder, fromdocname: str, minutes: dict[str, int]) -> nodes.bullet_list:
     items = nodes.bullet_list()
     for title, audience, chapters in COURSES:
-        minutes = sum(reading_minutes(words(env.get_doctree(docname(c)))) for c in chapters)
+        total = sum(minutes[chapter] for chapter in chapters)
         para = nodes.paragraph()
         para += nodes.strong("", title)
-        para += nodes.Text(f", for {audience} (about {round(minutes / 60)} hours of reading): ")
-        for i, chapter in enumerate(chapters):
-            if i:
-                para += nodes.Text(", then ")
-            para += _title(env, builder, fromdocname, chapter)
+        para += nodes.Text(f", for {audience} (about {round(total / 60)} hours of reading): ")
+        para += _joined([_title(env, builder, fromdocname, chapter) for chapter in chapters],
+                        between=", then ", last=", then ")
         para += nodes.Text(".")
         items += nodes.list_item("", para)
     return items
@@ -234,10 +238,13 @@ def _courses(env, builder, fromdocname: str) -> nodes.bullet_list:
 def fill_map(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
     """``doctree-resolved``: the table of chapters and the course paths, with every chapter read."""
     for placeholder in list(doctree.findall(map_placeholder)):
+        # each chapter's stored doctree is read once, for the table and the courses
+        minutes = {chapter: reading_minutes(words(app.env.get_doctree(docname(chapter))))
+                   for chapter in BUILDS_ON}
         intro = nodes.paragraph("", "Three paths through the book, for a course or for "
                                 "reading alone:")
-        placeholder.replace_self([_table(app.env, app.builder, fromdocname), intro,
-                                  _courses(app.env, app.builder, fromdocname)])
+        placeholder.replace_self([_table(app.env, app.builder, fromdocname, minutes), intro,
+                                  _courses(app.env, app.builder, fromdocname, minutes)])
 
 
 def taught_in(env) -> dict[str, tuple[str, str]]:
@@ -288,8 +295,8 @@ def link_glossary_back(app: Sphinx, doctree: nodes.document, fromdocname: str) -
         name, target = place
         if app.builder.format == "latex":
             target = section_of(name, target)
-        number = app.env.toc_secnumbers.get(name, {}).get("")
-        label = f"Chapter {'.'.join(map(str, number))}" if number else app.env.titles[name].astext()
+        number = chapter_number(app.env, name)
+        label = f"Chapter {number}" if number else app.env.titles[name].astext()
         para = nodes.paragraph(classes=["glossary-taught"])
         para += nodes.Text("Taught in ")
         para += make_refnode(app.builder, fromdocname, name, target, nodes.inline("", label))

@@ -28,12 +28,9 @@ def _preview(element) -> str | None:
 
     classes = set(element.get("class", []))
     tag = element.name
-    if tag == "div" and ("proof" in classes or "exercise" in classes) and element.get("id") != "proof":
-        copy = BeautifulSoup(str(element), "html.parser").div
-    elif tag == "figure":
-        copy = BeautifulSoup(str(element), "html.parser").figure
-    elif tag == "div" and "math" in classes:
-        copy = BeautifulSoup(str(element), "html.parser").div
+    statement = tag == "div" and ("proof" in classes or "exercise" in classes) and element.get("id") != "proof"
+    if statement or tag == "figure" or (tag == "div" and "math" in classes):
+        copy = BeautifulSoup(str(element), "html.parser").find(tag)
     elif tag == "dt" and element.get("id", "").startswith("term-"):
         definition = element.find_next_sibling("dd")
         copy = BeautifulSoup(f"<dl>{element}{definition or ''}</dl>", "html.parser").dl
@@ -56,7 +53,7 @@ def _preview(element) -> str | None:
 
 
 def write_previews(app: Sphinx, exception) -> None:
-    """``build-finished``: collect the previews of the whole site into one script."""
+    """``build-finished``: collect the previews of the whole site, and write each page's own script."""
     if exception is not None or app.builder.format != "html":
         return
     from bs4 import BeautifulSoup

@@ -1,3 +1,14 @@
+// Run a set-up function once the page is parsed. Each is registered when this
+// script loads, before searchtools.js registers its own start, so that the
+// search patches below are in place when Sphinx's search runs.
+function onReady(setUp) {
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUp);
+  } else {
+    setUp();
+  }
+}
+
 // Make the visible sidebar buttons work at every width.
 //
 // pydata-sphinx-theme 0.17 wires its drawer and collapse handlers to the first
@@ -20,11 +31,7 @@ function forwardSidebarToggles() {
   }
 }
 
-if (document.readyState === "loading") {
-  document.addEventListener("DOMContentLoaded", forwardSidebarToggles);
-} else {
-  forwardSidebarToggles();
-}
+onReady(forwardSidebarToggles);
 
 // Search that finds the teaching (tested in tests/test_site.py).
 //
@@ -102,11 +109,7 @@ function cleanSearchSnippets() {
   };
 }
 
-if (document.readyState === "loading") {
-  document.addEventListener("DOMContentLoaded", cleanSearchSnippets);
-} else {
-  cleanSearchSnippets();
-}
+onReady(cleanSearchSnippets);
 
 // Hover previews (the previews are written at build time into
 // _static/previews.js by book/_ext/gradland_previews.py): resting the pointer
@@ -169,11 +172,7 @@ function setUpPreviews() {
   document.addEventListener("keydown", (event) => { if (event.key === "Escape") hide(); });
 }
 
-if (document.readyState === "loading") {
-  document.addEventListener("DOMContentLoaded", setUpPreviews);
-} else {
-  setUpPreviews();
-}
+onReady(setUpPreviews);
 
 // Permalinks: a statement or an exercise box gets the "#" link that sections,
 // figures and equations have, to its stable label (ex-fe-two-latents, ...).
@@ -190,11 +189,7 @@ function addBoxPermalinks() {
   }
 }
 
-if (document.readyState === "loading") {
-  document.addEventListener("DOMContentLoaded", addBoxPermalinks);
-} else {
-  addBoxPermalinks();
-}
+onReady(addBoxPermalinks);
 
 // Figures open full size: a click (or Enter) on a figure or a plotted output
 // shows the image as large as the window allows; a click or Escape closes it.
@@ -226,11 +221,7 @@ function setUpLightbox() {
   }
 }
 
-if (document.readyState === "loading") {
-  document.addEventListener("DOMContentLoaded", setUpLightbox);
-} else {
-  setUpLightbox();
-}
+onReady(setUpLightbox);
 
 // A sense of progress through a long chapter: a thin bar under the header
 // fills as the reader scrolls, and says which section they are in.
@@ -258,11 +249,7 @@ function setUpProgress() {
   update();
 }
 
-if (document.readyState === "loading") {
-  document.addEventListener("DOMContentLoaded", setUpProgress);
-} else {
-  setUpProgress();
-}
+onReady(setUpProgress);
 
 // A solution's title opens and closes it, link included ("Solution to
 // Exercise 8.1" would otherwise jump up to the exercise), and its toggle
@@ -284,8 +271,4 @@ function setUpSolutions() {
   }
 }
 
-if (document.readyState === "loading") {
-  document.addEventListener("DOMContentLoaded", setUpSolutions);
-} else {
-  setUpSolutions();
-}
+onReady(setUpSolutions);
