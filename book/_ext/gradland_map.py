@@ -241,8 +241,7 @@ def fill_map(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
         # each chapter's stored doctree is read once, for the table and the courses
         minutes = {chapter: reading_minutes(words(app.env.get_doctree(docname(chapter))))
                    for chapter in BUILDS_ON}
-        intro = nodes.paragraph("", "Three paths through the book, for a course or for "
-                                "reading alone:")
+        intro = nodes.paragraph("", "Paths through the book, for a course or for reading alone:")
         placeholder.replace_self([_table(app.env, app.builder, fromdocname, minutes), intro,
                                   _courses(app.env, app.builder, fromdocname, minutes)])
 
@@ -305,7 +304,13 @@ def link_glossary_back(app: Sphinx, doctree: nodes.document, fromdocname: str) -
         definition += para
 
 
+def words_per_minute_for_the_text(app: Sphinx, config) -> None:
+    """``config-inited``: the Preface states the reading speed as {{ words_per_minute }}."""
+    config.myst_substitutions = {**config.myst_substitutions, "words_per_minute": WORDS_PER_MINUTE}
+
+
 def setup(app: Sphinx) -> dict[str, object]:
+    app.connect("config-inited", words_per_minute_for_the_text)
     app.add_node(map_placeholder)
     app.add_directive("book-map", BookMap)
     app.connect("doctree-read", add_chapter_card)
