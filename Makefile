@@ -6,7 +6,7 @@ JB      = $(BIN)/jupyter-book
 BUILD   = _build
 STRICT  = -n -W --keep-going
 
-.PHONY: help env book student pdf test preview clean-cache clean colab bench
+.PHONY: help env book student pdf test preview clean-cache clean bench
 
 help:
 	@echo "make book         create .venv, execute every chapter, build the HTML book (and its PDF, with TeX Live)"
@@ -16,7 +16,6 @@ help:
 	@echo "make preview      live-reloading preview for authors on http://127.0.0.1:8000"
 	@echo "make clean-cache  forget executed notebooks (next build re-runs every cell)"
 	@echo "make clean        remove everything built"
-	@echo "make colab        regenerate the Colab notebooks in book/colab/"
 	@echo "make bench        run the benchmarks in code/benchmarks/ (CPU, or the GPU if there is one)"
 
 env: $(VENV)/.installed
@@ -70,9 +69,6 @@ clean-cache:
 
 clean:
 	rm -rf $(BUILD)
-
-colab: env
-	$(BIN)/python book/_ext/colab.py
 
 bench: env
 	@for script in code/benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -77,6 +77,16 @@ def pdf(book) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def student(book, tmp_path_factory):
+    """The student edition, built like `make student`: from the full edition's executed chapters."""
+    cache = book.root / "_build" / ".jupyter_cache"
+    build = jupyter_book(tmp_path_factory.mktemp("student"),
+                         env={"GRADLAND_EDITION": "student", "GRADLAND_EXECUTION_CACHE": str(cache)})
+    assert build.returncode == 0, f"the student edition failed:\n{build.output[-20000:]}"
+    return build
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep the test output readable
         pass

@@ -48,7 +48,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PATHS = ("book", "code/gradland")
 
 #: Folders never descended into: build outputs, generated notebooks, caches.
-SKIP_DIRS = {"_build", "colab", ".ipynb_checkpoints", "__pycache__"}
+SKIP_DIRS = {"_build", ".ipynb_checkpoints", "__pycache__"}
 
 
 # ---------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def test_failing_cell_fails_the_build_naming_the_chapter(tmp_path):
     import shutil
 
     copy = tmp_path / "repo"
-    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns("_build", ".venv", ".git", "colab"))
+    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns("_build", ".venv", ".git"))
     (copy / "book" / "broken.md").write_text(
         "---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
         "kernelspec:\n  name: python3\n  display_name: Python 3\n---\n"
@@ -191,36 +191,6 @@ def test_editing_the_package_invalidates_the_execution_cache(tmp_path, monkeypat
     monkeypatch.setenv("GRADLAND_FULL", "1")  # full-size runs give other numbers
     assert build() == ["book/a", "book/b"] and not cache.exists()
     assert build() == []
-
-
-@pytest.mark.parametrize(
-    "stem",
-    [
-        "linear-algebra",
-        "derivatives",
-        "forward-reverse",
-        "autodiff",
-        "objects-functions",
-        "implicit-layers",
-        "energy-inference",
-        "free-energy",
-        "training-ebms",
-        "autoencoders",
-        "gans",
-        "recurrent-networks",
-        "attention",
-        "transformers",
-        "graph-networks",
-    ],
-)
-def test_colab_button_points_to_the_colab_notebook(book, stem):
-    page = (book.html / "book" / f"{stem}.html").read_text()
-    from colab import REPOSITORY
-
-    slug = REPOSITORY.removeprefix("https://github.com/")
-    url = f"https://colab.research.google.com/github/{slug}/blob/main/book/colab/{stem}.ipynb"
-    assert url in page
-    assert (REPO / "book" / "colab" / f"{stem}.ipynb").is_file()
 
 
 LITERALINCLUDE = re.compile(r"```\{literalinclude\} \.\./code/gradland/(\w+)\.py\n(.*?)```", re.S)
@@ -457,16 +427,6 @@ def test_every_chapter_opens_with_its_time_and_place(book):
         assert card and 5 <= int(card.group(1)) <= 90, stem
     preface = (book.html / "book" / "preface.html").read_text()
     assert preface.count('<table class="book-map') == 1
-
-
-@pytest.fixture(scope="session")
-def student(book, tmp_path_factory):
-    """The student edition, built like `make student`: from the full edition's executed chapters."""
-    cache = book.root / "_build" / ".jupyter_cache"
-    build = jupyter_book(tmp_path_factory.mktemp("student"),
-                         env={"GRADLAND_EDITION": "student", "GRADLAND_EXECUTION_CACHE": str(cache)})
-    assert build.returncode == 0, f"the student edition failed:\n{build.output[-20000:]}"
-    return build
 
 
 def test_the_student_edition_has_every_exercise_and_no_solution(book, student):

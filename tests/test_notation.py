@@ -705,11 +705,9 @@ def test_script_passes_a_good_file_and_exits_0(tmp_path):
     assert result.stdout.strip() == "1 files checked, no notation problems"
 
 
-def test_script_walks_folders_but_skips_build_and_colab(tmp_path):
+def test_script_walks_folders_but_skips_build(tmp_path):
     (tmp_path / "_build").mkdir()
     (tmp_path / "_build" / "page.md").write_text("$\\vec{x}$\n", encoding="utf-8")
-    (tmp_path / "colab").mkdir()
-    (tmp_path / "colab" / "page.md").write_text("$\\vec{x}$\n", encoding="utf-8")
     (tmp_path / "part").mkdir()
     (tmp_path / "part" / "chapter.md").write_text("$\\bm{x}$\n", encoding="utf-8")
     (tmp_path / "part" / "module.py").write_text('"""Of :math:`\\bm{x}`."""\n', encoding="utf-8")

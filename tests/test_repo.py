@@ -9,7 +9,7 @@ import sysconfig
 import venv
 from pathlib import Path
 
-import colab
+import gradland_book
 import pytest
 import yaml
 from conftest import BIN, REPO
@@ -29,6 +29,11 @@ def test_workflow_deploys_with_least_privilege():
     assert workflow["permissions"] == {"contents": "read"}
     deploy = workflow["jobs"]["deploy"]
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    # the one job that writes to the repository only pushes the branch of notebooks
+    notebooks = workflow["jobs"]["notebooks"]
+    assert notebooks["permissions"] == {"contents": "write"}
+    assert "notebooks\n" in notebooks["steps"][-1]["run"]
+    assert gradland_book.NOTEBOOK_BRANCH == "notebooks"
     steps = [s.get("uses", "") for job in workflow["jobs"].values() for s in job["steps"]]
     assert "actions/upload-pages-artifact@v3" in steps and "actions/deploy-pages@v4" in steps
 
@@ -44,35 +49,10 @@ def test_citation_preface_and_package_agree_on_the_version():
     assert citation["version"] == gradland.__version__
     bibtex_version = re.search(r"version\s*=\s*\{([^}]*)\}", (REPO / "book" / "preface.md").read_text())
     assert bibtex_version and bibtex_version.group(1) == gradland.__version__
-
-
-def test_colab_notebooks_are_up_to_date():
-    chapters = colab.chapters()
-    assert chapters, "no chapter with code cells"
-    for source in chapters:
-        target = colab.colab_path(source)
-        assert target.is_file(), f"missing {target}: run `make colab`"
-        assert target.read_text() == colab.colab_notebook(source), f"{target} is stale: run `make colab`"
-
-
-def test_colab_notebook_installs_the_package_and_keeps_every_code_cell():
-    import jupytext
-    import nbformat
-
-    for source in colab.chapters():
-        notebook = nbformat.reads(colab.colab_path(source).read_text(), as_version=4)
-        first = notebook.cells[0].source
-        assert "google.colab" in first and "pip install" in first and "gradland" in first
-        chapter = jupytext.read(source, fmt="md:myst")
-        code = [c.source for c in chapter.cells if c.cell_type == "code"]
-        assert [c.source for c in notebook.cells[1:] if c.cell_type == "code"] == code
-
-
-def test_binder_environment():
-    requirements = (REPO / ".binder" / "requirements.txt").read_text()
-    assert "+cpu" in requirements and "jupytext" in requirements and "myst-nb" in requirements
-    post_build = (REPO / ".binder" / "postBuild").read_text()
-    assert "pip install" in post_build and "Jupytext Notebook" in post_build
+    # the install lines for readers pin the book's version (its tag), as the notebooks do
+    for path in (REPO / "README.md", REPO / "book" / "preface.md"):
+        pins = re.findall(r'"gradland\[data\] @ git\+\S+@(\S+)"', path.read_text())
+        assert pins and set(pins) == {f"v{gradland.__version__}"}, (path.name, pins)
 
 
 def test_built_wheel_installs_in_a_fresh_venv(tmp_path):
@@ -126,13 +106,14 @@ SMALL = {"autodiff_mlp": ["--batch", "8", "--width", "16", "--rounds", "1", "--n
 
 
 def test_the_repository_address_is_set_in_one_place():
-    """``_config.yml``'s ``repository: url`` is the address; the launch buttons read it,
-    ``book/_ext/colab.py`` reads it, and every file that writes it out agrees."""
+    """``_config.yml``'s ``repository: url`` is the address; the launch buttons and the
+    notebooks' install line read it (``gradland_book.REPOSITORY``), and every file that
+    writes it out agrees."""
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     repository = config["repository"]["url"].rstrip("/")
     owner, name = repository.split("/")[-2:]
     pages = f"https://{owner}.github.io/{name}/"
-    assert colab.REPOSITORY == repository
+    assert gradland_book.REPOSITORY == repository
 
     citation = yaml.safe_load((REPO / "CITATION.cff").read_text())
     assert citation["repository-code"] == repository and citation["url"] == pages
@@ -140,12 +121,11 @@ def test_the_repository_address_is_set_in_one_place():
     urls = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]
     assert urls == {"Book": pages, "Source": repository}
 
-    files = [REPO / "README.md", REPO / "book" / "preface.md", REPO / "book" / "manual.md",
-             *sorted((REPO / "book" / "colab").glob("*.ipynb"))]
+    files = [REPO / "README.md", REPO / "book" / "preface.md", REPO / "book" / "manual.md"]
     written = re.compile(r"https://github\.com/[\w.-]+/[\w.-]*gradland[\w.-]*|https://[\w.-]+\.github\.io/[\w.-]+/?")
     seen = 0
     for path in files:
         for address in written.findall(path.read_text()):
             seen += 1
             assert address in (repository, pages, pages.rstrip("/")), f"{path.name}: {address}"
-    assert seen >= 20  # README, Preface, manual and the install line of every notebook
+    assert seen >= 5  # README, Preface and manual

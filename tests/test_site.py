@@ -10,8 +10,8 @@ from urllib.parse import urldefrag, urljoin, urlparse
 
 import gradland_book
 import pytest
-from colab import REPOSITORY
 from conftest import REPO
+from gradland_book import NOTEBOOK_BRANCH, REPOSITORY
 
 # Chapters with code cells (launch buttons); every page of the book.
 NOTEBOOKS = [
@@ -221,12 +221,12 @@ def test_launch_and_download_buttons(book, site, tab, docname):
     hrefs = tab.eval_on_selector_all(".article-header-buttons a", "els => els.map(e => e.href)")
     stem = docname.split("/")[-1]
     slug = REPOSITORY.removeprefix("https://github.com/")  # owner/name, from _config.yml
-    binder = f"https://mybinder.org/v2/gh/{slug}/main?urlpath=lab/tree/{docname}.md"
-    colab = f"https://colab.research.google.com/github/{slug}/blob/main/book/colab/{stem}.ipynb"
-    assert binder in hrefs and (REPO / f"{docname}.md").is_file()
-    assert colab in hrefs and (REPO / "book" / "colab" / f"{stem}.ipynb").is_file()
-    for suffix in (".ipynb", ".md"):
-        download = f"{site}/_sources/{docname}{suffix}"
+    # Colab and Binder open the notebook that CI publishes on NOTEBOOK_BRANCH,
+    # the one the download button gives
+    binder = f"https://mybinder.org/v2/gh/{slug}/{NOTEBOOK_BRANCH}?urlpath=lab/tree/{stem}.ipynb"
+    colab = f"https://colab.research.google.com/github/{slug}/blob/{NOTEBOOK_BRANCH}/{stem}.ipynb"
+    assert binder in hrefs and colab in hrefs, hrefs
+    for download in (f"{site}/_notebooks/{stem}.ipynb", f"{site}/_sources/{docname}.md"):
         assert download in hrefs, (download, hrefs)
         assert fetch(download)[0] == 200
     pdf = f"{site}/gradland.pdf"

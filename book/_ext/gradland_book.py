@@ -10,7 +10,7 @@ What this extension does, each in one function below:
 * shows the package version and the build date in the book, and builds the
   student edition (no solutions) when ``GRADLAND_EDITION=student``;
 * leaves Thebe out of the pages (chapters run on Binder or Colab);
-* points the Colab button at the chapter's Colab notebook and the PDF
+* points the Colab, Binder and download buttons at the chapter's notebook and the PDF
   button at the PDF of the whole book;
 * leaves the folded plotting code out of the PDF;
 * keeps the API out of the general index (it has the module index);
@@ -27,6 +27,7 @@ import re
 import shutil
 from pathlib import Path
 
+import yaml
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.transforms.post_transforms import SphinxPostTransform
@@ -40,8 +41,12 @@ PACKAGE_DIR = REPO_ROOT / "code" / "gradland"
 #: File name of the PDF of the whole book, at the root of the HTML site.
 PDF_NAME = "gradland.pdf"
 
-#: Folder, relative to the repository root, of the notebooks that Colab opens.
-COLAB_DIR = "book/colab"
+#: The repository's address, set once in ``_config.yml`` (``repository: url``).
+REPOSITORY = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+
+#: The branch of that repository to which CI publishes the chapters' notebooks
+#: (``_notebooks/`` of the site, see gradland_notebooks.py): Colab and Binder open them there.
+NOTEBOOK_BRANCH = "notebooks"
 
 # name -> (number of arguments, MathJax body, LaTeX body). One source for both.
 MACROS: dict[str, tuple[int, str, str]] = {
@@ -205,11 +210,23 @@ def can_build_pdf() -> bool:
 
 
 def rewrite_buttons(app: Sphinx, pagename, templatename, context, doctree) -> None:
-    """``html-page-context``: Colab opens our notebook; PDF is the whole book.
+    """``html-page-context``: Colab, Binder and the download open the chapter's notebook.
 
-    Without TeX Live there is no PDF, and no button that would lead nowhere.
+    The notebook is the one written for the site (``_notebooks/``), which CI also
+    publishes on the branch ``NOTEBOOK_BRANCH``, where Colab and Binder find it.
+    Those are the full edition's: the student edition, which an instructor hosts,
+    offers its own notebooks (without solutions) for download and no launch button.
+    The PDF button downloads the whole book; without TeX Live there is no PDF,
+    and no button that would lead nowhere.
     """
+    from gradland_notebooks import NOTEBOOKS
+
     pdf = can_build_pdf()
+    stem = Path(pagename).name
+    github = REPOSITORY.removeprefix("https://github.com/")
+    if edition() == "student":
+        context["header_buttons"] = [button for button in context.get("header_buttons", [])
+                                     if button.get("label") != "launch-buttons"]
     for button in context.get("header_buttons", []):
         if not pdf:
             button["buttons"] = [
@@ -217,11 +234,12 @@ def rewrite_buttons(app: Sphinx, pagename, templatename, context, doctree) -> No
             ]
         for item in button.get("buttons", []):
             if item.get("text") == "Colab":
-                stem = Path(pagename).name
-                url = item["url"]
-                prefix = url.split("/blob/")[0]
-                branch = url.split("/blob/")[1].split("/")[0]
-                item["url"] = f"{prefix}/blob/{branch}/{COLAB_DIR}/{stem}.ipynb"
+                item["url"] = f"https://colab.research.google.com/github/{github}/blob/{NOTEBOOK_BRANCH}/{stem}.ipynb"
+            if item.get("text") == "Binder":
+                item["url"] = f"https://mybinder.org/v2/gh/{github}/{NOTEBOOK_BRANCH}?urlpath=lab/tree/{stem}.ipynb"
+            if item.get("label") == "download-notebook-button":
+                item["url"] = context["pathto"](f"{NOTEBOOKS}/{stem}.ipynb", 1)
+                item["tooltip"] = "Download the chapter as a notebook"
             if item.get("label") == "download-pdf-button":
                 item.pop("javascript", None)
                 item["type"] = "link"
