@@ -446,9 +446,12 @@ class Chapter:
     def code(self, cell: nbformat.NotebookNode, run: nbformat.NotebookNode) -> nbformat.NotebookNode:
         tags = set(cell.metadata.get("tags", []))
         code = nbformat.v4.new_code_cell(cell.source.strip())
-        # the build's outputs, without the glue records the page reads its numbers from
+        # the build's outputs, without the glue records the page reads its numbers from,
+        # and without the PDF of each figure (for the book's PDF; no notebook shows it)
         code.outputs = [output for output in run.get("outputs", [])
                         if "scrapbook" not in output.get("metadata", {})]
+        for output in code.outputs:
+            output.get("data", {}).pop("application/pdf", None)
         code.execution_count = None
         if tags & {"remove-cell", "remove-input", "hide-input", "hide-cell"}:
             code.metadata["jupyter"] = {"source_hidden": True}
