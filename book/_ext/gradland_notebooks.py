@@ -34,6 +34,7 @@ Binder opens the same notebooks, with ``requirements.txt`` written beside them.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import posixpath
@@ -89,6 +90,8 @@ if installed != "{version}":
 
 # --- MyST blocks ----------------------------------------------------------------------
 
+#: A fenced code block of plain Markdown, kept as it is (split out with its fences).
+CODE_BLOCK = re.compile(r"(^```.*?^```[ \t]*$)", re.M | re.S)
 FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}[ \t]*(?P<arg>.*)$")
 OPTION = re.compile(r"^ *:(?P<key>[\w-]+):[ \t]*(?P<value>.*)$")
 
@@ -183,7 +186,7 @@ class Chapter:
         self.glued = glued_values(self.executed)
         self.student = app.tags.has("student")
         self.cited: list[str] = []
-        self.bibliography = self._bibliography()
+        self.bibliography = bibliography(Path(app.srcdir) / app.config.bibtex_bibfiles[0])
 
     # references
 
@@ -237,12 +240,6 @@ class Chapter:
         return f'<abbr title="{GLUE_NOTE}">{html.escape(value, quote=False)}</abbr>'
 
     # citations
-
-    def _bibliography(self) -> dict:
-        from pybtex.database import parse_file
-
-        bib = Path(self.app.srcdir) / self.app.config.bibtex_bibfiles[0]
-        return parse_file(str(bib)).entries
 
     def author_year(self, key: str) -> tuple[str, str]:
         entry = self.bibliography[key]
@@ -318,7 +315,7 @@ class Chapter:
 
     def inline(self, text: str) -> str:
         """Roles and macros of plain Markdown; fenced code stays as it is."""
-        parts = re.split(r"(^```.*?^```[ \t]*$)", text, flags=re.M | re.S)
+        parts = CODE_BLOCK.split(text)
         return "".join(part if part.startswith("```") else
                        expand_macros(ROLE.sub(self.role, part), self.macros) for part in parts)
 
@@ -435,7 +432,7 @@ class Chapter:
         for cell in cells:
             if cell.cell_type != "markdown":
                 continue
-            parts = re.split(r"(^```.*?^```[ \t]*$)", cell.source, flags=re.M | re.S)
+            parts = CODE_BLOCK.split(cell.source)
             cell.source = "".join(
                 part if part.startswith("```") else heading.sub(
                     lambda m: f"{m[1]} {'.'.join(map(str, next(entries)))}. {m[2]}", part)
@@ -502,8 +499,16 @@ def glued_values(executed: nbformat.NotebookNode) -> dict[str, dict]:
     return values
 
 
+@functools.cache
+def bibliography(path: Path) -> dict:
+    """The entries of the book's BibTeX file, read once for all the chapters."""
+    from pybtex.database import parse_file
+
+    return parse_file(str(path)).entries
+
+
 def chapters(app: Sphinx) -> list[str]:
-    """Docnames of the book's notebooks, in the order of the table of contents."""
+    """Docnames of the book's notebooks: the documents with a kernel."""
     return [docname for docname in app.env.found_docs
             if app.env.metadata.get(docname, {}).get("kernelspec")]
 
