@@ -2,11 +2,13 @@
 
 What this extension does, each in one function below:
 
+* stops when ``import gradland`` finds another checkout's package, and keeps
+  the kernels' TCP warning out of the build's output;
 * defines the book's TeX macros once, for MathJax (HTML) and LaTeX (PDF);
 * serves MathJax 3 from the site itself, so the book works offline;
-* re-executes every chapter when the ``gradland`` package changes, or the
-  full-size switch ``GRADLAND_FULL`` flips (the execution cache only hashes
-  cell source);
+* re-executes a chapter when a module of ``gradland`` that it imports
+  changes, or the full-size switch ``GRADLAND_FULL`` flips (the execution
+  cache only hashes cell source), and only that chapter;
 * shows the package version and the build date in the book, and builds the
   student edition (no solutions) when ``GRADLAND_EDITION=student``;
 * leaves Thebe out of the pages (chapters run on Binder or Colab);
@@ -22,14 +24,17 @@ What this extension does, each in one function below:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import yaml
 from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.errors import ConfigError
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util import logging
 
@@ -97,16 +102,110 @@ def latex_macros() -> str:
     return "\n".join(lines) + "\n"
 
 
-def package_hash() -> str:
-    """SHA-256 of every file of the ``gradland`` package, names included, and of
-    the full-size switch (``GRADLAND_FULL``): flipping it re-runs the chapters."""
-    from gradland import full_size
+#: Where the execution records of the chapters' keys are kept, next to what they key.
+MODULE_KEYS = "gradland-modules.json"
 
-    digest = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
-        digest.update(path.read_bytes())
-    digest.update(f"full_size={full_size()}".encode())
+
+def imported_modules(source: str, module: str | None = None) -> set[str]:
+    """The modules of ``gradland`` that Python ``source`` imports or names, by file stem.
+
+    ``module`` is the stem of the package module that ``source`` is (``None`` for a
+    chapter's code), to resolve its relative imports. Reads ``import gradland.x``,
+    ``from gradland import x`` (when ``x`` is a module), ``from gradland.x import ...``,
+    ``from .x import ...`` and ``gradland.x`` used as an attribute, also in the
+    argument of an IPython magic (``%timeit``).
+
+    >>> sorted(imported_modules("from gradland import gcn, plot\\nfrom gradland.claims import glue"))
+    ['claims', 'gcn', 'plot']
+    >>> sorted(imported_modules("import gradland\\nx = gradland.data.digits()"))
+    ['data']
+    """
+    import ast
+
+    modules = {path.stem for path in PACKAGE_DIR.glob("*.py")}
+    def python(line: str) -> str:
+        if line.lstrip().startswith("!"):  # a shell command
+            return ""
+        if line.lstrip().startswith("%"):  # a magic: its argument is Python (%timeit f(x))
+            return line.lstrip().partition(" ")[2]
+        return line
+
+    try:
+        tree = ast.parse("\n".join(python(line) for line in source.splitlines()))
+    except SyntaxError:  # cannot tell: depend on every module (the build reports the error)
+        return modules - {module}
+    found: set[str] = set()
+
+    def add(dotted: str | None) -> None:
+        parts = (dotted or "").split(".")
+        if parts[0] == "gradland" and len(parts) > 1 and parts[1] in modules:
+            found.add(parts[1])
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative, inside the package
+                base = "gradland" + ("." + base if base else "")
+            add(base)
+            if base == "gradland":
+                for alias in node.names:
+                    add(f"gradland.{alias.name}")
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id == "gradland":
+            add(f"gradland.{node.attr}")
+    found.discard(module)
+    return found
+
+
+#: A code cell of a MyST Markdown chapter, and the options that may open it.
+CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
+CELL_OPTIONS = re.compile(r"\A(?:---\n.*?\n---\n|(?::[^\n]*\n)+)", re.S)
+
+
+def chapter_code(path: Path) -> str | None:
+    """The source of the code cells of a MyST Markdown chapter, one after the
+    other, or ``None`` for a page without a kernel (nothing executes)."""
+    text = path.read_text()
+    front = re.match(r"\A---\n(.*?)\n---\n", text, re.S)
+    if not front or "kernelspec:" not in front.group(1):
+        return None
+    return "\n".join(CELL_OPTIONS.sub("", cell) for cell in CODE_CELL.findall(text))
+
+
+def module_closure(start: set[str]) -> list[str]:
+    """``start`` and every module of ``gradland`` it imports, transitively, with
+    ``__init__`` (which every import of the package runs), sorted."""
+    seen: set[str] = set()
+    todo = set(start) | {"__init__"}
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo |= imported_modules((PACKAGE_DIR / f"{name}.py").read_text(), module=name) - seen
+    return sorted(seen)
+
+
+def chapter_key(path: Path, full: bool) -> str:
+    """SHA-256 of what a chapter's outputs depend on besides its cells.
+
+    The sources of the ``gradland`` modules it imports, transitively, the package
+    data files that those modules name (Chapter 14's ``corpus.txt``), and the
+    full-size switch ``GRADLAND_FULL``. The execution cache itself hashes only
+    the cells.
+    """
+    data = sorted(path for path in PACKAGE_DIR.iterdir()
+                  if path.is_file() and path.suffix not in {".py", ".pyc"})
+    digest = hashlib.sha256(f"full_size={full}".encode())
+    for name in module_closure(imported_modules(chapter_code(path) or "")):
+        source = (PACKAGE_DIR / f"{name}.py").read_bytes()
+        digest.update(f"\0{name}.py\0".encode() + source)
+        for extra in data:
+            if extra.name.encode() in source:
+                digest.update(f"\0{extra.name}\0".encode() + extra.read_bytes())
     return digest.hexdigest()
 
 
@@ -129,10 +228,47 @@ def edition() -> str:
     return value
 
 
+def check_package_is_this_checkout(package_file: str | None = None) -> None:
+    """Stop the build when ``import gradland`` finds another copy of the package.
+
+    A virtual environment made in another checkout has that checkout's
+    ``gradland`` installed: the chapters would run its code, not this one's.
+    """
+    import gradland
+
+    found = Path(package_file or gradland.__file__).resolve().parent
+    if found != PACKAGE_DIR.resolve():
+        raise ConfigError(
+            f"the gradland that Python imports is {found}, not this book's {PACKAGE_DIR}; "
+            f"the environment ({sys.prefix}) was set up for another checkout. "
+            "Install this one into it (pip install -e .) or use a virtual environment of its own "
+            "(make book VENV=.venv)."
+        )
+
+
+def silence_kernel_transport_warning(app: Sphinx) -> None:
+    """``builder-inited``: the kernels that execute the chapters do not warn about TCP.
+
+    Each kernel says at start that it talks to the build over TCP without
+    encryption: it listens on the local machine only, for the build that
+    started it. The kernels read their IPython configuration from a folder of
+    the build, which sets that logger to errors only (and keeps the reader's
+    own IPython profile, its start-up files, out of the book).
+    """
+    ipython = Path(app.doctreedir).parent / ".ipython"
+    config = ipython / "profile_default" / "ipython_kernel_config.py"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("# written by book/_ext/gradland_book.py for the kernels of the build\n"
+                      "c.IPKernelApp.log_level = 'ERROR'\n")
+    os.environ["IPYTHONDIR"] = str(ipython)
+
+
 def configure(app: Sphinx, config) -> None:
     """``config-inited``: macros, local MathJax, the version, the build date and the edition."""
     import gradland
     from sphinx.util.i18n import format_date
+
+    check_package_is_this_checkout()
 
     config.version = config.release = gradland.__version__
     built = format_date("%Y-%m-%d", language=config.language)  # honours SOURCE_DATE_EPOCH
@@ -167,30 +303,62 @@ def configure(app: Sphinx, config) -> None:
     config.latex_elements = elements
 
 
-def invalidate_cache_if_package_changed(app: Sphinx) -> None:
-    """``builder-inited``: drop the execution cache when ``gradland`` changed.
+def chapter_keys() -> dict[str, str]:
+    """Docname -> :func:`chapter_key` of every chapter with a kernel (one that executes)."""
+    from gradland import full_size
 
-    Sets ``app.gradland_package_changed`` for :func:`outdated_notebooks`.
-    """
-    stamp = Path(app.doctreedir) / "gradland-package.sha256"
-    current = package_hash()
-    previous = stamp.read_text().strip() if stamp.exists() else None
-    app.gradland_package_changed = previous is not None and previous != current
-    if app.gradland_package_changed:
-        cache = app.config.nb_execution_cache_path or str(
-            Path(app.outdir).parent / ".jupyter_cache"
-        )
-        LOGGER.info("gradland changed since the last build: clearing %s", cache)
-        shutil.rmtree(cache, ignore_errors=True)
+    full = full_size()
+    return {f"book/{path.stem}": chapter_key(path, full)
+            for path in sorted((REPO_ROOT / "book").glob("*.md")) if chapter_code(path) is not None}
+
+
+def stale(stamp: Path, keys: dict[str, str]) -> set[str]:
+    """The docnames whose key differs from the one recorded in ``stamp`` (a JSON
+    file, missing before the first build), which then records ``keys``."""
+    try:
+        recorded = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        recorded = {}
     stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(current + "\n")
+    stamp.write_text(json.dumps(keys, indent=1, sort_keys=True) + "\n")
+    return {docname for docname, key in keys.items() if recorded.get(docname) != key}
+
+
+def execution_cache(app: Sphinx) -> Path:
+    """MyST-NB's execution cache (jupyter-cache) of this build."""
+    return Path(app.config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
+
+
+def invalidate_changed_chapters(app: Sphinx) -> None:
+    """``builder-inited``: forget the executions of the chapters whose modules changed.
+
+    A chapter's outputs depend on its cells, which the execution cache hashes,
+    and on the modules of ``gradland`` that it imports, which it does not: a
+    chapter whose :func:`chapter_key` changed loses its cached executions, so
+    that it runs again, and no other. Two records of the keys: one beside the
+    cache (which the student edition shares), one beside Sphinx's environment,
+    for :func:`outdated_notebooks`.
+    """
+    keys = chapter_keys()
+    cache = execution_cache(app)
+    dropped = stale(cache / MODULE_KEYS, keys)
+    if dropped and (cache / "global.db").exists():
+        from jupyter_cache import get_cache
+
+        uris = {str(REPO_ROOT / f"{docname}.md") for docname in dropped}
+        store = get_cache(str(cache))
+        for record in store.list_cache_records():
+            if record.uri in uris:
+                store.remove_cache(record.pk)
+    app.gradland_stale_chapters = stale(Path(app.doctreedir) / MODULE_KEYS, keys)
+    if app.gradland_stale_chapters:
+        LOGGER.info("gradland: the modules of %s changed since the last build",
+                    ", ".join(sorted(app.gradland_stale_chapters)))
 
 
 def outdated_notebooks(app: Sphinx, env, added, changed, removed) -> list[str]:
-    """``env-get-outdated``: every chapter must be read (and run) again."""
-    if getattr(app, "gradland_package_changed", False):
-        return sorted(env.found_docs)
-    return []
+    """``env-get-outdated``: the chapters whose modules changed are read (and run) again."""
+    return sorted(set(getattr(app, "gradland_stale_chapters", ())) & set(env.found_docs))
 
 
 def copy_mathjax(app: Sphinx, exception) -> None:
@@ -451,7 +619,8 @@ def drop_thebe(app: Sphinx, pagename, templatename, context, doctree) -> None:
 
 def setup(app: Sphinx) -> dict[str, object]:
     app.connect("config-inited", configure)
-    app.connect("builder-inited", invalidate_cache_if_package_changed)
+    app.connect("builder-inited", invalidate_changed_chapters)
+    app.connect("builder-inited", silence_kernel_transport_warning)
     app.connect("env-get-outdated", outdated_notebooks)
     app.connect("build-finished", copy_mathjax)
     app.connect("html-page-context", rewrite_buttons, priority=600)
