@@ -11,7 +11,7 @@ from torch import nn
 
 from gradland import linalg
 from gradland.attention import causal_mask, padding_mask
-from gradland.data import manual_text
+from gradland.data import docstring_text, manual_text
 from gradland.transformer import (
     DecoderBlock,
     EncoderBlock,
@@ -179,15 +179,29 @@ def test_reversal_task_is_deterministic_and_held_out_strings_are_new():
     assert not torch.equal(x, x3)
 
 
-def test_manual_text_is_the_docstrings_of_the_package():
-    text = manual_text()
-    assert text == manual_text()
+def test_docstring_text_is_the_docstrings_of_the_package():
+    text = docstring_text()
+    assert text == docstring_text()
     assert text.startswith("gradland: the companion package")
     import gradland.transformer as module
 
     assert module.EncoderBlock.__doc__.strip().splitlines()[0] in text
     assert "def " not in text.replace("def test", "")[:2000]  # docstrings, not code
     assert "_check_tokens" not in text  # private helpers have no docstring in the corpus
+
+
+def test_manual_text_is_the_shipped_corpus_of_docstrings():
+    """Chapter 14 trains on a file written by ``make corpus``, not on the live docstrings."""
+    from importlib import resources
+
+    text = manual_text()
+    assert text == resources.files("gradland").joinpath("corpus.txt").read_text(encoding="utf-8")
+    assert text.startswith("gradland: the companion package") and len(text) > 50_000
+    # most of its paragraphs are still docstrings of the package: `make corpus` is not forgotten for long
+    paragraphs = [p for p in text.split("\n\n") if len(p) > 80]
+    current = " ".join(docstring_text().split())  # a paragraph wrapped anew is still kept
+    kept = sum(" ".join(p.split()) in current for p in paragraphs) / len(paragraphs)
+    assert kept > 0.8, f"only {kept:.0%} of corpus.txt is still in the docstrings: run `make corpus`"
 
 
 # ---------------------------------------------------------------- training
