@@ -35,6 +35,7 @@ Binder opens the same notebooks, with ``requirements.txt`` written beside them.
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import json
 import posixpath
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import yaml
 from docutils import nodes
 from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
@@ -122,6 +124,11 @@ def blocks(text: str) -> Iterator[str | Directive]:
         close = re.compile(rf"^ *{re.escape(char)}{{{length},}}[ \t]*$")
         j = i + 1
         options: dict[str, str] = {}
+        if j < len(lines) and lines[j].strip() == "---":  # the options as a YAML block
+            end = next(k for k in range(j + 1, len(lines)) if lines[k].strip() == "---")
+            block = yaml.safe_load("\n".join(lines[j + 1:end])) or {}
+            options = {key: str(value) for key, value in block.items()}
+            j = end + 1
         while j < len(lines) and (option := OPTION.match(lines[j])):
             options[option["key"]] = option["value"].strip()
             j += 1
@@ -416,8 +423,7 @@ class Chapter:
                     f"**Fig. {self.number(caption['name'])}.** {text}"))
         self._number_sections(cells)
         self._front(cells, repository, version, built)
-        for index, cell in enumerate(cells):
-            cell["id"] = f"cell-{index}"  # stable: a rebuild changes a notebook only where its chapter changed
+        cell_ids(cells)
         return notebook
 
     def _number_sections(self, cells: list) -> None:
@@ -477,6 +483,19 @@ class Chapter:
         if rest.strip():
             cells.insert(1, nbformat.v4.new_markdown_cell(rest.strip()))
         cells.insert(1, nbformat.v4.new_code_cell(install_cell(repository, version)))
+
+
+def cell_ids(cells: list) -> None:
+    """Give each cell an id made from its source, so that inserting a cell changes
+    no other cell's id: a rebuild changes a notebook only where its chapter changed,
+    and comments on a cell (in Colab, say) stay with it. Cells with the same source
+    are told apart by their order: ``3f2a9c1e``, ``3f2a9c1e-2``.
+    """
+    seen: dict[str, int] = {}
+    for cell in cells:
+        digest = hashlib.sha256(f"{cell.cell_type}\0{cell.source}".encode()).hexdigest()[:12]
+        seen[digest] = seen.get(digest, 0) + 1
+        cell["id"] = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
 
 
 def executed_notebook(app: Sphinx, source: nbformat.NotebookNode) -> nbformat.NotebookNode:

@@ -1,4 +1,5 @@
-"""gradland: the companion package of *Gradland*, an executable textbook of deep learning.
+"""gradland: the companion package of *Gradland*, an executable textbook of deep
+learning.
 
 Every model, algorithm and figure style used by the book lives here, one module
 per idea, so that a chapter only imports what it teaches.

@@ -133,7 +133,8 @@ def device_name(where: torch.device | str | None = None) -> str:
 
 
 def _article(phrase: str) -> str:
-    """"a" or "an", by the sound that starts ``phrase``: an NVIDIA, an AMD, an 8-core, an 11-core, a Tesla."""
+    """"a" or "an", by the sound that starts ``phrase``: an NVIDIA, an AMD, an 8-core,
+    an 11-core, a Tesla."""
     word = phrase.split(maxsplit=1)[0] if phrase.strip() else ""
     if word[:1].isdigit():
         vowel = word.startswith(("8", "11", "18")) and not word.startswith(("111", "181"))
@@ -145,7 +146,8 @@ def _article(phrase: str) -> str:
 
 
 def _cpu_model() -> str:
-    """The processor's model name, from /proc/cpuinfo or platform, without trademarks."""
+    """The processor's model name, from /proc/cpuinfo or platform, without
+    trademarks."""
     import platform
     import re
 

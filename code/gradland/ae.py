@@ -61,7 +61,8 @@ def mlp(
     output: torch.nn.Module | None = None,
     seed: int = 0,
 ) -> torch.nn.Sequential:
-    r"""A multilayer perceptron: affine layers of the given sizes with an activation between them.
+    r"""A multilayer perceptron: affine layers of the given sizes with an activation
+    between them.
 
     Parameters
     ----------
@@ -118,7 +119,8 @@ def _in_features(module: torch.nn.Module, role: str) -> int:
 
 
 def _check_batch(name: str, value: object, size: int, reference: torch.Tensor) -> torch.Tensor:
-    """``value`` must be a floating ``(n, size)`` tensor with the dtype and device of ``reference``."""
+    """``value`` must be a floating ``(n, size)`` tensor with the dtype and device of
+    ``reference``."""
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape (n, {size}); got {_describe(value)}")
     if not value.is_floating_point():
@@ -146,7 +148,8 @@ class Autoencoder(nn.Module):
 
     .. math::
 
-       E(\bm{y}) = \lVert \bm{y} - \operatorname{dec}(\operatorname{enc}(\bm{y})) \rVert^2 .
+       E(\bm{y})
+       = \lVert \bm{y} - \operatorname{dec}(\operatorname{enc}(\bm{y})) \rVert^2 .
 
     Training minimises the mean energy of the data. Nothing in the loss pushes
     the energy *up* away from the data: unless the latent is narrower than
@@ -197,7 +200,8 @@ class Autoencoder(nn.Module):
         return next(self.parameters())
 
     def check(self, y: object) -> torch.Tensor:
-        """Return ``y`` if it is a floating ``(n, d_y)`` batch on the model's device and dtype; raise otherwise."""
+        """Return ``y`` if it is a floating ``(n, d_y)`` batch on the model's device and
+        dtype; raise otherwise."""
         return _check_batch("y", y, self.d_y, self._reference())
 
     def encode(self, y: torch.Tensor) -> torch.Tensor:
@@ -209,11 +213,14 @@ class Autoencoder(nn.Module):
         return self.decoder(_check_batch("z", z, self.d_z, self._reference()))
 
     def reconstruct(self, y: torch.Tensor) -> torch.Tensor:
-        r"""The reconstruction :math:`\operatorname{dec}(\operatorname{enc}(\bm{y}))`, shape ``(n, d_y)``."""
+        r"""The reconstruction :math:`\operatorname{dec}(\operatorname{enc}(\bm{y}))`,
+        shape ``(n, d_y)``."""
         return self.decode(self.encode(y))
 
     def energy(self, y: torch.Tensor) -> torch.Tensor:
-        r"""The energy :math:`E(\bm{y}) = \lVert \bm{y} - \operatorname{dec}(\operatorname{enc}(\bm{y})) \rVert^2` of each row, shape ``(n,)``."""
+        r"""The energy :math:`E(\bm{y}) = \lVert \bm{y} -
+        \operatorname{dec}(\operatorname{enc}(\bm{y})) \rVert^2` of each row, shape
+        ``(n,)``."""
         return (self.check(y) - self.reconstruct(y)).square().sum(dim=1)
 
     def loss(self, y: torch.Tensor) -> torch.Tensor:
@@ -227,14 +234,15 @@ class Autoencoder(nn.Module):
 
 
 class DenoisingAutoencoder(Autoencoder):
-    r"""An autoencoder trained to undo a corruption: :math:`\lVert \bm{y} - \operatorname{dec}(\operatorname{enc}(\tilde{\bm{y}})) \rVert^2`.
+    r"""An autoencoder trained to undo a corruption: :math:`\lVert \bm{y} -
+    \operatorname{dec}(\operatorname{enc}(\tilde{\bm{y}})) \rVert^2`.
 
-    The corrupted input is :math:`\tilde{\bm{y}} = \bm{m} \odot \bm{y} + \sigma \bm{\epsilon}`
-    with Gaussian noise :math:`\bm{\epsilon} \sim \mathcal{N}(\bm{0}, \Id)` and
-    a mask :math:`\bm{m}` whose entries are 0 with probability ``mask`` and 1
-    otherwise (Vincent et al., 2008). The energy of a point is still its
-    reconstruction error :meth:`Autoencoder.energy`; the corruption only
-    enters the training loss.
+    The corrupted input is
+    :math:`\tilde{\bm{y}} = \bm{m} \odot \bm{y} + \sigma \bm{\epsilon}` with Gaussian
+    noise :math:`\bm{\epsilon} \sim \mathcal{N}(\bm{0}, \Id)` and a mask :math:`\bm{m}`
+    whose entries are 0 with probability ``mask`` and 1 otherwise (Vincent et al.,
+    2008). The energy of a point is still its reconstruction error
+    :meth:`Autoencoder.energy`; the corruption only enters the training loss.
 
     Parameters
     ----------
@@ -249,7 +257,8 @@ class DenoisingAutoencoder(Autoencoder):
     --------
     >>> import torch
     >>> from gradland.ae import DenoisingAutoencoder, mlp
-    >>> model = DenoisingAutoencoder(mlp([2, 16, 2]), mlp([2, 16, 2], seed=1), noise=0.3)
+    >>> model = DenoisingAutoencoder(mlp([2, 16, 2]), mlp([2, 16, 2], seed=1),
+    ...                              noise=0.3)
     >>> y = torch.zeros(4, 2)
     >>> _ = torch.manual_seed(0)
     >>> y_tilde = model.corrupt(y)  # y plus noise of standard deviation 0.3
@@ -276,10 +285,11 @@ class DenoisingAutoencoder(Autoencoder):
         self.mask = float(mask)
 
     def corrupt(self, y: torch.Tensor) -> torch.Tensor:
-        r"""A corrupted copy :math:`\tilde{\bm{y}}` of the batch, drawn from the global random generator.
+        r"""A corrupted copy :math:`\tilde{\bm{y}}` of the batch, drawn from the global
+        random generator.
 
-        The random numbers are drawn on the CPU and moved to the batch's device, so that a run
-        on a GPU corrupts the data exactly as a run on the CPU does.
+        The random numbers are drawn on the CPU and moved to the batch's device, so that
+        a run on a GPU corrupts the data exactly as a run on the CPU does.
         """
         y = self.check(y)
         keep = 1.0
@@ -288,7 +298,8 @@ class DenoisingAutoencoder(Autoencoder):
         return keep * y + self.noise * torch.randn(y.shape, dtype=y.dtype).to(y.device)
 
     def loss(self, y: torch.Tensor) -> torch.Tensor:
-        r"""The denoising loss: mean of :math:`\lVert \bm{y} - \operatorname{dec}(\operatorname{enc}(\tilde{\bm{y}})) \rVert^2`."""
+        r"""The denoising loss: mean of :math:`\lVert \bm{y} -
+        \operatorname{dec}(\operatorname{enc}(\tilde{\bm{y}})) \rVert^2`."""
         y_tilde = self.corrupt(y)
         return (y - self.reconstruct(y_tilde)).square().sum(dim=1).mean()
 
@@ -299,7 +310,9 @@ class DenoisingAutoencoder(Autoencoder):
 
 
 def encoder_jacobian(encoder: torch.nn.Module, y: torch.Tensor, *, create_graph: bool = True) -> torch.Tensor:
-    r"""The Jacobian :math:`\partial \operatorname{enc} / \partial \bm{y} \in \R^{d_z \times d_y}` at every row of ``y``.
+    r"""The Jacobian
+    :math:`\partial \operatorname{enc} / \partial \bm{y} \in \R^{d_z \times d_y}` at
+    every row of ``y``.
 
     One reverse-mode pass per latent unit: the :math:`k`-th pass
     differentiates :math:`\sum_i \operatorname{enc}_k(\bm{y}_i)` with respect
@@ -330,7 +343,8 @@ def encoder_jacobian(encoder: torch.nn.Module, y: torch.Tensor, *, create_graph:
     >>> J = encoder_jacobian(linear, torch.randn(5, 3))
     >>> J.shape
     torch.Size([5, 2, 3])
-    >>> torch.allclose(J[0], linear.weight)  # the Jacobian of a linear map is its matrix
+    >>> # the Jacobian of a linear map is its matrix
+    >>> torch.allclose(J[0], linear.weight)
     True
     >>> with torch.no_grad():  # autograd is switched back on inside
     ...     encoder_jacobian(linear, torch.randn(5, 3), create_graph=False).shape
@@ -343,7 +357,9 @@ def encoder_jacobian(encoder: torch.nn.Module, y: torch.Tensor, *, create_graph:
         z = encoder(y)
         rows = []
         for k in range(z.shape[1]):
-            (row,) = torch.autograd.grad(z[:, k].sum(), y, create_graph=create_graph, retain_graph=True)
+            (row,) = torch.autograd.grad(
+                z[:, k].sum(), y, create_graph=create_graph, retain_graph=True
+            )
             rows.append(row)
         return torch.stack(rows, dim=1)
 
@@ -357,7 +373,8 @@ class ContractiveAutoencoder(Autoencoder):
     .. math::
 
        \lVert \bm{y} - \operatorname{dec}(\operatorname{enc}(\bm{y})) \rVert^2
-       + \lambda \Bigl\lVert \frac{\partial \operatorname{enc}}{\partial \bm{y}} \Bigr\rVert_{\mathrm{F}}^2 ,
+       + \lambda \Bigl\lVert \frac{\partial \operatorname{enc}}{\partial \bm{y}}
+       \Bigr\rVert_{\mathrm{F}}^2 ,
 
     so that the encoder stays flat in every direction but those along which
     the data vary, which reconstruction needs. The energy is the
@@ -374,7 +391,8 @@ class ContractiveAutoencoder(Autoencoder):
     --------
     >>> import torch
     >>> from gradland.ae import ContractiveAutoencoder, mlp
-    >>> model = ContractiveAutoencoder(mlp([2, 16, 2]), mlp([2, 16, 2], seed=1), lam=0.1)
+    >>> model = ContractiveAutoencoder(mlp([2, 16, 2]), mlp([2, 16, 2], seed=1),
+    ...                                lam=0.1)
     >>> model.contraction(torch.zeros(3, 2)).shape
     torch.Size([3])
     """
@@ -394,7 +412,8 @@ class ContractiveAutoencoder(Autoencoder):
         self.lam = float(lam)
 
     def contraction(self, y: torch.Tensor) -> torch.Tensor:
-        r"""The penalty :math:`\lVert \partial \operatorname{enc} / \partial \bm{y} \rVert_{\mathrm{F}}^2` at each row, shape ``(n,)``."""
+        r"""The penalty :math:`\lVert \partial \operatorname{enc} / \partial \bm{y}
+        \rVert_{\mathrm{F}}^2` at each row, shape ``(n,)``."""
         return encoder_jacobian(self.encoder, self.check(y)).square().sum(dim=(1, 2))
 
     def loss(self, y: torch.Tensor) -> torch.Tensor:
@@ -419,7 +438,9 @@ def _check_gaussian(mu: object, logvar: object) -> tuple[torch.Tensor, torch.Ten
 
 
 def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, samples: int | None = None) -> torch.Tensor:
-    r"""A differentiable sample of :math:`\mathcal{N}(\bm{\mu}, \operatorname{diag} \bm{\sigma}^2)`: the reparameterisation trick.
+    r"""A differentiable sample of
+    :math:`\mathcal{N}(\bm{\mu}, \operatorname{diag} \bm{\sigma}^2)`: the
+    reparameterisation trick.
 
     The reparameterisation trick (Kingma and Welling, 2014; Rezende et al., 2014)
     moves the randomness into a standard normal
@@ -462,12 +483,15 @@ def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, samples: int | None =
     shape = mu.shape if samples is None else (samples, *mu.shape)
     if samples is not None and (not isinstance(samples, int) or samples < 1):
         raise ValueError(f"samples must be a positive int; got {samples!r}")
-    eps = torch.randn(shape, dtype=mu.dtype).to(mu.device)  # drawn on the CPU: the same samples on any device
+    # drawn on the CPU: the same samples on any device
+    eps = torch.randn(shape, dtype=mu.dtype).to(mu.device)
     return mu + torch.exp(0.5 * logvar) * eps
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    r"""The divergence of :math:`\mathcal{N}(\bm{\mu}, \operatorname{diag} \bm{\sigma}^2)` from :math:`\mathcal{N}(\bm{0}, \Id)`, in closed form.
+    r"""The divergence of
+    :math:`\mathcal{N}(\bm{\mu}, \operatorname{diag} \bm{\sigma}^2)` from
+    :math:`\mathcal{N}(\bm{0}, \Id)`, in closed form.
 
     .. math::
 
@@ -512,8 +536,10 @@ class VariationalAutoencoder(Autoencoder):
 
     .. math::
 
-       \operatorname{ELBO}(\bm{y}) = \E_{q(\bm{z} \mid \bm{y})} \bigl[ \log p(\bm{y} \mid \bm{z}) \bigr]
-       - D_{\mathrm{KL}}\bigl( q(\bm{z} \mid \bm{y}) \,\|\, p(\bm{z}) \bigr) \le \log p(\bm{y}),
+       \operatorname{ELBO}(\bm{y})
+       = \E_{q(\bm{z} \mid \bm{y})} \bigl[ \log p(\bm{y} \mid \bm{z}) \bigr]
+       - D_{\mathrm{KL}}\bigl( q(\bm{z} \mid \bm{y}) \,\|\, p(\bm{z}) \bigr)
+       \le \log p(\bm{y}),
 
     estimated with reparameterised samples and the closed-form
     :func:`gaussian_kl`. Its negative is the model's energy, a free energy:
@@ -575,17 +601,20 @@ class VariationalAutoencoder(Autoencoder):
         return out[:, : self.d_z], out[:, self.d_z :]
 
     def mean(self, z: torch.Tensor) -> torch.Tensor:
-        r"""The mean of :math:`p(\bm{y} \mid \bm{z})`: the decoder's output, through a sigmoid for Bernoulli."""
+        r"""The mean of :math:`p(\bm{y} \mid \bm{z})`: the decoder's output, through a
+        sigmoid for Bernoulli."""
         out = self.decode(z)
         return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
 
     def reconstruct(self, y: torch.Tensor) -> torch.Tensor:
-        r"""The mean of :math:`p(\bm{y} \mid \bm{\mu}(\bm{y}))`, decoded from the posterior mean, shape ``(n, d_y)``."""
+        r"""The mean of :math:`p(\bm{y} \mid \bm{\mu}(\bm{y}))`, decoded from the
+        posterior mean, shape ``(n, d_y)``."""
         mu, _ = self.encode(y)
         return self.mean(mu)
 
     def log_likelihood(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        r"""The log-likelihood :math:`\log p(\bm{y} \mid \bm{z})` of each row, shape ``(n,)``."""
+        r"""The log-likelihood :math:`\log p(\bm{y} \mid \bm{z})` of each row, shape
+        ``(n,)``."""
         return self._log_likelihood(self.check(y), self.decode(z))
 
     def _log_likelihood(self, y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -595,7 +624,8 @@ class VariationalAutoencoder(Autoencoder):
         return -0.5 * ((y - out).square().sum(dim=-1) / s2 + self.d_y * math.log(2 * math.pi * s2))
 
     def elbo(self, y: torch.Tensor, samples: int = 1) -> torch.Tensor:
-        r"""The evidence lower bound of each row, shape ``(n,)``, with ``samples`` reparameterised samples.
+        r"""The evidence lower bound of each row, shape ``(n,)``, with ``samples``
+        reparameterised samples.
 
         Parameters
         ----------
@@ -614,15 +644,18 @@ class VariationalAutoencoder(Autoencoder):
         return expected - gaussian_kl(mu, logvar)
 
     def energy(self, y: torch.Tensor, samples: int = 1) -> torch.Tensor:
-        r"""The free energy :math:`-\operatorname{ELBO}(\bm{y})` of each row, shape ``(n,)``: a random estimate."""
+        r"""The free energy :math:`-\operatorname{ELBO}(\bm{y})` of each row, shape
+        ``(n,)``: a random estimate."""
         return -self.elbo(y, samples)
 
     def loss(self, y: torch.Tensor) -> torch.Tensor:
-        r"""The training loss: the mean negative ELBO of the batch with one sample each."""
+        r"""The training loss: the mean negative ELBO of the batch with one sample
+        each."""
         return self.energy(y).mean()
 
     def sample(self, n: int) -> torch.Tensor:
-        r"""Decode ``n`` latents drawn from the prior: the means :math:`\operatorname{dec}(\bm{z})`, shape ``(n, d_y)``."""
+        r"""Decode ``n`` latents drawn from the prior: the means
+        :math:`\operatorname{dec}(\bm{z})`, shape ``(n, d_y)``."""
         ref = self._reference()
         z = torch.randn(n, self.d_z, dtype=ref.dtype).to(ref.device)  # drawn on the CPU, as everywhere
         return self.mean(z)

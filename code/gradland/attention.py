@@ -171,10 +171,14 @@ def attention(
     beta = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     if fused:
         if hard or need_weights:
-            raise ValueError("the fused path does soft attention only and returns no weights; use fused=False")
+            raise ValueError(
+                "the fused path does soft attention only and returns no weights; "
+                "use fused=False"
+            )
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=beta)
 
-    scores = q @ k.transpose(-2, -1) * beta  # (..., T_q, T_k): one row of scores per query
+    # (..., T_q, T_k): one row of scores per query
+    scores = q @ k.transpose(-2, -1) * beta
     if mask is not None:
         scores = scores.masked_fill(~mask, -math.inf)
     if hard:
@@ -186,7 +190,8 @@ def attention(
 
 
 def causal_mask(T: int, *, device: torch.device | str | None = None) -> torch.Tensor:
-    r"""The mask of a sequence that may not look ahead: query :math:`i` sees keys :math:`j \le i`.
+    r"""The mask of a sequence that may not look ahead: query :math:`i` sees keys
+    :math:`j \le i`.
 
     Examples
     --------
@@ -291,7 +296,8 @@ class MultiHeadAttention(nn.Module):
             self.to(device)
 
     def _packed(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The stacked weight :math:`[\\bm{W}_q; \\bm{W}_k; \\bm{W}_v] \\in \\R^{3d \\times d}` and bias."""
+        """The stacked weight
+        :math:`[\\bm{W}_q; \\bm{W}_k; \\bm{W}_v] \\in \\R^{3d \\times d}` and bias."""
         weight = torch.cat((self.w_q.weight, self.w_k.weight, self.w_v.weight))
         bias = None if self.w_q.bias is None else torch.cat((self.w_q.bias, self.w_k.bias, self.w_v.bias))
         return weight, bias
@@ -309,7 +315,8 @@ class MultiHeadAttention(nn.Module):
         hard: bool = False,
         need_weights: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        r"""Attend from the set ``x`` to the set ``xi`` (to ``x`` itself when ``xi`` is None).
+        r"""Attend from the set ``x`` to the set ``xi`` (to ``x`` itself when ``xi`` is
+        None).
 
         ``x`` has shape ``(B, T_q, d_model)`` and ``xi`` ``(B, T_k, d_model)``.
         ``mask`` is boolean and broadcasts to ``(B, T_q, T_k)`` (the same mask
@@ -322,22 +329,29 @@ class MultiHeadAttention(nn.Module):
                 raise ValueError(f"{name} must have shape (B, T, {self.d_model}); got {_describe(value)}")
         if xi is not None and xi.shape[0] != x.shape[0]:
             raise ValueError(f"x and xi must hold as many sets (the same B); got x {_describe(x)} and xi {_describe(xi)}")
-        if self.fused and xi is None:  # one set: one product with the stacked [W_q; W_k; W_v]
+        if self.fused and xi is None:
+            # one set: one product with the stacked [W_q; W_k; W_v]
             q, k, v = map(self._split, F.linear(x, *self._packed()).chunk(3, dim=-1))
         else:
             xi = x if xi is None else xi
-            q, k, v = self._split(self.w_q(x)), self._split(self.w_k(xi)), self._split(self.w_v(xi))
+            q, k, v = (
+                self._split(self.w_q(x)),
+                self._split(self.w_k(xi)),
+                self._split(self.w_v(xi)),
+            )
         if mask is not None and isinstance(mask, torch.Tensor) and mask.ndim == 3:
             mask = mask[:, None]  # the same mask for every head
         fused = self.fused and not (hard or need_weights)
         result = attention(q, k, v, mask, hard, need_weights=need_weights, fused=fused)
         out, weights = result if need_weights else (result, None)
-        out = self.w_o(out.transpose(-3, -2).flatten(-2))  # concatenate the heads, then mix them
+        # concatenate the heads, then mix them
+        out = self.w_o(out.transpose(-3, -2).flatten(-2))
         return (out, weights) if need_weights else out
 
     @classmethod
     def from_torch(cls, mha: nn.MultiheadAttention, *, fused: bool = False) -> MultiHeadAttention:
-        """A copy of a ``torch.nn.MultiheadAttention`` (same weights, so the same outputs).
+        """A copy of a ``torch.nn.MultiheadAttention`` (same weights, so the same
+        outputs).
 
         The PyTorch module must have equal query, key and value sizes and no
         extra key/value biases. Its packed input projection is split into

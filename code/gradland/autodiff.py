@@ -384,7 +384,8 @@ class Tensor:
             )
 
         # Treat a vector as a one-row (left) or one-column (right) matrix, and
-        # the cotangent G accordingly; then the cotangent of A is G @ B.T and that of B is A.T @ G, as in eq-ad-matmul.
+        # the cotangent G accordingly; then the cotangent of A is G @ B.T and
+        # that of B is A.T @ G, as in eq-ad-matmul.
         a2 = a.unsqueeze(0) if a.ndim == 1 else a
         b2 = b.unsqueeze(-1) if b.ndim == 1 else b
 
@@ -439,7 +440,8 @@ class Tensor:
         )
 
     def sigmoid(self) -> Tensor:
-        r"""Elementwise :math:`\sigma(x) = 1 / (1 + e^{-x})`; derivative :math:`\sigma (1 - \sigma)`."""
+        r"""Elementwise :math:`\sigma(x) = 1 / (1 + e^{-x})`; derivative
+        :math:`\sigma (1 - \sigma)`."""
         out = self.data.sigmoid()
         return self._make(
             out, (self,),
@@ -667,9 +669,9 @@ def cross_entropy(logits: Tensor, target: torch.Tensor) -> Tensor:
     r"""Mean cross-entropy of class scores against integer labels.
 
     For a batch of scores :math:`\bm{s}_i \in \mathbb{R}^K` (the rows of
-    ``logits``) and labels :math:`y_i`, returns
-    :math:`\frac{1}{B} \sum_i \big(\operatorname{logsumexp}(\bm{s}_i) - s_{i, y_i}\big)`,
-    as :func:`torch.nn.functional.cross_entropy` does.
+    ``logits``) and labels :math:`y_i`, returns :math:`\frac{1}{B} \sum_i
+    \big(\operatorname{logsumexp}(\bm{s}_i) - s_{i, y_i}\big)`, as
+    :func:`torch.nn.functional.cross_entropy` does.
 
     Parameters
     ----------
@@ -904,7 +906,8 @@ class Module:
 
 
 class Linear(Module):
-    r"""An affine layer :math:`\bm{y} = \bm{W} \bm{x} + \bm{b}`, applied to a batch stored as rows.
+    r"""An affine layer :math:`\bm{y} = \bm{W} \bm{x} + \bm{b}`, applied to a batch
+    stored as rows.
 
     As in :class:`torch.nn.Linear`, the weight has shape ``(out, in)`` and a
     batch ``X`` of shape ``(B, in)`` gives ``X @ W.T + b``; the initial
@@ -1007,7 +1010,8 @@ class MLP(Module):
 
 
 class SGD:
-    r"""Stochastic gradient descent: :math:`\bm{\theta} \leftarrow \bm{\theta} - \eta \nabla_{\bm{\theta}} \mathcal{L}`.
+    r"""Stochastic gradient descent:
+    :math:`\bm{\theta} \leftarrow \bm{\theta} - \eta \nabla_{\bm{\theta}} \mathcal{L}`.
 
     Examples
     --------

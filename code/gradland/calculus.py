@@ -59,7 +59,8 @@ def _check_positive(name: str, value: object) -> float:
 
 
 def _check_output(y: object, allowed_ndim: tuple[int, ...], expected: str) -> torch.Tensor:
-    """Fail unless ``y``, a value of f, is a floating tensor with an allowed number of dims."""
+    """Fail unless ``y``, a value of f, is a floating tensor with an allowed number of
+    dims."""
     if not isinstance(y, torch.Tensor):
         raise TypeError(f"f must return a torch.Tensor of shape {expected}; got {type(y).__name__}")
     if not y.is_floating_point():
@@ -77,7 +78,8 @@ def _check_output(y: object, allowed_ndim: tuple[int, ...], expected: str) -> to
 def jacobian_fd(
     f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: float = 1e-6
 ) -> torch.Tensor:
-    r"""The Jacobian of :math:`\bm{f}` at :math:`\bm{x}` by central differences, shape ``(m, n)``.
+    r"""The Jacobian of :math:`\bm{f}` at :math:`\bm{x}` by central differences, shape
+    ``(m, n)``.
 
     Column :math:`j` of the Jacobian
     :math:`\frac{\partial \bm{f}}{\partial \bm{x}} \in \R^{m \times n}` is the
@@ -86,7 +88,8 @@ def jacobian_fd(
 
     .. math::
 
-       \frac{\bm{f}(\bm{x} + \epsilon \bm{e}_j) - \bm{f}(\bm{x} - \epsilon \bm{e}_j)}{2 \epsilon},
+       \frac{\bm{f}(\bm{x} + \epsilon \bm{e}_j)
+       - \bm{f}(\bm{x} - \epsilon \bm{e}_j)}{2 \epsilon},
 
     whose truncation error is :math:`O(\epsilon^2)` for a smooth
     :math:`\bm{f}`; rounding adds an error of order
@@ -136,7 +139,8 @@ def jacobian_fd(
 
     See Also
     --------
-    torch.autograd.functional.jacobian : the exact Jacobian, by automatic differentiation.
+    torch.autograd.functional.jacobian : the exact Jacobian, by automatic
+        differentiation.
 
     Examples
     --------
@@ -263,7 +267,8 @@ def gradient_descent(
 
     With ``lr`` too large the iterates grow until they are no longer finite:
 
-    >>> gradient_descent(f, torch.tensor([1.0]), lr=3.0, steps=200)  # doctest: +ELLIPSIS
+    >>> gradient_descent(f, torch.tensor([1.0]), lr=3.0,
+    ...                  steps=200)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     FloatingPointError: gradient descent diverged at step 64 of 200: f(x_64) ...

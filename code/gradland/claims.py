@@ -81,7 +81,7 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     Examples
     --------
     >>> from gradland.claims import glue, glued
-    >>> glue("doc_ratio", 2.5)     # returns nothing: a cell ending in glue shows nothing
+    >>> glue("doc_ratio", 2.5)  # returns nothing: a cell ending in glue shows nothing
     >>> glued()["doc_ratio"]
     2.5
     """
@@ -222,10 +222,12 @@ def claim(statement: str, condition: str) -> None:
     >>> glue("doc_loss_start", 1.4)
     >>> glue("doc_loss_end", 0.2)
     >>> claim("the loss falls", "doc_loss_end < doc_loss_start")
-    >>> claim("the loss rises", "doc_loss_end > doc_loss_start")
+    >>> claim("the loss rises",
+    ...       "doc_loss_end > doc_loss_start")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    gradland.claims.ClaimError: the text says "the loss rises", but doc_loss_end > doc_loss_start is false for doc_loss_end=0.2, doc_loss_start=1.4
+    gradland.claims.ClaimError: the text says "the loss rises", but doc_loss_end >
+    doc_loss_start is false for doc_loss_end=0.2, doc_loss_start=1.4
     """
     if not holds(condition, _GLUED):
         read = ", ".join(f"{name}={_GLUED[name]!r}" for name in sorted(names_in(condition)))

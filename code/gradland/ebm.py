@@ -166,7 +166,8 @@ def free_energy(energies: torch.Tensor, beta: float, dim: int = -1) -> torch.Ten
 
 
 def softmin_weights(energies: torch.Tensor, beta: float, dim: int = -1) -> torch.Tensor:
-    r"""How much each latent value contributes to the free energy: :math:`\softmin(\beta \bm{E})`.
+    r"""How much each latent value contributes to the free energy:
+    :math:`\softmin(\beta \bm{E})`.
 
     The weights are :math:`w_k = \exp(-\beta E_k) / \sum_j \exp(-\beta E_j)`,
     the derivative :math:`\partial F_\beta / \partial E_k` of
@@ -217,12 +218,14 @@ def _check_angles(name: str, z: object) -> torch.Tensor:
 
 
 def _circle(z: torch.Tensor) -> torch.Tensor:
-    """The point :math:`(\\cos z, \\sin z)` of the unit circle, shape ``z.shape + (2,)``."""
+    """The point :math:`(\\cos z, \\sin z)` of the unit circle, shape
+    ``z.shape + (2,)``."""
     return torch.stack((torch.cos(z), torch.sin(z)), dim=-1)
 
 
 class EllipseDecoder(nn.Module):
-    r"""An ellipse in :math:`\R^2` drawn by an angle: :math:`\operatorname{dec}(z) = \bm{W} (\cos z, \sin z)^\top + \bm{b}`.
+    r"""An ellipse in :math:`\R^2` drawn by an angle:
+    :math:`\operatorname{dec}(z) = \bm{W} (\cos z, \sin z)^\top + \bm{b}`.
 
     Every ellipse in the plane is the image of the unit circle by an affine
     map, so the learnable :math:`\bm{W} \in \R^{2 \times 2}` and
@@ -269,7 +272,8 @@ class EllipseDecoder(nn.Module):
 
 
 class HornDecoder(nn.Module):
-    r"""A conditional ellipse: :math:`\operatorname{dec}(x, z) = \bm{W}(x) (\cos z, \sin z)^\top + \bm{b}(x)`.
+    r"""A conditional ellipse:
+    :math:`\operatorname{dec}(x, z) = \bm{W}(x) (\cos z, \sin z)^\top + \bm{b}(x)`.
 
     A small multilayer perceptron maps the input :math:`x \in \R` to the six
     numbers of :math:`\bm{W}(x) \in \R^{2 \times 2}` and
@@ -303,7 +307,8 @@ class HornDecoder(nn.Module):
             )
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Decode inputs ``x`` and angles ``z`` (broadcast together) into points ``(..., 2)``."""
+        """Decode inputs ``x`` and angles ``z`` (broadcast together) into points
+        ``(..., 2)``."""
         x = _check_angles("x", x)
         z = _check_angles("z", z)
         x, z = torch.broadcast_tensors(x, z)
@@ -314,7 +319,8 @@ class HornDecoder(nn.Module):
 
 
 class LatentEBM(nn.Module):
-    r"""The energy :math:`E(\bm{x}, \bm{y}, z) = \lVert \bm{y} - \operatorname{dec}(\bm{x}, z) \rVert^2` of a decoder.
+    r"""The energy :math:`E(\bm{x}, \bm{y}, z) = \lVert \bm{y} -
+    \operatorname{dec}(\bm{x}, z) \rVert^2` of a decoder.
 
     Parameters
     ----------
@@ -352,7 +358,8 @@ class LatentEBM(nn.Module):
         return self.decoder(z) if x is None else self.decoder(x, z)
 
     def energy(self, y: torch.Tensor, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
-        r"""The energies :math:`E(\bm{x}, \bm{y}, z)`, broadcasting ``y[..., :]`` against ``z`` (and ``x``).
+        r"""The energies :math:`E(\bm{x}, \bm{y}, z)`, broadcasting ``y[..., :]``
+        against ``z`` (and ``x``).
 
         Parameters
         ----------
@@ -369,10 +376,14 @@ class LatentEBM(nn.Module):
             The squared distances, shape ``broadcast(y.shape[:-1], z.shape)``.
         """
         if not isinstance(y, torch.Tensor) or y.ndim == 0 or y.shape[-1] != 2:
-            raise ValueError(f"y must be a tensor of points of shape (..., 2); got {_describe(y)}")
+            raise ValueError(
+                f"y must be a tensor of points of shape (..., 2); got {_describe(y)}"
+            )
         z = _check_angles("z", z)
         if y.device != z.device:
-            raise ValueError(f"y and z must be on the same device; got {y.device} and {z.device}")
+            raise ValueError(
+                f"y and z must be on the same device; got {y.device} and {z.device}"
+            )
         return (y - self.decode(z, x)).square().sum(dim=-1)
 
     def grid_energies(self, y: torch.Tensor, z_grid: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
@@ -398,11 +409,13 @@ class LatentEBM(nn.Module):
     def free_energy(
         self, y: torch.Tensor, z_grid: torch.Tensor, beta: float, x: torch.Tensor | None = None
     ) -> torch.Tensor:
-        r"""The free energy :math:`F_\beta(\bm{x}, \bm{y})` over the latent grid, shape ``(n,)``; see :func:`free_energy`."""
+        r"""The free energy :math:`F_\beta(\bm{x}, \bm{y})` over the latent grid, shape
+        ``(n,)``; see :func:`free_energy`."""
         return free_energy(self.grid_energies(y, z_grid, x), beta)
 
     def infer_z_grid(self, y: torch.Tensor, z_grid: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
-        r"""Exhaustive search: :math:`\check{z} = \argmin_k E(\bm{x}, \bm{y}, z_k)` over the grid, shape ``(n,)``."""
+        r"""Exhaustive search: :math:`\check{z} = \argmin_k E(\bm{x}, \bm{y}, z_k)` over
+        the grid, shape ``(n,)``."""
         with torch.no_grad():
             return z_grid[self.grid_energies(y, z_grid, x).argmin(dim=1)]
 
@@ -473,7 +486,8 @@ class LatentEBM(nn.Module):
         lr: float = 0.05,
         steps: int = 200,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        r"""Gradient descent on the free energy in :math:`\bm{y}`: :math:`\check{\bm{y}} = \argmin_{\bm{y}} F_\beta(\bm{x}, \bm{y})`.
+        r"""Gradient descent on the free energy in :math:`\bm{y}`:
+        :math:`\check{\bm{y}} = \argmin_{\bm{y}} F_\beta(\bm{x}, \bm{y})`.
 
         Parameters
         ----------
@@ -569,7 +583,9 @@ def fit(
     """
     parameters = [p for p in model.parameters() if p.requires_grad]
     if not parameters:
-        raise ValueError("the model has no parameters to train: its decoder is a fixed function")
+        raise ValueError(
+            "the model has no parameters to train: its decoder is a fixed function"
+        )
     optimizer = torch.optim.Adam(parameters, lr=lr)
     losses = []
     for _ in range(steps):
@@ -639,7 +655,9 @@ def force(
             [0., 0.]])
     """
     with torch.no_grad():
-        points = model.decode(z_grid if x is None else z_grid[None, :], None if x is None else x[:, None])
+        points = model.decode(
+            z_grid if x is None else z_grid[None, :], None if x is None else x[:, None]
+        )
     points = points.detach().requires_grad_(True)
     energies = (y[:, None, :] - points).square().sum(dim=-1)
     loss = free_energy(energies, beta).sum()
@@ -653,7 +671,8 @@ def force(
 
 
 class FourierDecoder(nn.Module):
-    r"""A closed curve with :math:`H` harmonics: :math:`\operatorname{dec}(z) = \bm{b} + \sum_{h=1}^{H} \bm{A}_h (\cos hz, \sin hz)^\top`.
+    r"""A closed curve with :math:`H` harmonics: :math:`\operatorname{dec}(z) = \bm{b} +
+    \sum_{h=1}^{H} \bm{A}_h (\cos hz, \sin hz)^\top`.
 
     With :math:`H = 1` it is :class:`EllipseDecoder`; each further harmonic
     lets the curve bend more, with :math:`4 H + 2` parameters in all, so that
@@ -702,7 +721,8 @@ def _check_points(name: str, y: object) -> torch.Tensor:
 
 
 class EnergyMLP(nn.Module):
-    r"""An energy network :math:`E_{\bm{\theta}}(\bm{y})`: a small perceptron from :math:`\R^2` to :math:`[0, \infty)`.
+    r"""An energy network :math:`E_{\bm{\theta}}(\bm{y})`: a small perceptron from
+    :math:`\R^2` to :math:`[0, \infty)`.
 
     Two hidden layers with the smooth activation SiLU, then a softplus, so
     that the energy is never negative (as the square-square loss of
@@ -749,14 +769,16 @@ CONTRASTIVE_KINDS: tuple[str, ...] = ("hinge", "square-square", "log")
 def contrastive_loss(
     e_pos: torch.Tensor, e_neg: torch.Tensor, *, kind: str = "hinge", margin: float = 1.0
 ) -> torch.Tensor:
-    r"""A contrastive loss of pairs: energy :math:`E(\bm{y}_i)` of data, :math:`E(\hat{\bm{y}}_i)` of contrastive samples.
+    r"""A contrastive loss of pairs: energy :math:`E(\bm{y}_i)` of data,
+    :math:`E(\hat{\bm{y}}_i)` of contrastive samples.
 
     The three kinds, averaged over the :math:`n` pairs, are
 
     .. math::
 
        \text{hinge:} \quad & \max\bigl(0,\, m + E(\bm{y}) - E(\hat{\bm{y}})\bigr), \\
-       \text{square-square:} \quad & E(\bm{y})^2 + \max\bigl(0,\, m - E(\hat{\bm{y}})\bigr)^2, \\
+       \text{square-square:} \quad & E(\bm{y})^2
+       + \max\bigl(0,\, m - E(\hat{\bm{y}})\bigr)^2, \\
        \text{log:} \quad & \log\bigl(1 + \exp(E(\bm{y}) - E(\hat{\bm{y}}))\bigr).
 
     Each one decreases when the energy of the data goes down or the energy of
@@ -788,7 +810,8 @@ def contrastive_loss(
     >>> e_pos, e_neg = torch.tensor([0.2, 0.5]), torch.tensor([2.0, 0.5])
     >>> contrastive_loss(e_pos, e_neg, kind="hinge", margin=1.0)  # (0 + 1) / 2
     tensor(0.5000)
-    >>> contrastive_loss(e_pos, e_neg, kind="square-square", margin=1.0)  # (0.04 + 0.25 + 0.25) / 2
+    >>> contrastive_loss(e_pos, e_neg, kind="square-square",
+    ...                  margin=1.0)  # (0.04 + 0.25 + 0.25) / 2
     tensor(0.2700)
     """
     for name, e in (("e_pos", e_pos), ("e_neg", e_neg)):
@@ -865,11 +888,14 @@ def langevin(
     if not step_size > 0 or not noise >= 0:
         raise ValueError(f"step_size must be positive and noise >= 0; got {step_size!r} and {noise!r}")
     y = y0.detach().clone()
-    source = torch.device("cpu") if generator is None else generator.device  # where the noise is drawn
+    # where the noise is drawn
+    source = torch.device("cpu") if generator is None else generator.device
     for _ in range(steps):
         y.requires_grad_(True)
         (grad,) = torch.autograd.grad(energy(y).sum(), y)
-        eps = torch.randn(y.shape, generator=generator, device=source, dtype=y.dtype).to(y.device)
+        eps = torch.randn(
+            y.shape, generator=generator, device=source, dtype=y.dtype
+        ).to(y.device)
         y = (y - step_size * grad + noise * eps).detach()
     return y
 
@@ -972,15 +998,16 @@ class RegularisedEBM(nn.Module):
 
     .. math::
 
-       E(\bm{y}, \bm{z}) = \lVert \bm{y} - \bm{W} \bm{z} - \bm{b} \rVert^2 + \lambda R(\bm{z}),
+       E(\bm{y}, \bm{z}) = \lVert \bm{y} - \bm{W} \bm{z} - \bm{b} \rVert^2
+       + \lambda R(\bm{z}),
 
     with :math:`R(\bm{z}) = \lVert \bm{z} \rVert_1` (``"l1"``, sparse coding),
     :math:`\lVert \bm{z} \rVert^2` (``"l2"``) or
     :math:`(\lVert \bm{z} \rVert - 1)^2` (``"ring"``, a soft version of the
     angle latent of :class:`EllipseDecoder`, which it becomes as
     :math:`\lambda \to \infty`). With :math:`\lambda = 0`, :math:`d \ge 2` and
-    :math:`\bm{W}` of rank 2, every :math:`\bm{y}` is decoded exactly and the free energy is zero
-    everywhere.
+    :math:`\bm{W}` of rank 2, every :math:`\bm{y}` is decoded exactly and the free
+    energy is zero everywhere.
 
     Parameters
     ----------
@@ -999,7 +1026,8 @@ class RegularisedEBM(nn.Module):
     >>> import torch
     >>> from gradland.ebm import RegularisedEBM
     >>> y = torch.tensor([[1.0, 2.0], [-3.0, 0.5]])
-    >>> RegularisedEBM(lam=0.0).free_energy(y).abs().max() < 1e-5  # collapsed: zero everywhere
+    >>> # collapsed: zero everywhere
+    >>> RegularisedEBM(lam=0.0).free_energy(y).abs().max() < 1e-5
     tensor(True)
     >>> RegularisedEBM(lam=1.0, penalty="ring").free_energy(y).min() > 0.1
     tensor(True)
@@ -1019,7 +1047,8 @@ class RegularisedEBM(nn.Module):
         self.lam, self.penalty = float(lam), penalty
 
     def penalty_of(self, z: torch.Tensor) -> torch.Tensor:
-        r"""The penalty :math:`R(\bm{z})` of latents of shape ``(n, d)``: shape ``(n,)``."""
+        r"""The penalty :math:`R(\bm{z})` of latents of shape ``(n, d)``: shape
+        ``(n,)``."""
         if self.penalty == "l1":
             return z.abs().sum(dim=-1)
         if self.penalty == "l2":
@@ -1027,7 +1056,8 @@ class RegularisedEBM(nn.Module):
         return (z.norm(dim=-1) - 1).square()
 
     def energy(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        r"""The energies :math:`E(\bm{y}_i, \bm{z}_i)` of ``n`` pairs: ``y`` ``(n, 2)``, ``z`` ``(n, d)``, result ``(n,)``."""
+        r"""The energies :math:`E(\bm{y}_i, \bm{z}_i)` of ``n`` pairs: ``y`` ``(n, 2)``,
+        ``z`` ``(n, d)``, result ``(n,)``."""
         y = _check_points("y", y)
         if not isinstance(z, torch.Tensor) or tuple(z.shape) != (len(y), self.weight.shape[1]):
             raise ValueError(f"z must have shape ({len(y)}, {self.weight.shape[1]}); got {_describe(z)}")
@@ -1035,7 +1065,8 @@ class RegularisedEBM(nn.Module):
         return residual.square().sum(dim=-1) + self.lam * self.penalty_of(z)
 
     def infer_z(self, y: torch.Tensor, *, steps: int = 100) -> torch.Tensor:
-        r"""The latent of least energy, :math:`\check{\bm{z}} = \argmin_{\bm{z}} E(\bm{y}, \bm{z})`, shape ``(n, d)``.
+        r"""The latent of least energy,
+        :math:`\check{\bm{z}} = \argmin_{\bm{z}} E(\bm{y}, \bm{z})`, shape ``(n, d)``.
 
         Starts from the least-squares latent :math:`\bm{W}^{+} (\bm{y} -
         \bm{b})` and takes ``steps`` steps of gradient descent (of proximal
@@ -1052,8 +1083,10 @@ class RegularisedEBM(nn.Module):
             z = (y - self.bias) @ torch.linalg.pinv(w).T
             b = self.bias.detach()
             for _ in range(steps):
-                grad = -2 * (y - z @ w.T - b) @ w  # gradient of the squared error, one row per target
-                if self.penalty == "l1":  # then the proximal step of the l1 norm: soft-thresholding
+                # gradient of the squared error, one row per target
+                grad = -2 * (y - z @ w.T - b) @ w
+                # then the proximal step of the l1 norm: soft-thresholding
+                if self.penalty == "l1":
                     z = z - eta * grad
                     z = torch.sign(z) * torch.relu(z.abs() - eta * self.lam)
                     continue
@@ -1066,7 +1099,8 @@ class RegularisedEBM(nn.Module):
         return z.detach()
 
     def free_energy(self, y: torch.Tensor, *, steps: int = 100) -> torch.Tensor:
-        r"""The zero-temperature free energy :math:`F_\infty(\bm{y}) = E(\bm{y}, \check{\bm{z}})`, shape ``(n,)``.
+        r"""The zero-temperature free energy
+        :math:`F_\infty(\bm{y}) = E(\bm{y}, \check{\bm{z}})`, shape ``(n,)``.
 
         The latent is found by :meth:`infer_z` and held fixed, so the result is
         differentiable in the parameters and in ``y``. By the envelope
@@ -1084,7 +1118,8 @@ class RegularisedEBM(nn.Module):
 def fit_regularised(
     model: RegularisedEBM, y: torch.Tensor, *, steps: int = 300, lr: float = 0.02, infer_steps: int = 50
 ) -> list[float]:
-    r"""Train a :class:`RegularisedEBM` by minimising the mean free energy of the data with Adam.
+    r"""Train a :class:`RegularisedEBM` by minimising the mean free energy of the data
+    with Adam.
 
     Nothing pushes up: the penalty alone keeps the low-energy region small.
 
@@ -1110,7 +1145,8 @@ def fit_regularised(
     --------
     >>> from gradland.data import horn
     >>> from gradland.ebm import RegularisedEBM, fit_regularised
-    >>> losses = fit_regularised(RegularisedEBM(lam=1.0), horn(32, x=1.0).y, steps=100, lr=0.05)
+    >>> losses = fit_regularised(RegularisedEBM(lam=1.0), horn(32, x=1.0).y,
+    ...                          steps=100, lr=0.05)
     >>> losses[-1] < 0.1 * losses[0]
     True
     """

@@ -50,7 +50,8 @@ def _check_module(name: str, value: object) -> None:
 
 
 def _check_names(what: str, given: object, expected: TensorDict) -> None:
-    """Fail unless ``given`` is a dict of tensors with exactly the keys of ``expected``."""
+    """Fail unless ``given`` is a dict of tensors with exactly the keys of
+    ``expected``."""
     if not isinstance(given, dict):
         raise TypeError(f"{what} must be a dict name -> tensor; got {type(given).__name__}")
     missing = sorted(set(expected) - set(given))
@@ -187,7 +188,8 @@ def purify(
     True
     >>> int(buffers["1.num_batches_tracked"]), int(new_buffers["1.num_batches_tracked"])
     (0, 1)
-    >>> torch.equal(fn(params, buffers, x)[0], y)  # ...and the same again: no state moved
+    >>> # ...and the same again: no state moved
+    >>> torch.equal(fn(params, buffers, x)[0], y)
     True
     """
     _check_module("module", module)
@@ -229,7 +231,8 @@ def per_example_grads_loop(
 
     .. math::
 
-        \bm{g}_b = \nabla_{\bm{\theta}}\, \ell\bigl(\bm{f}(\bm{\theta}, \bm{x}_b), \bm{y}_b\bigr),
+        \bm{g}_b = \nabla_{\bm{\theta}}\,
+        \ell\bigl(\bm{f}(\bm{\theta}, \bm{x}_b), \bm{y}_b\bigr),
 
     the gradient with respect to the parameters of the loss of example
     :math:`b` alone, by calling ``loss_fn(model(x[b:b+1]), y[b:b+1])`` on a

@@ -55,7 +55,8 @@ KINDS = ("logistic", "hinge")
 
 
 def _check_batch(name: str, value: object, width: int, module: nn.Module) -> torch.Tensor:
-    """Check that ``value`` is a batch ``(n, width)`` with the dtype and device of ``module``."""
+    """Check that ``value`` is a batch ``(n, width)`` with the dtype and device of
+    ``module``."""
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape (n, {width}); got {_describe(value)}")
     if value.ndim != 2 or value.shape[1] != width or value.shape[0] == 0:
@@ -128,14 +129,16 @@ class CostNet(nn.Module):
         self.net = _mlp((self.dim, *_check_sizes("hidden", hidden, allow_empty=True), 1), seed)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
-        r"""The energies :math:`C(\bm{y}_i)` of a batch ``y`` of shape ``(n, d)``: shape ``(n,)``."""
+        r"""The energies :math:`C(\bm{y}_i)` of a batch ``y`` of shape ``(n, d)``: shape
+        ``(n,)``."""
         y = _check_batch("y", y, self.dim, self)
         energy = self.net(y).squeeze(-1)
         return energy.abs() if self.nonnegative else energy
 
 
 class Generator(nn.Module):
-    r"""The generator :math:`G \colon \R^{d_z} \to \R^d`, which makes contrastive samples :math:`\hat{\bm{y}} = G(\bm{z})`.
+    r"""The generator :math:`G \colon \R^{d_z} \to \R^d`, which makes contrastive
+    samples :math:`\hat{\bm{y}} = G(\bm{z})`.
 
     A multilayer perceptron with leaky ReLUs, followed by an output
     activation chosen for the data: ``"sigmoid"`` for pixel intensities in
@@ -192,7 +195,8 @@ class Generator(nn.Module):
         self.net = _mlp((self.latent_dim, *_check_sizes("hidden", hidden, allow_empty=True), self.dim), seed)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        r"""The samples :math:`G(\bm{z}_i)` of a batch ``z`` of shape ``(n, d_z)``: shape ``(n, d)``."""
+        r"""The samples :math:`G(\bm{z}_i)` of a batch ``z`` of shape ``(n, d_z)``:
+        shape ``(n, d)``."""
         z = _check_batch("z", z, self.latent_dim, self)
         out = self.net(z)
         if self.output == "sigmoid":
@@ -202,7 +206,8 @@ class Generator(nn.Module):
         return out
 
     def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        r"""Draw ``n`` latents :math:`\bm{z}`, shape ``(n, d_z)``, on the generator's device.
+        r"""Draw ``n`` latents :math:`\bm{z}`, shape ``(n, d_z)``, on the generator's
+        device.
 
         The numbers are drawn on the CPU (with ``generator`` if given) and then
         moved, so a seed gives the same latents on every device.
@@ -243,7 +248,8 @@ def cost_loss(
     kind: str = "logistic",
     margin: float = 1.0,
 ) -> torch.Tensor:
-    r"""The contrastive loss of the cost network: push down on data, up on contrastive samples.
+    r"""The contrastive loss of the cost network: push down on data, up on contrastive
+    samples.
 
     With :math:`C(\bm{y}_i)` the energies of :math:`n` data points and
     :math:`C(\hat{\bm{y}}_j)` those of :math:`m` generated samples, the
@@ -312,12 +318,16 @@ def cost_loss(
     if not margin > 0:
         raise ValueError(f"margin must be positive; got {margin!r}")
     if bool((energy_data < 0).any()) or bool((energy_fake < 0).any()):
-        raise ValueError("the hinge loss needs non-negative energies (use CostNet(..., nonnegative=True))")
+        raise ValueError(
+            "the hinge loss needs non-negative energies "
+            "(use CostNet(..., nonnegative=True))"
+        )
     return energy_data.mean() + F.relu(margin - energy_fake).mean()
 
 
 def generator_loss(energy_fake: torch.Tensor, *, kind: str = "logistic", saturating: bool = False) -> torch.Tensor:
-    r"""The loss of the generator: the energy of its samples, :math:`C(G(\bm{z}))`, made small.
+    r"""The loss of the generator: the energy of its samples, :math:`C(G(\bm{z}))`, made
+    small.
 
     For the ``"hinge"`` kind it is the mean energy itself,
     :math:`\mathcal{L}_G = \frac{1}{m} \sum_j C(\hat{\bm{y}}_j)`. For the
@@ -374,7 +384,8 @@ def generator_loss(energy_fake: torch.Tensor, *, kind: str = "logistic", saturat
 
 @dataclass
 class GANHistory:
-    """What :func:`train_gan` records: one entry per step, and the snapshots asked for."""
+    """What :func:`train_gan` records: one entry per step, and the snapshots asked
+    for."""
 
     cost_loss: list[float] = field(default_factory=list)
     """The loss of the cost network at each step (before its update)."""
@@ -457,7 +468,8 @@ def train_gan(
     >>> from gradland.data import horn
     >>> from gradland.gan import CostNet, Generator, train_gan
     >>> cost, gen = CostNet(2, hidden=32), Generator(1, 2, hidden=32)
-    >>> history = train_gan(cost, gen, horn(256, x=1.0).y, steps=20, snapshot_at=[0, 20])
+    >>> history = train_gan(cost, gen, horn(256, x=1.0).y, steps=20,
+    ...                     snapshot_at=[0, 20])
     >>> len(history.cost_loss), sorted(history.snapshots)
     (20, [0, 20])
     """
@@ -510,7 +522,9 @@ def train_gan(
 
         # 2. The generator: lower the energy C(G(z)) of fresh samples.
         loss_g = generator_loss(
-            cost(generator(generator.sample_latent(batch_size, generator=rng))), kind=kind, saturating=saturating
+            cost(generator(generator.sample_latent(batch_size, generator=rng))),
+            kind=kind,
+            saturating=saturating,
         )
         opt_gen.zero_grad()
         loss_g.backward()

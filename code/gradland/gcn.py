@@ -86,7 +86,8 @@ def _check_num_nodes(num_nodes: object) -> int:
 
 
 def _check_edge_index(edge_index: object, num_nodes: int) -> torch.Tensor:
-    """Check a ``(2, n_e)`` integer tensor whose entries are nodes ``0 .. num_nodes - 1``."""
+    """Check a ``(2, n_e)`` integer tensor whose entries are nodes
+    ``0 .. num_nodes - 1``."""
     if not isinstance(edge_index, torch.Tensor):
         raise TypeError(f"edge_index must be a torch.Tensor of shape (2, n_e); got {_describe(edge_index)}")
     if edge_index.dtype != torch.long:
@@ -102,7 +103,8 @@ def _check_edge_index(edge_index: object, num_nodes: int) -> torch.Tensor:
 
 
 def _check_features(name: str, x: object, width: int | None = None) -> torch.Tensor:
-    """Check node features: a floating ``(T, d)`` tensor, with ``d == width`` if given."""
+    """Check node features: a floating ``(T, d)`` tensor, with ``d == width`` if
+    given."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of shape (T, d), one node per row; got {_describe(x)}")
     if not x.is_floating_point():
@@ -139,7 +141,8 @@ def normalised_adjacency(
     sparse: bool = False,
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    r"""The normalised adjacency with self-loops, :math:`\hat{\bm{A}} = \bm{D}^{-1/2} (\bm{A} + \Id) \bm{D}^{-1/2}`.
+    r"""The normalised adjacency with self-loops,
+    :math:`\hat{\bm{A}} = \bm{D}^{-1/2} (\bm{A} + \Id) \bm{D}^{-1/2}`.
 
     :math:`\bm{D}` is the diagonal matrix of the degrees of
     :math:`\bm{A} + \Id`, counted at the receiving end: :math:`D_{ii}` is one
@@ -212,7 +215,8 @@ def normalised_adjacency(
 
 
 def propagate(x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-    r"""The product :math:`\bm{X} \hat{\bm{A}}` by message passing, without forming :math:`\hat{\bm{A}}`.
+    r"""The product :math:`\bm{X} \hat{\bm{A}}` by message passing, without forming
+    :math:`\hat{\bm{A}}`.
 
     Row :math:`i` of the result is
     :math:`D_{ii}^{-1/2} \bigl(D_{ii}^{-1/2} \bm{x}_i + \sum_{j \to i}
@@ -240,15 +244,18 @@ def propagate(x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
     --------
     >>> edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
     >>> x = torch.randn(3, 4)
-    >>> torch.allclose(propagate(x, edge_index), normalised_adjacency(edge_index, 3).T @ x)
+    >>> torch.allclose(propagate(x, edge_index),
+    ...                normalised_adjacency(edge_index, 3).T @ x)
     True
     """
     x, edge_index = _check_graph_input(x, edge_index)
     src, dst = _without_self_loops(edge_index)
-    degree = torch.bincount(dst, minlength=x.shape[0]).to(x.dtype) + 1  # + 1: the self-loop
+    # + 1: the self-loop
+    degree = torch.bincount(dst, minlength=x.shape[0]).to(x.dtype) + 1
     scale = degree.rsqrt()[:, None]
     y = x * scale  # D^{-1/2}: each node scales what it sends
-    out = y.index_add(0, dst, y.index_select(0, src))  # message y_j along each edge j -> i, summed at i, plus y_i
+    # message y_j along each edge j -> i, summed at i, plus y_i
+    out = y.index_add(0, dst, y.index_select(0, src))
     return out * scale  # D^{-1/2} again, at the receiving end
 
 
@@ -295,7 +302,8 @@ def attention_propagate(x: torch.Tensor, edge_index: torch.Tensor, *, normalisat
 
 
 class GCNLayer(nn.Module):
-    r"""The graph convolutional layer of Kipf and Welling: :math:`\bm{H} = \bm{W} \bm{X} \hat{\bm{A}} + \bm{b}`.
+    r"""The graph convolutional layer of Kipf and Welling:
+    :math:`\bm{H} = \bm{W} \bm{X} \hat{\bm{A}} + \bm{b}`.
 
     Each node's features are mapped by the same matrix :math:`\bm{W}` (a
     :math:`k = 1` convolution over the nodes), then combined with the
@@ -346,7 +354,8 @@ class GCNLayer(nn.Module):
         nn.init.xavier_uniform_(self.lin.weight)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        """The new features of the nodes, shape ``(T, d_out)``, from ``x`` of shape ``(T, d_in)``."""
+        """The new features of the nodes, shape ``(T, d_out)``, from ``x`` of shape
+        ``(T, d_in)``."""
         x, edge_index = _check_graph_input(x, edge_index, self.d_in)
         values = self.lin(x)  # W x_j for every node j: the values of attention
         if self.sparse:
@@ -378,12 +387,14 @@ class GatedGCNLayer(nn.Module):
 
     and the gate is its sigmoid, normalised over the edges into :math:`i`
     channel by channel,
-    :math:`\bm{\zeta}_{ij} = \operatorname{sigmoid}(\hat{\bm{e}}_{ij}) / (\sum_{j'} \operatorname{sigmoid}(\hat{\bm{e}}_{ij'}) + \epsilon)`.
+    :math:`\bm{\zeta}_{ij} = \operatorname{sigmoid}(\hat{\bm{e}}_{ij}) /
+    (\sum_{j'} \operatorname{sigmoid}(\hat{\bm{e}}_{ij'}) + \epsilon)`.
     The node's new features are
 
     .. math::
 
-       \hat{\bm{h}}_i = \bm{W}_s \bm{h}_i + \sum_{j \to i} \bm{\zeta}_{ij} \odot \bm{W}_v \bm{h}_j, \qquad
+       \hat{\bm{h}}_i = \bm{W}_s \bm{h}_i
+       + \sum_{j \to i} \bm{\zeta}_{ij} \odot \bm{W}_v \bm{h}_j, \qquad
        \bm{h}_i' = \bm{h}_i + \operatorname{ReLU}(\hat{\bm{h}}_i),
 
     and the edge features, when given, are updated the same way,
@@ -398,7 +409,8 @@ class GatedGCNLayer(nn.Module):
         Whether edges carry features :math:`\bm{h}_{ij}` (adds :math:`\bm{W}_e`).
     normalise : bool
         Normalise the gates (Dwivedi et al.); without it
-        :math:`\bm{\zeta}_{ij} = \operatorname{sigmoid}(\hat{\bm{e}}_{ij})` (Bresson and Laurent).
+        :math:`\bm{\zeta}_{ij} = \operatorname{sigmoid}(\hat{\bm{e}}_{ij})` (Bresson and
+        Laurent).
     residual : bool
         Add the input to the output.
     eps : float
@@ -418,8 +430,9 @@ class GatedGCNLayer(nn.Module):
     >>> h = torch.randn(3, 8)
     >>> layer(h, edge_index).shape
     torch.Size([3, 8])
-    >>> zeta = layer.gates(h, edge_index)       # one gate vector per edge, shape (n_e, d)
-    >>> zeta[[0, 3]].sum(dim=0).allclose(torch.ones(8), atol=1e-5)  # the two edges into node 1
+    >>> zeta = layer.gates(h, edge_index)  # one gate vector per edge, shape (n_e, d)
+    >>> into_1 = zeta[[0, 3]]  # the two edges into node 1
+    >>> into_1.sum(dim=0).allclose(torch.ones(8), atol=1e-5)
     True
     """
 
@@ -450,7 +463,8 @@ class GatedGCNLayer(nn.Module):
         return h, edge_index
 
     def edge_scores(self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None) -> torch.Tensor:
-        r"""The edge representations :math:`\hat{\bm{e}}_{ij}`, shape ``(n_e, d)``, one row per edge."""
+        r"""The edge representations :math:`\hat{\bm{e}}_{ij}`, shape ``(n_e, d)``, one
+        row per edge."""
         h, edge_index = self._check(h, edge_index, h_edge)
         return self._edge_scores(h, edge_index, h_edge)
 
@@ -471,21 +485,26 @@ class GatedGCNLayer(nn.Module):
     def convolve(
         self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        r"""The layer before its activation and residual: :math:`(\hat{\bm{h}}, \hat{\bm{e}})`."""
+        r"""The layer before its activation and residual:
+        :math:`(\hat{\bm{h}}, \hat{\bm{e}})`."""
         h, edge_index = self._check(h, edge_index, h_edge)
         src, dst = edge_index
-        e_hat = self._edge_scores(h, edge_index, h_edge)  # a k = 1 convolution over the edges
+        # a k = 1 convolution over the edges
+        e_hat = self._edge_scores(h, edge_index, h_edge)
         zeta = torch.sigmoid(e_hat)
         if self.normalise:
             zeta = self._normalise(zeta, dst, h.shape[0])
-        messages = zeta * self.w_v(h).index_select(0, src)  # message: the gated value of the sender
-        h_hat = self.w_s(h).index_add(0, dst, messages)  # aggregate: sum at the receiver, plus the node itself
+        # message: the gated value of the sender
+        messages = zeta * self.w_v(h).index_select(0, src)
+        # aggregate: sum at the receiver, plus the node itself
+        h_hat = self.w_s(h).index_add(0, dst, messages)
         return h_hat, e_hat
 
     def forward(
         self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """New node features ``(T, d)``, and new edge features ``(n_e, d)`` if ``h_edge`` was given."""
+        """New node features ``(T, d)``, and new edge features ``(n_e, d)`` if
+        ``h_edge`` was given."""
         h_hat, e_hat = self.convolve(h, edge_index, h_edge)
         h_new = F.relu(h_hat)  # update
         if self.residual:
@@ -514,11 +533,13 @@ def _check_sizes(d_in: object, d_hidden: object, d_out: object, layers: object, 
 
 
 class GCN(nn.Module):
-    r"""A stack of :class:`GCNLayer` with ReLUs (and dropout) between them: logits for every node.
+    r"""A stack of :class:`GCNLayer` with ReLUs (and dropout) between them: logits for
+    every node.
 
     With ``layers=2`` it is the model of Kipf and Welling,
-    :math:`\hat{\bm{A}}^\top \operatorname{ReLU}(\hat{\bm{A}}^\top \bm{X} \bm{W}_1^\top) \bm{W}_2^\top`
-    in the code's layout, each node seeing the nodes up to two edges away.
+    :math:`\hat{\bm{A}}^\top \operatorname{ReLU}(\hat{\bm{A}}^\top \bm{X}
+    \bm{W}_1^\top) \bm{W}_2^\top` in the code's layout, each node seeing the nodes
+    up to two edges away.
 
     Examples
     --------
@@ -545,7 +566,8 @@ class GCN(nn.Module):
 
 
 class GatedGCN(nn.Module):
-    r"""A linear embedding, a stack of :class:`GatedGCNLayer`, and a linear read-out: logits for every node.
+    r"""A linear embedding, a stack of :class:`GatedGCNLayer`, and a linear read-out:
+    logits for every node.
 
     With ``edge_features=True`` every edge starts from the same learnt vector
     :math:`\bm{h}_{ij}^{0}` (the graphs of the chapter have no edge features of
@@ -586,7 +608,8 @@ class GatedGCN(nn.Module):
 
 
 class MLP(nn.Module):
-    r"""A multilayer perceptron on each node's features alone: the baseline that ignores the graph.
+    r"""A multilayer perceptron on each node's features alone: the baseline that ignores
+    the graph.
 
     It takes ``edge_index`` only to share the interface of :class:`GCN`.
 
@@ -615,7 +638,8 @@ class MLP(nn.Module):
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None) -> float:
-    """The fraction of nodes (those where ``mask`` is True, if given) whose largest logit is the label.
+    """The fraction of nodes (those where ``mask`` is True, if given) whose largest
+    logit is the label.
 
     Examples
     --------
@@ -650,7 +674,8 @@ def train_node_classifier(
     weight_decay: float = 5e-4,
     eval_every: int = 1,
 ) -> History:
-    r"""Semi-supervised node classification: the cross-entropy on the labelled nodes only.
+    r"""Semi-supervised node classification: the cross-entropy on the labelled nodes
+    only.
 
     The whole graph goes through the model at every epoch (every node's
     features are propagated), but only the nodes in ``train_mask`` contribute
@@ -812,7 +837,8 @@ def sbm(
 
 
 def random_graph(num_nodes: int, edges: int, *, seed: int = 0, device: torch.device | str | None = None) -> torch.Tensor:
-    r"""The edge index of a random directed graph: ``edges`` pairs of nodes drawn uniformly.
+    r"""The edge index of a random directed graph: ``edges`` pairs of nodes drawn
+    uniformly.
 
     Pairs may repeat and may be self-loops; for large sparse graphs these are
     rare. The mean number of edges into a node is ``edges / num_nodes``.

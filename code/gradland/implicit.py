@@ -124,7 +124,8 @@ def _apply(g: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> torch.
 
 
 def relative_residual(z: torch.Tensor, gz: torch.Tensor) -> float:
-    r"""The relative residual of :math:`\bm{z}` for :math:`\bm{z} = \bm{g}(\bm{z})`, the largest over the batch.
+    r"""The relative residual of :math:`\bm{z}` for :math:`\bm{z} = \bm{g}(\bm{z})`, the
+    largest over the batch.
 
     For one example it is
 
@@ -188,7 +189,8 @@ def fixed_point_iteration(
     tol: float = 1e-5,
     max_iter: int = 100,
 ) -> SolverResult:
-    r"""Solve :math:`\bm{z} = \bm{g}(\bm{z})` by plain iteration :math:`\bm{z}_{k+1} = \bm{g}(\bm{z}_k)`.
+    r"""Solve :math:`\bm{z} = \bm{g}(\bm{z})` by plain iteration
+    :math:`\bm{z}_{k+1} = \bm{g}(\bm{z}_k)`.
 
     Stops at the first iterate :math:`\bm{z}_k` whose relative residual (see
     :func:`relative_residual`) is at most ``tol`` for every example of the
@@ -237,7 +239,8 @@ def fixed_point_iteration(
     --------
     >>> import torch
     >>> from gradland.implicit import fixed_point_iteration
-    >>> z, residuals = fixed_point_iteration(torch.cos, torch.zeros(1, dtype=torch.float64), tol=1e-10)
+    >>> z0 = torch.zeros(1, dtype=torch.float64)
+    >>> z, residuals = fixed_point_iteration(torch.cos, z0, tol=1e-10)
     >>> z  # the solution of z = cos(z)
     tensor([0.7391], dtype=torch.float64)
     >>> len(residuals)  # evaluations of cos
@@ -271,8 +274,9 @@ def anderson(
     weights :math:`\alpha_i` that sum to one and make the combined residual
     :math:`\lVert \sum_i \alpha_i (\bm{g}(\bm{z}_i) - \bm{z}_i) \rVert` smallest,
     and moves to
-    :math:`\bm{z}_{k+1} = \sum_i \alpha_i \bigl((1 - \omega) \bm{z}_i + \omega \bm{g}(\bm{z}_i)\bigr)`.
-    With ``memory=1`` and ``omega=1`` it is plain fixed-point iteration.
+    :math:`\bm{z}_{k+1} = \sum_i \alpha_i \bigl((1 - \omega) \bm{z}_i + \omega
+    \bm{g}(\bm{z}_i)\bigr)`. With ``memory=1`` and ``omega=1`` it is plain
+    fixed-point iteration.
 
     The weights solve the small linear system
     :math:`(\bm{G} / s + \lambda \Id) \bm{w} = \bm{1}`,
@@ -328,7 +332,8 @@ def anderson(
     --------
     >>> import torch
     >>> from gradland.implicit import anderson
-    >>> z, residuals = anderson(torch.cos, torch.zeros(1, dtype=torch.float64), tol=1e-10)
+    >>> z0 = torch.zeros(1, dtype=torch.float64)
+    >>> z, residuals = anderson(torch.cos, z0, tol=1e-10)
     >>> z  # the solution of z = cos(z), as before
     tensor([0.7391], dtype=torch.float64)
     >>> len(residuals)  # evaluations of cos, against 60 for plain iteration
@@ -373,7 +378,8 @@ def anderson(
 
 
 class TanhCell(torch.nn.Module):
-    r"""The map :math:`\bm{f}(\bm{z}, \bm{x}) = \tanh(\bm{W} \bm{z} + \bm{U} \bm{x} + \bm{b})`.
+    r"""The map
+    :math:`\bm{f}(\bm{z}, \bm{x}) = \tanh(\bm{W} \bm{z} + \bm{U} \bm{x} + \bm{b})`.
 
     The recurrent cell of Chapter 1 with its input held fixed. Since
     :math:`\tanh` is 1-Lipschitz entry by entry, :math:`\bm{f}` is a
@@ -432,7 +438,8 @@ class TanhCell(torch.nn.Module):
 
     @torch.no_grad()
     def clip_spectral_norm_(self, max_norm: float = 0.9) -> float:
-        r"""Scale :math:`\bm{W}` down, in place, so that :math:`\lVert \bm{W} \rVert_2 \leq` ``max_norm``.
+        r"""Scale :math:`\bm{W}` down, in place, so that
+        :math:`\lVert \bm{W} \rVert_2 \leq` ``max_norm``.
 
         Called after every step of an optimiser, it keeps the cell a
         contraction during training. It rescales the whole matrix, which keeps it
@@ -534,8 +541,11 @@ class _ImplicitFixedPoint(torch.autograd.Function):
             lambda u: v + vjp_z(u), torch.zeros_like(v), "backward"
         )
         layer.backward_residuals = residuals
-        # u.T @ df/dx and u.T @ df/dtheta as gradients (columns), only for inputs that need one
-        needs = ctx.needs_input_grad[1:2] + ctx.needs_input_grad[3:]  # x, each parameter of f
+        # u.T @ df/dx and u.T @ df/dtheta as gradients (columns), only for inputs
+        # that need one
+        needs = (
+            ctx.needs_input_grad[1:2] + ctx.needs_input_grad[3:]
+        )  # x, each parameter of f
         wrt = [t for t, need in zip([x, *params], needs) if need]
         found = iter(torch.autograd.grad(fz, wrt, u, allow_unused=True) if wrt else ())
         grad_x, *grad_params = [next(found) if need else None for need in needs]
@@ -543,7 +553,8 @@ class _ImplicitFixedPoint(torch.autograd.Function):
 
 
 class FixedPoint(torch.nn.Module):
-    r"""An implicit layer: maps :math:`\bm{x}` to the fixed point :math:`\bm{z}^\star = \bm{f}(\bm{z}^\star, \bm{x})`.
+    r"""An implicit layer: maps :math:`\bm{x}` to the fixed point
+    :math:`\bm{z}^\star = \bm{f}(\bm{z}^\star, \bm{x})`.
 
     The forward pass solves for :math:`\bm{z}^\star` with a solver, keeping no
     graph of its iterations. The backward pass uses the implicit function
@@ -553,7 +564,8 @@ class FixedPoint(torch.nn.Module):
     .. math::
 
         \bm{u} = \bm{v} + \bm{J}_{\bm{z}}^\top \bm{u},
-        \qquad \bm{J}_{\bm{z}} = \frac{\partial \bm{f}}{\partial \bm{z}}(\bm{z}^\star, \bm{x}),
+        \qquad \bm{J}_{\bm{z}}
+        = \frac{\partial \bm{f}}{\partial \bm{z}}(\bm{z}^\star, \bm{x}),
 
     with the same solver, one vector--Jacobian product of :math:`\bm{f}` per
     iteration, and returns
@@ -674,7 +686,8 @@ class FixedPoint(torch.nn.Module):
             ) from None
 
     def forward(self, x: torch.Tensor, z0: torch.Tensor | None = None) -> torch.Tensor:
-        """Return :math:`\\bm{z}^\\star`, shape ``(*x.shape[:-1], z_size)``; ``z0`` defaults to zeros."""
+        """Return :math:`\\bm{z}^\\star`, shape ``(*x.shape[:-1], z_size)``; ``z0``
+        defaults to zeros."""
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"x must be a torch.Tensor of shape (..., n); got {type(x).__name__}")
         if not x.is_floating_point() or x.ndim == 0:

@@ -87,7 +87,8 @@ def _check_matvec(A: object, x: object) -> None:
 
 
 def matvec_columns(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    r"""The product :math:`\bm{A} \bm{x}` as a linear combination of the columns of :math:`\bm{A}`.
+    r"""The product :math:`\bm{A} \bm{x}` as a linear combination of the columns of
+    :math:`\bm{A}`.
 
     Computes :math:`\bm{A} \bm{x} = \sum_{j=1}^{n} x_j \bm{a}_j`, where
     :math:`\bm{a}_j \in \R^m` is column :math:`j` of :math:`\bm{A}`: each
@@ -138,7 +139,8 @@ def matvec_columns(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def matvec_rows(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    r"""The product :math:`\bm{A} \bm{x}` as one scalar product per row of :math:`\bm{A}`.
+    r"""The product :math:`\bm{A} \bm{x}` as one scalar product per row of
+    :math:`\bm{A}`.
 
     Computes entry :math:`i` of :math:`\bm{A} \bm{x}` as
     :math:`\bm{r}_i^\top \bm{x} = \sum_{j=1}^{n} a_{ij} x_j`, where
@@ -195,7 +197,8 @@ def matvec_rows(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 def linear(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
 ) -> torch.Tensor:
-    r"""The affine map of :class:`torch.nn.Linear`: :math:`\bm{y} = \bm{W} \bm{x} + \bm{b}` on each row.
+    r"""The affine map of :class:`torch.nn.Linear`:
+    :math:`\bm{y} = \bm{W} \bm{x} + \bm{b}` on each row.
 
     PyTorch stores a batch of examples as the *rows* of a tensor, and stores
     the weight :math:`\bm{W} \in \R^{m \times n}` as it appears in the math,
@@ -322,8 +325,8 @@ def conv1x1(
     c_out = weight.shape[0]
     if weight.shape[1] != c_in:
         raise ValueError(
-            f"x has C_in = {c_in} channels (shape {tuple(x.shape)}), so weight must have "
-            f"shape (C_out, {c_in}); got shape {tuple(weight.shape)}"
+            f"x has C_in = {c_in} channels (shape {tuple(x.shape)}), so weight must "
+            f"have shape (C_out, {c_in}); got shape {tuple(weight.shape)}"
         )
     if bias is not None:
         _check_tensor("bias", bias, "(C_out,)", ndim=1)
@@ -401,7 +404,8 @@ def stack(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
 
 
 def concat(W_x: torch.Tensor, W_h: torch.Tensor) -> torch.Tensor:
-    r"""The concatenated matrix :math:`\begin{bmatrix} \bm{W}_x & \bm{W}_h \end{bmatrix}`.
+    r"""The concatenated matrix
+    :math:`\begin{bmatrix} \bm{W}_x & \bm{W}_h \end{bmatrix}`.
 
     The columns of :math:`\bm{W}_x \in \R^{d \times n}` come first, those of
     :math:`\bm{W}_h \in \R^{d \times p}` after them, so that

@@ -64,7 +64,8 @@ def _check_output(y: object) -> None:
 
 
 def jacobian_forward(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    r"""The Jacobian of :math:`\bm{f}` at :math:`\bm{x}`, one column per JVP (forward mode).
+    r"""The Jacobian of :math:`\bm{f}` at :math:`\bm{x}`, one column per JVP (forward
+    mode).
 
     For :math:`\bm{f} \colon \R^n \to \R^m`, column :math:`j` of the Jacobian
     :math:`\bm{J} = \frac{\partial \bm{f}}{\partial \bm{x}} \in \R^{m \times
@@ -138,7 +139,8 @@ def jacobian_forward(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor)
 
 
 def jacobian_reverse(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    r"""The Jacobian of :math:`\bm{f}` at :math:`\bm{x}`, one row per VJP (reverse mode).
+    r"""The Jacobian of :math:`\bm{f}` at :math:`\bm{x}`, one row per VJP (reverse
+    mode).
 
     For :math:`\bm{f} \colon \R^n \to \R^m`, row :math:`i` of the Jacobian
     :math:`\bm{J} = \frac{\partial \bm{f}}{\partial \bm{x}} \in \R^{m \times
@@ -205,13 +207,15 @@ def jacobian_reverse(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor)
     """
     _check_function(f)
     _check_point("x", x)
-    y, pullback = torch.func.vjp(f, x)  # one forward pass, keeping what the backward needs
+    # one forward pass, keeping what the backward needs
+    y, pullback = torch.func.vjp(f, x)
     _check_output(y)
     m = y.numel()
     basis = torch.eye(m, dtype=y.dtype, device=y.device)
     rows = []
     for i in range(m):
-        (row,) = pullback(basis[i].reshape(y.shape))  # J.T @ e_i: row i of J, as a column
+        # J.T @ e_i: row i of J, as a column
+        (row,) = pullback(basis[i].reshape(y.shape))
         rows.append(row)
     if m == 0:
         return torch.zeros(0, x.shape[0], dtype=x.dtype, device=x.device)
@@ -331,7 +335,8 @@ def mlp_function(
 def mlp_jvp(
     f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, x_dot: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""The JVP of an :func:`mlp_function`, written out by hand: the arithmetic of forward mode.
+    r"""The JVP of an :func:`mlp_function`, written out by hand: the arithmetic of
+    forward mode.
 
     For :math:`\bm{h}_k = \tanh(\bm{W}_k \bm{h}_{k-1})` the tangent rule of
     the chapter gives :math:`\dot{\bm{h}}_k = (1 - \bm{h}_k \odot \bm{h}_k)
@@ -368,7 +373,8 @@ def mlp_jvp(
     >>> import torch
     >>> from gradland.modes import mlp_function, mlp_jvp
     >>> f = mlp_function(n=5, m=3, width=8, depth=2, dtype=torch.float64)
-    >>> x, x_dot = torch.randn(5, dtype=torch.float64), torch.randn(5, dtype=torch.float64)
+    >>> x = torch.randn(5, dtype=torch.float64)
+    >>> x_dot = torch.randn(5, dtype=torch.float64)
     >>> y, y_dot = mlp_jvp(f, x, x_dot)
     >>> y_ref, y_dot_ref = torch.func.jvp(f, (x,), (x_dot,))
     >>> torch.allclose(y, y_ref) and torch.allclose(y_dot, y_dot_ref)

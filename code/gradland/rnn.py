@@ -1,4 +1,5 @@
-r"""Recurrent networks: the Elman network as one linear map of the stacked input and state.
+r"""Recurrent networks: the Elman network as one linear map of the stacked input and
+state.
 
 This module is the code of Chapter 12 of the book. An Elman network reads a
 sequence :math:`\bm{x}[1], \dots, \bm{x}[T] \in \R^n` one element at a time
@@ -73,7 +74,8 @@ def _activation(nonlinearity: str, u: torch.Tensor) -> torch.Tensor:
 
 
 def _activation_derivative(nonlinearity: str, u: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    r""":math:`f'(\bm{u})`, entry by entry, from the pre-activation ``u`` and ``h = f(u)``."""
+    r""":math:`f'(\bm{u})`, entry by entry, from the pre-activation ``u`` and
+    ``h = f(u)``."""
     if nonlinearity == "tanh":
         return 1 - h**2  # tanh' = 1 - tanh^2
     return (u > 0).to(u.dtype)  # relu' = 1 for u > 0, 0 otherwise (0 at u = 0, as PyTorch)
@@ -85,7 +87,8 @@ def _activation_derivative(nonlinearity: str, u: torch.Tensor, h: torch.Tensor) 
 
 
 class ElmanRNN(nn.Module):
-    r"""The Elman network :math:`\bm{h}[t] = f(\bm{W} [\bm{x}[t]; \bm{h}[t-1]] + \bm{b})`.
+    r"""The Elman network
+    :math:`\bm{h}[t] = f(\bm{W} [\bm{x}[t]; \bm{h}[t-1]] + \bm{b})`.
 
     The module holds **one** weight matrix, the concatenation
     :math:`\bm{W} = [\bm{W}_x \; \bm{W}_h] \in \R^{d \times (n + d)}`, and
@@ -145,19 +148,22 @@ class ElmanRNN(nn.Module):
 
     @property
     def W_x(self) -> torch.Tensor:
-        r"""The input block :math:`\bm{W}_x \in \R^{d \times n}`: the first :math:`n` columns of :math:`\bm{W}` (a view)."""
+        r"""The input block :math:`\bm{W}_x \in \R^{d \times n}`: the first :math:`n`
+        columns of :math:`\bm{W}` (a view)."""
         return self.weight[:, : self.n]
 
     @property
     def W_h(self) -> torch.Tensor:
-        r"""The recurrent block :math:`\bm{W}_h \in \R^{d \times d}`: the last :math:`d` columns of :math:`\bm{W}` (a view)."""
+        r"""The recurrent block :math:`\bm{W}_h \in \R^{d \times d}`: the last :math:`d`
+        columns of :math:`\bm{W}` (a view)."""
         return self.weight[:, self.n :]
 
     def extra_repr(self) -> str:
         return f"n={self.n}, d={self.d}, nonlinearity={self.nonlinearity!r}, bias={self.bias is not None}"
 
     def step(self, x_t: torch.Tensor, h_prev: torch.Tensor) -> torch.Tensor:
-        r"""One time step: :math:`\bm{h}[t] = f(\bm{W} [\bm{x}[t]; \bm{h}[t-1]] + \bm{b})`.
+        r"""One time step:
+        :math:`\bm{h}[t] = f(\bm{W} [\bm{x}[t]; \bm{h}[t-1]] + \bm{b})`.
 
         Parameters
         ----------
@@ -187,7 +193,8 @@ class ElmanRNN(nn.Module):
         return _activation(self.nonlinearity, u)
 
     def _check_sequence(self, x: object, h0: object) -> tuple[torch.Tensor, torch.Tensor]:
-        """Check ``x`` (B, T, n) or (T, n) and ``h0``; return ``h0``, zeros when None."""
+        """Check ``x`` (B, T, n) or (T, n) and ``h0``; return ``h0``, zeros when
+        None."""
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"x must be a torch.Tensor of shape (B, T, {self.n}) or (T, {self.n}); got {_describe(x)}")
         if x.ndim not in (2, 3) or x.shape[-1] != self.n or x.shape[-2] == 0:
@@ -209,7 +216,8 @@ class ElmanRNN(nn.Module):
         return h0
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        r"""Run the network over whole sequences: the unrolled loop over :math:`t = 1, \dots, T`.
+        r"""Run the network over whole sequences: the unrolled loop over
+        :math:`t = 1, \dots, T`.
 
         Parameters
         ----------
@@ -246,7 +254,8 @@ class ElmanRNN(nn.Module):
 
     @classmethod
     def from_torch(cls, rnn: nn.RNN) -> ElmanRNN:
-        r"""A copy of a single-layer, unidirectional ``torch.nn.RNN`` (same function, same outputs).
+        r"""A copy of a single-layer, unidirectional ``torch.nn.RNN`` (same function,
+        same outputs).
 
         PyTorch stores ``weight_ih_l0`` :math:`= \bm{W}_x` and
         ``weight_hh_l0`` :math:`= \bm{W}_h` apart, and two biases that are
@@ -273,8 +282,14 @@ class ElmanRNN(nn.Module):
                 f"num_layers={rnn.num_layers}, bidirectional={rnn.bidirectional}"
             )
         w_ih = rnn.weight_ih_l0
-        ours = cls(rnn.input_size, rnn.hidden_size, nonlinearity=rnn.nonlinearity, bias=rnn.bias,
-                   device=w_ih.device, dtype=w_ih.dtype)
+        ours = cls(
+            rnn.input_size,
+            rnn.hidden_size,
+            nonlinearity=rnn.nonlinearity,
+            bias=rnn.bias,
+            device=w_ih.device,
+            dtype=w_ih.dtype,
+        )
         with torch.no_grad():
             ours.weight.copy_(linalg.concat(w_ih, rnn.weight_hh_l0))
             if rnn.bias:
@@ -282,7 +297,8 @@ class ElmanRNN(nn.Module):
         return ours
 
     def to_torch(self) -> nn.RNN:
-        r"""The same network as a ``torch.nn.RNN(n, d, batch_first=True)``, PyTorch's fused implementation.
+        r"""The same network as a ``torch.nn.RNN(n, d, batch_first=True)``, PyTorch's
+        fused implementation.
 
         The bias goes into ``bias_ih_l0``; ``bias_hh_l0`` is zero.
 
@@ -360,9 +376,11 @@ def bptt(
     Returns
     -------
     grad_weight : torch.Tensor
-        :math:`\nabla_{\bm{W}} \mathcal{L}`, shape ``(d, n + d)``, the shape of ``rnn.weight``.
+        :math:`\nabla_{\bm{W}} \mathcal{L}`, shape ``(d, n + d)``, the shape of
+        ``rnn.weight``.
     grad_bias : torch.Tensor or None
-        :math:`\nabla_{\bm{b}} \mathcal{L}`, shape ``(d,)``; None for a network without bias.
+        :math:`\nabla_{\bm{b}} \mathcal{L}`, shape ``(d,)``; None for a network without
+        bias.
     grad_h0 : torch.Tensor
         :math:`\nabla_{\bm{h}[0]} \mathcal{L}`, the shape of ``h0``.
 
@@ -374,7 +392,8 @@ def bptt(
     >>> x = torch.randn(4, 6, 2, dtype=torch.float64)
     >>> states, _ = rnn(x)
     >>> (states**2).sum().backward()  # autograd's reverse mode
-    >>> grad_w, grad_b, _ = bptt(rnn, x, 2 * states.detach())  # the gradient of h**2 is 2 h
+    >>> grad_states = 2 * states.detach()  # the gradient of h**2 is 2 h
+    >>> grad_w, grad_b, _ = bptt(rnn, x, grad_states)
     >>> torch.allclose(grad_w, rnn.weight.grad), torch.allclose(grad_b, rnn.bias.grad)
     (True, True)
     """
@@ -392,21 +411,24 @@ def bptt(
             h = _activation(rnn.nonlinearity, u)
             inputs.append(v)
             slopes.append(_activation_derivative(rnn.nonlinearity, u, h))
-        # Reverse sweep: the adjoint of h[t] gathers its direct gradient and what h[t+1] sends back.
+        # Reverse sweep: the adjoint of h[t] gathers its direct gradient and what
+        # h[t+1] sends back.
         grad_weight = torch.zeros_like(rnn.weight)
         grad_bias = torch.zeros(rnn.d, dtype=x.dtype, device=x.device)
         from_later = torch.zeros_like(h0)  # W_h.T @ delta[t+1], zero after the last step
         for t in reversed(range(x.shape[-2])):
             h_bar = grad_states[..., t, :] + from_later
             delta = slopes[t] * h_bar  # through f: multiply by diag(f'(u[t]))
-            grad_weight += torch.einsum("...i,...j->ij", delta, inputs[t])  # the outer product of delta and [x; h], summed over the batch
+            # the outer product of delta and [x; h], summed over the batch
+            grad_weight += torch.einsum("...i,...j->ij", delta, inputs[t])
             grad_bias += delta.reshape(-1, rnn.d).sum(0)
             from_later = delta @ rnn.W_h  # rows: (W_h.T @ delta).T = delta.T @ W_h
     return grad_weight, (grad_bias if rnn.bias is not None else None), from_later
 
 
 def state_jacobians(rnn: ElmanRNN, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-    r"""The Jacobians :math:`\partial \bm{h}[T] / \partial \bm{h}[t]` for :math:`t = 0, \dots, T`, of one sequence.
+    r"""The Jacobians :math:`\partial \bm{h}[T] / \partial \bm{h}[t]` for
+    :math:`t = 0, \dots, T`, of one sequence.
 
     Each step has the Jacobian :math:`\bm{J}[s] = \partial \bm{h}[s] /
     \partial \bm{h}[s-1] = \diag(f'(\bm{u}[s])) \bm{W}_h \in \R^{d \times d}`,
@@ -448,7 +470,8 @@ def state_jacobians(rnn: ElmanRNN, x: torch.Tensor, h0: torch.Tensor | None = No
     >>> J.shape, torch.equal(J[-1], torch.eye(3, dtype=torch.float64))
     (torch.Size([6, 3, 3]), True)
     >>> last_from_h0 = lambda h0: rnn(x, h0)[1]
-    >>> torch.allclose(J[0], torch.func.jacrev(last_from_h0)(torch.zeros(3, dtype=torch.float64)))
+    >>> h0 = torch.zeros(3, dtype=torch.float64)
+    >>> torch.allclose(J[0], torch.func.jacrev(last_from_h0)(h0))
     True
     """
     rnn = _check_rnn(rnn)
@@ -484,7 +507,8 @@ def delayed_recall(
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Sequences of random symbols, and as targets the symbol seen ``delay`` steps before.
+    r"""Sequences of random symbols, and as targets the symbol seen ``delay`` steps
+    before.
 
     Each sequence is :math:`s[1], \dots, s[T]`, symbols drawn uniformly from
     :math:`\{0, \dots, K - 1\}` and given to the network one-hot,
@@ -539,7 +563,8 @@ def delayed_recall(
 
 
 class RecallNet(nn.Module):
-    r"""An Elman network with an output map: :math:`\bm{y}[t] = \bm{W}_y \bm{h}[t] + \bm{b}_y`.
+    r"""An Elman network with an output map:
+    :math:`\bm{y}[t] = \bm{W}_y \bm{h}[t] + \bm{b}_y`.
 
     The outputs are the scores (logits) of the :math:`K` symbols at every
     step, shape ``(B, T, K)``.
@@ -602,7 +627,8 @@ def train_recall(
     seed: int = 0,
     device: torch.device | str | None = None,
 ) -> RecallResult:
-    r"""Train a :class:`RecallNet` on :func:`delayed_recall` with delay :math:`k` and measure its accuracy.
+    r"""Train a :class:`RecallNet` on :func:`delayed_recall` with delay :math:`k` and
+    measure its accuracy.
 
     Each step draws a fresh batch and takes one Adam step on the
     cross-entropy of all the steps that have a target; the gradient is

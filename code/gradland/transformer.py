@@ -1,4 +1,5 @@
-r"""Transformers: attention plus position-wise (k = 1) convolutions, residuals and normalisation.
+r"""Transformers: attention plus position-wise (k = 1) convolutions, residuals and
+normalisation.
 
 This module is the code of Chapter 14 of the book. A transformer block maps a
 set :math:`\bm{X} = [\bm{x}_1, \dots, \bm{x}_T] \in \R^{d \times T}` to a set
@@ -99,7 +100,8 @@ def _check_activation(activation: object) -> str:
 
 
 class FeedForward(nn.Module):
-    r"""The position-wise perceptron :math:`\bm{x}[t] \mapsto \bm{W}_2\, \varphi(\bm{W}_1 \bm{x}[t] + \bm{b}_1) + \bm{b}_2`.
+    r"""The position-wise perceptron :math:`\bm{x}[t] \mapsto \bm{W}_2\,
+    \varphi(\bm{W}_1 \bm{x}[t] + \bm{b}_1) + \bm{b}_2`.
 
     The same two matrices act on every element of the set, and no element
     sees another: on the matrix :math:`\bm{X}` whose columns are the
@@ -123,11 +125,12 @@ class FeedForward(nn.Module):
     Examples
     --------
     >>> ffn = FeedForward(4, 16)
-    >>> x = torch.randn(2, 5, 4)                    # 2 sets of 5 elements
+    >>> x = torch.randn(2, 5, 4)  # 2 sets of 5 elements
     >>> y = ffn(x)
     >>> y.shape
     torch.Size([2, 5, 4])
-    >>> torch.allclose(ffn(x[:, 2:3]), y[:, 2:3])    # element 2 alone gives the same answer
+    >>> # element 2 alone gives the same answer
+    >>> torch.allclose(ffn(x[:, 2:3]), y[:, 2:3])
     True
     """
 
@@ -148,7 +151,8 @@ class FeedForward(nn.Module):
         self.linear2 = nn.Linear(d_ff, d_model, bias=bias, device=device, dtype=dtype)  # W_2, b_2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the perceptron to every element (row) of ``x``, shape ``(..., T, d)``."""
+        """Apply the perceptron to every element (row) of ``x``, shape
+        ``(..., T, d)``."""
         return self.linear2(ACTIVATIONS[self.activation](self.linear1(x)))
 
 
@@ -157,7 +161,8 @@ class FeedForward(nn.Module):
 
 
 class EncoderBlock(nn.Module):
-    r"""Self-attention and a position-wise perceptron, each with a residual and a layer norm.
+    r"""Self-attention and a position-wise perceptron, each with a residual and a layer
+    norm.
 
     With :math:`\operatorname{SA}` the multi-head self-attention,
     :math:`\operatorname{FF}` the :class:`FeedForward` block and
@@ -231,7 +236,9 @@ class EncoderBlock(nn.Module):
         self.norm1 = nn.LayerNorm(d_model, eps=eps, bias=bias, **kw)
         self.norm2 = nn.LayerNorm(d_model, eps=eps, bias=bias, **kw)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Map the sets ``x``, shape ``(B, T, d)``, to sets of the same shape.
 
         ``mask`` is boolean, broadcastable to ``(B, T, T)`` or
@@ -248,7 +255,8 @@ class EncoderBlock(nn.Module):
 
     @classmethod
     def from_torch(cls, layer: nn.TransformerEncoderLayer, *, fused: bool = False) -> EncoderBlock:
-        """A copy of a ``torch.nn.TransformerEncoderLayer`` (same weights, so the same outputs).
+        """A copy of a ``torch.nn.TransformerEncoderLayer`` (same weights, so the same
+        outputs).
 
         The layer must have ``batch_first=True`` and a ``"relu"`` or
         ``"gelu"`` activation; its dropout is ignored (the copy has none, so
@@ -260,7 +268,8 @@ class EncoderBlock(nn.Module):
 
 
 class DecoderBlock(nn.Module):
-    r"""Causal self-attention, cross-attention to a memory, and a position-wise perceptron.
+    r"""Causal self-attention, cross-attention to a memory, and a position-wise
+    perceptron.
 
     The predictor of the encoder-predictor-decoder. With :math:`\bm{Y}` the
     (delayed) target sequence and :math:`\bm{M}` the memory, the encoder's
@@ -268,7 +277,8 @@ class DecoderBlock(nn.Module):
 
     .. math::
 
-       \bm{U} = \operatorname{LN}_1(\bm{Y} + \operatorname{SA}_{\mathrm{causal}}(\bm{Y})), \quad
+       \bm{U} = \operatorname{LN}_1(\bm{Y}
+       + \operatorname{SA}_{\mathrm{causal}}(\bm{Y})), \quad
        \bm{V} = \operatorname{LN}_2(\bm{U} + \operatorname{CA}(\bm{U}, \bm{M})), \quad
        \operatorname{LN}_3(\bm{V} + \operatorname{FF}(\bm{V})),
 
@@ -323,7 +333,8 @@ class DecoderBlock(nn.Module):
         causal: bool = True,
         need_weights: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Map the sequences ``y`` ``(B, T, d)``, attending to ``memory`` ``(B, T', d)``.
+        """Map the sequences ``y`` ``(B, T, d)``, attending to ``memory``
+        ``(B, T', d)``.
 
         The self-attention is causal (element :math:`i` sees elements
         :math:`j \\le i`) unless ``causal=False``; ``mask`` (boolean, to
@@ -356,7 +367,8 @@ class DecoderBlock(nn.Module):
 
     @classmethod
     def from_torch(cls, layer: nn.TransformerDecoderLayer, *, fused: bool = False) -> DecoderBlock:
-        """A copy of a ``torch.nn.TransformerDecoderLayer`` (same weights, so the same outputs).
+        """A copy of a ``torch.nn.TransformerDecoderLayer`` (same weights, so the same
+        outputs).
 
         As for :meth:`EncoderBlock.from_torch`: ``batch_first=True``, a
         ``"relu"`` or ``"gelu"`` activation, dropout ignored. PyTorch's layer
@@ -370,7 +382,8 @@ class DecoderBlock(nn.Module):
 
 
 def _copy_layer(cls: type, layer: nn.Module, fused: bool) -> nn.Module:
-    """Build ``cls`` with the sizes of a PyTorch transformer layer and copy its weights."""
+    """Build ``cls`` with the sizes of a PyTorch transformer layer and copy its
+    weights."""
     if not layer.self_attn.batch_first:
         raise ValueError("only a layer with batch_first=True can be copied")
     act = layer.activation
@@ -453,7 +466,8 @@ def _check_tokens(name: str, tokens: object, vocab: int) -> None:
 
 
 def shift_right(y: torch.Tensor, start: int) -> torch.Tensor:
-    r"""Delay the sequences ``y`` ``(B, T)`` by one step: put ``start`` first and drop the last token.
+    r"""Delay the sequences ``y`` ``(B, T)`` by one step: put ``start`` first and drop
+    the last token.
 
     Position :math:`t` of the result holds :math:`y[t - 1]`: the input from
     which a language model must predict :math:`y[t]`.
@@ -552,7 +566,8 @@ class EncoderPredictorDecoder(nn.Module):
         self.decoder = nn.Linear(d_model, vocab_y, **kw)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The memory :math:`\\bm{M}`, shape ``(B, T', d)``, of the context tokens ``x`` ``(B, T')``."""
+        """The memory :math:`\\bm{M}`, shape ``(B, T', d)``, of the context tokens ``x``
+        ``(B, T')``."""
         _check_tokens("x", x, self.vocab_x)
         m = self.embed_x(x)
         for block in self.encoder:
@@ -562,7 +577,8 @@ class EncoderPredictorDecoder(nn.Module):
     def predict(
         self, memory: torch.Tensor, y_in: torch.Tensor, *, need_weights: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
-        """The logits ``(B, T, vocab_y)`` of the next symbols given the delayed targets ``y_in`` ``(B, T)``.
+        """The logits ``(B, T, vocab_y)`` of the next symbols given the delayed targets
+        ``y_in`` ``(B, T)``.
 
         With ``need_weights``, also the cross-attention weights of every
         predictor block, a list of tensors ``(B, heads, T, T')``.
@@ -579,16 +595,20 @@ class EncoderPredictorDecoder(nn.Module):
         return (logits, weights) if need_weights else logits
 
     def forward(self, x: torch.Tensor, y_in: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, T, vocab_y)``: row :math:`t` scores the symbol that follows ``y_in[:, :t+1]``."""
+        """Logits ``(B, T, vocab_y)``: row :math:`t` scores the symbol that follows
+        ``y_in[:, :t+1]``."""
         return self.predict(self.encode(x), y_in)
 
     @torch.no_grad()
     def generate(self, x: torch.Tensor, length: int) -> torch.Tensor:
-        """Greedy decoding: ``length`` symbols, each the argmax given the context and the symbols before it."""
+        """Greedy decoding: ``length`` symbols, each the argmax given the context and
+        the symbols before it."""
         if not isinstance(length, int) or length < 1:
             raise ValueError(f"length must be a positive int; got {length!r}")
         memory = self.encode(x)
-        y_in = torch.full((x.shape[0], 1), self.start, dtype=torch.long, device=x.device)
+        y_in = torch.full(
+            (x.shape[0], 1), self.start, dtype=torch.long, device=x.device
+        )
         for _ in range(length):
             nxt = self.predict(memory, y_in)[:, -1].argmax(dim=-1)
             y_in = torch.cat((y_in, nxt[:, None]), dim=1)
@@ -610,7 +630,8 @@ class LanguageModel(nn.Module):
     >>> tokens = torch.randint(5, (2, 7))
     >>> lm(tokens).shape
     torch.Size([2, 7, 5])
-    >>> lm.sample(tokens[:1, :3], 4, temperature=0.5, generator=torch.Generator().manual_seed(0)).shape
+    >>> rng = torch.Generator().manual_seed(0)
+    >>> lm.sample(tokens[:1, :3], 4, temperature=0.5, generator=rng).shape
     torch.Size([1, 7])
     """
 
@@ -641,7 +662,8 @@ class LanguageModel(nn.Module):
         self.decoder = nn.Linear(d_model, vocab, **kw)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, T, vocab)`` of the next symbol at every position of ``tokens`` ``(B, T)``."""
+        """Logits ``(B, T, vocab)`` of the next symbol at every position of ``tokens``
+        ``(B, T)``."""
         _check_tokens("tokens", tokens, self.vocab)
         h = self.embed(tokens)
         mask = causal_mask(tokens.shape[1], device=tokens.device)
@@ -695,7 +717,8 @@ def reversal_task(
     seed: int = 0,
     device: torch.device | str | None = None,
 ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    """Strings of ``length`` symbols and their reversals, split into training and test pairs.
+    """Strings of ``length`` symbols and their reversals, split into training and test
+    pairs.
 
     The ``n_train + n_test`` strings are distinct, so no test string is ever
     seen in training. Returns ``((x_train, y_train), (x_test, y_test))``,
@@ -739,10 +762,11 @@ class History:
 
 
 def _optimiser(model: nn.Module, steps: int, lr: float, warmup: int) -> tuple[torch.optim.Optimizer, Callable]:
-    """Adam, with a learning rate that rises linearly for ``warmup`` steps and then decays as a cosine.
+    """Adam, with a learning rate that rises linearly for ``warmup`` steps and then
+    decays as a cosine.
 
-    The cosine runs over ``steps - warmup + 1`` steps, so that the rate of the last step is small but
-    not 0: every step of the budget moves the weights.
+    The cosine runs over ``steps - warmup + 1`` steps, so that the rate of the last step
+    is small but not 0: every step of the budget moves the weights.
     """
     for name, value in (("steps", steps), ("warmup", warmup)):
         if not isinstance(value, int) or value < 0:
@@ -768,7 +792,8 @@ def train_seq2seq(
     warmup: int = 100,
     seed: int = 0,
 ) -> History:
-    r"""Train an :class:`EncoderPredictorDecoder` on pairs ``(x, y)`` by teacher forcing.
+    r"""Train an :class:`EncoderPredictorDecoder` on pairs ``(x, y)`` by teacher
+    forcing.
 
     Each step draws ``batch_size`` pairs, feeds the model the context ``x``
     and the target delayed by one step (:func:`shift_right`), and takes an
@@ -820,7 +845,8 @@ def train_seq2seq(
 
 @torch.no_grad()
 def sequence_accuracy(model: EncoderPredictorDecoder, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1024) -> float:
-    """The fraction of the sequences ``y`` that greedy decoding from ``x`` gets entirely right."""
+    """The fraction of the sequences ``y`` that greedy decoding from ``x`` gets entirely
+    right."""
     _check_tokens("y", y, model.vocab_y)
     right = 0
     for i in range(0, len(x), batch_size):

@@ -1,0 +1,128 @@
+"""Rules that hold across the package ``gradland``: line lengths, and a manual entry
+for every public name."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import pytest
+import yaml
+from conftest import REPO
+
+PACKAGE = REPO / "code" / "gradland"
+MODULES = sorted(path.stem for path in PACKAGE.glob("*.py") if not path.stem.startswith("_"))
+
+#: The widest line of a docstring, doctests included: the manual shows docstrings as
+#: written, and a wider line is cut off in the PDF and scrolls on the web.
+DOCSTRING_COLUMNS = 88
+#: The widest line of package code that a chapter shows with ``literalinclude``: the
+#: width of a chapter's own code cells (tests/test_book.py).
+SHOWN_CODE_COLUMNS = 88
+
+
+def docstrings(tree: ast.AST):
+    """(name, first line number, text) of every docstring of a module, as written."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = getattr(node, "body", [])
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                yield getattr(node, "name", "<module>"), body[0].lineno, body[0]
+
+
+@pytest.mark.parametrize("module", ["__init__", *MODULES])
+def test_docstring_lines_fit_the_manual(module):
+    path = PACKAGE / f"{module}.py"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    long = []
+    for name, _, node in docstrings(ast.parse("\n".join(lines))):
+        for number in range(node.lineno, node.end_lineno + 1):
+            if len(lines[number - 1]) > DOCSTRING_COLUMNS:
+                long.append(f"{path.name}:{number} ({name}, {len(lines[number - 1])} columns)")
+    assert not long, f"docstring lines over {DOCSTRING_COLUMNS} columns:\n" + "\n".join(long)
+
+
+LITERALINCLUDE = re.compile(r"^```\{literalinclude\} \.\./code/gradland/(\w+)\.py\n(.*?)^```", re.M | re.S)
+
+
+def literalinclude_options(options: str) -> dict[str, str]:
+    """The options of a ``literalinclude``, written either as ``:key: value`` lines or as
+    a YAML block between ``---`` lines (where a value such as ``prepend`` may span
+    lines), as MyST reads them."""
+    block = re.match(r"---\n(.*?)^---$", options, re.M | re.S)
+    if block:
+        return {key: str(value) for key, value in (yaml.safe_load(block.group(1)) or {}).items()}
+    return {key: yaml.safe_load(value) if value[:1] in "'\"" else value
+            for key, value in re.findall(r"^:([\w-]+):[ \t]*(.*)$", options, re.M)}
+
+
+def included_lines(module: str, options: str) -> list[str]:
+    """The lines of ``module`` that a ``literalinclude`` with ``options`` shows, as Sphinx
+    selects them (``:pyobject:``, ``:start-at:``, ``:end-before:``, ``:lines:``), and the
+    lines of its ``:prepend:``."""
+    source = (PACKAGE / f"{module}.py").read_text(encoding="utf-8")
+    lines = source.splitlines()
+    option = literalinclude_options(options)
+    if "pyobject" in option:
+        from sphinx.pycode import ModuleAnalyzer
+
+        tags = ModuleAnalyzer.for_string(source, module).find_tags()
+        _, start, end = tags[option["pyobject"]]
+        lines = lines[start - 1:end]
+    if "lines" in option:
+        chosen = []
+        for part in option["lines"].split(","):
+            first, _, last = part.partition("-")
+            chosen += lines[int(first) - 1:int(last or first)]
+        lines = chosen
+    for key, keep in (("start-at", True), ("start-after", False)):
+        if key in option:
+            index = next(i for i, line in enumerate(lines) if option[key] in line)
+            lines = lines[index if keep else index + 1:]
+    for key, keep in (("end-at", True), ("end-before", False)):
+        if key in option:
+            index = next(i for i, line in enumerate(lines) if option[key] in line)
+            lines = lines[:index + 1 if keep else index]
+    dedent = int(option.get("dedent", 0) or 0)
+    return [line[dedent:] for line in lines] + option.get("prepend", "").splitlines()
+
+
+def test_package_code_shown_in_a_chapter_fits_the_page():
+    long = []
+    for chapter in sorted((REPO / "book").glob("*.md")):
+        for module, options in LITERALINCLUDE.findall(chapter.read_text(encoding="utf-8")):
+            long += [f"{chapter.name} ({module}.py): {line}" for line in included_lines(module, options)
+                     if len(line) > SHOWN_CODE_COLUMNS]
+    assert not long, f"included lines over {SHOWN_CODE_COLUMNS} columns:\n" + "\n".join(long)
+
+
+def public_names(module: str) -> list[str]:
+    """The public names of ``gradland.<module>``: its ``__all__``, or else the functions
+    and classes it defines whose names do not start with an underscore."""
+    import importlib
+    import inspect
+
+    imported = importlib.import_module(f"gradland.{module}")
+    defined = [name for name, value in vars(imported).items()
+               if not name.startswith("_") and (inspect.isfunction(value) or inspect.isclass(value))
+               and value.__module__ == imported.__name__]
+    listed = getattr(imported, "__all__", None)
+    if listed is not None:
+        unlisted = sorted(set(defined) - set(listed))
+        assert not unlisted, f"gradland.{module} defines public names left out of __all__: {unlisted}"
+    return list(listed) if listed is not None else defined
+
+
+def test_every_public_name_is_in_the_manual(book):
+    """A module added to the package, or a name added to its ``__all__``, gets an entry
+    in the manual (book/manual.md documents each module with ``automodule``)."""
+    page = (book.html / "book" / "manual.html").read_text(encoding="utf-8")
+    anchors = set(re.findall(r'id="([\w.-]+)"', page))
+    missing = [f"gradland.{module}" for module in MODULES if f"module-gradland.{module}" not in anchors]
+    missing += [f"gradland.{module}.{name}" for module in MODULES for name in public_names(module)
+                if f"gradland.{module}.{name}" not in anchors]
+    import gradland
+
+    missing += [f"gradland.{name}" for name in gradland.__all__ if f"gradland.{name}" not in anchors]
+    assert not missing, f"public names with no entry in the manual: {missing}"
