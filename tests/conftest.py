@@ -1,5 +1,12 @@
 """Fixtures shared by the tests of the book: one strict build from a clean
-cache per test session, its PDF, a local web server and headless Chromium."""
+cache per test session, its PDF, a local web server and headless Chromium.
+
+With ``GRADLAND_REUSE_BUILD=1`` (``make check-book``) the fixtures take the book
+that ``make book`` left in ``_build`` instead of building one, so that the tests
+of the book run against the build just made. The tests are marked by what they
+need (see :func:`pytest_collection_modifyitems`): ``-m "not book"`` leaves out
+every test that needs a build.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +26,31 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+REUSE_BUILD = os.environ.get("GRADLAND_REUSE_BUILD", "").lower() in {"1", "true", "yes"}
+#: Where ``make book`` writes the output of its HTML build, for ``make check-book``.
+BUILD_LOG = REPO / "_build" / "html-build.log"
+
+#: Fixture -> the markers of the tests that use it (directly or through another fixture).
+FIXTURE_MARKERS = {
+    "book": ("book",),
+    "student": ("book",),
+    "pdf": ("book", "pdf"),
+    "site": ("book", "site"),
+    "browser": ("site",),
+}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark each test by the fixtures it uses: ``book`` (a built book), ``pdf`` (TeX
+    Live), ``site`` (the site served to Chromium). Tests that build a book of their
+    own say so with ``@pytest.mark.book``; ``gpu`` marks the tests that need CUDA."""
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            for name in FIXTURE_MARKERS.get(fixture, ()):
+                item.add_marker(getattr(pytest.mark, name))
+        skipif = [mark for mark in item.iter_markers("skipif") if "CUDA" in str(mark.kwargs.get("reason", ""))]
+        if any("needs" in mark.kwargs["reason"] for mark in skipif):
+            item.add_marker(pytest.mark.gpu)
 
 sys.path.insert(0, str(REPO / "book" / "_ext"))
 
@@ -56,7 +88,13 @@ def jupyter_book(root: Path, *args: str, env: dict[str, str] | None = None) -> B
 
 @pytest.fixture(scope="session")
 def book(tmp_path_factory) -> Build:
-    """The HTML book, built strictly from a clean execution cache."""
+    """The HTML book, built strictly from a clean execution cache (or, with
+    ``GRADLAND_REUSE_BUILD=1``, the one ``make book`` built in ``_build``)."""
+    if REUSE_BUILD:
+        if not (REPO / "_build" / "html" / "index.html").is_file():
+            pytest.fail("GRADLAND_REUSE_BUILD=1 tests the book in _build, and there is none: run make book")
+        output = BUILD_LOG.read_text() if BUILD_LOG.is_file() else ""
+        return Build(REPO, output, 0.0, 0)
     build = jupyter_book(tmp_path_factory.mktemp("book"))
     assert build.returncode == 0, f"the strict book build failed:\n{build.output[-20000:]}"
     return build
@@ -69,9 +107,12 @@ def pdf(book) -> Path:
 
     if not gradland_book.can_build_pdf():
         missing_tool("TeX Live (xelatex, latexmk)")
+    path = book.root / "_build" / "latex" / "gradland.pdf"
+    if REUSE_BUILD and path.is_file():
+        shutil.copy(path, book.html / "gradland.pdf")
+        return path
     build = jupyter_book(book.root, "--builder", "pdflatex")
     assert build.returncode == 0, f"the PDF build failed:\n{build.output[-20000:]}"
-    path = book.root / "_build" / "latex" / "gradland.pdf"
     assert path.is_file(), f"no PDF at {path}:\n{build.output[-5000:]}"
     shutil.copy(path, book.html / "gradland.pdf")
     return path
@@ -81,7 +122,8 @@ def pdf(book) -> Path:
 def student(book, tmp_path_factory):
     """The student edition, built like `make student`: from the full edition's executed chapters."""
     cache = book.root / "_build" / ".jupyter_cache"
-    build = jupyter_book(tmp_path_factory.mktemp("student"),
+    root = REPO / "_build" / "student" if REUSE_BUILD else tmp_path_factory.mktemp("student")
+    build = jupyter_book(root,
                          env={"GRADLAND_EDITION": "student", "GRADLAND_EXECUTION_CACHE": str(cache)})
     assert build.returncode == 0, f"the student edition failed:\n{build.output[-20000:]}"
     return build

@@ -1,4 +1,4 @@
-r"""Notation checker of the book: the "never" column of STYLE.md, section 1.
+r"""Notation checker of the book: the "never" column of the Notation chapter (``book/notation.md``).
 
 The checker reads the *math* of the book and of the package:
 
@@ -681,7 +681,7 @@ RULES: list[Rule] = [
 # The code the book shows: comments and strings
 # ---------------------------------------------------------------------------
 #
-# STYLE's notation holds for code comments and printed labels as well. The
+# The notation holds for code comments and printed labels as well. The
 # book shows the code cells of its chapters and, through ``literalinclude``
 # and the manual, the source of the package. In that code the checker reads
 # the comments and the string literals (labels, titles, printed text), and

@@ -206,3 +206,16 @@ def test_every_notebook_runs_in_a_clean_venv(book, tmp_path):
                            env=env, capture_output=True, text=True, check=True, cwd=tmp_path).stdout
     assert all(path.startswith(str(fresh)) for path in where.split()), where
     assert sys.prefix not in where
+
+
+def test_inserting_a_cell_changes_no_other_cells_id():
+    cells = [nbformat.v4.new_markdown_cell("# A"), nbformat.v4.new_code_cell("x = 1"),
+             nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_markdown_cell("x = 1")]
+    gradland_notebooks.cell_ids(cells)
+    before = [cell["id"] for cell in cells]
+    assert len(set(before)) == 4 and before[2] == before[1] + "-2"
+    cells.insert(1, nbformat.v4.new_code_cell("y = 2"))
+    gradland_notebooks.cell_ids(cells)
+    assert [cell["id"] for cell in cells[:1] + cells[2:]] == before
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    nbformat.validate(notebook)  # ids are valid nbformat 4.5 cell ids

@@ -20,6 +20,15 @@ def test_latex_log_is_clean(pdf):
         assert problem not in log, f"LaTeX log reports: {problem}"
 
 
+def test_no_display_equation_is_wider_than_the_page(pdf):
+    """TeX reports a display wider than the text as an overfull box "detected at line"
+    (a paragraph's says "in paragraph at lines"): the equation runs into the margin."""
+    log = (pdf.parent / "gradland.log").read_text(errors="replace")
+    wide = re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\) detected at line (\d+)", log)
+    assert not wide, ("display math wider than the page (points too wide, line of gradland.tex): "
+                      f"{wide}; split it as CONTRIBUTING.md shows")
+
+
 def test_page_count(pdf):
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
