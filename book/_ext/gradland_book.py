@@ -23,6 +23,7 @@ What this extension does, each in one function below:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -602,6 +603,34 @@ class DropFoldedCode(SphinxPostTransform):
                         cell.remove(child)
 
 
+class ReadEachDoctreeOnce(SphinxPostTransform):
+    """In the PDF, read each chapter's stored doctree once while references resolve.
+
+    The PDF resolves the references of the whole book at once, and each
+    ``{numref}`` reads its target's doctree from the pickle again (about 150
+    times, most of the time of a rebuild). From this post-transform to
+    :class:`ForgetDoctrees`, the last, a doctree is read once and kept; the
+    resolvers only look up the numbered node in it.
+    """
+
+    default_priority = 1
+    builders = ("latex",)
+
+    def run(self, **kwargs) -> None:
+        if "get_doctree" not in vars(self.env):
+            self.env.get_doctree = functools.cache(self.env.get_doctree)
+
+
+class ForgetDoctrees(SphinxPostTransform):
+    """The end of :class:`ReadEachDoctreeOnce`: the environment reads doctrees as before."""
+
+    default_priority = 999
+    builders = ("latex",)
+
+    def run(self, **kwargs) -> None:
+        vars(self.env).pop("get_doctree", None)
+
+
 def drop_thebe(app: Sphinx, pagename, templatename, context, doctree) -> None:
     """``html-page-context``: remove Thebe, which Jupyter Book always loads.
 
@@ -628,5 +657,7 @@ def setup(app: Sphinx) -> dict[str, object]:
     app.connect("builder-inited", number_by_chapter, priority=600)
     app.connect("build-finished", restructure_pdf)
     app.add_post_transform(DropFoldedCode)
+    app.add_post_transform(ReadEachDoctreeOnce)
+    app.add_post_transform(ForgetDoctrees)
     app.connect("doctree-read", concepts_only_in_the_index)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

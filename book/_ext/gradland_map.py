@@ -276,7 +276,9 @@ def link_glossary_back(app: Sphinx, doctree: nodes.document, fromdocname: str) -
 
     def section_of(name: str, target: str) -> str:
         """The id of the section around an index target: LaTeX has no labels for index targets."""
-        doctree = doctrees.setdefault(name, app.env.get_doctree(name))
+        if name not in doctrees:  # each chapter's stored doctree is read once
+            doctrees[name] = app.env.get_doctree(name)
+        doctree = doctrees[name]
         for node in doctree.findall(nodes.Element):
             if target in node.get("ids", []):
                 while node is not None and not isinstance(node, nodes.section):

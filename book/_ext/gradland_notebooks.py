@@ -551,10 +551,16 @@ def write_notebooks(app: Sphinx, exception: Exception | None) -> None:
 
     outdir = Path(app.outdir) / NOTEBOOKS
     outdir.mkdir(parents=True, exist_ok=True)
-    for docname in sorted(chapters(app)):
-        chapter = Chapter(app, docname)
-        notebook = chapter.notebook(REPOSITORY, gradland.__version__, app.config.today)
-        (outdir / f"{Path(docname).name}.ipynb").write_text(json.dumps(notebook, indent=1) + "\n")
+    # Resolving a {numref} reads the target's doctree from its pickle every time (about
+    # 150 times a build); the references only read them, so each is read once here.
+    app.env.get_doctree = functools.cache(app.env.get_doctree)
+    try:
+        for docname in sorted(chapters(app)):
+            chapter = Chapter(app, docname)
+            notebook = chapter.notebook(REPOSITORY, gradland.__version__, app.config.today)
+            (outdir / f"{Path(docname).name}.ipynb").write_text(json.dumps(notebook, indent=1) + "\n")
+    finally:
+        del app.env.get_doctree  # the method of the class again
     (outdir / "requirements.txt").write_text(requirements(REPOSITORY, gradland.__version__))
 
 

@@ -12,6 +12,7 @@ typeset by the page's own MathJax.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -59,22 +60,39 @@ def write_previews(app: Sphinx, exception) -> None:
     from bs4 import BeautifulSoup
 
     outdir = Path(app.outdir)
-    pages = {page.relative_to(outdir).as_posix(): BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
-             for page in sorted(outdir.glob("book/*.html"))}
-    previews: dict[str, str] = {}
-    for key, soup in pages.items():
+    # What each page offers and links to, read from its HTML; a page that this build
+    # did not rewrite is read from the record of the last build instead (parsing every
+    # page takes most of a rebuild that changed one).
+    record = Path(app.doctreedir) / "gradland-previews.json"
+    try:
+        known = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    pages: dict[str, dict] = {}
+    for page in sorted(outdir.glob("book/*.html")):
+        key = page.relative_to(outdir).as_posix()
+        text = page.read_text(encoding="utf-8")
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        if known.get(key, {}).get("sha256") == digest:
+            pages[key] = known[key]
+            continue
+        soup = BeautifulSoup(text, "html.parser")
         main = soup.find("main") or soup
+        offers = {}
         for element in main.find_all(id=True):
             html = _preview(element)
             if html:
-                previews[f"{key}#{element['id']}"] = html
-    for key, soup in pages.items():  # each page gets the previews of what it links to
-        mine: dict[str, str] = {}
+                offers[f"{key}#{element['id']}"] = html
+        links = []
         for link in soup.select("main a.reference.internal[href]"):
             path, _, anchor = link["href"].partition("#")
-            target = f"{(Path(key).parent / path).as_posix() if path else key}#{anchor}"
-            if anchor and target in previews:
-                mine[target] = previews[target]
+            if anchor:
+                links.append(f"{(Path(key).parent / path).as_posix() if path else key}#{anchor}")
+        pages[key] = {"sha256": digest, "offers": offers, "links": links}
+    record.write_text(json.dumps(pages, ensure_ascii=False), encoding="utf-8")
+    previews = {target: html for page in pages.values() for target, html in page["offers"].items()}
+    for key, page in pages.items():  # each page gets the previews of what it links to
+        mine = {target: previews[target] for target in page["links"] if target in previews}
         script = outdir / PREVIEWS / (key.removesuffix(".html") + ".js")
         script.parent.mkdir(parents=True, exist_ok=True)
         script.write_text("window.GRADLAND_PREVIEWS = " + json.dumps(mine, ensure_ascii=False, sort_keys=True)
