@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from html.parser import HTMLParser
@@ -114,13 +115,23 @@ def test_failing_cell_fails_the_build_naming_the_chapter(tmp_path):
 
     from conftest import BIN
 
-    done = subprocess.run(
+    done = subprocess.run(  # the copy's own gradland, in the build and in its kernels
         [str(BIN / "jupyter-book"), "build", str(copy), "-n", "-W", "--keep-going"],
-        capture_output=True, text=True,
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(copy / "code")},
     )
     output = done.stdout + done.stderr
     assert done.returncode != 0
     assert "broken" in output and "ZeroDivisionError" in output
+
+
+def test_the_build_stops_when_gradland_is_another_checkouts(tmp_path):
+    from sphinx.errors import ConfigError
+
+    gradland_book.check_package_is_this_checkout()  # this checkout's, as installed
+    other = tmp_path / "other" / "code" / "gradland" / "__init__.py"
+    with pytest.raises(ConfigError) as error:
+        gradland_book.check_package_is_this_checkout(str(other))
+    assert str(other.parent) in str(error.value) and str(gradland_book.PACKAGE_DIR) in str(error.value)
 
 
 # --- the Sphinx glue (book/_ext/gradland_book.py) ------------------------------
@@ -275,6 +286,14 @@ def test_editing_a_module_reexecutes_only_its_chapters_within_budget(book):
         assert build.seconds < MODULE_EDIT_BUDGET_S
     assert gradland_book.chapter_keys()["book/graph-networks"] in (book.root / "_build" / ".jupyter_cache"
                                                                    / gradland_book.MODULE_KEYS).read_text()
+    # the search still knows the index entries of the pages that were not rewritten
+    import json
+
+    text = (book.html / "searchindex.js").read_text()
+    index = json.loads(text[text.index("(") + 1:text.rindex(")")])
+    with_entries = {index["docnames"][place[0]] for places in index["indexentries"].values() for place in places}
+    chapters = {f"book/{path.stem}" for path in (REPO / "book").glob("*.md") if "kernelspec" in path.read_text()[:400]}
+    assert chapters <= with_entries, sorted(chapters - with_entries)
 
 
 LITERALINCLUDE = re.compile(r"```\{literalinclude\} \.\./code/gradland/(\w+)\.py\n(.*?)```", re.S)

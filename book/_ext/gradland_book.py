@@ -631,6 +631,44 @@ class ForgetDoctrees(SphinxPostTransform):
         vars(self.env).pop("get_doctree", None)
 
 
+def keep_index_entries_in_the_search() -> None:
+    """Make the search remember the index entries of the pages a build did not rewrite.
+
+    Sphinx 7 ranks a search result first when the query is an index entry of the
+    page (``indexentries`` of ``searchindex.js``). An incremental build reloads the
+    previous search index but not those entries, so after a rebuild that rewrote
+    one chapter only that chapter's entries were left, and searching "positional
+    encoding" no longer put Chapter 14 first. The reloaded index gets them back,
+    and the pages that are gone lose theirs.
+    """
+    import io
+
+    from sphinx.search import IndexBuilder
+
+    if getattr(IndexBuilder, "_gradland_keeps_entries", False):
+        return
+    load, prune = IndexBuilder.load, IndexBuilder.prune
+
+    def load_with_entries(self, stream, format) -> None:
+        data = stream.read()
+        load(self, io.StringIO(data) if isinstance(data, str) else io.BytesIO(data), format)
+        frozen = (self.formats[format] if isinstance(format, str) else format).loads(data)
+        entries: dict[str, list[tuple[str, str, str]]] = {}
+        for entry, places in frozen.get("indexentries", {}).items():
+            for doc, target, main in places:
+                entries.setdefault(frozen["docnames"][doc], []).append((entry, target, "main" if main else ""))
+        self._index_entries.clear()
+        self._index_entries.update({docname: sorted(found) for docname, found in sorted(entries.items())})
+
+    def prune_entries(self, docnames) -> None:
+        prune(self, docnames)
+        for docname in set(self._index_entries) - set(self.env.all_docs):
+            del self._index_entries[docname]  # a rewritten page replaces its own
+
+    IndexBuilder.load, IndexBuilder.prune = load_with_entries, prune_entries
+    IndexBuilder._gradland_keeps_entries = True
+
+
 def drop_thebe(app: Sphinx, pagename, templatename, context, doctree) -> None:
     """``html-page-context``: remove Thebe, which Jupyter Book always loads.
 
@@ -647,6 +685,7 @@ def drop_thebe(app: Sphinx, pagename, templatename, context, doctree) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, object]:
+    keep_index_entries_in_the_search()
     app.connect("config-inited", configure)
     app.connect("builder-inited", invalidate_changed_chapters)
     app.connect("builder-inited", silence_kernel_transport_warning)
