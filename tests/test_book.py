@@ -99,6 +99,8 @@ def test_site_is_self_contained(book):
 @pytest.mark.book
 def test_failing_cell_fails_the_build_naming_the_chapter(tmp_path):
     """A copy of the book with one broken cell must not build."""
+    if REUSE_BUILD:
+        pytest.skip("builds and executes a copy of the whole book (4 min): make test runs it")
     import shutil
 
     copy = tmp_path / "repo"
@@ -268,8 +270,8 @@ def test_only_the_chapters_whose_modules_changed_run_again(tmp_path, monkeypatch
 def test_editing_a_module_reexecutes_only_its_chapters_within_budget(book):
     """The contributor's loop: a comment added to ``gradland/gcn.py`` re-runs Chapter 13
     (graph networks), the one chapter that imports it, and no other."""
-    if REUSE_BUILD:  # make check-book: bring the existing build up to date first
-        assert jupyter_book(book.root).returncode == 0
+    if REUSE_BUILD:
+        pytest.skip("edits the package and rebuilds twice (90 s): make test runs it")
     module = REPO / "code" / "gradland" / "gcn.py"
     source = module.read_text()
     try:
