@@ -50,7 +50,7 @@ def test_citation_preface_and_package_agree_on_the_version():
     bibtex_version = re.search(r"version\s*=\s*\{([^}]*)\}", (REPO / "book" / "preface.md").read_text())
     assert bibtex_version and bibtex_version.group(1) == gradland.__version__
     # the install lines for readers pin the book's version (its tag), as the notebooks do
-    for path in (REPO / "README.md", REPO / "book" / "preface.md"):
+    for path in (REPO / "README.md", REPO / "book" / "preface.md", REPO / "book" / "manual.md"):
         pins = re.findall(r'"gradland\[data\] @ git\+\S+@(\S+)"', path.read_text())
         assert pins and set(pins) == {f"v{gradland.__version__}"}, (path.name, pins)
 
