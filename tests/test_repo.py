@@ -88,8 +88,11 @@ def test_built_wheel_installs_in_a_fresh_venv(tmp_path):
 
 
 @pytest.mark.parametrize("script", sorted((REPO / "code" / "benchmarks").glob("*.py")), ids=lambda p: p.name)
-def test_benchmark_scripts_run(script):
-    """Each benchmark runs on a tiny problem and prints its result as JSON (it is not timed here)."""
+def test_benchmark_scripts_run_and_compare_the_same_computation(script):
+    """Each benchmark runs on a tiny problem and prints, as JSON, one or more comparisons
+    made by ``gradland.bench.compare``: the two implementations agree (float32, so to
+    about 1e-5; the autodiff one compares the first losses), and the speedup is theirs
+    over ours. It is not timed here."""
     import json
 
     out = subprocess.run(
@@ -97,7 +100,13 @@ def test_benchmark_scripts_run(script):
         capture_output=True, text=True, check=True, cwd=REPO,
     )
     result = json.loads(out.stdout)
-    assert result["ratio"] > 0
+    comparisons = [value for value in (result, *result.values()) if isinstance(value, dict) and "speedup" in value]
+    assert comparisons, result
+    for comparison in comparisons:
+        assert set(comparison) >= {"ours_s", "theirs_s", "speedup", "max_difference", "device"}
+        assert comparison["max_difference"] < 1e-4, comparison
+        assert comparison["speedup"] == pytest.approx(comparison["theirs_s"] / comparison["ours_s"])
+        assert comparison["device"] == gradland.device_name()
 
 
 SMALL = {"autodiff_mlp": ["--batch", "8", "--width", "16", "--rounds", "1", "--number", "1"],

@@ -3,9 +3,10 @@
 Both engines train the same MLP (64 -> width -> width -> 10, ReLU) on a batch
 of scikit-learn's 8 x 8 digits with SGD, starting from the same weights. One
 step is: forget the gradients, forward pass, cross-entropy, backward pass,
-parameter update. The two steps are timed in alternating rounds, so that a
-machine that slows down slows both, and the script prints the median time of
-each and their ratio.
+parameter update. gradland.bench.compare times the two steps in alternating
+rounds, so that a machine that slows down slows both, and the script prints
+the median time of each, the speedup (torch's time over ours: above 1, ours
+is faster) and the largest difference of the first losses.
 
     python code/benchmarks/autodiff_mlp.py                 # CPU, or the GPU if there is one
     python code/benchmarks/autodiff_mlp.py --device cuda --batch 256 --width 512
@@ -15,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +23,7 @@ from sklearn.datasets import load_digits
 
 import gradland
 from gradland import autodiff as ad
-from gradland.bench import median_time
+from gradland.bench import compare
 
 
 def make_steps(batch: int, width: int, device: torch.device):
@@ -69,30 +68,18 @@ def main() -> None:
 
     device = torch.device(args.device) if args.device else gradland.device()
     step_ours, step_torch = make_steps(args.batch, args.width, device)
-    for _ in range(3):  # warm up both (allocator, kernels)
-        step_ours(), step_torch()
-    ours, theirs = [], []
-    for _ in range(args.rounds):
-        ours.append(median_time(step_ours, repeat=1, number=args.number, warmup=0))
-        theirs.append(median_time(step_torch, repeat=1, number=args.number, warmup=0))
-    result = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-        "torch_threads": torch.get_num_threads(),
-        "batch": args.batch,
-        "width": args.width,
-        "gradland_ms": 1e3 * statistics.median(ours),
-        "torch_ms": 1e3 * statistics.median(theirs),
-    }
-    result["ratio"] = result["gradland_ms"] / result["torch_ms"]
+    comparison = compare(step_ours, step_torch, rounds=args.rounds, number=args.number, device=device)
+    result = {"batch": args.batch, "width": args.width, "torch_threads": torch.get_num_threads(),
+              **comparison.as_dict()}
     if args.json:
         print(json.dumps(result))
         return
-    print(f"MLP 64-{args.width}-{args.width}-10, batch {args.batch}, {device} ({result['device']}), "
-          f"{args.rounds} rounds of {args.number} steps")
-    print(f"  gradland.autodiff : {result['gradland_ms']:8.3f} ms per step (median)")
-    print(f"  torch.autograd    : {result['torch_ms']:8.3f} ms per step (median)")
-    print(f"  ratio             : {result['ratio']:8.3f}")
-
+    print(f"MLP 64-{args.width}-{args.width}-10, batch {args.batch}, {device} ({comparison.device}), "
+          f"{args.rounds} rounds of {args.number} steps; the first losses differ by "
+          f"{comparison.max_difference:.1e}")
+    print(f"  gradland.autodiff : {1e3 * comparison.ours_s:8.3f} ms per step (median)")
+    print(f"  torch.autograd    : {1e3 * comparison.theirs_s:8.3f} ms per step (median)")
+    print(f"  speedup           : {comparison.speedup:8.3f} (torch's time / ours: above 1, ours is faster)")
 
 if __name__ == "__main__":
     main()

@@ -8,9 +8,10 @@ the features, and pass the messages along the edges. Two things are timed,
 in alternating rounds so that a machine that slows down slows both: the
 forward pass alone (under torch.no_grad()), and a forward plus backward pass
 (the gradients of the weights and of the input features). The script prints
-the median time of each and the throughput ratio, ours / theirs (their time
-divided by ours: above 1 means ours is faster). The "ratio" of the JSON
-output is the forward one; "ratio_backward" is the forward + backward one.
+the median time of each, the speedup (their time divided by ours: above 1,
+ours is faster) and the largest difference of the outputs, all measured by
+gradland.bench.compare. The JSON output holds one comparison per pass,
+"forward" and "forward_backward".
 
     python code/benchmarks/gcn_sparse.py                 # CPU, or the GPU if there is one
     python code/benchmarks/gcn_sparse.py --nodes 10000 --edges 100000 --device cuda
@@ -23,14 +24,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
 import sys
 
 import torch
 
 import gradland
-from gradland.bench import median_time
+from gradland.bench import compare
 from gradland.gcn import GCNLayer, random_graph
 
 try:
@@ -49,9 +48,7 @@ def make_layers(nodes: int, edges: int, features: int, device: torch.device):
         ours.lin.weight.copy_(theirs.lin.weight)
         ours.bias.copy_(torch.randn(features))  # a non-zero bias, the same for both
         theirs.bias.copy_(ours.bias)
-    with torch.no_grad():
-        gap = (ours(x, edge_index) - theirs(x, edge_index)).abs().max().item()
-    return ours, theirs, x, edge_index, gap
+    return ours, theirs, x, edge_index
 
 
 def main() -> None:
@@ -69,7 +66,7 @@ def main() -> None:
                  "pip install torch_geometric (it is in requirements.txt)")
 
     device = torch.device(args.device) if args.device else gradland.device()
-    ours, theirs, x, edge_index, gap = make_layers(args.nodes, args.edges, args.features, device)
+    ours, theirs, x, edge_index = make_layers(args.nodes, args.edges, args.features, device)
     x_grad = x.clone().requires_grad_()
 
     def forward(layer):
@@ -82,44 +79,26 @@ def main() -> None:
         def run():
             layer.zero_grad(set_to_none=True)
             x_grad.grad = None
-            layer(x_grad, edge_index).square().mean().backward()
+            out = layer(x_grad, edge_index)
+            out.square().mean().backward()
+            return out.detach(), x_grad.grad
         return run
 
-    timings = {}
-    for name, make in (("forward", forward), ("backward", forward_backward)):
-        f_ours, f_theirs = make(ours), make(theirs)
-        f_ours(), f_theirs()  # warm up both
-        t_ours, t_theirs = [], []
-        for _ in range(args.rounds):
-            t_ours.append(median_time(f_ours, repeat=1, number=args.number, warmup=0))
-            t_theirs.append(median_time(f_theirs, repeat=1, number=args.number, warmup=0))
-        timings[name] = (1e3 * statistics.median(t_ours), 1e3 * statistics.median(t_theirs))
-
-    result = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-        "torch_threads": torch.get_num_threads(),
-        "nodes": args.nodes,
-        "edges": args.edges,
-        "features": args.features,
-        "max_abs_difference": gap,
-        "gradland_forward_ms": timings["forward"][0],
-        "pyg_forward_ms": timings["forward"][1],
-        "gradland_forward_backward_ms": timings["backward"][0],
-        "pyg_forward_backward_ms": timings["backward"][1],
-    }
-    result["ratio"] = result["pyg_forward_ms"] / result["gradland_forward_ms"]
-    result["ratio_backward"] = result["pyg_forward_backward_ms"] / result["gradland_forward_backward_ms"]
+    result = {"nodes": args.nodes, "edges": args.edges, "features": args.features,
+              "torch_threads": torch.get_num_threads()}
+    for name, make in (("forward", forward), ("forward_backward", forward_backward)):
+        result[name] = compare(make(ours), make(theirs), rounds=args.rounds, number=args.number,
+                               warmup=1, device=device).as_dict()
     if args.json:
         print(json.dumps(result))
         return
     print(f"GCN layer, {args.nodes} nodes, {args.edges} edges, {args.features} features, {device} "
-          f"({result['device']}, {result['torch_threads']} threads), {args.rounds} rounds of {args.number} calls; "
-          f"largest difference of the outputs {gap:.2e}")
-    print(f"  forward            gradland {result['gradland_forward_ms']:9.1f} ms   "
-          f"PyG GCNConv {result['pyg_forward_ms']:9.1f} ms   throughput ratio {result['ratio']:.3f}")
-    print(f"  forward + backward gradland {result['gradland_forward_backward_ms']:9.1f} ms   "
-          f"PyG GCNConv {result['pyg_forward_backward_ms']:9.1f} ms   throughput ratio {result['ratio_backward']:.3f}")
-
+          f"({result['forward']['device']}, {result['torch_threads']} threads), "
+          f"{args.rounds} rounds of {args.number} calls")
+    for name, label in (("forward", "forward           "), ("forward_backward", "forward + backward")):
+        done = result[name]
+        print(f"  {label} gradland {1e3 * done['ours_s']:9.1f} ms   PyG GCNConv {1e3 * done['theirs_s']:9.1f} ms"
+              f"   speedup {done['speedup']:.3f}   largest difference {done['max_difference']:.1e}")
 
 if __name__ == "__main__":
     main()

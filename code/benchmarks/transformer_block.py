@@ -4,10 +4,11 @@ gradland.transformer.EncoderBlock, on its fused path, and
 torch.nn.TransformerEncoderLayer with the same configuration (batch_first,
 no dropout) and the same weights (copied with EncoderBlock.from_torch) map
 the same batch of sets; one step is a forward pass and a backward pass of a
-fixed output gradient into the weights and the input. The two steps are
-timed in alternating rounds, so that a machine that slows down slows both,
-and the script prints the median tokens per second of each and the ratio
-ours / theirs (above 1: ours is faster).
+fixed output gradient into the weights and the input. gradland.bench.compare
+times the two steps in alternating rounds, so that a machine that slows down
+slows both, and the script prints the median tokens per second of each, the
+speedup (their time over ours: above 1, ours is faster) and the largest
+difference of the outputs.
 
 On CUDA it also reports the model FLOP utilisation (MFU): the block's matrix
 products are counted analytically, 2 (B t)(3d^2 + d^2 + 2 d d_ff) + 4 B t^2 d
@@ -23,14 +24,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
 
 import torch
 from torch import nn
 
 import gradland
-from gradland.bench import median_time
+from gradland.bench import compare
 from gradland.transformer import EncoderBlock
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -56,18 +55,18 @@ def make_steps(args, device: torch.device):
     ours = EncoderBlock.from_torch(theirs, fused=True)
     x = torch.randn(args.batch, args.seq, args.d_model, device=device, dtype=dtype, requires_grad=True)
     grad = torch.randn_like(x)
-    with torch.no_grad():
-        gap = (ours(x) - theirs(x)).abs().max().item()
 
     def step(layer: nn.Module):
         def run():
             layer.zero_grad(set_to_none=True)
             x.grad = None
-            layer(x).backward(grad)
+            out = layer(x)
+            out.backward(grad)
+            return out.detach()
 
         return run
 
-    return step(ours), step(theirs), gap, d_ff
+    return step(ours), step(theirs), d_ff
 
 
 def main() -> None:
@@ -93,16 +92,10 @@ def main() -> None:
     args = parser.parse_args()
 
     device = torch.device(args.device) if args.device else gradland.device()
-    step_ours, step_theirs, gap, d_ff = make_steps(args, device)
-    for _ in range(3):  # warm up both (allocator, kernels)
-        step_ours(), step_theirs()
-    ours, theirs = [], []
-    for _ in range(args.rounds):
-        ours.append(median_time(step_ours, repeat=1, number=args.number, warmup=0))
-        theirs.append(median_time(step_theirs, repeat=1, number=args.number, warmup=0))
+    step_ours, step_theirs, d_ff = make_steps(args, device)
+    comparison = compare(step_ours, step_theirs, rounds=args.rounds, number=args.number, device=device)
     tokens = args.batch * args.seq
     result = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
         "torch_threads": torch.get_num_threads(),
         "dtype": args.dtype,
         "batch": args.batch,
@@ -110,30 +103,28 @@ def main() -> None:
         "d_model": args.d_model,
         "heads": args.heads,
         "d_ff": d_ff,
-        "max_abs_difference": gap,
-        "gradland_tokens_per_s": tokens / statistics.median(ours),
-        "torch_tokens_per_s": tokens / statistics.median(theirs),
+        **comparison.as_dict(),
+        "gradland_tokens_per_s": tokens / comparison.ours_s,
+        "torch_tokens_per_s": tokens / comparison.theirs_s,
     }
-    result["ratio"] = result["gradland_tokens_per_s"] / result["torch_tokens_per_s"]
     if device.type == "cuda":
         flops = 3 * block_flops(args.batch, args.seq, args.d_model, d_ff)
         peak = args.peak_tflops * 1e12
         result["peak_tflops"] = args.peak_tflops
-        result["gradland_mfu"] = flops / statistics.median(ours) / peak
-        result["torch_mfu"] = flops / statistics.median(theirs) / peak
+        result["gradland_mfu"] = flops / comparison.ours_s / peak
+        result["torch_mfu"] = flops / comparison.theirs_s / peak
     if args.json:
         print(json.dumps(result))
         return
     print(f"encoder block d={args.d_model}, {args.heads} heads, d_ff={d_ff}, batch {args.batch} x {args.seq} "
-          f"tokens, {args.dtype}, {device} ({result['device']}), {args.rounds} rounds of {args.number} steps "
-          f"(forward + backward); outputs differ by at most {gap:.2e}")
+          f"tokens, {args.dtype}, {device} ({comparison.device}), {args.rounds} rounds of {args.number} steps "
+          f"(forward + backward); outputs differ by at most {comparison.max_difference:.2e}")
     print(f"  gradland.transformer.EncoderBlock       : {result['gradland_tokens_per_s']:10.0f} tokens/s (median)")
     print(f"  torch.nn.TransformerEncoderLayer        : {result['torch_tokens_per_s']:10.0f} tokens/s (median)")
-    print(f"  ratio ours / theirs (above 1: ours wins): {result['ratio']:10.3f}")
+    print(f"  speedup, their time / ours (above 1: ours is faster): {comparison.speedup:10.3f}")
     if device.type == "cuda":
         print(f"  MFU (peak {args.peak_tflops:g} TFLOP/s): gradland {100 * result['gradland_mfu']:.1f} %, "
               f"torch {100 * result['torch_mfu']:.1f} %")
-
 
 if __name__ == "__main__":
     main()

@@ -13,11 +13,16 @@ thing everywhere:
   the backward pass while a function runs. That is the memory the backward
   pass costs, and it can be counted on any device, a CPU included, where
   PyTorch has no memory profiler as handy as
-  :func:`torch.cuda.max_memory_allocated`.
+  :func:`torch.cuda.max_memory_allocated`;
+* :func:`compare` times the package's version of a computation against
+  PyTorch's (or PyTorch Geometric's) side by side, and checks that the two
+  compute the same thing. The benchmarks of ``code/benchmarks`` all report
+  its :class:`Comparison`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 from collections.abc import Callable
@@ -25,7 +30,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["median_time", "saved_bytes"]
+__all__ = ["Comparison", "compare", "median_time", "saved_bytes"]
 
 
 def _synchronize() -> None:
@@ -131,3 +136,116 @@ def saved_bytes(fn: Callable[[], Any]) -> tuple[Any, int]:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         result = fn()
     return result, sum(seen.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """What :func:`compare` measured: two median times, their ratio, the largest
+    difference of the outputs and the machine.
+
+    Attributes
+    ----------
+    ours_s, theirs_s : float
+        Median seconds per call of our function and of theirs.
+    speedup : float
+        ``theirs_s / ours_s``: above 1, ours is faster.
+    max_difference : float
+        The largest absolute difference between the outputs of the first calls.
+    device : str
+        The machine, as :func:`gradland.device_name` names it.
+    """
+
+    ours_s: float
+    theirs_s: float
+    speedup: float
+    max_difference: float
+    device: str
+
+    def as_dict(self) -> dict[str, float | str]:
+        """The fields as a dictionary, for JSON."""
+        return dataclasses.asdict(self)
+
+
+def _largest_difference(ours: Any, theirs: Any) -> float:
+    """The largest absolute difference of two tensors, or of two sequences of them."""
+    if isinstance(ours, torch.Tensor) and isinstance(theirs, torch.Tensor):
+        if ours.shape != theirs.shape:
+            raise ValueError(f"the two functions return different shapes: {tuple(ours.shape)} and "
+                             f"{tuple(theirs.shape)}")
+        if ours.numel() == 0:
+            return 0.0
+        return (ours.detach().double() - theirs.detach().double()).abs().max().item()
+    if isinstance(ours, (tuple, list)) and isinstance(theirs, (tuple, list)) and len(ours) == len(theirs):
+        return max((_largest_difference(a, b) for a, b in zip(ours, theirs)), default=0.0)
+    raise TypeError("the two functions must return tensors (or tuples of tensors) to compare; "
+                    f"got {type(ours).__name__} and {type(theirs).__name__}")
+
+
+def compare(
+    ours: Callable[[], Any],
+    theirs: Callable[[], Any],
+    *,
+    rounds: int = 7,
+    number: int = 1,
+    warmup: int = 3,
+    device: torch.device | str | None = None,
+) -> Comparison:
+    """Time two functions that compute the same thing, side by side.
+
+    Each is called once and their outputs compared; then both are called
+    ``warmup`` times untimed; then, in each of ``rounds`` rounds, each is timed
+    over ``number`` calls, ours first. Alternating the two means that a machine
+    that slows down for a while slows both, and the medians over the rounds
+    leave out the odd slow round.
+
+    Parameters
+    ----------
+    ours, theirs : callable
+        Functions of no arguments that return a tensor, or a tuple of tensors,
+        of the same shapes: our implementation and the library's.
+    rounds : int, optional
+        Alternating timing rounds (at least 1).
+    number : int, optional
+        Calls per timing (at least 1).
+    warmup : int, optional
+        Untimed calls of each after the first (0 or more).
+    device : torch.device or str, optional
+        Where they compute, to name the machine; by default :func:`gradland.device`.
+
+    Returns
+    -------
+    Comparison
+        The two medians, ``speedup = theirs / ours`` (above 1: ours is faster),
+        the largest difference of the first outputs, and the machine.
+
+    Raises
+    ------
+    ValueError
+        If ``rounds`` or ``number`` is below 1, ``warmup`` below 0, or the outputs
+        differ in shape.
+    TypeError
+        If a function returns something other than tensors.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.bench import compare
+    >>> a = torch.randn(64, 64, dtype=torch.float64)
+    >>> result = compare(lambda: a @ a, lambda: torch.mm(a, a), rounds=3, number=5)
+    >>> result.max_difference == 0.0, result.speedup > 0
+    (True, True)
+    """
+    if rounds < 1 or number < 1 or warmup < 0:
+        raise ValueError(f"need rounds >= 1, number >= 1 and warmup >= 0; "
+                         f"got rounds={rounds}, number={number}, warmup={warmup}")
+    from gradland._device import device_name
+
+    difference = _largest_difference(ours(), theirs())
+    for _ in range(warmup):
+        ours(), theirs()
+    times_ours, times_theirs = [], []
+    for _ in range(rounds):
+        times_ours.append(median_time(ours, repeat=1, number=number, warmup=0))
+        times_theirs.append(median_time(theirs, repeat=1, number=number, warmup=0))
+    ours_s, theirs_s = statistics.median(times_ours), statistics.median(times_theirs)
+    return Comparison(ours_s, theirs_s, theirs_s / ours_s, difference, device_name(device))
