@@ -168,11 +168,28 @@ def test_shape_dtype_and_device_errors_are_clear():
 
 
 def test_logistic_optimum_is_the_log_density_ratio():
-    """For fixed samples, the loss over C(y) is minimised at log(p_G / p_data) pointwise."""
-    p_data, p_gen = 0.7, 0.2  # the two densities at one point y
-    c = torch.linspace(-5, 5, 20001)
-    pointwise = p_data * F.softplus(c) + p_gen * F.softplus(-c)
-    assert c[pointwise.argmin()].item() == pytest.approx(math.log(p_gen / p_data), abs=1e-3)
+    """Minimised over the energies, the logistic cost loss sets C(y) = log(p_G(y) / p_data(y)).
+
+    A world of two points, a and b: the data are a with probability 0.7, the generator's
+    samples with probability 0.2. The cost network is a table of the two energies, and a
+    batch holds the points in those proportions, so that cost_loss is the expected loss.
+    """
+    p_data, p_gen = torch.tensor([0.7, 0.3]), torch.tensor([0.2, 0.8])
+    data = torch.tensor([0] * 7 + [1] * 3)  # indices of the points of a data batch
+    fake = torch.tensor([0] * 2 + [1] * 8)  # and of a batch of samples
+    energy = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    optimiser = torch.optim.LBFGS([energy], max_iter=200, tolerance_grad=1e-12, tolerance_change=1e-15,
+                                  line_search_fn="strong_wolfe")
+
+    def closure():
+        optimiser.zero_grad()
+        loss = cost_loss(energy[data], energy[fake], kind="logistic")
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    expected = torch.log(p_gen / p_data).double()
+    torch.testing.assert_close(energy.detach(), expected, atol=1e-6, rtol=0)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
