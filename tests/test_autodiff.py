@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -417,5 +419,25 @@ def test_models_and_optimisers_check_their_arguments():
         ad.MLP([3])
     with pytest.raises(ValueError, match="activation must be"):
         ad.MLP([3, 2], activation="gelu")
-    with pytest.raises(ValueError, match="learning rate must be positive; got 0"):
+    with pytest.raises(ValueError, match="learning rate must be positive and finite; got 0"):
         ad.SGD([], lr=0)
+    for lr in (math.inf, math.nan, -1.0):
+        with pytest.raises(ValueError, match="positive and finite"):
+            ad.Adam([], lr=lr)
+
+
+def test_an_optimiser_refuses_parameters_it_could_not_update():
+    """SGD(w) for SGD([w]) would iterate over the rows of w, fresh tensors that no step
+    reaches, and a torch.Tensor has no gradient that the engine computes."""
+    w = ad.Tensor([1.0, 2.0], requires_grad=True)
+    for optimiser in (ad.SGD, ad.Adam):
+        with pytest.raises(TypeError, match=r"such as \[w\]; got a single gradland.autodiff.Tensor"):
+            optimiser(w, lr=0.1)
+        with pytest.raises(TypeError, match="got a single torch.Tensor"):
+            optimiser(torch.ones(2), lr=0.1)
+        with pytest.raises(TypeError, match="must hold gradland.autodiff.Tensor parameters; got a torch.Tensor"):
+            optimiser([w, torch.ones(2)], lr=0.1)
+    opt = ad.SGD([w], lr=0.5)
+    (w * w).sum().backward()
+    opt.step()
+    torch.testing.assert_close(w.data, torch.tensor([0.0, 0.0]))

@@ -1,6 +1,8 @@
 """Tests of gradland.gcn: the normalised adjacency, the layers against their formulas and
 against PyTorch Geometric, the equivalence with attention, the models, the graphs and the checks."""
 
+import math
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -294,6 +296,30 @@ def test_dense_and_sparse_models_agree():
     g = karate_club()
     assert torch.allclose(sparse(g.x, g.edge_index), dense(g.x, g.edge_index), atol=1e-6)
     assert accuracy(torch.eye(3), torch.tensor([0, 1, 0])) == pytest.approx(2 / 3)
+
+
+def test_accuracy_refuses_what_it_would_miscount():
+    """An integer 0/1 mask would be read as node indices, labels of shape (T, 1) would
+    broadcast into a (T, T) table, and out-of-range labels or NaN logits would count."""
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0], [0.0, 2.0]])
+    labels = torch.tensor([0, 1, 1, 1])
+    assert accuracy(logits, labels, torch.tensor([True, True, False, False])) == 1.0
+    with pytest.raises(TypeError, match=r"mask must be a boolean tensor of shape \(4,\) \(for 0/1 values"):
+        accuracy(logits, labels, torch.tensor([1, 1, 0, 0]))
+    with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
+        accuracy(logits, labels[:, None])
+    with pytest.raises(TypeError, match="labels must be an integer tensor"):
+        accuracy(logits, labels.float())
+    with pytest.raises(TypeError, match=r"logits must be a floating tensor of shape \(T, K\)"):
+        accuracy(logits.long(), labels)
+    with pytest.raises(ValueError, match=r"labels must be classes in 0..1; got values from -1 to 1"):
+        accuracy(logits, torch.tensor([0, 1, -1, 1]))
+    with pytest.raises(ValueError, match="logits must be finite"):
+        accuracy(logits.index_fill(0, torch.tensor([1]), math.nan), labels)
+    with pytest.raises(ValueError, match="mask selects no node"):
+        accuracy(logits, labels, torch.zeros(4, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"mask must have shape \(4,\)"):
+        accuracy(logits, labels, torch.ones(3, dtype=torch.bool))
 
 
 # ---------------------------------------------------------------- input checks

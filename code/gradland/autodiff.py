@@ -1013,6 +1013,21 @@ class SGD:
     r"""Stochastic gradient descent:
     :math:`\bm{\theta} \leftarrow \bm{\theta} - \eta \nabla_{\bm{\theta}} \mathcal{L}`.
 
+    Parameters
+    ----------
+    params : iterable of Tensor
+        The parameters to update, for example ``list(model.parameters())``.
+    lr : float
+        The learning rate :math:`\eta`, positive and finite.
+
+    Raises
+    ------
+    TypeError
+        If ``params`` is a single tensor (write ``[w]``) or holds anything
+        other than :class:`Tensor`: such a parameter would never be updated.
+    ValueError
+        If ``lr`` is not positive and finite.
+
     Examples
     --------
     >>> import torch
@@ -1025,9 +1040,16 @@ class SGD:
     """
 
     def __init__(self, params, lr: float):
+        if isinstance(params, (Tensor, torch.Tensor)):
+            raise TypeError("params must be an iterable of gradland Tensors, such as [w]; "
+                            f"got a single {type(params).__module__}.{type(params).__name__}")
         self.params = list(params)
-        if not lr > 0:
-            raise ValueError(f"the learning rate must be positive; got {lr}")
+        for p in self.params:
+            if not isinstance(p, Tensor):
+                raise TypeError("params must hold gradland.autodiff.Tensor parameters; "
+                                f"got a {type(p).__module__}.{type(p).__name__}")
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+            raise ValueError(f"the learning rate must be positive and finite; got {lr}")
         self.lr = lr
 
     def zero_grad(self) -> None:

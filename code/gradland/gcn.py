@@ -641,15 +641,65 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | No
     """The fraction of nodes (those where ``mask`` is True, if given) whose largest
     logit is the label.
 
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Floating tensor of shape ``(T, K)``: one row of class scores per node.
+    labels : torch.Tensor
+        Integer tensor of shape ``(T,)`` with values in ``0 .. K - 1``.
+    mask : torch.Tensor, optional
+        Boolean tensor of shape ``(T,)``: the nodes to count.
+
+    Returns
+    -------
+    float
+        The fraction of the counted nodes that are classified right.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a tensor of the kind above (an integer ``mask``
+        would be read as a list of node indices: write ``mask.bool()``).
+    ValueError
+        If the shapes disagree, a label is out of range, a logit is not finite,
+        or ``mask`` selects no node.
+
     Examples
     --------
     >>> logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0], [0.0, 2.0]])
     >>> accuracy(logits, torch.tensor([0, 1, 1, 1]))     # the third node is wrong
     0.75
+    >>> mask = torch.tensor([False, False, True, True])  # the last two nodes only
+    >>> accuracy(logits, torch.tensor([0, 1, 1, 1]), mask)
+    0.5
     """
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.dim() != 2:
+        raise TypeError(f"logits must be a floating tensor of shape (T, K); got {_describe(logits)}")
+    n, classes = logits.shape
+    if not isinstance(labels, torch.Tensor) or labels.is_floating_point() or labels.is_complex() \
+            or labels.dtype == torch.bool:
+        raise TypeError(f"labels must be an integer tensor of shape ({n},); got {_describe(labels)}")
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), one per row of logits; got {_describe(labels)}")
+    if mask is not None:
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            raise TypeError(f"mask must be a boolean tensor of shape ({n},) (for 0/1 values, mask.bool()); "
+                            f"got {_describe(mask)}")
+        if mask.shape != (n,):
+            raise ValueError(f"mask must have shape ({n},); got {_describe(mask)}")
+    # one transfer from the device for the three checks on values
+    out_of_range, not_finite = torch.stack(
+        [((labels < 0) | (labels >= classes)).any(), ~torch.isfinite(logits).all()]).tolist()
+    if out_of_range:
+        raise ValueError(f"labels must be classes in 0..{classes - 1}; got values from "
+                         f"{labels.min().item()} to {labels.max().item()}")
+    if not_finite:
+        raise ValueError("logits must be finite; got NaN or an infinite value")
     right = logits.argmax(dim=-1) == labels
     if mask is not None:
         right = right[mask]
+        if right.numel() == 0:
+            raise ValueError("mask selects no node")
     return right.float().mean().item()
 
 
