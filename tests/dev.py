@@ -181,7 +181,7 @@ def shot(page: str, section: str, site: Path = REPO / "_build" / "html") -> int:
             view.evaluate("MathJax.startup.promise")
             errors = view.evaluate("""() => [...document.querySelectorAll('mjx-merror')].map(e =>
                 (e.getAttribute('data-mjx-error') || e.textContent).slice(0, 200))""")
-            target = view.locator(f"section#{section}") if section else view.locator("main")
+            target = view.locator(f'section[id="{section}"]') if section else view.locator("main")
             if section and target.count() == 0:
                 ids = view.evaluate("() => [...document.querySelectorAll('main section[id]')].map(s => s.id)")
                 print(f"no section #{section} on {page}.html; its sections are: {', '.join(ids)}")
