@@ -1015,7 +1015,7 @@ class SGD:
 
     Parameters
     ----------
-    params : iterable of Tensor
+    params : sequence of Tensor
         The parameters to update, for example ``list(model.parameters())``.
     lr : float
         The learning rate :math:`\eta`, positive and finite.
