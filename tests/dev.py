@@ -113,12 +113,37 @@ def run_chapter(path: Path) -> tuple[float, list[str]]:
     seconds = time.perf_counter() - start
     problems = []
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    glued = {}
+    for cell in code:
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            plain = [v for k, v in output.get("data", {}).items() if k.endswith("text/plain")]
+            if name and plain:
+                glued[name] = plain[0]
+    out = REPO / "_build" / "chapter"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{path.stem}.glue.json").write_text(json.dumps(glued, indent=1, sort_keys=True) + "\n")
     for number, cell in enumerate(code, start=1):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
                 first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
                 problems.append(f"code cell {number} ({first[:60]}): {output['text'].strip()[:500]}")
     return seconds, problems
+
+
+def glue_changes(name: str) -> None:
+    """Print the glued values of the last ``make chapter`` run that differ from those of
+    the last build (``_build/jupyter_execute``), if there is one."""
+    built = REPO / "_build" / "jupyter_execute" / "book" / f"{name}.glue.json"
+    ran = REPO / "_build" / "chapter" / f"{name}.glue.json"
+    if not built.is_file() or not ran.is_file():
+        return
+    before = {key: value["data"].get("text/plain") for key, value in json.loads(built.read_text()).items()}
+    after = json.loads(ran.read_text())
+    changed = [key for key in sorted(before.keys() | after.keys()) if before.get(key) != after.get(key)]
+    for key in changed:
+        print(f"  glue {key}: {before.get(key, '(none)')[:60]} -> {after.get(key, '(none)')[:60]}")
+    print(f"{name}.md: {len(changed)} of {len(after)} glued values differ from the last build's")
 
 
 def chapter(name: str) -> int:
@@ -140,6 +165,7 @@ def chapter(name: str) -> int:
         return 1
     for problem in problems:
         print(f"{path.name}: {problem}")
+    glue_changes(name)
     print(f"{path.name}: executed in {seconds:.1f} s, {len(problems)} cell(s) wrote to stderr")
     return 1 if problems else 0
 
