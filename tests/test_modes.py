@@ -211,14 +211,40 @@ def test_mlp_function_accepts_numpy_integers() -> None:
 
 
 def test_mlp_function_rejects_bad_sizes() -> None:
-    with pytest.raises(ValueError, match="n must be an integer >= 1; got 0"):
+    with pytest.raises(ValueError, match="n must be at least 1; got 0"):
         modes.mlp_function(0, 3)
-    with pytest.raises(ValueError, match="depth must be an integer >= 0; got -1"):
+    with pytest.raises(ValueError, match="depth must be at least 0; got -1"):
         modes.mlp_function(2, 3, depth=-1)
-    with pytest.raises(ValueError, match="width must be an integer >= 1; got 2.5"):
+    with pytest.raises(TypeError, match="width must be an int; got float"):
         modes.mlp_function(2, 3, width=2.5)
-    with pytest.raises(ValueError, match="dtype must be a floating-point dtype; got torch.int64"):
-        modes.mlp_function(2, 3, dtype=torch.int64)
+    for dtype in (torch.int64, "float32", None):
+        with pytest.raises(TypeError, match="dtype must be a floating-point torch.dtype; got"):
+            modes.mlp_function(2, 3, dtype=dtype)
+    for seed in (1.5, "a", None):
+        with pytest.raises(TypeError, match="seed must be an int; got"):
+            modes.mlp_function(2, 3, seed=seed)
+    with pytest.raises(ValueError, match="device must name a device such as 'cpu' or 'cuda'; got 'nonsense'"):
+        modes.mlp_function(2, 3, device="nonsense")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="PyTorch sees no CUDA device here"):
+            modes.mlp_function(2, 3, device="cuda")
+
+
+def test_the_two_jacobians_refuse_the_same_bad_functions() -> None:
+    x = torch.tensor([0.0, 2.0])
+
+    def in_place(v):
+        v.mul_(2)
+        return v**2
+
+    for jacobian in JACOBIANS:
+        with pytest.raises(ValueError, match="f changed its input in place"):
+            jacobian(in_place, x)
+        assert x.tolist() == [0.0, 2.0]  # the caller's x is untouched
+        with pytest.raises(TypeError, match="f must return a floating-point tensor; got dtype torch.int64"):
+            jacobian(lambda v: torch.ones(2, dtype=torch.int64), x)
+        with pytest.raises(TypeError, match="f must be a function from R\\^n to R\\^m; got NoneType"):
+            jacobian(None, x)
 
 
 # --- devices -------------------------------------------------------------------

@@ -1,4 +1,28 @@
-"""What the input checks of the package say about a value that came in."""
+"""The input checks that the modules of the package share.
+
+Every public function of ``gradland`` checks what it is given before it
+computes, so that a mistake ends in an error that names the argument and says
+what came in, instead of a message from deep inside PyTorch or, worse, a
+result that looks fine and is not. The checks follow three rules:
+
+* a wrong *type* raises :class:`TypeError` (a tensor of the wrong kind of
+  dtype, an integer one where a floating one is due, included), a wrong
+  *value* or *shape* raises :class:`ValueError` (two tensors that disagree on
+  dtype or device included);
+* the message names the argument, what it must be, and what came in (a
+  tensor is described by its shape, dtype and device, see :func:`describe`);
+* checks on a hot path read metadata only (type, dtype, shape, device), never
+  a tensor's values, which would make the CPU wait for the GPU. Value checks
+  (an index in range, a finite input) are made once, where data enters.
+
+The helpers return the checked value, converted where that is harmless (an
+integer of NumPy's as a Python ``int``, a real number as a ``float``).
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
 
 import torch
 
@@ -9,3 +33,111 @@ def describe(value: object) -> str:
     if isinstance(value, torch.Tensor):
         return f"a tensor of shape {tuple(value.shape)}, dtype {value.dtype}, on {value.device}"
     return type(value).__name__
+
+
+def integer(name: str, value: object, *, minimum: int | None = None) -> int:
+    """Fail unless ``value`` is an integer (not a bool) of at least ``minimum``; return
+    it as an ``int``."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int; got {describe(value)}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}; got {value}")
+    return int(value)
+
+
+def real(
+    name: str,
+    value: object,
+    *,
+    positive: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    below: float | None = None,
+    finite: bool = True,
+) -> float:
+    """Fail unless ``value`` is a real number (not a bool) in the range asked for;
+    return it as a ``float``.
+
+    ``positive`` asks for a value above 0, ``minimum`` and ``maximum`` bound it
+    inclusively, ``below`` exclusively; ``finite`` (the default) refuses
+    infinities, and NaN is always refused.
+    """
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number; got {describe(value)}")
+    value = float(value)
+    if math.isnan(value) or (finite and math.isinf(value)):
+        raise ValueError(f"{name} must be a finite number; got {value}")
+    if positive and not value > 0:
+        raise ValueError(f"{name} must be positive; got {value}")
+    if minimum is not None and not value >= minimum:
+        raise ValueError(f"{name} must be at least {minimum}; got {value}")
+    if maximum is not None and not value <= maximum:
+        raise ValueError(f"{name} must be at most {maximum}; got {value}")
+    if below is not None and not value < below:
+        raise ValueError(f"{name} must be below {below}; got {value}")
+    return value
+
+
+def function(name: str, value: object, what: str = "a function") -> None:
+    """Fail unless ``value`` is callable."""
+    if not callable(value):
+        raise TypeError(f"{name} must be {what}; got {describe(value)}")
+
+
+def tensor(
+    name: str,
+    value: object,
+    *,
+    ndim: int | tuple[int, ...] | None = None,
+    floating: bool = False,
+    shape: str = "",
+) -> torch.Tensor:
+    """Fail unless ``value`` is a tensor with an allowed number of dimensions (and a
+    floating-point dtype if ``floating``); ``shape`` is the shape it must have, in
+    words, for the message. Metadata only."""
+    expected = f" of shape {shape}" if shape else ""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor{expected}; got {describe(value)}")
+    if floating and not value.is_floating_point():
+        raise TypeError(f"{name} must have a floating-point dtype; got {value.dtype}")
+    allowed = (ndim,) if isinstance(ndim, int) else ndim
+    if allowed is not None and value.ndim not in allowed:
+        raise ValueError(f"{name} must be a tensor{expected}; got shape {tuple(value.shape)}")
+    return value
+
+
+def point(name: str, x: object) -> torch.Tensor:
+    """Fail unless ``x`` is a 1-D floating-point tensor: a point of R^n."""
+    x = tensor(name, x, floating=True, shape="(n,)")
+    if x.ndim != 1:
+        raise ValueError(
+            f"{name} must be a vector of shape (n,); got shape {tuple(x.shape)} "
+            "(flatten it, and reshape inside f if f needs another shape)"
+        )
+    return x
+
+
+def alike(name: str, value: torch.Tensor, reference: torch.Tensor, what: str) -> None:
+    """Fail unless ``value`` has the dtype and device of ``reference`` (``what`` names
+    the reference in the message). Metadata only."""
+    if value.device != reference.device or value.dtype != reference.dtype:
+        raise ValueError(
+            f"{name} must have the dtype and device of {what}, {reference.dtype} on "
+            f"{reference.device}; got {value.dtype} on {value.device}"
+        )
+
+
+def device(name: str, value: object) -> torch.device:
+    """Fail unless ``value`` names a device that exists here (``None`` is the CPU);
+    return it as a :class:`torch.device`."""
+    if value is None:
+        return torch.device("cpu")
+    if not isinstance(value, (str, torch.device)):
+        raise TypeError(f"{name} must be a torch.device or a string such as 'cuda'; got {describe(value)}")
+    try:
+        result = torch.device(value)
+    except RuntimeError as error:
+        raise ValueError(f"{name} must name a device such as 'cpu' or 'cuda'; got {value!r}") from error
+    if result.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name} is {value!r}, but PyTorch sees no CUDA device here")
+    return result

@@ -22,40 +22,19 @@ and what came in.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from numbers import Real
+from typing import NamedTuple
 
 import torch
 
-__all__ = ["jacobian_fd", "gradient_descent"]
+from gradland import _checks
+
+__all__ = ["Descent", "jacobian_fd", "gradient_descent"]
 
 
 # ---------------------------------------------------------------------------
 # Input checks, shared by the public functions below.
 # ---------------------------------------------------------------------------
-
-
-def _check_point(name: str, x: object) -> None:
-    """Fail unless ``x`` is a 1-D floating-point tensor: a point of R^n."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (n,); got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must have a floating-point dtype; got {x.dtype}")
-    if x.ndim != 1:
-        raise ValueError(
-            f"{name} must be a vector of shape (n,); got shape {tuple(x.shape)} "
-            "(flatten it, and reshape inside f if f needs another shape)"
-        )
-
-
-def _check_positive(name: str, value: object) -> float:
-    """Fail unless ``value`` is a finite real number > 0; return it as a float."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a positive real number; got {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0; got {value}")
-    return float(value)
 
 
 def _check_output(y: object, allowed_ndim: tuple[int, ...], expected: str) -> torch.Tensor:
@@ -133,8 +112,8 @@ def jacobian_fd(
         If ``x`` is not a floating-point tensor, ``eps`` is not a number, or
         ``f`` does not return a floating-point tensor.
     ValueError
-        If ``x`` is not 1-D, ``eps`` is not a finite positive number, or
-        ``f`` returns a tensor that is neither 0-D nor 1-D, or whose shape
+        If ``x`` is not 1-D or not finite, ``eps`` is not a finite positive
+        number or is too small to change ``x`` in its dtype, or ``f`` returns a tensor that is neither 0-D nor 1-D, or whose shape
         changes from one call to the next.
 
     See Also
@@ -162,8 +141,17 @@ def jacobian_fd(
     >>> jacobian_fd(lambda x: (x ** 2).sum(), x)  # the gradient 2 x, as a row
     tensor([[2.0000, 4.0000]], dtype=torch.float64)
     """
-    _check_point("x", x)
-    eps = _check_positive("eps", eps)
+    _checks.function("f", f, "a function from R^n to R^m")
+    _checks.point("x", x)
+    eps = _checks.real("eps", eps, positive=True)
+    if not torch.isfinite(x).all():
+        j = int((~torch.isfinite(x)).nonzero()[0, 0])
+        raise ValueError(f"x must be finite; got {x[j].item()} at entry {j}")
+    if ((x + eps) == x).any() or ((x - eps) == x).any():
+        raise ValueError(
+            f"eps={eps:g} is below the resolution of x's dtype {x.dtype} at x: "
+            "a step of eps does not change x (use a larger eps or float64)"
+        )
     y = _check_output(f(x), (0, 1), "(m,) or () for a scalar function")
     m, n = y.numel(), x.shape[0]
     columns = []
@@ -190,15 +178,23 @@ def jacobian_fd(
 # ---------------------------------------------------------------------------
 
 
+class Descent(NamedTuple):
+    """What :func:`gradient_descent` returns."""
+
+    path: torch.Tensor
+    """The iterates, one per row, shape ``(steps + 1, n)``."""
+    values: torch.Tensor
+    """The value of ``f`` at each iterate, shape ``(steps + 1,)``."""
+
+
 def gradient_descent(
     f: Callable[[torch.Tensor], torch.Tensor],
     x0: torch.Tensor,
     lr: float,
     steps: int,
-    *,
-    return_values: bool = False,
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    r"""Plain gradient descent on a scalar function; returns every iterate.
+) -> Descent:
+    r"""Plain gradient descent on a scalar function; returns every iterate and its
+    value.
 
     Starting from :math:`\bm{x}_0`, it computes
 
@@ -226,16 +222,14 @@ def gradient_descent(
         The learning rate :math:`\eta > 0`.
     steps : int
         The number :math:`K \geq 0` of updates.
-    return_values : bool, optional
-        Also return the values :math:`f(\bm{x}_k)`. Default ``False``.
 
     Returns
     -------
-    torch.Tensor or tuple of torch.Tensor
-        The trajectory, shape ``(steps + 1, n)``: row :math:`k` is the
-        iterate :math:`\bm{x}_k`, row 0 the starting point. With
-        ``return_values=True``, also the values, shape ``(steps + 1,)``. All
-        are detached from the graph, with the dtype and device of ``x0``.
+    Descent
+        The trajectory ``path``, shape ``(steps + 1, n)``: row :math:`k` is
+        the iterate :math:`\bm{x}_k`, row 0 the starting point; and the
+        ``values`` :math:`f(\bm{x}_k)`, shape ``(steps + 1,)``. Both are
+        detached from the graph, with the dtype and device of ``x0``.
 
     Raises
     ------
@@ -243,7 +237,7 @@ def gradient_descent(
         If an argument has the wrong type, or ``f`` does not return a
         floating-point tensor.
     ValueError
-        If ``x0`` is not 1-D, ``lr`` is not a finite positive number,
+        If ``x0`` is not 1-D or not finite, ``lr`` is not a finite positive number,
         ``steps`` is negative, or ``f`` does not return a scalar.
     FloatingPointError
         If an iterate, a value or a gradient stops being finite: the step
@@ -259,7 +253,7 @@ def gradient_descent(
     >>> import torch
     >>> from gradland.calculus import gradient_descent
     >>> f = lambda x: 0.5 * (x ** 2).sum()
-    >>> gradient_descent(f, torch.tensor([4.0, -2.0]), lr=0.5, steps=3)
+    >>> gradient_descent(f, torch.tensor([4.0, -2.0]), lr=0.5, steps=3).path
     tensor([[ 4.0000, -2.0000],
             [ 2.0000, -1.0000],
             [ 1.0000, -0.5000],
@@ -273,14 +267,13 @@ def gradient_descent(
     ...
     FloatingPointError: gradient descent diverged at step 64 of 200: f(x_64) ...
     """
-    if not callable(f):
-        raise TypeError(f"f must be a callable f(x) -> scalar tensor; got {type(f).__name__}")
-    _check_point("x0", x0)
-    lr = _check_positive("lr", lr)
-    if isinstance(steps, bool) or not isinstance(steps, int):
-        raise TypeError(f"steps must be an int; got {type(steps).__name__}")
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0; got {steps}")
+    _checks.function("f", f, "a function f(x) -> scalar tensor")
+    _checks.point("x0", x0)
+    if not torch.isfinite(x0).all():
+        j = int((~torch.isfinite(x0)).nonzero()[0, 0])
+        raise ValueError(f"x0 must be finite; got {x0[j].item()} at entry {j}")
+    lr = _checks.real("lr", lr, positive=True)
+    steps = _checks.integer("steps", steps, minimum=0)
 
     def diverged(k: int, what: str) -> FloatingPointError:
         return FloatingPointError(
@@ -308,7 +301,5 @@ def gradient_descent(
             if not torch.isfinite(x_next).all():
                 raise diverged(k + 1, f"the iterate x_{k + 1}")
             iterates.append(x_next)
-    trajectory = torch.stack(iterates)  # (steps + 1, n): one iterate per row
-    if return_values:
-        return trajectory, torch.stack(values).to(x0.dtype)
-    return trajectory
+    path = torch.stack(iterates)  # (steps + 1, n): one iterate per row
+    return Descent(path, torch.stack(values).to(x0.dtype))

@@ -27,12 +27,11 @@ with :func:`torch.func.vmap`, and the tests check the two against each other.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 
 import torch
 
-from gradland.calculus import _check_point  # a point of R^n, checked as in Chapter 2
+from gradland import _checks
 
 __all__ = ["jacobian_forward", "jacobian_reverse", "mlp_function", "mlp_jvp"]
 
@@ -42,16 +41,15 @@ __all__ = ["jacobian_forward", "jacobian_reverse", "mlp_function", "mlp_jvp"]
 # ---------------------------------------------------------------------------
 
 
-def _check_function(f: object) -> None:
-    """Fail unless ``f`` is callable."""
-    if not callable(f):
-        raise TypeError(f"f must be a function from R^n to R^m; got {type(f).__name__}")
+IN_PLACE = "f changed its input in place; let it compute on a copy (x = x.clone())"
 
 
 def _check_output(y: object) -> None:
-    """Fail unless ``y``, what ``f`` returned, is a scalar or a vector."""
+    """Fail unless ``y``, what ``f`` returned, is a floating-point scalar or vector."""
     if not isinstance(y, torch.Tensor):
         raise TypeError(f"f must return a torch.Tensor; got {type(y).__name__}")
+    if not y.is_floating_point():
+        raise TypeError(f"f must return a floating-point tensor; got dtype {y.dtype}")
     if y.ndim > 1:
         raise ValueError(
             f"f must return a scalar, shape (), or a vector, shape (m,); got shape {tuple(y.shape)}"
@@ -97,10 +95,10 @@ def jacobian_forward(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor)
     ------
     TypeError
         If ``f`` is not callable, ``x`` is not a floating-point tensor, or
-        ``f`` does not return a tensor.
+        ``f`` does not return a floating-point tensor.
     ValueError
-        If ``x`` is not a vector, or ``f`` returns neither a scalar nor a
-        vector.
+        If ``x`` is not a vector, ``f`` returns neither a scalar nor a
+        vector, or ``f`` changes its input in place.
 
     See Also
     --------
@@ -121,13 +119,16 @@ def jacobian_forward(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor)
             [1., 0.],
             [0., 3.]])
     """
-    _check_function(f)
-    _check_point("x", x)
+    _checks.function("f", f, "a function from R^n to R^m")
+    _checks.point("x", x)
     n = x.shape[0]
     basis = torch.eye(n, dtype=x.dtype, device=x.device)
     columns = []
     for j in range(n):
-        y, column = torch.func.jvp(f, (x,), (basis[j],))  # J e_j: column j
+        x_j = x.clone()  # f sees a copy: the caller's x cannot change
+        y, column = torch.func.jvp(f, (x_j,), (basis[j],))  # J e_j: column j
+        if x_j._version:
+            raise ValueError(IN_PLACE)
         if j == 0:
             _check_output(y)
         columns.append(column.reshape(-1))
@@ -177,10 +178,10 @@ def jacobian_reverse(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor)
     ------
     TypeError
         If ``f`` is not callable, ``x`` is not a floating-point tensor, or
-        ``f`` does not return a tensor.
+        ``f`` does not return a floating-point tensor.
     ValueError
-        If ``x`` is not a vector, or ``f`` returns neither a scalar nor a
-        vector.
+        If ``x`` is not a vector, ``f`` returns neither a scalar nor a
+        vector, or ``f`` changes its input in place.
 
     See Also
     --------
@@ -205,10 +206,17 @@ def jacobian_reverse(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor)
     >>> jacobian_reverse(lambda x: (x**2).sum(), torch.tensor([1.0, 2.0, 3.0]))
     tensor([[2., 4., 6.]])
     """
-    _check_function(f)
-    _check_point("x", x)
+    _checks.function("f", f, "a function from R^n to R^m")
+    _checks.point("x", x)
     # one forward pass, keeping what the backward needs
-    y, pullback = torch.func.vjp(f, x)
+    try:
+        y, pullback = torch.func.vjp(f, x)
+    except RuntimeError as error:
+        if "in-place" in str(error):
+            raise ValueError(IN_PLACE) from error
+        if "must be floating-point" in str(error):
+            raise TypeError(f"f must return a floating-point tensor; got dtype {str(error).split('dtype ')[-1]}") from error
+        raise
     _check_output(y)
     m = y.numel()
     basis = torch.eye(m, dtype=y.dtype, device=y.device)
@@ -234,8 +242,8 @@ def mlp_function(
     width: int = 64,
     depth: int = 2,
     seed: int = 0,
-    dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     r"""A pure function :math:`\bm{f} \colon \R^n \to \R^m`: a small random MLP.
 
@@ -291,8 +299,12 @@ def mlp_function(
 
     Raises
     ------
+    TypeError
+        If a size or the seed is not an integer, ``dtype`` is not a
+        floating-point dtype, or ``device`` is not a device.
     ValueError
-        If a size is out of range, or ``dtype`` is not floating point.
+        If a size is out of range, or ``device`` names no device available
+        here.
 
     Examples
     --------
@@ -309,18 +321,18 @@ def mlp_function(
     >>> torch.allclose(f(X)[:, 2], f(X[:, 2]), atol=1e-6)
     True
     """
-    for name, value, low in (("n", n, 1), ("m", m, 1), ("width", width, 1), ("depth", depth, 0)):
-        if not isinstance(value, numbers.Integral) or value < low:  # numbers.Integral: NumPy too
-            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-    n, m, width, depth = int(n), int(m), int(width), int(depth)
-    if not dtype.is_floating_point:
-        raise ValueError(f"dtype must be a floating-point dtype; got {dtype}")
+    n, m = _checks.integer("n", n, minimum=1), _checks.integer("m", m, minimum=1)
+    width, depth = _checks.integer("width", width, minimum=1), _checks.integer("depth", depth, minimum=0)
+    seed = _checks.integer("seed", seed)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating-point torch.dtype; got {dtype!r}")
+    device = _checks.device("device", device)
     generator = torch.Generator().manual_seed(seed)
     sizes = [n] + [width] * depth + [m]
     weights = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         W = torch.randn(fan_out, fan_in, generator=generator, dtype=dtype) / fan_in**0.5
-        weights.append(W.to(device or "cpu"))
+        weights.append(W.to(device))
 
     def f(x: torch.Tensor) -> torch.Tensor:
         h = x
