@@ -10,6 +10,8 @@ tested.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -376,11 +378,16 @@ def test_everything_runs_on_the_gpu() -> None:
 @pytest.mark.parametrize("solve", SOLVERS)
 def test_solvers_reject_bad_options(solve) -> None:
     z0 = torch.zeros(3)
-    for tol in (0, -1e-3, float("nan"), float("inf"), "1e-3", True):
-        with pytest.raises(ValueError, match=r"tol must be a positive number; got "):
+    for tol in (0, -1e-3, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"tol must be (positive|a finite number); got "):
             solve(torch.cos, z0, tol=tol)
-    for max_iter in (0, 2.5, True):
-        with pytest.raises(ValueError, match=rf"max_iter must be an integer >= 1; got {max_iter!r}"):
+    for tol in ("1e-3", True):
+        with pytest.raises(TypeError, match=r"tol must be a real number; got (str|bool)"):
+            solve(torch.cos, z0, tol=tol)
+    with pytest.raises(ValueError, match="max_iter must be at least 1; got 0"):
+        solve(torch.cos, z0, max_iter=0)
+    for max_iter in (2.5, True):
+        with pytest.raises(TypeError, match="max_iter must be an int; got (float|bool)"):
             solve(torch.cos, z0, max_iter=max_iter)
 
 
@@ -402,11 +409,12 @@ def test_solvers_reject_bad_inputs(solve) -> None:
 
 def test_anderson_rejects_bad_options() -> None:
     z0 = torch.zeros(3)
-    with pytest.raises(ValueError, match="memory must be an integer >= 1; got 0"):
+    with pytest.raises(ValueError, match="memory must be at least 1; got 0"):
         anderson(torch.cos, z0, memory=0)
-    for omega in (0.0, 1.5):
-        with pytest.raises(ValueError, match=rf"omega must be in \(0, 1\]; got {omega}"):
-            anderson(torch.cos, z0, omega=omega)
+    with pytest.raises(ValueError, match="omega must be positive; got 0.0"):
+        anderson(torch.cos, z0, omega=0.0)
+    with pytest.raises(ValueError, match="omega must be at most 1; got 1.5"):
+        anderson(torch.cos, z0, omega=1.5)
     with pytest.raises(ValueError, match="lam must be positive; got 0.0"):
         anderson(torch.cos, z0, lam=0.0)
 
@@ -414,18 +422,47 @@ def test_anderson_rejects_bad_options() -> None:
 def test_fixed_point_layer_rejects_bad_construction() -> None:
     with pytest.raises(TypeError, match=r"f must be a torch.nn.Module called as f\(z, x\); got function"):
         FixedPoint(lambda z, x: z, 3)
-    with pytest.raises(ValueError, match="z_size must be an integer >= 1; got 0"):
+    with pytest.raises(ValueError, match="z_size must be at least 1; got 0"):
         FixedPoint(cell(), 0)
     with pytest.raises(ValueError, match=r"solver must be one of \['anderson', 'iteration'\]; got 'newton'"):
         FixedPoint(cell(), 5, solver="newton")
-    with pytest.raises(ValueError, match=r"plain iteration takes no options; got \['memory'\]"):
+    with pytest.raises(ValueError, match=r"the iteration solver takes the options \[\]; got \['memory'\]"):
         FixedPoint(cell(), 5, solver="iteration", memory=3)
-    with pytest.raises(ValueError, match="tol must be a positive number; got -1"):
+    with pytest.raises(ValueError, match=r"the anderson solver takes the options \['lam', 'memory', 'omega'\]; got \['momentum'\]"):
+        FixedPoint(cell(), 5, momentum=0.9)
+    with pytest.raises(ValueError, match="tol must be positive; got -1"):
         FixedPoint(cell(), 5, tol=-1)
-    with pytest.raises(ValueError, match="max_iter must be an integer >= 1; got 0"):
+    with pytest.raises(ValueError, match="backward_tol must be positive; got 0"):
+        FixedPoint(cell(), 5, backward_tol=0)
+    with pytest.raises(ValueError, match="backward_max_iter must be at least 1; got 0"):
         FixedPoint(cell(), 5, backward_max_iter=0)
-    with pytest.raises(ValueError, match="spectral_norm must be positive; got 0"):
-        TanhCell(3, 4, spectral_norm=0)
+    for bad in (0, math.inf):
+        with pytest.raises(ValueError, match="spectral_norm must be (positive|a finite number)"):
+            TanhCell(3, 4, spectral_norm=bad)
+    with pytest.raises(ValueError, match="batch normalisation mixes them"):
+        FixedPoint(torch.nn.Sequential(torch.nn.BatchNorm1d(5)), 5)
+
+
+def test_relative_residual_is_exact_at_every_scale_of_float32() -> None:
+    for scale in (1e-40, 1e-30, 1e-23, 1.0, 1e19, 1e30):
+        z = torch.full((2,), scale)
+        assert relative_residual(z, 2 * z) == pytest.approx(0.5, rel=1e-6)
+    assert relative_residual(torch.zeros(3), torch.zeros(3)) == 0.0
+    assert math.isnan(relative_residual(torch.tensor([1.0, math.inf]), torch.ones(2)))
+    with pytest.raises(ValueError, match=r"z and gz must have one shape \(\.\.\., d\); got \(\) and \(2, 2\)"):
+        relative_residual(torch.tensor(1.0), torch.ones(2, 2))
+
+
+@pytest.mark.parametrize("solve", SOLVERS)
+def test_solvers_find_a_tiny_fixed_point_in_float32(solve) -> None:
+    result = solve(lambda z: z / 2 + 1e-25, torch.zeros(3), tol=1e-5)
+    torch.testing.assert_close(result.z, torch.full((3,), 2e-25), rtol=1e-4, atol=0)
+
+
+@pytest.mark.parametrize("shape", [(1,), (2, 3), (4, 1)])
+def test_anderson_solves_the_docstring_problem_in_float32(shape) -> None:
+    result = anderson(torch.cos, torch.zeros(shape), tol=1e-5)
+    torch.testing.assert_close(result.z, torch.full(shape, 0.7390851), rtol=1e-4, atol=0)
 
 
 def test_fixed_point_layer_rejects_bad_inputs() -> None:

@@ -38,6 +38,8 @@ from typing import NamedTuple
 import torch
 from torch.autograd.function import once_differentiable
 
+from gradland import _checks
+
 __all__ = [
     "ConvergenceError",
     "FixedPoint",
@@ -96,20 +98,14 @@ class SolverResult(NamedTuple):
 # ---------------------------------------------------------------------------
 
 
-def _check_options(tol: object, max_iter: object) -> None:
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0 or not math.isfinite(tol):
-        raise ValueError(f"tol must be a positive number; got {tol!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1; got {max_iter!r}")
+def _check_options(tol: object, max_iter: object, prefix: str = "") -> None:
+    _checks.real(f"{prefix}tol", tol, positive=True)
+    _checks.integer(f"{prefix}max_iter", max_iter, minimum=1)
 
 
 def _check_start(g: object, z0: object) -> None:
-    if not callable(g):
-        raise TypeError(f"g must be a function of z; got {type(g).__name__}")
-    if not isinstance(z0, torch.Tensor):
-        raise TypeError(f"z0 must be a torch.Tensor of shape (..., d); got {type(z0).__name__}")
-    if not z0.is_floating_point():
-        raise TypeError(f"z0 must have a floating-point dtype; got {z0.dtype}")
+    _checks.function("g", g, "a function of z")
+    _checks.tensor("z0", z0, floating=True, shape="(..., d)")
     if z0.ndim == 0:
         raise ValueError("z0 must have shape (..., d), at least one dimension; got shape ()")
 
@@ -160,10 +156,21 @@ def relative_residual(z: torch.Tensor, gz: torch.Tensor) -> float:
     >>> round(r, 4)  # the second example's: 0.1 / 1.1
     0.0909
     """
+    _checks.tensor("z", z, floating=True, shape="(..., d)")
+    _checks.tensor("gz", gz, floating=True, shape="(..., d)")
+    if z.shape != gz.shape or z.ndim == 0:
+        raise ValueError(
+            f"z and gz must have one shape (..., d); got {tuple(z.shape)} and {tuple(gz.shape)}"
+        )
+    tiny = torch.finfo(z.dtype).tiny
     with torch.no_grad():
+        # divide by the largest entry first, so that the norms neither underflow
+        # nor overflow: the ratio is the same, and exact at every scale
+        scale = torch.maximum(z.abs().amax(dim=-1, keepdim=True), gz.abs().amax(dim=-1, keepdim=True))
+        z, gz = z / scale.clamp_min(tiny), gz / scale.clamp_min(tiny)
         distance = torch.linalg.vector_norm(gz - z, dim=-1)
         size = torch.maximum(torch.linalg.vector_norm(gz, dim=-1), torch.linalg.vector_norm(z, dim=-1))
-        per_example = distance / size.clamp_min(torch.finfo(z.dtype).tiny)
+        per_example = distance / size.clamp_min(tiny)
         return per_example.max().item()
 
 
@@ -305,7 +312,8 @@ def anderson(
         :math:`\omega \in (0, 1]`, the mixing (damping) parameter.
     lam : float, optional
         :math:`\lambda > 0`, the relative regularisation of the
-        least-squares problem.
+        least-squares problem; raised to ten times the resolution of the
+        dtype of ``z0`` if it is smaller (``1e-8`` is lost in float32).
 
     Returns
     -------
@@ -341,12 +349,12 @@ def anderson(
     """
     _check_options(tol, max_iter)
     _check_start(g, z0)
-    if isinstance(memory, bool) or not isinstance(memory, int) or memory < 1:
-        raise ValueError(f"memory must be an integer >= 1; got {memory!r}")
-    if not 0 < omega <= 1:
-        raise ValueError(f"omega must be in (0, 1]; got {omega!r}")
-    if not lam > 0:
-        raise ValueError(f"lam must be positive; got {lam!r}")
+    memory = _checks.integer("memory", memory, minimum=1)
+    omega = _checks.real("omega", omega, positive=True, maximum=1)
+    lam = _checks.real("lam", lam, positive=True)
+    # below ten times the resolution of z's dtype the regularisation is lost in
+    # rounding (1 + 1e-8 == 1 in float32), and collinear residuals make G singular
+    lam = max(lam, 10 * torch.finfo(z0.dtype).eps)
     shape, d = z0.shape, z0.shape[-1]
 
     def g_rows(rows: torch.Tensor) -> torch.Tensor:  # g on a batch of rows (B, d)
@@ -397,7 +405,7 @@ class TanhCell(torch.nn.Module):
         :math:`d`, the size of the state :math:`\bm{z} \in \R^d`.
     spectral_norm : float, optional
         :math:`\lVert \bm{W} \rVert_2` at initialisation, positive.
-    dtype, device : optional
+    device, dtype : optional
         Of the parameters, as for :class:`torch.nn.Linear`.
 
     Attributes
@@ -422,11 +430,11 @@ class TanhCell(torch.nn.Module):
     """
 
     def __init__(
-        self, x_size: int, z_size: int, *, spectral_norm: float = 0.9, dtype=None, device=None
+        self, x_size: int, z_size: int, *, spectral_norm: float = 0.9, device=None, dtype=None
     ) -> None:
         super().__init__()
-        if not spectral_norm > 0:
-            raise ValueError(f"spectral_norm must be positive; got {spectral_norm!r}")
+        x_size, z_size = _checks.integer("x_size", x_size, minimum=1), _checks.integer("z_size", z_size, minimum=1)
+        spectral_norm = _checks.real("spectral_norm", spectral_norm, positive=True)
         # Drawn on the CPU and then moved, so that every device starts from the
         # same numbers (a CUDA generator would draw others).
         W = torch.randn(z_size, z_size, dtype=dtype)
@@ -638,17 +646,24 @@ class FixedPoint(torch.nn.Module):
         super().__init__()
         if not isinstance(f, torch.nn.Module):
             raise TypeError(f"f must be a torch.nn.Module called as f(z, x); got {type(f).__name__}")
-        if isinstance(z_size, bool) or not isinstance(z_size, int) or z_size < 1:
-            raise ValueError(f"z_size must be an integer >= 1; got {z_size!r}")
+        z_size = _checks.integer("z_size", z_size, minimum=1)
+        if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in f.modules()):
+            raise ValueError(
+                "f must treat the examples of a batch independently, and batch normalisation "
+                "mixes them: the solve would couple the examples"
+            )
         solvers = {"anderson": anderson, "iteration": fixed_point_iteration}
         if solver not in solvers:
             raise ValueError(f"solver must be one of {sorted(solvers)}; got {solver!r}")
-        if solver == "iteration" and solver_options:
-            raise ValueError(f"plain iteration takes no options; got {sorted(solver_options)}")
+        known = {"iteration": set(), "anderson": {"memory", "omega", "lam"}}[solver]
+        if set(solver_options) - known:
+            raise ValueError(
+                f"the {solver} solver takes the options {sorted(known)}; got {sorted(solver_options)}"
+            )
         backward_tol = tol if backward_tol is None else backward_tol
         backward_max_iter = max_iter if backward_max_iter is None else backward_max_iter
         _check_options(tol, max_iter)
-        _check_options(backward_tol, backward_max_iter)
+        _check_options(backward_tol, backward_max_iter, prefix="backward_")
         self.f, self.z_size, self.solver = f, z_size, solver
         self._solver, self._options = solvers[solver], solver_options
         self._limits = {"forward": (tol, max_iter), "backward": (backward_tol, backward_max_iter)}
