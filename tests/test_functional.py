@@ -337,3 +337,16 @@ def test_everything_runs_on_the_gpu() -> None:
     y1, _ = fn(params, buffers, x[:, :3].new_ones(5, 4), seed=1)
     y2, _ = fn(params, buffers, x[:, :3].new_ones(5, 4), seed=1)
     assert torch.equal(y1, y2) and torch.equal(torch.cuda.get_rng_state(), rng)
+
+
+@pytest.mark.parametrize("per_example", [per_example_grads_loop, per_example_grads_vmap])
+def test_the_two_per_example_gradients_refuse_the_same_bad_losses(per_example) -> None:
+    model = torch.nn.Linear(3, 1, bias=False)
+    x, y = torch.tensor([[1.0, 0, 0], [0, 2, 0]]), torch.zeros(2, 1)
+    for bad_y in (torch.zeros(2), torch.zeros(2, 2), torch.zeros(2, 3)):
+        with pytest.raises(ValueError, match="y does not fit the model's output"):
+            per_example(model, torch.nn.functional.mse_loss, x, bad_y)
+    with pytest.raises(TypeError, match="loss_fn must return a floating-point loss; got dtype torch.int64"):
+        per_example(model, lambda out, t: (out > 0).sum(), x, y)
+    with pytest.raises(TypeError, match="loss_fn must (return a tensor|compute the loss with torch operations)"):
+        per_example(model, lambda out, t: float((out - t).pow(2).sum().detach()), x, y)

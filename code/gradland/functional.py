@@ -26,8 +26,10 @@ functions against each other and against the ordinary batch gradient.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 
 import torch
 from torch.func import functional_call, grad, vmap
@@ -98,13 +100,37 @@ def _check_batch(model: object, loss_fn: object, x: object, y: object) -> None:
             )
 
 
-def _check_scalar(loss: torch.Tensor) -> None:
-    """Fail unless ``loss_fn`` returned a scalar, as a gradient needs."""
+def _check_scalar(loss: object) -> None:
+    """Fail unless ``loss_fn`` returned a floating-point scalar tensor, as a gradient
+    needs."""
+    if not isinstance(loss, torch.Tensor):
+        raise TypeError(f"loss_fn must return a tensor, the loss of the batch; got {type(loss).__name__}")
+    if not loss.is_floating_point():
+        raise TypeError(f"loss_fn must return a floating-point loss; got dtype {loss.dtype}")
     if loss.ndim != 0:
         raise ValueError(
             "loss_fn must return a scalar, the loss of the batch; "
             f"got shape {tuple(loss.shape)}"
         )
+
+
+@contextlib.contextmanager
+def _targets_must_fit() -> Iterator[None]:
+    """Turn PyTorch's warning that a loss broadcast its target against the output (the
+    gradients would then be those of another loss) into an error."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Using a target size", category=UserWarning)
+        try:
+            yield
+        except UserWarning as warning:
+            raise ValueError(f"y does not fit the model's output: {warning}") from None
+        except RuntimeError as error:
+            if ".item()" in str(error) or "data-dependent" in str(error):
+                raise TypeError(
+                    "loss_fn must compute the loss with torch operations; it reads a value "
+                    "out of a tensor (.item(), float(...)), which no gradient goes through"
+                ) from error
+            raise
 
 
 # ---------------------------------------------------------------------------
@@ -299,7 +325,7 @@ def per_example_grads_loop(
     named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
     params = [p for _, p in named]
     per_example: dict[str, list[torch.Tensor]] = {k: [] for k, _ in named}
-    with torch.enable_grad():  # works inside torch.no_grad() too
+    with torch.enable_grad(), _targets_must_fit():  # works inside torch.no_grad() too
         for b in range(x.shape[0]):
             loss = loss_fn(model(x[b : b + 1]), y[b : b + 1])  # a batch of one
             _check_scalar(loss)
@@ -394,4 +420,5 @@ def per_example_grads_vmap(
     # grad: the gradient of one example's loss; vmap: for every example at once
     per_example = vmap(grad(loss_of_one), in_dims=(None, 0, 0),
                        randomness="different")  # a dropout mask per example
-    return per_example(params, x, y)
+    with _targets_must_fit():
+        return per_example(params, x, y)
