@@ -19,7 +19,8 @@ def test_median_time_calls_warmup_then_repeat_times_number():
 
 @pytest.mark.parametrize("kwargs", [{"repeat": 0}, {"number": 0}, {"warmup": -1}])
 def test_median_time_rejects_bad_counts(kwargs):
-    with pytest.raises(ValueError, match="repeat >= 1"):
+    (name, value), = kwargs.items()
+    with pytest.raises(ValueError, match=f"{name} must be at least {value + 1}; got {value}"):
         median_time(lambda: None, **kwargs)
 
 
@@ -42,3 +43,31 @@ def test_saved_bytes_is_zero_without_grad():
     x = torch.randn(1000)
     _, nbytes = saved_bytes(lambda: x.exp().sum())
     assert nbytes == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"repeat": 2.5}, TypeError, "repeat must be an int; got float"),
+        ({"repeat": None}, TypeError, "repeat must be an int; got NoneType"),
+        ({"number": float("nan")}, TypeError, "number must be an int; got float"),
+        ({"warmup": "1"}, TypeError, "warmup must be an int; got str"),
+        ({"warmup": -1}, ValueError, "warmup must be at least 0; got -1"),
+    ],
+)
+def test_median_time_names_the_bad_argument(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        median_time(lambda: None, **kwargs)
+
+
+@pytest.mark.parametrize("fn", [None, torch.ones(2)])
+def test_timing_and_counting_refuse_what_cannot_be_called(fn):
+    for measure in (median_time, saved_bytes):
+        with pytest.raises(TypeError, match="fn must be a function of no arguments; got"):
+            measure(fn)
+
+
+def test_saved_bytes_counts_storages_without_an_address_one_by_one():
+    x = torch.ones(1000, device="meta", requires_grad=True)
+    _, nbytes = saved_bytes(lambda: (x.exp() * x.sin()).sum())
+    assert nbytes >= 3 * 4000  # exp's output, sin's input and the product's two factors

@@ -87,7 +87,7 @@ def test_vae_samples_the_same_noise_on_every_device():
 
 @needs_cuda
 def test_langevin_with_a_cpu_generator_is_the_same_on_every_device():
-    from gradland.ebm import langevin
+    from gradland.contrastive import langevin
 
     def run(where):
         y0 = torch.linspace(-1, 1, 10, dtype=torch.float64).reshape(5, 2).to(where)
@@ -126,3 +126,12 @@ def test_device_names_take_the_article_of_their_sound(phrase, article):
     from gradland._device import _article
 
     assert _article(phrase) == article
+
+
+@pytest.mark.parametrize("name", ["mps", "xla", "cpu:5", "cuda:7"])
+def test_devices_that_do_not_exist_here_are_refused(monkeypatch, name):
+    if name.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a CUDA device 7")
+    monkeypatch.setenv("GRADLAND_DEVICE", name)
+    with pytest.raises(ValueError, match=f"GRADLAND_DEVICE='{name}'"):
+        gradland.device()

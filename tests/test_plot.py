@@ -84,3 +84,14 @@ def test_pdf_figures_print_no_font_warnings(tmp_path, caplog):
     fig.savefig(tmp_path / "figure.pdf")
     plt.close(fig)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+def test_vec_refuses_what_matplotlib_would_refuse_later():
+    import pytest
+
+    for name in (None, ["x"], ""):
+        with pytest.raises(TypeError, match="name must be a non-empty string"):
+            plot.vec(name)
+    for name in ("{x", "x$y"):
+        with pytest.raises(ValueError, match="name must be mathtext without"):
+            plot.vec(name)

@@ -26,8 +26,9 @@ def device() -> torch.device:
     Raises
     ------
     ValueError
-        If ``GRADLAND_DEVICE`` does not name a device PyTorch knows, or names
-        a CUDA device on a machine without one.
+        If ``GRADLAND_DEVICE`` does not name a device PyTorch knows, names a
+        CUDA device that this machine does not have, or names a device other
+        than the CPU and CUDA.
 
     Examples
     --------
@@ -53,6 +54,17 @@ def device() -> torch.device:
         raise ValueError(
             f"{ENV_VAR}={requested!r} asks for CUDA, but torch.cuda.is_available() "
             "is False on this machine"
+        )
+    if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
+        raise ValueError(
+            f"{ENV_VAR}={requested!r} asks for CUDA device {chosen.index}, but this machine "
+            f"has {torch.cuda.device_count()}"
+        )
+    if chosen.type == "cpu" and chosen.index not in (None, 0):
+        raise ValueError(f"{ENV_VAR}={requested!r}: there is one CPU device, 'cpu'")
+    if chosen.type not in ("cpu", "cuda"):
+        raise ValueError(
+            f"{ENV_VAR}={requested!r} names a {chosen.type} device; the book runs on 'cpu' or 'cuda'"
         )
     return chosen
 

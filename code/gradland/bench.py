@@ -30,6 +30,8 @@ from typing import Any
 
 import torch
 
+from gradland import _checks
+
 __all__ = ["Comparison", "compare", "median_time", "saved_bytes"]
 
 
@@ -67,6 +69,8 @@ def median_time(fn: Callable[[], Any], *, repeat: int = 7, number: int = 1, warm
 
     Raises
     ------
+    TypeError
+        If ``fn`` is not callable, or a count is not an integer.
     ValueError
         If ``repeat`` or ``number`` is below 1 or ``warmup`` below 0.
 
@@ -79,11 +83,10 @@ def median_time(fn: Callable[[], Any], *, repeat: int = 7, number: int = 1, warm
     >>> 0 < t < 1
     True
     """
-    if repeat < 1 or number < 1 or warmup < 0:
-        raise ValueError(
-            f"need repeat >= 1, number >= 1 and warmup >= 0; "
-            f"got repeat={repeat}, number={number}, warmup={warmup}"
-        )
+    _checks.function("fn", fn, "a function of no arguments")
+    repeat = _checks.integer("repeat", repeat, minimum=1)
+    number = _checks.integer("number", number, minimum=1)
+    warmup = _checks.integer("warmup", warmup, minimum=0)
     for _ in range(warmup):
         fn()
     _synchronize()
@@ -117,6 +120,11 @@ def saved_bytes(fn: Callable[[], Any]) -> tuple[Any, int]:
     result, nbytes : tuple
         What ``fn`` returned, and the bytes of the distinct storages saved.
 
+    Raises
+    ------
+    TypeError
+        If ``fn`` is not callable.
+
     Examples
     --------
     >>> import torch
@@ -126,11 +134,14 @@ def saved_bytes(fn: Callable[[], Any]) -> tuple[Any, int]:
     >>> nbytes  # exp saves its output: 1000 float32 numbers of 4 bytes
     4000
     """
+    _checks.function("fn", fn, "a function of no arguments")
     seen: dict[tuple[torch.device, int], int] = {}
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
         storage = tensor.untyped_storage()
-        seen[(tensor.device, storage.data_ptr())] = storage.nbytes()
+        # a storage without data (the meta device) has address 0: count each on its own
+        address = storage.data_ptr() or -id(tensor)
+        seen[(tensor.device, address)] = storage.nbytes()
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):

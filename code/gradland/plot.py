@@ -110,10 +110,22 @@ def vec(name: str) -> str:
     str
         ``$\boldsymbol{name}$``, ready for a label, a title or a legend.
 
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a non-empty string.
+    ValueError
+        If ``name`` holds a ``$`` or unbalanced braces, which matplotlib would
+        refuse only when it draws the figure.
+
     Examples
     --------
     >>> from gradland.plot import vec
     >>> vec("x")
     '$\\boldsymbol{x}$'
     """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string, the letter of the vector; got {name!r}")
+    if "$" in name or name.count("{") != name.count("}"):
+        raise ValueError(f"name must be mathtext without $ and with balanced braces; got {name!r}")
     return rf"$\boldsymbol{{{name}}}$"
