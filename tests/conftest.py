@@ -22,6 +22,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# One Hypothesis profile for the whole suite: no deadline (a first call that compiles
+# a kernel or touches a GPU is slow, and says nothing about correctness), a fixed
+# sequence of examples so that a run on a clean clone is the run a contributor saw,
+# and the seed of any failure printed. Tests choose only how many examples they need.
+settings.register_profile(
+    "gradland",
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("gradland")
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

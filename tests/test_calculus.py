@@ -24,7 +24,7 @@ from gradland import calculus
 DT = torch.float64
 FD_TOL = {"rtol": 1e-7, "atol": 1e-7}
 TOL = {"rtol": 1e-12, "atol": 1e-12}
-PROPERTY = settings(max_examples=60, deadline=None)
+PROPERTY = settings(max_examples=60)
 
 sizes = st.integers(min_value=1, max_value=6)
 seeds = st.integers(min_value=0, max_value=2**31 - 1)

@@ -22,7 +22,7 @@ from gradland.functional import per_example_grads_loop, per_example_grads_vmap, 
 
 TOL = {"rtol": 1e-10, "atol": 1e-12}
 DT = torch.float64
-PROPERTY = settings(max_examples=25, deadline=None)
+PROPERTY = settings(max_examples=25)
 PER_EXAMPLE = [per_example_grads_loop, per_example_grads_vmap]
 
 

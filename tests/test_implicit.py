@@ -29,7 +29,7 @@ from gradland.implicit import (
 
 DT = torch.float64
 TIGHT = {"tol": 1e-12, "max_iter": 500}
-PROPERTY = settings(max_examples=25, deadline=None)
+PROPERTY = settings(max_examples=25)
 SOLVERS = [anderson, fixed_point_iteration]
 
 

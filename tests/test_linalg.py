@@ -17,7 +17,7 @@ from gradland import linalg
 
 TOL = {"rtol": 1e-12, "atol": 1e-12}
 DT = torch.float64
-PROPERTY = settings(max_examples=60, deadline=None)
+PROPERTY = settings(max_examples=60)
 
 sizes = st.integers(min_value=0, max_value=7)
 positive = st.integers(min_value=1, max_value=6)

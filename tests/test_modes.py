@@ -20,7 +20,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated
 
 TOL = {"rtol": 1e-12, "atol": 1e-12}
 DT = torch.float64
-PROPERTY = settings(max_examples=40, deadline=None)
+PROPERTY = settings(max_examples=40)
 
 sizes = st.integers(min_value=1, max_value=7)
 seeds = st.integers(min_value=0, max_value=2**31 - 1)

@@ -489,7 +489,7 @@ TOKENS = [
 ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(st.sampled_from(TOKENS), max_size=60).map("".join))
 def test_any_markdown_is_checked_without_crashing_on_real_lines(text):
     lines = text.split("\n")
