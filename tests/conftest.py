@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import HealthCheck, settings
 
 # One Hypothesis profile for the whole suite: no deadline (a first call that compiles
@@ -38,6 +39,19 @@ settings.register_profile(
 settings.load_profile("gradland")
 
 REPO = Path(__file__).resolve().parents[1]
+
+#: The devices a test that takes the ``device`` fixture runs on: the CPU always, CUDA when
+#: there is one (the skipped CUDA case marks the test ``gpu``).
+DEVICES = [
+    pytest.param("cpu"),
+    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")),
+]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Each available device in turn, as a :class:`torch.device`."""
+    return torch.device(request.param)
 BIN = Path(sys.executable).parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 REUSE_BUILD = os.environ.get("GRADLAND_REUSE_BUILD", "").lower() in {"1", "true", "yes"}

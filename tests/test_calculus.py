@@ -325,13 +325,18 @@ def test_gradient_descent_rejects_a_function_that_is_not_scalar() -> None:
         calculus.gradient_descent(lambda x: 1.0, x0, 0.1, 5)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_everything_runs_on_the_gpu() -> None:
-    W, x = randn(3, 4, seed=11).cuda(), randn(4, seed=12).cuda()
+def test_everything_runs_on_every_device(device) -> None:
+    W, x = randn(3, 4, seed=11).to(device), randn(4, seed=12).to(device)
     f = lambda v: torch.tanh(W @ v)  # noqa: E731
     J = calculus.jacobian_fd(f, x)
-    assert J.device.type == "cuda" and J.shape == (3, 4)
+    assert J.device.type == device.type and J.shape == (3, 4)
     torch.testing.assert_close(J, jacobian(f, x), **FD_TOL)
-    A = spd(3, seed=13).cuda()
-    trajectory = calculus.gradient_descent(lambda v: 0.5 * v @ A @ v, randn(3, seed=14).cuda(), 0.1, 5).path
-    assert trajectory.device.type == "cuda" and trajectory.shape == (6, 3)
+    A = spd(3, seed=13).to(device)
+    x0 = randn(3, seed=14).to(device)
+    descent = calculus.gradient_descent(lambda v: 0.5 * v @ A @ v, x0, 0.1, 5)
+    assert descent.path.device.type == device.type and descent.path.shape == (6, 3)
+    assert descent.values.device.type == device.type and descent.values.shape == (6,)
+    x = x0
+    for k in range(1, 6):
+        x = x - 0.1 * (A @ x)
+        torch.testing.assert_close(descent.path[k], x, **TOL)

@@ -325,18 +325,18 @@ def test_module_exports() -> None:
     assert functional.__all__ == ["purify", "per_example_grads_loop", "per_example_grads_vmap"]
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_everything_runs_on_the_gpu() -> None:
-    model = mlp([3, 4, 2]).cuda()
-    x, y = torch.randn(5, 3, dtype=DT, device="cuda"), torch.randn(5, 2, dtype=DT, device="cuda")
+def test_everything_runs_on_every_device(device) -> None:
+    model = mlp([3, 4, 2]).to(device)
+    x, y = torch.randn(5, 3, dtype=DT, device=device), torch.randn(5, 2, dtype=DT, device=device)
     loop = per_example_grads_loop(model, F.mse_loss, x, y)
     assert_dicts_close(per_example_grads_vmap(model, F.mse_loss, x, y), loop)
-    assert loop["0.weight"].device.type == "cuda"
-    fn, params, buffers = purify(stateful_model().cuda().train())
-    rng = torch.cuda.get_rng_state()
+    assert loop["0.weight"].device.type == device.type
+    fn, params, buffers = purify(stateful_model().to(device).train())
+    state = torch.cuda.get_rng_state if device.type == "cuda" else torch.random.get_rng_state
+    rng = state()
     y1, _ = fn(params, buffers, x[:, :3].new_ones(5, 4), seed=1)
     y2, _ = fn(params, buffers, x[:, :3].new_ones(5, 4), seed=1)
-    assert torch.equal(y1, y2) and torch.equal(torch.cuda.get_rng_state(), rng)
+    assert torch.equal(y1, y2) and torch.equal(state(), rng)
 
 
 @pytest.mark.parametrize("per_example", [per_example_grads_loop, per_example_grads_vmap])

@@ -359,14 +359,13 @@ def test_the_layer_trains() -> None:
     assert losses[-1] < 0.2 * losses[0]
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_everything_runs_on_the_gpu() -> None:
-    f = cell().cuda()
+def test_everything_runs_on_every_device(device) -> None:
+    f = cell().to(device)
     layer = FixedPoint(f, 5, **TIGHT)
-    x = randn(3, 4, seed=17).cuda().requires_grad_()
+    x = randn(3, 4, seed=17).to(device).requires_grad_()
     z = layer(x)
     z.sum().backward()
-    assert z.device.type == "cuda" and x.grad.device.type == "cuda" and f.W.grad.device.type == "cuda"
+    assert z.device == x.grad.device == f.W.grad.device == torch.device(device.type, z.device.index)
     with torch.no_grad():
         assert relative_residual(z, f(z, x)) <= 1e-12
     assert torch.autograd.gradcheck(lambda x, *params: layer(x), (x, *f.parameters()))

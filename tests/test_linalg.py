@@ -238,15 +238,16 @@ def test_matvec_rejects_mixed_devices() -> None:
         linalg.matvec_columns(torch.ones(2, 2), torch.ones(2, device="meta"))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_everything_runs_on_the_gpu() -> None:
-    A, x = randn(5, 4, seed=12).cuda(), randn(4, seed=13).cuda()
+def test_everything_runs_on_every_device(device) -> None:
+    A, x = randn(5, 4, seed=12).to(device), randn(4, seed=13).to(device)
     torch.testing.assert_close(linalg.matvec_columns(A, x), A @ x, **TOL)
     torch.testing.assert_close(linalg.matvec_rows(A, x), A @ x, **TOL)
-    seq, W = randn(2, 4, 6, seed=14).cuda(), randn(3, 4, seed=15).cuda()
+    seq, W = randn(2, 4, 6, seed=14).to(device), randn(3, 4, seed=15).to(device)
     torch.testing.assert_close(linalg.conv1x1(seq, W), F.conv1d(seq, W[:, :, None]), **TOL)
-    with pytest.raises(ValueError, match="same device; got cuda:0 and cpu"):
-        linalg.matvec_rows(A, x.cpu())
+    torch.testing.assert_close(linalg.linear(seq.transpose(1, 2), W), seq.transpose(1, 2) @ W.T, **TOL)
+    other = x.to("meta")  # a device that differs from every real one
+    with pytest.raises(ValueError, match=f"same device; got {A.device} and meta"):
+        linalg.matvec_rows(A, other)
 
 
 def test_linear_rejects_bad_input() -> None:
