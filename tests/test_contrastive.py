@@ -1,4 +1,4 @@
-"""Tests of the training part of gradland.ebm: fit, force, and contrastive and regularised training.
+"""Tests of gradland.contrastive (Chapter 9): fit, force, and contrastive and regularised training.
 
 Training runs are tiny and seeded. The force is checked against its closed
 form, the contrastive losses against their formulas and their signs, and the
@@ -15,14 +15,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradland.data import horn, horn_manifold
-from gradland.ebm import (
+from gradland.contrastive import (
     CONTRASTIVE_KINDS,
-    EllipseDecoder,
     EnergyMLP,
     FourierDecoder,
-    HornDecoder,
-    LatentEBM,
     RegularisedEBM,
     contrastive_loss,
     fit,
@@ -30,8 +26,10 @@ from gradland.ebm import (
     fit_regularised,
     force,
     langevin,
-    softmin_weights,
 )
+from gradland.data import horn, horn_manifold
+from gradland.ebm import EllipseDecoder, HornDecoder, LatentEBM
+from gradland.free_energy import softmin_weights
 
 GRID = torch.linspace(0, 2 * math.pi, 65)[:-1]
 FINE = torch.linspace(0, 2 * math.pi, 361)[:-1]
@@ -311,3 +309,18 @@ def test_fourier_decoder_with_one_harmonic_is_an_ellipse():
     torch.testing.assert_close(dec(z), ell(z))
     with pytest.raises(ValueError, match="harmonics"):
         FourierDecoder(harmonics=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_runs_on_the_gpu():
+    y = horn(64, x=1.0, device="cuda").y
+    grid = torch.linspace(0, 2 * math.pi, 65, device="cuda")[:-1]
+    model = LatentEBM(EllipseDecoder()).to("cuda")
+    for beta in (math.inf, 3.0):
+        losses = fit(model, y, grid, beta, steps=50, lr=0.05)
+        assert losses[-1] < losses[0]
+    points, forces = force(model, y, grid, 3.0)
+    assert points.device.type == forces.device.type == "cuda"
+    energy = EnergyMLP(hidden=16).to("cuda")
+    losses, y_hat = fit_contrastive(energy, y, steps=20, langevin_steps=2)
+    assert y_hat.device.type == "cuda" and len(losses) == 20

@@ -1,4 +1,4 @@
-"""Tests of the free energy of gradland.ebm: ``free_energy`` and ``softmin_weights``.
+"""Tests of gradland.free_energy (Chapter 8): ``free_energy`` and ``softmin_weights``.
 
 The free energy over ``K`` latent values is checked against its definition on
 cases computed by hand, at its two limits (the minimum as beta grows, the mean
@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradland import data
-from gradland.ebm import EllipseDecoder, LatentEBM, free_energy, softmin_weights
+from gradland.ebm import EllipseDecoder, LatentEBM
+from gradland.free_energy import free_energy, softmin_weights
 
 DT = torch.float64
 PROPERTY = settings(max_examples=60, deadline=None)
@@ -193,6 +194,14 @@ def test_dim_selects_the_latent_dimension_and_removes_it():
         w = softmin_weights(energies, beta, dim=1)
         assert w.shape == energies.shape
         torch.testing.assert_close(w.sum(dim=1), torch.ones(3, 4, dtype=DT))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_free_energy_keeps_the_dtype_and_the_shape(dtype):
+    energies = torch.rand(3, 4, 5, dtype=dtype)
+    for beta in (1e-3, 1.0, math.inf):
+        assert free_energy(energies, beta, dim=1).shape == (3, 5)
+        assert free_energy(energies, beta).dtype == dtype
 
 
 def test_dtype_is_kept():
