@@ -5,10 +5,9 @@ computes, so that a mistake ends in an error that names the argument and says
 what came in, instead of a message from deep inside PyTorch or, worse, a
 result that looks fine and is not. The checks follow three rules:
 
-* a wrong *type* raises :class:`TypeError` (a tensor of the wrong kind of
-  dtype, an integer one where a floating one is due, included), a wrong
-  *value* or *shape* raises :class:`ValueError` (two tensors that disagree on
-  dtype or device included);
+* a wrong *type* raises :class:`TypeError` (a wrong dtype included: an
+  integer tensor where a floating one is due, two tensors of different
+  dtypes), a wrong *value*, *shape* or *device* raises :class:`ValueError`;
 * the message names the argument, what it must be, and what came in (a
   tensor is described by its shape, dtype and device, see :func:`describe`);
 * checks on a hot path read metadata only (type, dtype, shape, device), never
@@ -89,20 +88,25 @@ def tensor(
     value: object,
     *,
     ndim: int | tuple[int, ...] | None = None,
+    min_ndim: int = 0,
     floating: bool = False,
     shape: str = "",
 ) -> torch.Tensor:
-    """Fail unless ``value`` is a tensor with an allowed number of dimensions (and a
-    floating-point dtype if ``floating``); ``shape`` is the shape it must have, in
-    words, for the message. Metadata only."""
+    """Fail unless ``value`` is a tensor with an allowed number of dimensions (``ndim``,
+    one or several, or at least ``min_ndim``) and a floating-point dtype if
+    ``floating``; ``shape`` is the shape it must have, in words, for the message.
+    Metadata only."""
     expected = f" of shape {shape}" if shape else ""
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor{expected}; got {describe(value)}")
     if floating and not value.is_floating_point():
         raise TypeError(f"{name} must have a floating-point dtype; got {value.dtype}")
     allowed = (ndim,) if isinstance(ndim, int) else ndim
-    if allowed is not None and value.ndim not in allowed:
-        raise ValueError(f"{name} must be a tensor{expected}; got shape {tuple(value.shape)}")
+    if (allowed is not None and value.ndim not in allowed) or value.ndim < min_ndim:
+        what = f"have shape {shape}" if shape else f"have {min_ndim} or more dimensions"
+        if allowed is not None and not shape:
+            what = f"have {' or '.join(map(str, allowed))} dimensions"
+        raise ValueError(f"{name} must {what}; got shape {tuple(value.shape)}")
     return value
 
 
@@ -117,14 +121,15 @@ def point(name: str, x: object) -> torch.Tensor:
     return x
 
 
-def alike(name: str, value: torch.Tensor, reference: torch.Tensor, what: str) -> None:
-    """Fail unless ``value`` has the dtype and device of ``reference`` (``what`` names
-    the reference in the message). Metadata only."""
-    if value.device != reference.device or value.dtype != reference.dtype:
-        raise ValueError(
-            f"{name} must have the dtype and device of {what}, {reference.dtype} on "
-            f"{reference.device}; got {value.dtype} on {value.device}"
-        )
+def alike(**tensors: torch.Tensor) -> None:
+    """Fail unless all the tensors, given by name, share one dtype (else
+    :class:`TypeError`) and one device (else :class:`ValueError`). Metadata only."""
+    (first, a), *rest = tensors.items()
+    for name, b in rest:
+        if b.dtype != a.dtype:
+            raise TypeError(f"{first} and {name} must have the same dtype; got {a.dtype} and {b.dtype}")
+        if b.device != a.device:
+            raise ValueError(f"{first} and {name} must be on the same device; got {a.device} and {b.device}")
 
 
 def device(name: str, value: object) -> torch.device:

@@ -30,6 +30,8 @@ from collections.abc import Iterator
 
 import torch
 
+from gradland import _checks
+
 __all__ = ["concat", "conv1x1", "linear", "matvec_columns", "matvec_rows", "no_tf32", "stack"]
 
 
@@ -38,42 +40,11 @@ __all__ = ["concat", "conv1x1", "linear", "matvec_columns", "matvec_rows", "no_t
 # ---------------------------------------------------------------------------
 
 
-def _check_tensor(name: str, value: object, expected: str, ndim: int | None = None) -> None:
-    """Fail unless ``value`` is a floating-point tensor of the expected shape.
-
-    ``ndim`` is the exact number of dimensions; ``None`` asks for at least one
-    (a batch of vectors, shape ``(..., n)``).
-    """
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(
-            f"{name} must be a torch.Tensor of shape {expected}; got {type(value).__name__}"
-        )
-    if not value.is_floating_point():
-        raise TypeError(f"{name} must have a floating-point dtype; got {value.dtype}")
-    wrong_ndim = value.ndim == 0 if ndim is None else value.ndim != ndim
-    if wrong_ndim:
-        raise ValueError(f"{name} must have shape {expected}; got shape {tuple(value.shape)}")
-
-
-def _check_alike(**tensors: torch.Tensor) -> None:
-    """Fail unless all the tensors share one dtype and one device."""
-    (first, a), *rest = tensors.items()
-    for name, b in rest:
-        if b.dtype != a.dtype:
-            raise TypeError(
-                f"{first} and {name} must have the same dtype; got {a.dtype} and {b.dtype}"
-            )
-        if b.device != a.device:
-            raise ValueError(
-                f"{first} and {name} must be on the same device; got {a.device} and {b.device}"
-            )
-
-
 def _check_matvec(A: object, x: object) -> None:
     """The checks common to the two matrix--vector products."""
-    _check_tensor("A", A, "(m, n)", ndim=2)
-    _check_tensor("x", x, "(n,)", ndim=1)
-    _check_alike(A=A, x=x)
+    _checks.tensor("A", A, floating=True, shape="(m, n)", ndim=2)
+    _checks.tensor("x", x, floating=True, shape="(n,)", ndim=1)
+    _checks.alike(A=A, x=x)
     if x.shape[0] != A.shape[1]:
         raise ValueError(
             f"A has shape {tuple(A.shape)}, so x must have shape ({A.shape[1]},); "
@@ -243,17 +214,17 @@ def linear(
             [ 3., 11.],
             [ 3., 11.]])
     """
-    _check_tensor("x", x, "(..., n)")
-    _check_tensor("weight", weight, "(m, n) = (out_features, in_features)", ndim=2)
-    _check_alike(x=x, weight=weight)
+    _checks.tensor("x", x, floating=True, shape="(..., n)", min_ndim=1)
+    _checks.tensor("weight", weight, floating=True, shape="(m, n) = (out_features, in_features)", ndim=2)
+    _checks.alike(x=x, weight=weight)
     if x.shape[-1] != weight.shape[1]:
         raise ValueError(
             f"weight has shape {tuple(weight.shape)} (out, in), so x must have shape "
             f"(..., {weight.shape[1]}); got shape {tuple(x.shape)}"
         )
     if bias is not None:
-        _check_tensor("bias", bias, "(m,)", ndim=1)
-        _check_alike(x=x, bias=bias)
+        _checks.tensor("bias", bias, floating=True, shape="(m,)", ndim=1)
+        _checks.alike(x=x, bias=bias)
         if bias.shape[0] != weight.shape[0]:
             raise ValueError(
                 f"weight has shape {tuple(weight.shape)}, so bias must have shape "
@@ -318,9 +289,9 @@ def conv1x1(
     >>> conv1x1(x, W)
     tensor([[[3., 5., 7.]]])
     """
-    _check_tensor("x", x, "(batch, C_in, T)", ndim=3)
-    _check_tensor("weight", weight, "(C_out, C_in)", ndim=2)
-    _check_alike(x=x, weight=weight)
+    _checks.tensor("x", x, floating=True, shape="(batch, C_in, T)", ndim=3)
+    _checks.tensor("weight", weight, floating=True, shape="(C_out, C_in)", ndim=2)
+    _checks.alike(x=x, weight=weight)
     batch, c_in, length = x.shape
     c_out = weight.shape[0]
     if weight.shape[1] != c_in:
@@ -329,8 +300,8 @@ def conv1x1(
             f"have shape (C_out, {c_in}); got shape {tuple(weight.shape)}"
         )
     if bias is not None:
-        _check_tensor("bias", bias, "(C_out,)", ndim=1)
-        _check_alike(x=x, bias=bias)
+        _checks.tensor("bias", bias, floating=True, shape="(C_out,)", ndim=1)
+        _checks.alike(x=x, bias=bias)
         if bias.shape[0] != c_out:
             raise ValueError(
                 f"weight has shape {tuple(weight.shape)}, so bias must have shape "
@@ -392,9 +363,9 @@ def stack(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     >>> stack(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0, 5.0]))
     tensor([1., 2., 3., 4., 5.])
     """
-    _check_tensor("x", x, "(..., n)")
-    _check_tensor("h", h, "(..., d)")
-    _check_alike(x=x, h=h)
+    _checks.tensor("x", x, floating=True, shape="(..., n)", min_ndim=1)
+    _checks.tensor("h", h, floating=True, shape="(..., d)", min_ndim=1)
+    _checks.alike(x=x, h=h)
     if x.shape[:-1] != h.shape[:-1]:
         raise ValueError(
             "x and h must have the same leading (batch) dimensions; got shapes "
@@ -445,9 +416,9 @@ def concat(W_x: torch.Tensor, W_h: torch.Tensor) -> torch.Tensor:
     >>> W_x @ x + W_h @ h
     tensor([8., 4.])
     """
-    _check_tensor("W_x", W_x, "(d, n)", ndim=2)
-    _check_tensor("W_h", W_h, "(d, p)", ndim=2)
-    _check_alike(W_x=W_x, W_h=W_h)
+    _checks.tensor("W_x", W_x, floating=True, shape="(d, n)", ndim=2)
+    _checks.tensor("W_h", W_h, floating=True, shape="(d, p)", ndim=2)
+    _checks.alike(W_x=W_x, W_h=W_h)
     if W_x.shape[0] != W_h.shape[0]:
         raise ValueError(
             "W_x and W_h must have the same number of rows; got shapes "
