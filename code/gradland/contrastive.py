@@ -23,6 +23,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from gradland import train
 from gradland._checks import describe as _describe
 from gradland.ebm import LatentEBM, _check_angles
 from gradland.free_energy import free_energy
@@ -100,14 +101,10 @@ def fit(
             "the model has no parameters to train: its decoder is a fixed function"
         )
     optimizer = torch.optim.Adam(parameters, lr=lr)
-    losses = []
-    for _ in range(steps):
-        loss = model.free_energy(y, z_grid, beta, x).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
+    history = train.fit(
+        lambda k: model.free_energy(y, z_grid, beta, x).mean(), optimizer, steps
+    )
+    return history.loss
 
 
 def force(
@@ -478,21 +475,18 @@ def fit_contrastive(
     if not box > 0:
         raise ValueError(f"box must be positive; got {box!r}")
     generator = torch.Generator().manual_seed(seed)  # on the CPU: every device draws the same samples
-    optimizer = torch.optim.Adam(energy.parameters(), lr=lr)
-    losses = []
-    y_hat = y.new_zeros((0, 2))
-    for _ in range(steps):
+    y_hat = y.new_zeros((0, 2))  # the contrastive samples of the last step
+
+    def loss(k: int) -> torch.Tensor:
+        nonlocal y_hat
         if kind is None:
-            loss = energy(y).mean()
-        else:
-            start = ((2 * torch.rand(y.shape, generator=generator, dtype=y.dtype) - 1) * box).to(y.device)
-            y_hat = langevin(energy, start, steps=langevin_steps, generator=generator)
-            loss = contrastive_loss(energy(y), energy(y_hat), kind=kind, margin=margin)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses, y_hat
+            return energy(y).mean()
+        start = ((2 * torch.rand(y.shape, generator=generator, dtype=y.dtype) - 1) * box).to(y.device)
+        y_hat = langevin(energy, start, steps=langevin_steps, generator=generator)
+        return contrastive_loss(energy(y), energy(y_hat), kind=kind, margin=margin)
+
+    history = train.fit(loss, torch.optim.Adam(energy.parameters(), lr=lr), steps)
+    return history.loss, y_hat
 
 
 #: The penalties :math:`R(\bm{z})` that :class:`RegularisedEBM` knows.
@@ -663,12 +657,9 @@ def fit_regularised(
     if not isinstance(model, RegularisedEBM):
         raise TypeError(f"model must be a RegularisedEBM; got {type(model).__name__}")
     y = _check_points("y", y)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        loss = model.free_energy(y, steps=infer_steps).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
+    history = train.fit(
+        lambda k: model.free_energy(y, steps=infer_steps).mean(),
+        torch.optim.Adam(model.parameters(), lr=lr),
+        steps,
+    )
+    return history.loss
