@@ -51,10 +51,43 @@ def test_mlp_is_seeded_and_leaves_the_global_state_alone():
     assert not torch.equal(a[0].weight, c[0].weight)
 
 
-@pytest.mark.parametrize("sizes", [[3], [3, 0], [3, 2.5], []])
+@pytest.mark.parametrize("sizes", [[3], [3, 0], [-1, 2], []])
 def test_mlp_rejects_bad_sizes(sizes):
-    with pytest.raises(ValueError, match="positive ints"):
+    with pytest.raises(ValueError, match="sizes must be at least two positive ints"):
         ae.mlp(sizes)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"sizes": None}, "sizes must be a sequence of ints"),
+        ({"sizes": 5}, "sizes must be a sequence of ints"),
+        ({"sizes": "23"}, "sizes must be a sequence of ints"),
+        ({"sizes": [3, 2.5]}, r"sizes must be ints .*2\.5"),
+        ({"sizes": [True, 2]}, "sizes must be ints"),
+        ({"activation": None}, "activation must make a module"),
+        ({"activation": "tanh"}, "activation must make a module"),
+        ({"activation": nn.Tanh()}, "activation must make a module"),
+        ({"activation": torch.tanh}, "activation must make a module when called with no argument"),
+        ({"activation": lambda: 3}, "activation must make a torch.nn.Module; it made int"),
+        ({"output": "sigmoid"}, "output must be a torch.nn.Module"),
+        ({"output": nn.Sigmoid}, "output must be a torch.nn.Module"),
+        ({"output": torch.sigmoid}, "output must be a torch.nn.Module"),
+        ({"seed": None}, "seed must be an int; got NoneType"),
+        ({"seed": 1.5}, "seed must be an int; got float"),
+        ({"seed": "a"}, "seed must be an int; got str"),
+    ],
+)
+def test_mlp_checks_its_inputs(kwargs, message):
+    kwargs = {"sizes": [2, 3, 1], **kwargs}
+    with pytest.raises(TypeError, match=message):
+        ae.mlp(**kwargs)
+
+
+def test_mlp_takes_any_iterable_of_ints():
+    a = ae.mlp(torch.Size([2, 3]), seed=1)
+    b = ae.mlp(iter([2, 3]), seed=1)
+    assert torch.equal(a[0].weight, b[0].weight)
 
 
 # --- checks at the boundary -----------------------------------------------------
@@ -67,6 +100,7 @@ def test_mlp_rejects_bad_sizes(sizes):
         (torch.zeros(3, 2, dtype=torch.int64), TypeError, "floating dtype"),
         (torch.zeros(3, 3), ValueError, r"shape \(n, 2\)"),
         (torch.zeros(2), ValueError, r"shape \(n, 2\)"),
+        (torch.zeros(0, 2), ValueError, r"shape \(n, 2\) with n >= 1"),
         (torch.zeros(3, 2, dtype=torch.float64), TypeError, "model's dtype torch.float32"),
         (torch.zeros(3, 2, device="meta"), ValueError, "model's device cpu"),
     ],
@@ -81,30 +115,99 @@ def test_bad_inputs_are_refused_with_a_clear_message(cls, y, error, message):
 
 
 def test_constructor_arguments_are_checked():
-    with pytest.raises(TypeError, match="nn.Module"):
+    with pytest.raises(TypeError, match="encoder must be a torch.nn.Module; got function"):
         ae.Autoencoder(lambda y: y, nn.Linear(2, 2))
-    with pytest.raises(ValueError, match="noise"):
-        small(ae.DenoisingAutoencoder, noise=-1.0)
-    with pytest.raises(ValueError, match="mask"):
-        small(ae.DenoisingAutoencoder, mask=1.0)
-    with pytest.raises(ValueError, match="lam"):
-        small(ae.ContractiveAutoencoder, lam=-0.1)
+    with pytest.raises(TypeError, match="decoder must be a torch.nn.Module; got NoneType"):
+        ae.Autoencoder(nn.Linear(2, 2), None)
     with pytest.raises(ValueError, match="likelihood"):
         small(ae.VariationalAutoencoder, likelihood="poisson")
+    with pytest.raises(ValueError, match="likelihood"):
+        small(ae.VariationalAutoencoder, likelihood=["gaussian"])
     with pytest.raises(ValueError, match=r"2 d_z"):
         ae.VariationalAutoencoder(ae.mlp([2, 3]), ae.mlp([2, 2])).encode(torch.zeros(1, 2))
 
 
+@pytest.mark.parametrize(
+    "cls, name, value, error, message",
+    [
+        (ae.DenoisingAutoencoder, "noise", -1.0, ValueError, "noise must be at least 0"),
+        (ae.DenoisingAutoencoder, "noise", math.inf, ValueError, "noise must be a finite number; got inf"),
+        (ae.DenoisingAutoencoder, "noise", math.nan, ValueError, "noise must be a finite number; got nan"),
+        (ae.DenoisingAutoencoder, "noise", "0.1", TypeError, "noise must be a real number; got str"),
+        (ae.DenoisingAutoencoder, "noise", None, TypeError, "noise must be a real number; got NoneType"),
+        (ae.DenoisingAutoencoder, "mask", 1.0, ValueError, "mask must be below 1"),
+        (ae.DenoisingAutoencoder, "mask", -0.1, ValueError, "mask must be at least 0"),
+        (ae.DenoisingAutoencoder, "mask", "0.5", TypeError, "mask must be a real number"),
+        (ae.ContractiveAutoencoder, "lam", -0.1, ValueError, "lam must be at least 0"),
+        (ae.ContractiveAutoencoder, "lam", math.inf, ValueError, "lam must be a finite number"),
+        (ae.ContractiveAutoencoder, "lam", "0.1", TypeError, "lam must be a real number"),
+        (ae.VariationalAutoencoder, "scale", 0.0, ValueError, "scale must be positive"),
+        (ae.VariationalAutoencoder, "scale", math.inf, ValueError, "scale must be a finite number"),
+        (ae.VariationalAutoencoder, "scale", "0.1", TypeError, "scale must be a real number"),
+        (ae.VariationalAutoencoder, "scale", None, TypeError, "scale must be a real number"),
+        (ae.Autoencoder, "d_y", 3, ValueError, "d_y = 3 disagrees with the encoder, whose first nn.Linear takes 2"),
+        (ae.Autoencoder, "d_y", 0, ValueError, "d_y must be at least 1; got 0"),
+        (ae.Autoencoder, "d_y", 2.7, TypeError, "d_y must be an int; got float"),
+        (ae.Autoencoder, "d_y", True, TypeError, "d_y must be an int; got bool"),
+        (ae.Autoencoder, "d_y", "a", TypeError, "d_y must be an int; got str"),
+        (ae.Autoencoder, "d_z", 5, ValueError, "d_z = 5 disagrees with the decoder"),
+        (ae.Autoencoder, "d_z", -1, ValueError, "d_z must be at least 1"),
+    ],
+)
+def test_hyperparameters_are_checked_by_name(cls, name, value, error, message):
+    out = 4 if cls is ae.VariationalAutoencoder else 2
+    with pytest.raises(error, match=message):
+        cls(ae.mlp([2, 16, out]), ae.mlp([2, 16, 2], seed=1), **{name: value})
+
+
 def test_train_checks_its_arguments():
     model = small(ae.Autoencoder)
-    with pytest.raises(TypeError, match="Autoencoder"):
-        ae.train(nn.Linear(2, 2), torch.zeros(4, 2))
-    with pytest.raises(ValueError, match="steps"):
-        ae.train(model, torch.zeros(4, 2), steps=0)
-    with pytest.raises(ValueError, match="lr"):
-        ae.train(model, torch.zeros(4, 2), lr=0.0)
-    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
-        ae.train(model, torch.zeros(4, 3))
+    y = torch.zeros(4, 2)
+    with pytest.raises(TypeError, match="model must be an Autoencoder of gradland.ae; got Linear"):
+        ae.train(nn.Linear(2, 2), y)
+    for bad, error, message in [
+        ({"steps": 0}, ValueError, "steps must be at least 1; got 0"),
+        ({"steps": True}, TypeError, "steps must be an int; got bool"),
+        ({"batch_size": 0}, ValueError, "batch_size must be at least 1"),
+        ({"lr": 0.0}, ValueError, "lr must be positive; got 0.0"),
+        ({"lr": math.inf}, ValueError, "lr must be a finite number; got inf"),
+        ({"lr": "0.1"}, TypeError, "lr must be a real number; got str"),
+        ({"lr": None}, TypeError, "lr must be a real number; got NoneType"),
+        ({"seed": 1.5}, TypeError, "seed must be an int; got float"),
+        ({"seed": None}, TypeError, "seed must be an int; got NoneType"),
+    ]:
+        with pytest.raises(error, match=message):
+            ae.train(model, y, **bad)
+
+
+@pytest.mark.parametrize(
+    "data, error, message",
+    [
+        (torch.zeros(4, 3), ValueError, r"data must have shape \(n, 2\)"),
+        (torch.zeros(0, 2), ValueError, r"data must have shape \(n, 2\) with n >= 1"),
+        (torch.zeros(1, 4, 2), ValueError, r"data must have shape \(n, 2\)"),
+        (torch.zeros(4, 2, dtype=torch.int64), TypeError, "data must have a floating dtype"),
+        (torch.zeros(4, 2, dtype=torch.float64), TypeError, "data must have the model's dtype torch.float32"),
+        ([[0.0, 0.0]], TypeError, "data must be a torch.Tensor"),
+        (torch.zeros(4, 2, device="meta"), ValueError, "data must be on the model's device cpu"),
+    ],
+)
+def test_train_names_data_in_its_messages(data, error, message):
+    with pytest.raises(error, match=message):
+        ae.train(small(ae.Autoencoder), data, steps=1)
+
+
+def test_train_refuses_data_outside_the_unit_interval_for_a_bernoulli_vae():
+    vae = small(ae.VariationalAutoencoder, likelihood="bernoulli")
+    with pytest.raises(ValueError, match=r"data must have entries in \[0, 1\].*from -1 to 2"):
+        ae.train(vae, torch.tensor([[0.5, -1.0], [2.0, 0.0]]), steps=1)
+    ae.train(vae, torch.tensor([[0.5, 1.0], [0.0, 0.25]]), steps=1)  # probabilities are fine
+
+
+def test_train_stops_when_the_loss_diverges():
+    model = small(ae.Autoencoder)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        ae.train(model, torch.full((4, 2), 1e30), steps=2)
 
 
 # --- the denoising autoencoder ------------------------------------------------------
@@ -158,7 +261,7 @@ def test_the_penalty_can_be_evaluated_with_autograd_switched_off():
 def test_sizes_can_be_given_when_the_modules_do_not_reveal_them():
     model = ae.Autoencoder(nn.Sequential(nn.Tanh()), nn.Sequential(nn.Tanh()), d_y=3, d_z=3)
     assert (model.d_y, model.d_z) == (3, 3)
-    with pytest.raises(ValueError, match="input size"):
+    with pytest.raises(ValueError, match="cannot read d_y from the encoder: it has no nn.Linear layer; pass d_y"):
         ae.Autoencoder(nn.Tanh(), nn.Linear(3, 3))
     with pytest.raises(ValueError, match=r"shape \(n, 3\)"):
         ae.Autoencoder(nn.Linear(3, 3), nn.Linear(3, 3)).decode(torch.zeros(2, 4))
@@ -215,8 +318,81 @@ def test_reparameterise_checks_its_arguments():
         ae.reparameterise(torch.zeros(2), torch.zeros(3))
     with pytest.raises(TypeError, match="floating"):
         ae.gaussian_kl(torch.zeros(2, dtype=torch.int64), torch.zeros(2))
-    with pytest.raises(ValueError, match="samples"):
+    with pytest.raises(ValueError, match="samples must be at least 1; got 0"):
         ae.reparameterise(torch.zeros(2), torch.zeros(2), samples=0)
+    with pytest.raises(TypeError, match="samples must be an int; got bool"):
+        ae.reparameterise(torch.zeros(2), torch.zeros(2), samples=True)
+
+
+def test_vae_methods_check_their_inputs():
+    vae = small(ae.VariationalAutoencoder)
+    for n, error, message in [(-1, ValueError, "n must be at least 1"), (2.5, TypeError, "n must be an int"),
+                              (None, TypeError, "n must be an int")]:
+        with pytest.raises(error, match=message):
+            vae.sample(n)
+    with pytest.raises(TypeError, match="samples must be an int; got bool"):
+        vae.elbo(torch.zeros(3, 2), samples=True)
+    with pytest.raises(ValueError, match=r"z must have one row per row of y, \(3, 2\)"):
+        vae.log_likelihood(torch.zeros(3, 2), torch.zeros(4, 2))
+
+
+@pytest.mark.parametrize("y", [torch.tensor([[2.0, 0.0]]), torch.tensor([[0.5, -1.0]])])
+def test_a_bernoulli_vae_refuses_targets_outside_the_unit_interval(y):
+    vae = small(ae.VariationalAutoencoder, likelihood="bernoulli")
+    for method in (vae.elbo, vae.energy, vae.loss, lambda y: vae.log_likelihood(y, torch.zeros(1, 2))):
+        with pytest.raises(ValueError, match=r"y must have entries in \[0, 1\] for the Bernoulli likelihood"):
+            method(y)
+    assert vae.elbo(y.clamp(0, 1)).isfinite().all()
+
+
+def test_encoder_jacobian_checks_its_inputs():
+    linear = nn.Linear(3, 2)
+    y = torch.randn(5, 3)
+    for encoder, y_bad, error, message in [
+        (None, y, TypeError, "encoder must be a torch.nn.Module"),
+        (linear, [[0.0] * 3], TypeError, r"y must be a torch.Tensor of shape \(n, 3\); got list"),
+        (linear, y.long(), TypeError, "y must have a floating dtype"),
+        (linear, torch.randn(5, 4), ValueError, r"y must have shape \(n, 3\)"),
+        (linear, torch.randn(0, 3), ValueError, r"y must have shape \(n, 3\) with n >= 1"),
+        (linear, torch.randn(5), ValueError, r"y must have shape \(n, 3\)"),
+        (torch.tanh, torch.randn(5), ValueError, r"y must have shape \(n, d_y\)"),
+        (linear, y.double(), TypeError, "y must have the model's dtype torch.float32"),
+        (linear, y.to("meta"), ValueError, "y must be on the model's device cpu"),
+        (nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2)), y, ValueError, "BatchNorm1d in training mode mixes"),
+        (lambda y: y.sum(1), y, ValueError, r"the encoder must return shape \(5, d_z\)"),
+        (lambda y: y.detach(), y, ValueError, "must depend on y through autograd"),
+        (lambda y: y.long(), y, TypeError, "the encoder must return a floating tensor"),
+    ]:
+        with pytest.raises(error, match=message):
+            ae.encoder_jacobian(encoder, y_bad)
+    evaluating = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2)).eval()  # rows independent again
+    one_row = torch.func.jacrev(lambda row: evaluating(row[None])[0])
+    torch.testing.assert_close(ae.encoder_jacobian(evaluating, y), torch.func.vmap(one_row)(y))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["noise", "mask", "lam", "scale", "lr"]),
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True).filter(lambda v: not math.isfinite(v) or v < 0 or v >= 1),
+        st.text(max_size=3), st.none(), st.booleans(), st.lists(st.floats(0, 1), max_size=2),
+    ),
+)
+def test_bad_hyperparameters_always_get_a_named_error(name, value):
+    """No bad number passes: a non-finite or out-of-range float is a ValueError, anything else a
+    TypeError, and both name the argument."""
+    cls = {"noise": ae.DenoisingAutoencoder, "mask": ae.DenoisingAutoencoder, "lam": ae.ContractiveAutoencoder,
+           "scale": ae.VariationalAutoencoder, "lr": ae.Autoencoder}[name]
+    if isinstance(value, float) and math.isfinite(value) and value >= 1 and name != "mask":
+        return  # in range for every name but the mask's probability
+    if isinstance(value, float) and value == 0 and name in ("noise", "lam", "mask"):
+        return  # zero noise, penalty or mask is allowed
+    error = ValueError if isinstance(value, float) else TypeError
+    with pytest.raises(error, match=name):
+        if name == "lr":
+            ae.train(small(cls), torch.zeros(4, 2), steps=1, lr=value)
+        else:
+            small(cls, **{name: value})
 
 
 def linear_gaussian_vae(exact: bool):
@@ -291,15 +467,15 @@ def test_training_lowers_the_loss(cls, kwargs):
             return model.loss(y).item()
 
     before = full_loss()
-    losses = ae.train(model, y, steps=100, lr=1e-2, batch_size=64, seed=0)
-    assert len(losses) == 100
+    history = ae.train(model, y, steps=100, lr=1e-2, batch_size=64, seed=0)
+    assert len(history.loss) == 100 and history.lr == [1e-2] * 100
     assert full_loss() < 0.7 * before
 
 
 def test_training_is_reproducible_and_leaves_the_global_state_alone():
     y = horn(64, x=1.0, seed=0).y
     state = torch.random.get_rng_state()
-    runs = [ae.train(small(ae.DenoisingAutoencoder, noise=0.2), y, steps=20, seed=7) for _ in range(2)]
+    runs = [ae.train(small(ae.DenoisingAutoencoder, noise=0.2), y, steps=20, seed=7).loss for _ in range(2)]
     assert runs[0] == runs[1]
     assert torch.equal(torch.random.get_rng_state(), state)
 
@@ -313,6 +489,6 @@ def test_every_autoencoder_trains_on_the_gpu():
     ]
     for model in models:
         model = model.to("cuda")
-        losses = ae.train(model, y, steps=50, lr=0.02)
+        losses = ae.train(model, y, steps=50, lr=0.02).loss
         assert losses[-1] < losses[0]
         assert model.energy(y).device.type == "cuda"

@@ -23,18 +23,21 @@ The module follows the chapter:
 * :func:`reparameterise`, :func:`gaussian_kl` and
   :class:`VariationalAutoencoder`, whose negative evidence lower bound is a
   free energy: reconstruction plus Kullback--Leibler divergence;
-* :func:`train`, one training loop for all four.
+* :func:`train`, which trains any of the four with :func:`gradland.train.fit`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from numbers import Integral
 
 import torch
 from torch import nn
 
+from gradland import _checks
 from gradland._checks import describe as _describe
+from gradland.train import History, fit
 
 __all__ = [
     "mlp",
@@ -50,7 +53,101 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------
-# Building blocks and input checks
+# Input checks (gradland.gan uses them too); the shared ones are in gradland._checks
+# --------------------------------------------------------------------------
+
+
+def _check_batch(name: str, value: object, size: int | None, reference: torch.Tensor | None) -> torch.Tensor:
+    """``value`` must be a floating ``(n, size)`` tensor, ``n >= 1``, with the dtype and
+    device of ``reference``, a parameter of the model (any size or dtype and device
+    when None). Metadata only."""
+    shape = f"(n, {size or 'd_y'})"
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {shape}; got {_describe(value)}")
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype; got {_describe(value)}")
+    if value.ndim != 2 or value.shape[0] == 0 or value.shape[1] != (size or value.shape[1]):
+        raise ValueError(f"{name} must have shape {shape} with n >= 1, one example per row; got {_describe(value)}")
+    if reference is not None and value.device != reference.device:
+        raise ValueError(f"{name} must be on the model's device {reference.device}; got {_describe(value)}")
+    if reference is not None and value.dtype != reference.dtype:
+        raise TypeError(f"{name} must have the model's dtype {reference.dtype}; got {_describe(value)}")
+    return value
+
+
+def _check_probabilities(name: str, y: torch.Tensor) -> torch.Tensor:
+    """``y`` must hold probabilities, entries in [0, 1] (NaN passes, and propagates)."""
+    if bool(((y < 0) | (y > 1)).any()):
+        raise ValueError(
+            f"{name} must have entries in [0, 1] for the Bernoulli likelihood; got values from "
+            f"{y.min().item():g} to {y.max().item():g}"
+        )
+    return y
+
+
+def _in_features(module: torch.nn.Module) -> int | None:
+    """The input size of ``module``: that of its first ``nn.Linear``, or None."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            return layer.in_features
+    return None
+
+
+def _check_size(name: str, value: object, module: object, role: str) -> int:
+    """The size ``d_y`` or ``d_z`` of an encoder or decoder ``module``: given, or read
+    from its first ``nn.Linear``; a given size must agree with it."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"{role} must be a torch.nn.Module; got {_describe(module)}")
+    read = _in_features(module)
+    if value is None:
+        if read is None:
+            raise ValueError(f"cannot read {name} from the {role}: it has no nn.Linear layer; pass {name}")
+        return read
+    value = _checks.integer(name, value, minimum=1)
+    if read is not None and value != read:
+        raise ValueError(f"{name} = {value} disagrees with the {role}, whose first nn.Linear takes {read}")
+    return value
+
+
+def _check_encoder(encoder: object, y: object) -> None:
+    """For :func:`encoder_jacobian`: a callable that treats rows independently, and a
+    batch ``y`` it can take."""
+    if not callable(encoder):
+        raise TypeError(f"encoder must be a torch.nn.Module (or a function); got {_describe(encoder)}")
+    module = encoder if isinstance(encoder, nn.Module) else nn.Sequential()
+    _check_batch("y", y, _in_features(module), next(module.parameters(), None))
+    for layer in module.modules():
+        if isinstance(layer, nn.modules.batchnorm._BatchNorm) and layer.training:
+            raise ValueError(
+                f"encoder must treat the rows of y independently; its {type(layer).__name__} in training "
+                "mode mixes them (call encoder.eval())"
+            )
+
+
+def _check_latents(z: object, y: torch.Tensor) -> None:
+    """For :func:`encoder_jacobian`: the encoder's output must be a floating
+    ``(n, d_z)`` tensor that depends on ``y`` through autograd."""
+    if not isinstance(z, torch.Tensor) or not z.is_floating_point():
+        raise TypeError(f"the encoder must return a floating tensor; got {_describe(z)}")
+    if z.ndim != 2 or z.shape[0] != y.shape[0]:
+        raise ValueError(f"the encoder must return shape ({y.shape[0]}, d_z) for this y; got {_describe(z)}")
+    if not z.requires_grad:
+        raise ValueError("the encoder's output must depend on y through autograd; it has no gradient")
+
+
+def _check_gaussian(mu: object, logvar: object) -> tuple[torch.Tensor, torch.Tensor]:
+    for name, value in (("mu", mu), ("logvar", logvar)):
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+            raise TypeError(f"{name} must be a floating torch.Tensor; got {_describe(value)}")
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar must have the same shape; got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+    if mu.device != logvar.device:
+        raise ValueError(f"mu and logvar must be on the same device; got {mu.device} and {logvar.device}")
+    return mu, logvar
+
+
+# --------------------------------------------------------------------------
+# Building blocks
 # --------------------------------------------------------------------------
 
 
@@ -82,6 +179,15 @@ def mlp(
     -------
     torch.nn.Sequential
 
+    Raises
+    ------
+    TypeError
+        If ``sizes`` is not a sequence of ints, ``activation`` does not make a
+        module when called with no argument, ``output`` is not a module, or
+        ``seed`` is not an int.
+    ValueError
+        If ``sizes`` has fewer than two entries or one below 1.
+
     Examples
     --------
     >>> import torch
@@ -96,42 +202,40 @@ def mlp(
     >>> net(torch.zeros(5, 2)).shape
     torch.Size([5, 1])
     """
+    if isinstance(sizes, (str, torch.Tensor)) or not isinstance(sizes, Iterable):
+        raise TypeError(f"sizes must be a sequence of ints [d_in, ..., d_out]; got {_describe(sizes)}")
     sizes = list(sizes)
-    if len(sizes) < 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in sizes):
+    if any(isinstance(size, bool) or not isinstance(size, Integral) for size in sizes):
+        raise TypeError(f"sizes must be ints [d_in, ..., d_out]; got {sizes!r}")
+    if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"sizes must be at least two positive ints [d_in, ..., d_out]; got {sizes!r}")
+    sizes = [int(size) for size in sizes]
+    if not callable(activation) or isinstance(activation, nn.Module):
+        raise TypeError(f"activation must make a module when called, such as nn.Tanh; got {activation!r}")
+    if output is not None and not isinstance(output, nn.Module):
+        raise TypeError(f"output must be a torch.nn.Module such as nn.Sigmoid(), or None; got {output!r}")
+    seed = _checks.integer("seed", seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         layers: list[nn.Module] = []
         for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(nn.Linear(d_in, d_out))
             if i < len(sizes) - 2:
-                layers.append(activation())
+                layers.append(_activation(activation))
     if output is not None:
         layers.append(output)
     return nn.Sequential(*layers)
 
 
-def _in_features(module: torch.nn.Module, role: str) -> int:
-    for layer in module.modules():
-        if isinstance(layer, nn.Linear):
-            return layer.in_features
-    raise ValueError(f"cannot read the input size of the {role}: it has no nn.Linear layer; pass it explicitly")
-
-
-def _check_batch(name: str, value: object, size: int, reference: torch.Tensor) -> torch.Tensor:
-    """``value`` must be a floating ``(n, size)`` tensor with the dtype and device of
-    ``reference``."""
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (n, {size}); got {_describe(value)}")
-    if not value.is_floating_point():
-        raise TypeError(f"{name} must have a floating dtype; got {_describe(value)}")
-    if value.ndim != 2 or value.shape[1] != size:
-        raise ValueError(f"{name} must have shape (n, {size}), one example per row; got {_describe(value)}")
-    if value.device != reference.device:
-        raise ValueError(f"{name} must be on the model's device {reference.device}; got {_describe(value)}")
-    if value.dtype != reference.dtype:
-        raise TypeError(f"{name} must have the model's dtype {reference.dtype}; got {_describe(value)}")
-    return value
+def _activation(make: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+    """``make()``, which must be a module: the nonlinearity of :func:`mlp`."""
+    try:
+        layer = make()
+    except TypeError as error:  # a function such as torch.tanh, which needs an input
+        raise TypeError(f"activation must make a module when called with no argument; got {make!r}") from error
+    if not isinstance(layer, nn.Module):
+        raise TypeError(f"activation must make a torch.nn.Module; it made {_describe(layer)}")
+    return layer
 
 
 # --------------------------------------------------------------------------
@@ -167,6 +271,16 @@ class Autoencoder(nn.Module):
     d_z : int, optional
         Size of the latent; read from the decoder's first ``nn.Linear`` by default.
 
+    Raises
+    ------
+    TypeError
+        If ``encoder`` or ``decoder`` is not a module, or a size not an int;
+        from a method, for a batch that is not floating, of the model's dtype.
+    ValueError
+        If a size is below 1, or not the module's; from a method, for a batch
+        not of shape ``(n, d_y)`` (latents: ``(n, d_z)``), :math:`n \ge 1`, on
+        the model's device.
+
     Examples
     --------
     >>> import torch
@@ -186,15 +300,9 @@ class Autoencoder(nn.Module):
         d_z: int | None = None,
     ):
         super().__init__()
-        if not isinstance(encoder, nn.Module) or not isinstance(decoder, nn.Module):
-            raise TypeError(
-                f"encoder and decoder must be torch.nn.Module instances; got {type(encoder).__name__} "
-                f"and {type(decoder).__name__}"
-            )
-        self.encoder = encoder
-        self.decoder = decoder
-        self.d_y = _in_features(encoder, "encoder") if d_y is None else int(d_y)
-        self.d_z = _in_features(decoder, "decoder") if d_z is None else int(d_z)
+        self.d_y = _check_size("d_y", d_y, encoder, "encoder")
+        self.d_z = _check_size("d_z", d_z, decoder, "decoder")
+        self.encoder, self.decoder = encoder, decoder
 
     def _reference(self) -> torch.Tensor:
         return next(self.parameters())
@@ -249,9 +357,17 @@ class DenoisingAutoencoder(Autoencoder):
     encoder, decoder, d_y, d_z
         As in :class:`Autoencoder`.
     noise : float
-        Standard deviation :math:`\sigma \ge 0` of the additive noise.
+        Standard deviation :math:`\sigma \ge 0` of the additive noise, finite.
     mask : float
         Probability in :math:`[0, 1)` of zeroing each entry of :math:`\bm{y}`.
+
+    Raises
+    ------
+    TypeError
+        If ``noise`` or ``mask`` is not a real number; as in :class:`Autoencoder`.
+    ValueError
+        If ``noise`` is not finite and :math:`\ge 0`, or ``mask`` not in
+        :math:`[0, 1)`; as in :class:`Autoencoder`.
 
     Examples
     --------
@@ -277,12 +393,8 @@ class DenoisingAutoencoder(Autoencoder):
         mask: float = 0.0,
     ):
         super().__init__(encoder, decoder, d_y, d_z)
-        if not noise >= 0:
-            raise ValueError(f"noise must be a standard deviation >= 0; got {noise!r}")
-        if not 0 <= mask < 1:
-            raise ValueError(f"mask must be a probability in [0, 1); got {mask!r}")
-        self.noise = float(noise)
-        self.mask = float(mask)
+        self.noise = _checks.real("noise", noise, minimum=0)
+        self.mask = _checks.real("mask", mask, minimum=0, below=1)
 
     def corrupt(self, y: torch.Tensor) -> torch.Tensor:
         r"""A corrupted copy :math:`\tilde{\bm{y}}` of the batch, drawn from the global
@@ -322,9 +434,13 @@ def encoder_jacobian(encoder: torch.nn.Module, y: torch.Tensor, *, create_graph:
     Parameters
     ----------
     encoder : torch.nn.Module
-        A map from ``(n, d_y)`` to ``(n, d_z)`` that treats rows independently.
+        A map from ``(n, d_y)`` to ``(n, d_z)`` that treats rows independently;
+        otherwise the result is not the Jacobian of each row. A batch
+        normalisation in training mode, which mixes the rows, is refused;
+        other layers that mix them cannot be told apart.
     y : torch.Tensor
-        The points, shape ``(n, d_y)``, floating.
+        The points, shape ``(n, d_y)``, floating, with the dtype and device of
+        the encoder's parameters.
     create_graph : bool
         Keep the graph of the Jacobian, so that a loss built from it can be
         differentiated with respect to the encoder's parameters.
@@ -333,6 +449,16 @@ def encoder_jacobian(encoder: torch.nn.Module, y: torch.Tensor, *, create_graph:
     -------
     torch.Tensor
         Shape ``(n, d_z, d_y)``: one :math:`d_z \times d_y` Jacobian per example.
+
+    Raises
+    ------
+    TypeError
+        If ``encoder`` is not callable, or ``y`` or the encoder's output is not
+        a floating tensor (of the encoder's dtype).
+    ValueError
+        If ``y`` is not of shape ``(n, d_y)``, :math:`n \ge 1`, on the
+        encoder's device, the encoder batch-normalises in training mode, or
+        its output is not of shape ``(n, d_z)`` or not differentiable in ``y``.
 
     Examples
     --------
@@ -350,11 +476,11 @@ def encoder_jacobian(encoder: torch.nn.Module, y: torch.Tensor, *, create_graph:
     ...     encoder_jacobian(linear, torch.randn(5, 3), create_graph=False).shape
     torch.Size([5, 2, 3])
     """
-    if not isinstance(y, torch.Tensor) or not y.is_floating_point() or y.ndim != 2:
-        raise ValueError(f"y must be a floating tensor of shape (n, d_y); got {_describe(y)}")
+    _check_encoder(encoder, y)
     with torch.enable_grad():  # also inside torch.no_grad(), e.g. when only evaluating
         y = y.detach().requires_grad_(True)
         z = encoder(y)
+        _check_latents(z, y)  # (n, d_z), a differentiable function of y
         rows = []
         for k in range(z.shape[1]):
             (row,) = torch.autograd.grad(
@@ -385,7 +511,14 @@ class ContractiveAutoencoder(Autoencoder):
     encoder, decoder, d_y, d_z
         As in :class:`Autoencoder`.
     lam : float
-        Weight :math:`\lambda \ge 0` of the penalty.
+        Weight :math:`\lambda \ge 0` of the penalty, finite.
+
+    Raises
+    ------
+    TypeError
+        If ``lam`` is not a real number; as in :class:`Autoencoder`.
+    ValueError
+        If ``lam`` is not finite and :math:`\ge 0`; as in :class:`Autoencoder`.
 
     Examples
     --------
@@ -407,9 +540,7 @@ class ContractiveAutoencoder(Autoencoder):
         lam: float = 0.1,
     ):
         super().__init__(encoder, decoder, d_y, d_z)
-        if not lam >= 0:
-            raise ValueError(f"lam must be a penalty weight >= 0; got {lam!r}")
-        self.lam = float(lam)
+        self.lam = _checks.real("lam", lam, minimum=0)
 
     def contraction(self, y: torch.Tensor) -> torch.Tensor:
         r"""The penalty :math:`\lVert \partial \operatorname{enc} / \partial \bm{y}
@@ -424,17 +555,6 @@ class ContractiveAutoencoder(Autoencoder):
 # --------------------------------------------------------------------------
 # The variational autoencoder
 # --------------------------------------------------------------------------
-
-
-def _check_gaussian(mu: object, logvar: object) -> tuple[torch.Tensor, torch.Tensor]:
-    for name, value in (("mu", mu), ("logvar", logvar)):
-        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-            raise TypeError(f"{name} must be a floating torch.Tensor; got {_describe(value)}")
-    if mu.shape != logvar.shape:
-        raise ValueError(f"mu and logvar must have the same shape; got {tuple(mu.shape)} and {tuple(logvar.shape)}")
-    if mu.device != logvar.device:
-        raise ValueError(f"mu and logvar must be on the same device; got {mu.device} and {logvar.device}")
-    return mu, logvar
 
 
 def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, samples: int | None = None) -> torch.Tensor:
@@ -466,6 +586,13 @@ def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, samples: int | None =
     torch.Tensor
         Shape ``s``, or ``(samples,) + s``.
 
+    Raises
+    ------
+    TypeError
+        If ``mu`` or ``logvar`` is not a floating tensor, or ``samples`` not an int.
+    ValueError
+        If ``mu`` and ``logvar`` differ in shape or device, or ``samples`` < 1.
+
     Examples
     --------
     >>> import torch
@@ -479,10 +606,10 @@ def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, samples: int | None =
     >>> z.sum().backward(); mu.grad  # dz/dmu = 1 for every sample
     tensor([10000., 10000.])
     """
+    if samples is not None:
+        samples = _checks.integer("samples", samples, minimum=1)
     mu, logvar = _check_gaussian(mu, logvar)
     shape = mu.shape if samples is None else (samples, *mu.shape)
-    if samples is not None and (not isinstance(samples, int) or samples < 1):
-        raise ValueError(f"samples must be a positive int; got {samples!r}")
     # drawn on the CPU: the same samples on any device
     eps = torch.randn(shape, dtype=mu.dtype).to(mu.device)
     return mu + torch.exp(0.5 * logvar) * eps
@@ -508,6 +635,13 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         Shape ``(...)``: the last dimension is summed; zero exactly when
         :math:`\bm{\mu} = \bm{0}` and :math:`\bm{\sigma} = \bm{1}`.
+
+    Raises
+    ------
+    TypeError
+        If ``mu`` or ``logvar`` is not a floating tensor.
+    ValueError
+        If ``mu`` and ``logvar`` differ in shape or device.
 
     Examples
     --------
@@ -558,7 +692,16 @@ class VariationalAutoencoder(Autoencoder):
         :math:`\bm{y}` with entries in :math:`[0, 1]` (grey levels are read as
         probabilities, the usual cross-entropy).
     scale : float
-        Standard deviation :math:`s > 0` of the Gaussian likelihood.
+        Standard deviation :math:`s > 0` of the Gaussian likelihood, finite.
+
+    Raises
+    ------
+    TypeError
+        If ``scale`` is not a real number; as in :class:`Autoencoder`.
+    ValueError
+        If ``likelihood`` is unknown, ``scale`` not finite and positive, or,
+        for a Bernoulli likelihood, a ``y`` has an entry outside
+        :math:`[0, 1]`; as in :class:`Autoencoder`.
 
     Examples
     --------
@@ -583,12 +726,10 @@ class VariationalAutoencoder(Autoencoder):
         scale: float = 1.0,
     ):
         super().__init__(encoder, decoder, d_y, d_z)
-        if likelihood not in {"gaussian", "bernoulli"}:
+        if likelihood not in ("gaussian", "bernoulli"):
             raise ValueError(f"likelihood must be 'gaussian' or 'bernoulli'; got {likelihood!r}")
-        if not scale > 0:
-            raise ValueError(f"scale must be a positive standard deviation; got {scale!r}")
         self.likelihood = likelihood
-        self.scale = float(scale)
+        self.scale = _checks.real("scale", scale, positive=True)
 
     def encode(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         r"""The posterior's mean and log-variance, two tensors of shape ``(n, d_z)``."""
@@ -614,11 +755,15 @@ class VariationalAutoencoder(Autoencoder):
 
     def log_likelihood(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         r"""The log-likelihood :math:`\log p(\bm{y} \mid \bm{z})` of each row, shape
-        ``(n,)``."""
-        return self._log_likelihood(self.check(y), self.decode(z))
+        ``(n,)``; ``z`` has shape ``(n, d_z)``."""
+        y, out = self.check(y), self.decode(z)
+        if len(out) != len(y):
+            raise ValueError(f"z must have one row per row of y, ({len(y)}, {self.d_z}); got {_describe(z)}")
+        return self._log_likelihood(y, out)
 
     def _log_likelihood(self, y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         if self.likelihood == "bernoulli":
+            _check_probabilities("y", y)
             return -nn.functional.binary_cross_entropy_with_logits(out, y.expand_as(out), reduction="none").sum(dim=-1)
         s2 = self.scale**2
         return -0.5 * ((y - out).square().sum(dim=-1) / s2 + self.d_y * math.log(2 * math.pi * s2))
@@ -636,8 +781,7 @@ class VariationalAutoencoder(Autoencoder):
             estimate of the expected log-likelihood.
         """
         mu, logvar = self.encode(y)
-        if not isinstance(samples, int) or samples < 1:
-            raise ValueError(f"samples must be a positive int; got {samples!r}")
+        samples = _checks.integer("samples", samples, minimum=1)
         z = reparameterise(mu, logvar, samples)  # (samples, n, d_z)
         out = self.decoder(z.reshape(-1, self.d_z)).reshape(samples, len(mu), self.d_y)
         expected = self._log_likelihood(y, out).mean(dim=0)  # Monte Carlo over the samples
@@ -656,7 +800,7 @@ class VariationalAutoencoder(Autoencoder):
     def sample(self, n: int) -> torch.Tensor:
         r"""Decode ``n`` latents drawn from the prior: the means
         :math:`\operatorname{dec}(\bm{z})`, shape ``(n, d_y)``."""
-        ref = self._reference()
+        n, ref = _checks.integer("n", n, minimum=1), self._reference()
         z = torch.randn(n, self.d_z, dtype=ref.dtype).to(ref.device)  # drawn on the CPU, as everywhere
         return self.mean(z)
 
@@ -674,66 +818,74 @@ def train(
     lr: float = 1e-2,
     batch_size: int = 128,
     seed: int = 0,
-) -> list[float]:
+) -> History:
     r"""Train any autoencoder of the module by Adam on random mini-batches of ``data``.
 
     Each step draws ``batch_size`` rows without replacement and takes one
-    step on ``model.loss`` of that batch. The run is seeded: the batches, the
-    corruption of a :class:`DenoisingAutoencoder` and the samples of a
-    :class:`VariationalAutoencoder` are drawn from a random state seeded
-    with ``seed``, and the global random state is restored afterwards.
+    step on ``model.loss`` of that batch, by :func:`gradland.train.fit`. The
+    run is seeded: the batches are drawn from a CPU generator seeded with
+    ``seed``, and the corruption of a :class:`DenoisingAutoencoder` and the
+    samples of a :class:`VariationalAutoencoder` from the global random
+    state, seeded with ``seed`` and restored afterwards.
 
     Parameters
     ----------
     model : Autoencoder
         The model; its parameters are updated in place.
     data : torch.Tensor
-        Training set, shape ``(n, d_y)``, on the model's device and dtype.
+        Training set, shape ``(n, d_y)`` with :math:`n \ge 1`, on the model's
+        device and dtype.
     steps : int
         Number of Adam steps, at least 1.
     lr : float
-        Adam's learning rate, positive.
+        Adam's learning rate, positive and finite.
     batch_size : int
-        Rows per step; the whole set if larger than ``n``.
+        Rows per step, at least 1; the whole set if larger than ``n``.
     seed : int
         Seed of the run.
 
     Returns
     -------
-    list of float
-        The mini-batch loss at each step, before that step's update.
+    gradland.train.History
+        ``loss``, the mini-batch loss at each step, before that step's update,
+        and ``lr``, the learning rate.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not an :class:`Autoencoder`, ``data`` not a floating
+        tensor of the model's dtype, ``lr`` not a real number, or ``steps``,
+        ``batch_size`` or ``seed`` not an int.
+    ValueError
+        If ``data`` is not of shape ``(n, d_y)`` with :math:`n \ge 1` or not on
+        the model's device, has an entry outside :math:`[0, 1]` for a
+        Bernoulli :class:`VariationalAutoencoder`, or ``steps``, ``batch_size``
+        or ``lr`` is out of range.
+    FloatingPointError
+        If a loss is NaN or infinite: the run has diverged.
 
     Examples
     --------
     >>> from gradland.data import horn
     >>> from gradland.ae import Autoencoder, mlp, train
     >>> model = Autoencoder(mlp([2, 16, 1]), mlp([1, 16, 2], seed=1))
-    >>> losses = train(model, horn(256, x=1.0).y, steps=100, lr=0.02)
-    >>> losses[-1] < 0.5 * losses[0]
-    True
+    >>> history = train(model, horn(256, x=1.0).y, steps=100, lr=0.02)
+    >>> len(history.loss), history.loss[-1] < 0.5 * history.loss[0]
+    (100, True)
     """
     if not isinstance(model, Autoencoder):
-        raise TypeError(f"model must be an Autoencoder of gradland.ae; got {type(model).__name__}")
-    data = model.check(data)
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int; got {steps!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive; got {lr!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
-    n = data.shape[0]
-    batch_size = min(batch_size, n)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    devices = [data.device] if data.device.type == "cuda" else []
-    losses = []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        generator = torch.Generator().manual_seed(seed)
-        for _ in range(steps):
-            rows = torch.randperm(n, generator=generator)[:batch_size].to(data.device)
-            loss = model.loss(data[rows])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-    return losses
+        raise TypeError(f"model must be an Autoencoder of gradland.ae; got {_describe(model)}")
+    data = _check_batch("data", data, model.d_y, model._reference())
+    if isinstance(model, VariationalAutoencoder) and model.likelihood == "bernoulli":
+        _check_probabilities("data", data)
+    steps = _checks.integer("steps", steps, minimum=1)
+    lr = _checks.real("lr", lr, positive=True)
+    batch_size = min(_checks.integer("batch_size", batch_size, minimum=1), len(data))
+    seed = _checks.integer("seed", seed)
+    generator = torch.Generator().manual_seed(seed)  # the batches, drawn on the CPU
+
+    def loss(k: int) -> torch.Tensor:
+        rows = torch.randperm(len(data), generator=generator)[:batch_size].to(data.device)
+        return model.loss(data[rows])
+
+    return fit(loss, torch.optim.Adam(model.parameters(), lr=lr), steps, seed=seed)
