@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from gradland.attention import AttentionPooling, MultiHeadAttention, attention, causal_mask, padding_mask
+from gradland.attention import (
+    AttentionPooling,
+    MultiHeadAttention,
+    attention,
+    attention_weights,
+    causal_mask,
+    padding_mask,
+)
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
@@ -61,7 +68,7 @@ def test_attention_weights_are_the_softargmax_of_the_scaled_scores(mask_kind):
     q, k, v = randn(2, 4, 6, seed=1), randn(2, 5, 6, seed=2), randn(2, 5, 3, seed=3)
     mask = make_mask(mask_kind, 2, 4, 5)
     mask = None if mask is None else mask[:, 0] if mask.ndim == 4 else mask
-    out, a = attention(q, k, v, mask, need_weights=True)
+    out, a = attention(q, k, v, mask), attention_weights(q, k, mask)
     scores = q @ k.transpose(-2, -1) / math.sqrt(6)
     if mask is not None:
         scores = scores.masked_fill(~mask, -math.inf)
@@ -74,7 +81,7 @@ def test_attention_weights_are_the_softargmax_of_the_scaled_scores(mask_kind):
 
 def test_scale_is_the_factor_of_the_scores_and_zero_averages():
     q, k, v = randn(3, 4, seed=1), randn(6, 4, seed=2), randn(6, 2, seed=3)
-    _, a = attention(q, k, v, scale=0.7, need_weights=True)
+    a = attention_weights(q, k, scale=0.7)
     assert torch.allclose(a, torch.softmax(0.7 * q @ k.T, dim=-1), rtol=0, atol=1e-15)
     out = attention(q, k, v, scale=0.0)
     assert torch.allclose(out, v.mean(0).expand(3, 2), rtol=0, atol=1e-15)
@@ -100,7 +107,7 @@ def test_gradients_equal_those_of_scaled_dot_product_attention(mask_kind):
 
 def test_hard_attention_is_one_hot_on_the_largest_score():
     q, k, v = randn(2, 5, 3, seed=8), randn(2, 7, 3, seed=9), randn(2, 7, 4, seed=10)
-    out, a = attention(q, k, v, hard=True, need_weights=True)
+    out, a = attention(q, k, v, hard=True), attention_weights(q, k, hard=True)
     best = (q @ k.transpose(-2, -1)).argmax(-1)
     assert torch.equal(a, F.one_hot(best, 7).to(F64))
     assert torch.equal(out, torch.stack([v[b, best[b]] for b in range(2)]))  # a copy of one value
@@ -112,7 +119,7 @@ def test_hard_attention_breaks_ties_by_the_first_index_and_respects_the_mask():
     v = torch.arange(4, dtype=F64)[:, None]
     assert attention(q, k, v, hard=True).item() == 1.0
     mask = torch.tensor([[True, False, True, True]])
-    _, a = attention(q, k, v, mask, hard=True, need_weights=True)
+    a = attention_weights(q, k, mask, hard=True)
     assert a.tolist() == [[0.0, 0.0, 1.0, 0.0]]
 
 
@@ -126,9 +133,9 @@ def test_hard_attention_passes_gradients_to_the_values_only():
 
 
 def test_soft_attention_tends_to_hard_attention_as_the_scale_grows():
-    q, k, v = randn(4, 3, seed=14), randn(9, 3, seed=15), randn(9, 2, seed=16)
-    _, hard = attention(q, k, v, hard=True, need_weights=True)
-    gaps = [(attention(q, k, v, scale=beta, need_weights=True)[1] - hard).abs().max().item()
+    q, k = randn(4, 3, seed=14), randn(9, 3, seed=15)
+    hard = attention_weights(q, k, hard=True)
+    gaps = [(attention_weights(q, k, scale=beta) - hard).abs().max().item()
             for beta in (1.0, 10.0, 100.0, 1000.0)]
     assert all(b < a for a, b in zip(gaps, gaps[1:]))
     assert gaps[-1] < 1e-12
@@ -237,8 +244,7 @@ def test_multi_head_attention_equals_torch(mask_kind, cross, heads, bias, fused)
     mask, kwargs = torch_masks(mask_kind, batch, heads, T_q, T_k)
     expected, expected_a = theirs(x, xi, xi, average_attn_weights=False, **kwargs)
     assert torch.allclose(ours(x, xi if cross else None, mask), expected, rtol=0, atol=1e-14)
-    out, a = ours(x, xi if cross else None, mask, need_weights=True)
-    assert torch.allclose(out, expected, rtol=0, atol=1e-14)
+    a = ours.attention_weights(x, xi if cross else None, mask)
     assert torch.allclose(a, expected_a, rtol=0, atol=1e-14)
 
 
@@ -246,18 +252,19 @@ def test_multi_head_attention_heads_are_slices():
     torch.manual_seed(0)
     mha = MultiHeadAttention(6, 3, dtype=F64)
     x = randn(2, 4, 6, seed=22)
-    out, a = mha(x, need_weights=True)
+    out, a = mha(x), mha.attention_weights(x)
     q, k, v = mha.w_q(x), mha.w_k(x), mha.w_v(x)
-    heads = [attention(q[..., 2 * h:2 * h + 2], k[..., 2 * h:2 * h + 2], v[..., 2 * h:2 * h + 2], need_weights=True)
-             for h in range(3)]
-    assert torch.allclose(a, torch.stack([w for _, w in heads], dim=1), rtol=0, atol=1e-15)
-    assert torch.allclose(out, mha.w_o(torch.cat([o for o, _ in heads], -1)), rtol=0, atol=1e-15)
+    heads = [slice(2 * h, 2 * h + 2) for h in range(3)]
+    a_heads = [attention_weights(q[..., h], k[..., h]) for h in heads]
+    out_heads = [attention(q[..., h], k[..., h], v[..., h]) for h in heads]
+    assert torch.allclose(a, torch.stack(a_heads, dim=1), rtol=0, atol=1e-15)
+    assert torch.allclose(out, mha.w_o(torch.cat(out_heads, -1)), rtol=0, atol=1e-15)
 
 
 def test_multi_head_hard_attention_gives_one_hot_weights_per_head():
     torch.manual_seed(1)
     mha = MultiHeadAttention(4, 2, dtype=F64)
-    _, a = mha(randn(2, 5, 4, seed=23), randn(2, 7, 4, seed=24), hard=True, need_weights=True)
+    a = mha.attention_weights(randn(2, 5, 4, seed=23), randn(2, 7, 4, seed=24), hard=True)
     assert a.shape == (2, 2, 5, 7)
     assert bool(((a == 0) | (a == 1)).all()) and bool((a.sum(-1) == 1).all())
 
@@ -281,13 +288,13 @@ def test_attention_pooling_is_attention_from_the_learnt_query():
     torch.manual_seed(3)
     pool = AttentionPooling(4, dtype=F64)
     x = randn(3, 6, 4, seed=26)
-    h, a = pool(x, need_weights=True)
+    h, a = pool(x), pool.attention_weights(x)
     m = pool.attend
     q = m.w_q(pool.query)  # one query, the same for every set
     expected_a = torch.softmax(m.w_k(x) @ q / 2.0, dim=-1)  # beta = 1 / sqrt(4)
     assert torch.allclose(a[:, 0], expected_a, rtol=0, atol=1e-15)
     assert torch.allclose(h, m.w_o((expected_a[..., None] * m.w_v(x)).sum(1)), rtol=0, atol=1e-14)
-    h_hard, a_hard = pool(x, hard=True, need_weights=True)
+    a_hard = pool.attention_weights(x, hard=True)
     assert torch.equal(a_hard[:, 0], F.one_hot(expected_a.argmax(-1), 6).to(F64))
     fused = AttentionPooling(4, fused=True, dtype=F64)
     fused.load_state_dict(pool.state_dict())
@@ -315,7 +322,7 @@ def test_attention_pooling_learns_the_mean_of_the_marked_elements():
         optimiser.step()
     x, marked, y = batch(200)
     with torch.no_grad():
-        h, a = pool(x, need_weights=True)
+        h, a = pool(x), pool.attention_weights(x)
         assert (readout(h) - y).square().sum(-1).mean() < 0.05
         assert (a[:, 0] * marked).sum(-1).mean() > 0.9  # the weights sit on the marked elements
 
@@ -325,61 +332,122 @@ def test_attention_pooling_learns_the_mean_of_the_marked_elements():
 
 def test_attention_checks_its_inputs():
     q, k, v = torch.zeros(2, 3), torch.zeros(4, 3), torch.zeros(4, 5)
-    with pytest.raises(TypeError, match="q must be a torch.Tensor"):
-        attention([[0.0]], k, v)
-    with pytest.raises(ValueError, match="k must have shape .*at least 2 dimensions"):
-        attention(q, torch.zeros(3), v)
-    with pytest.raises(TypeError, match="v must be a floating-point tensor"):
+    for function, args in ((attention, (q, k, v)), (attention_weights, (q, k))):
+        with pytest.raises(TypeError, match="q must be a torch.Tensor"):
+            function([[0.0]], *args[1:])
+        with pytest.raises(ValueError, match="k must have shape .*at least 2 dimensions"):
+            function(q, torch.zeros(3), *args[2:])
+        with pytest.raises(TypeError, match="k must have a floating-point dtype"):
+            function(q, torch.zeros(4, 3, dtype=torch.long), *args[2:])
+        with pytest.raises(ValueError, match="queries and keys must have the same size d >= 1"):
+            function(q, torch.zeros(4, 2), *args[2:])
+        with pytest.raises(ValueError, match="queries and keys must have the same size d >= 1"):
+            function(torch.zeros(2, 0), torch.zeros(4, 0), *args[2:])  # d = 0: no 1 / sqrt(d)
+        with pytest.raises(ValueError, match="k must hold at least one key"):
+            function(q, torch.zeros(0, 3), *[torch.zeros(0, 5)][: len(args) - 2])
+        with pytest.raises(TypeError, match="q and k must have the same dtype"):
+            function(q, k.double(), *args[2:])
+        with pytest.raises(ValueError, match="q and k must be on the same device"):
+            function(q, k.to("meta"), *args[2:])
+        with pytest.raises(ValueError, match="batch dimensions of q, k and v .* must broadcast"):
+            function(torch.zeros(2, 1, 2), torch.zeros(3, 2, 2), *[torch.zeros(3, 2, 1)][: len(args) - 2])
+        with pytest.raises(TypeError, match="mask must be a boolean tensor"):
+            function(*args, torch.ones(2, 4))
+        with pytest.raises(ValueError, match=r"mask must broadcast to the shape of the scores, \(2, 4\)"):
+            function(*args, torch.ones(3, 4, dtype=torch.bool))
+        for bad in (-1.0, math.inf, math.nan):
+            with pytest.raises(ValueError, match="scale must be"):
+                function(*args, scale=bad)
+        for bad in (True, "1"):
+            with pytest.raises(TypeError, match="scale must be a real number"):
+                function(*args, scale=bad)
+    with pytest.raises(TypeError, match="v must have a floating-point dtype"):
         attention(q, k, torch.zeros(4, 5, dtype=torch.long))
-    with pytest.raises(ValueError, match="queries and keys must have the same size d"):
-        attention(q, torch.zeros(4, 2), v)
     with pytest.raises(ValueError, match="keys and values must be as many"):
         attention(q, k, torch.zeros(3, 5))
-    with pytest.raises(TypeError, match="one dtype"):
-        attention(q, k, v.double())
-    with pytest.raises(TypeError, match="mask must be a boolean tensor"):
-        attention(q, k, v, torch.ones(2, 4))
-    with pytest.raises(ValueError, match=r"mask must broadcast to the shape of the scores, \(2, 4\)"):
-        attention(q, k, v, torch.ones(3, 4, dtype=torch.bool))
-    with pytest.raises(ValueError, match="leaves a query with no key"):
-        attention(q, k, v, torch.tensor([[True] * 4, [False] * 4]))
     with pytest.raises(ValueError, match="fused path does soft attention only"):
         attention(q, k, v, hard=True, fused=True)
-    with pytest.raises(ValueError, match="fused path does soft attention only"):
-        attention(q, k, v, need_weights=True, fused=True)
-    for bad in (-1.0, math.inf, math.nan, True, "1"):
-        with pytest.raises(ValueError, match="scale must be a finite number >= 0"):
-            attention(q, k, v, scale=bad)
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_a_nan_score_gives_nan_and_a_query_with_no_key_gets_zero(hard):
+    """Hard attention no longer returns a clean value for NaN scores, and both paths
+    agree with PyTorch on a query that the mask leaves without a key."""
+    q, k, v = randn(2, 3, seed=40), randn(4, 3, seed=41), randn(4, 2, seed=42)
+    k_nan = k.clone()
+    k_nan[1, 0] = math.nan  # every score against key 1 is NaN
+    assert attention_weights(q, k_nan, hard=hard).isnan().all()
+    assert attention(q, k_nan, v, hard=hard).isnan().all()
+    mask = torch.tensor([[True, False, True, True], [False] * 4])
+    a, out = attention_weights(q, k, mask, hard=hard), attention(q, k, v, mask, hard=hard)
+    assert torch.equal(a[1], torch.zeros(4, dtype=F64)) and torch.equal(out[1], torch.zeros(2, dtype=F64))
+    assert a[0].sum() == pytest.approx(1.0) and a[0, 1] == 0
+    if not hard:
+        torch.testing.assert_close(attention(q, k, v, mask, fused=True), out, rtol=0, atol=1e-15)
+        torch.testing.assert_close(F.scaled_dot_product_attention(q, k, v, attn_mask=mask), out, rtol=0, atol=1e-15)
+        q_, k_, v_ = (t.clone().requires_grad_() for t in (q, k, v))
+        attention(q_, k_, v_, mask).sum().backward()
+        assert all(t.grad.isfinite().all() for t in (q_, k_, v_))  # no NaN leaks into the gradients
 
 
 def test_masks_check_their_inputs():
-    for bad in (0, -2, 1.5, True):
-        with pytest.raises(ValueError, match="T must be a positive int"):
+    for bad in (0, -2):
+        with pytest.raises(ValueError, match="T must be at least 1"):
             causal_mask(bad)
-    with pytest.raises(TypeError, match="lengths must be a 1-D integer tensor"):
-        padding_mask(torch.tensor([1.0, 2.0]), 3)
-    with pytest.raises(TypeError, match="lengths must be a 1-D integer tensor"):
+    for bad in (1.5, True):
+        with pytest.raises(TypeError, match="T must be an int"):
+            causal_mask(bad)
+    with pytest.raises(ValueError, match="device must name a device"):
+        causal_mask(3, device="nonsense")
+    for bad in (torch.tensor([1.0, 2.0]), torch.tensor([True, False]), torch.tensor([1 + 0j])):
+        with pytest.raises(TypeError, match="lengths must be an integer tensor"):
+            padding_mask(bad, 3)
+    with pytest.raises(ValueError, match=r"lengths must .*shape \(B,\)"):
         padding_mask(torch.tensor([[1, 2]]), 3)
-    with pytest.raises(ValueError, match="T must be a positive int"):
+    with pytest.raises(TypeError, match="lengths must be a torch.Tensor"):
+        padding_mask([1, 2], 3)
+    with pytest.raises(ValueError, match="T must be at least 1"):
         padding_mask(torch.tensor([1]), 0)
-    with pytest.raises(ValueError, match=r"every length must lie in 1\.\.3"):
+    with pytest.raises(ValueError, match=r"every length must lie in 1\.\.3; got lengths from 1 to 4"):
         padding_mask(torch.tensor([1, 4]), 3)
     with pytest.raises(ValueError, match=r"every length must lie in 1\.\.3"):
         padding_mask(torch.tensor([0, 2]), 3)
 
 
 def test_modules_check_their_inputs():
-    with pytest.raises(ValueError, match="d_model and heads must be positive ints"):
+    with pytest.raises(ValueError, match="d_model must be at least 1"):
         MultiHeadAttention(0, 1)
+    with pytest.raises(TypeError, match="heads must be an int"):
+        MultiHeadAttention(4, True)
     with pytest.raises(ValueError, match="heads must divide d_model"):
         MultiHeadAttention(6, 4)
+    with pytest.raises(TypeError, match="dtype must be a floating-point torch.dtype"):
+        MultiHeadAttention(4, 2, dtype=torch.int64)
+    with pytest.raises(ValueError, match="device must name a device"):
+        MultiHeadAttention(4, 2, device="nonsense")
     mha = MultiHeadAttention(4, 2)
-    with pytest.raises(ValueError, match=r"x must have shape \(B, T, 4\)"):
+    with pytest.raises(ValueError, match=r"x must .*shape \(B, T, 4\)"):
         mha(torch.zeros(3, 4))
-    with pytest.raises(ValueError, match=r"xi must have shape \(B, T, 4\)"):
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        mha([[0.0]])
+    with pytest.raises(ValueError, match=r"xi must have shape \(B, T, 4\) with T >= 1"):
         mha(torch.zeros(1, 3, 4), torch.zeros(1, 3, 5))
+    with pytest.raises(ValueError, match=r"xi must have shape \(B, T, 4\) with T >= 1"):
+        mha(torch.zeros(1, 3, 4), torch.zeros(1, 0, 4))
+    with pytest.raises(ValueError, match=r"x must have shape \(B, T, 4\) with T >= 1"):
+        mha(torch.zeros(1, 0, 4))  # self-attention with no key
+    assert mha(torch.zeros(1, 0, 4), torch.zeros(1, 3, 4)).shape == (1, 0, 4)  # no query: no output
+    for dtype in (torch.float64, torch.float16):
+        with pytest.raises(TypeError, match="x and the parameters must have the same dtype; got torch.float"):
+            mha(torch.zeros(1, 3, 4, dtype=dtype))
+    with pytest.raises(TypeError, match="xi must have a floating-point dtype"):
+        mha(torch.zeros(1, 3, 4), torch.zeros(1, 3, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="xi and the parameters must be on the same device"):
+        mha(torch.zeros(1, 3, 4), torch.zeros(1, 3, 4, device="meta"))
     with pytest.raises(ValueError, match="x and xi must hold as many sets"):
         mha(torch.zeros(2, 3, 4), torch.zeros(1, 3, 4))
+    with pytest.raises(ValueError, match="x and xi must hold as many sets"):
+        mha.attention_weights(torch.zeros(2, 3, 4), torch.zeros(1, 3, 4))
     with pytest.raises(TypeError, match="expected a torch.nn.MultiheadAttention"):
         MultiHeadAttention.from_torch(nn.Linear(4, 4))
     with pytest.raises(ValueError, match="can be copied"):
@@ -388,8 +456,43 @@ def test_modules_check_their_inputs():
         MultiHeadAttention.from_torch(nn.MultiheadAttention(4, 2, add_bias_kv=True))
     with pytest.raises(ValueError, match="heads must divide d_model"):
         AttentionPooling(3, 2)
-    with pytest.raises(ValueError, match=r"x must have shape \(B, T, 4\)"):
-        AttentionPooling(4)(torch.zeros(5, 4))
+    pool = AttentionPooling(4)
+    for method in (pool, pool.attention_weights):
+        with pytest.raises(ValueError, match=r"x must .*shape \(B, T, 4\)"):
+            method(torch.zeros(5, 4))
+        with pytest.raises(ValueError, match=r"x must have shape \(B, T, 4\) with T >= 1"):
+            method(torch.zeros(2, 6, 5))  # named x, not xi
+        with pytest.raises(TypeError, match="x and the parameters must have the same dtype"):
+            method(torch.zeros(2, 6, 4, dtype=torch.float64))
+
+
+BAD_VALUES = [None, "x", 1.5, True, [[0.0]], torch.zeros(0), torch.zeros(2, 3, 4, dtype=torch.long),
+              torch.full((2, 3, 4), math.nan), torch.zeros(2, 3, 4, device="meta"), torch.zeros(2, 3, 4, dtype=F64)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["q", "k", "v", "mask", "x", "xi", "pool_x", "pool_mask"]), st.sampled_from(BAD_VALUES))
+def test_bad_input_gets_a_clear_error_or_a_documented_result(argument, bad):
+    """One argument at a time replaced by a bad value: the answer is a TypeError or a
+    ValueError that names the argument, or (for NaN) a NaN result, never an error from
+    deep inside PyTorch."""
+    torch.manual_seed(0)
+    q, k, v = torch.zeros(2, 3, 4), torch.zeros(2, 5, 4), torch.zeros(2, 5, 2)
+    mha, pool = MultiHeadAttention(4, 2), AttentionPooling(4, 2)
+    calls = {
+        "q": lambda: attention(bad, k, v), "k": lambda: attention(q, bad, v), "v": lambda: attention(q, k, bad),
+        "mask": lambda: attention(q, k, v, bad), "x": lambda: mha(bad), "xi": lambda: mha(q, bad),
+        "pool_x": lambda: pool(bad), "pool_mask": lambda: pool(q, bad),
+    }
+    name = argument.removeprefix("pool_")
+    try:
+        result = calls[argument]()
+    except (TypeError, ValueError) as error:
+        assert name in str(error) or name in {"q", "k", "v"} and "queries and keys" in str(error), str(error)
+    else:
+        if bad is None and argument in {"mask", "xi", "pool_mask"}:
+            return  # the default: no mask, self-attention
+        assert isinstance(bad, torch.Tensor) and bad.isnan().any() and result.isnan().any(), (argument, bad)
 
 
 # ---------------------------------------------------------------- GPU
@@ -403,7 +506,7 @@ def test_attention_on_cuda():
     expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     for fused in (False, True):
         assert torch.allclose(attention(q, k, v, mask, fused=fused), expected, rtol=0, atol=1e-12)
-    with pytest.raises(ValueError, match="one device"):
+    with pytest.raises(ValueError, match="q and k must be on the same device"):
         attention(q, k.cpu(), v)
     with pytest.raises(ValueError, match="mask must be on the device of the queries"):
         attention(q, k, v, mask.cpu())

@@ -22,8 +22,10 @@ number of batch dimensions in front, so a set of :math:`T` queries of size
 
 Top to bottom:
 
-* :func:`attention`, the function: soft or hard, with an optional mask, and
-  on request the attention weights; ``fused=True`` hands the soft case to
+* :func:`attention_weights`, the coefficients: soft or hard, with an optional
+  mask, one row per query;
+* :func:`attention`, the function: the combination of the values by those
+  coefficients; ``fused=True`` hands the soft case to
   :func:`torch.nn.functional.scaled_dot_product_attention`;
 * :func:`causal_mask` and :func:`padding_mask`, the two masks of sequences;
 * :class:`MultiHeadAttention`, the module with learnt projections of the
@@ -32,8 +34,17 @@ Top to bottom:
 * :class:`AttentionPooling`, a map from a set to one vector: a single learnt
   query attends to the set through a :class:`MultiHeadAttention`.
 
+Each function and method returns one thing: the outputs, or, from the
+functions and methods named ``attention_weights``, the coefficients.
+
 Masks are boolean, with ``True`` where a query may look at a key (the
-convention of ``scaled_dot_product_attention``).
+convention of ``scaled_dot_product_attention``). A query that may look at no
+key gets the coefficients 0 and the output 0, as in PyTorch.
+
+The checks read metadata only (types, shapes, dtypes, devices), never the
+values of a tensor, so that attention inside a model never makes the CPU wait
+for the GPU; :func:`padding_mask`, where lengths enter from the user, checks
+their values.
 """
 
 from __future__ import annotations
@@ -44,9 +55,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gradland import _checks
 from gradland._checks import describe as _describe
 
 __all__ = [
+    "attention_weights",
     "attention",
     "causal_mask",
     "padding_mask",
@@ -55,29 +68,39 @@ __all__ = [
 ]
 
 
-def _check_qkv(q: object, k: object, v: object) -> None:
-    for name, value in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(value, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor of shape (..., T, d); got {_describe(value)}")
+# ---------------------------------------------------------------------------
+# The input checks: metadata only.
+
+
+def _check_qkv(q: object, k: object, *v: object) -> None:
+    """Fail unless the queries, keys (and values, if given) are floating-point tensors
+    that fit together."""
+    named = [("q", q), ("k", k), *(("v", value) for value in v)]
+    for name, value in named:
+        _checks.tensor(name, value, floating=True, shape="(..., T, d)")
         if value.ndim < 2:
             raise ValueError(f"{name} must have shape (..., T, d), at least 2 dimensions; got {_describe(value)}")
-        if not value.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor; got {_describe(value)}")
-    if q.shape[-1] != k.shape[-1]:
+    if q.shape[-1] != k.shape[-1] or q.shape[-1] == 0:
         raise ValueError(
-            f"queries and keys must have the same size d; got q {_describe(q)} and k {_describe(k)}"
+            f"queries and keys must have the same size d >= 1; got q {_describe(q)} and k {_describe(k)}"
         )
-    if k.shape[-2] != v.shape[-2]:
+    if k.shape[-2] == 0:
+        raise ValueError(f"k must hold at least one key (T >= 1); got {_describe(k)}")
+    if v and k.shape[-2] != v[0].shape[-2]:
         raise ValueError(
-            f"keys and values must be as many (the same T); got k {_describe(k)} and v {_describe(v)}"
+            f"keys and values must be as many (the same T); got k {_describe(k)} and v {_describe(v[0])}"
         )
-    if not (q.dtype == k.dtype == v.dtype):
-        raise TypeError(f"q, k and v must have one dtype; got {q.dtype}, {k.dtype} and {v.dtype}")
-    if not (q.device == k.device == v.device):
-        raise ValueError(f"q, k and v must be on one device; got {q.device}, {k.device} and {v.device}")
+    _checks.alike(**dict(named))
+    try:
+        torch.broadcast_shapes(*(value.shape[:-2] for _, value in named))
+    except RuntimeError:
+        shapes = ", ".join(f"{name} {tuple(value.shape)}" for name, value in named)
+        raise ValueError(f"the batch dimensions of q, k and v (all but the last two) must broadcast; got {shapes}") from None
 
 
 def _check_mask(mask: object, q: torch.Tensor, k: torch.Tensor) -> None:
+    """Fail unless ``mask`` is a boolean tensor, on the device of ``q``, that broadcasts
+    to the scores."""
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
         raise TypeError(f"mask must be a boolean tensor (True where a query may look at a key); got {_describe(mask)}")
     if mask.device != q.device:
@@ -91,8 +114,117 @@ def _check_mask(mask: object, q: torch.Tensor, k: torch.Tensor) -> None:
         raise ValueError(
             f"mask must broadcast to the shape of the scores, {scores_shape}; got {_describe(mask)}"
         )
-    if not mask.any(dim=-1).all():
-        raise ValueError("mask leaves a query with no key to look at: every row of the mask needs a True")
+
+
+def _check_scale(scale: object) -> float | None:
+    """Fail unless ``scale`` is None or a finite number >= 0; return it as a float."""
+    return None if scale is None else _checks.real("scale", scale, minimum=0.0)
+
+
+def _check_sizes(d_model: object, heads: object, dtype: object) -> None:
+    """Fail unless ``heads`` divides ``d_model`` and ``dtype`` is a floating dtype or
+    None."""
+    _checks.integer("d_model", d_model, minimum=1)
+    _checks.integer("heads", heads, minimum=1)
+    if d_model % heads:
+        raise ValueError(f"heads must divide d_model; got d_model={d_model}, heads={heads}")
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating-point torch.dtype or None; got {dtype!r}")
+
+
+def _check_set(name: str, value: object, weight: torch.Tensor, *, keys: bool = False) -> None:
+    """Fail unless ``value`` is a batch of sets ``(B, T, d)`` with the size, dtype and
+    device of ``weight``; the keys' set must not be empty."""
+    d_model = weight.shape[-1]
+    _checks.tensor(name, value, ndim=3, floating=True, shape=f"(B, T, {d_model})")
+    if value.shape[-1] != d_model or (keys and value.shape[1] == 0):
+        raise ValueError(f"{name} must have shape (B, T, {d_model}) with T >= 1; got {_describe(value)}")
+    _checks.alike(**{name: value, "the parameters": weight})
+
+
+# ---------------------------------------------------------------------------
+# Attention: the coefficients, and the combination of the values.
+
+
+def attention_weights(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    hard: bool = False,
+    *,
+    scale: float | None = None,
+) -> torch.Tensor:
+    r"""The coefficients of attention: one coefficient vector per query, as a row.
+
+    For each query (a row of ``q``) the scores against the keys are
+    :math:`\beta \bm{K}^\top \bm{q}`; soft attention turns them into the
+    coefficients :math:`\bm{a} = \softargmax(\beta \bm{K}^\top \bm{q})`, hard
+    attention into the one-hot vector of the largest score (the first one on a
+    tie). :func:`attention` combines the values with them.
+
+    Parameters
+    ----------
+    q : torch.Tensor
+        Queries, shape ``(..., T_q, d)``.
+    k : torch.Tensor
+        Keys, shape ``(..., T_k, d)``, with :math:`T_k \geq 1`.
+    mask : torch.Tensor, optional
+        Boolean, broadcastable to the scores ``(..., T_q, T_k)``: ``True``
+        where a query may look at a key. A query that may look at no key
+        gets the coefficients 0.
+    hard : bool
+        Hard (argmax) instead of soft (softargmax) attention. A query with a
+        NaN score gets NaN coefficients, as in soft attention, instead of the
+        one-hot vector of the NaN.
+    scale : float, optional
+        The factor :math:`\beta \geq 0` of the scores; :math:`1 / \sqrt{d}`
+        by default. A large :math:`\beta` makes soft attention nearly hard;
+        :math:`\beta = 0` gives every key the same weight.
+
+    Returns
+    -------
+    torch.Tensor
+        The coefficients, shape ``(..., T_q, T_k)``: row :math:`i` is the
+        coefficient vector :math:`\bm{a}` of query :math:`i`.
+
+    Raises
+    ------
+    TypeError
+        If ``q`` or ``k`` is not a floating-point tensor, or ``mask`` not a
+        boolean tensor.
+    ValueError
+        If the shapes, dtypes or devices do not fit together, there is no key,
+        or ``scale`` is negative or not finite.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.attention import attention_weights
+    >>> q = torch.tensor([[1.0, 0.0]])              # one query
+    >>> k = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # two keys
+    >>> attention_weights(q, k, hard=True)
+    tensor([[1., 0.]])
+    >>> attention_weights(q, k, scale=0.0)           # beta = 0: equal weights
+    tensor([[0.5000, 0.5000]])
+    """
+    _check_qkv(q, k)
+    if mask is not None:
+        _check_mask(mask, q, k)
+    scale = _check_scale(scale)
+    beta = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    # (..., T_q, T_k): one row of scores per query
+    scores = q @ k.transpose(-2, -1) * beta
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -math.inf)
+    if hard:
+        weights = F.one_hot(scores.argmax(dim=-1), scores.shape[-1]).to(q.dtype)
+        nan = scores.isnan().any(dim=-1, keepdim=True)  # NaN, not the NaN's key
+        weights = weights.masked_fill(nan, math.nan)
+    else:
+        weights = torch.softmax(scores, dim=-1)
+    if mask is not None:  # a query with no key gets 0, not 0 / 0
+        weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+    return weights
 
 
 def attention(
@@ -103,105 +235,116 @@ def attention(
     hard: bool = False,
     *,
     scale: float | None = None,
-    need_weights: bool = False,
     fused: bool = False,
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+) -> torch.Tensor:
     r"""Attend from the queries to the keys and return the combination of the values.
 
-    For each query (a row of ``q``) the scores against the keys are
-    :math:`\beta \bm{K}^\top \bm{q}`; soft attention turns them into the
-    coefficients :math:`\bm{a} = \softargmax(\beta \bm{K}^\top \bm{q})`, hard
-    attention into the one-hot vector of the largest score (the first one on a
-    tie); the output is :math:`\bm{h} = \bm{V} \bm{a}`.
+    The output for a query is :math:`\bm{h} = \bm{V} \bm{a}`, where
+    :math:`\bm{a}` are its coefficients, soft or hard, as
+    :func:`attention_weights` computes them.
 
     Parameters
     ----------
     q : torch.Tensor
         Queries, shape ``(..., T_q, d)``.
     k : torch.Tensor
-        Keys, shape ``(..., T_k, d)``.
+        Keys, shape ``(..., T_k, d)``, with :math:`T_k \geq 1`.
     v : torch.Tensor
         Values, shape ``(..., T_k, d_v)``. Self-attention passes the same set
         (or projections of it) as ``q``, ``k`` and ``v``; cross-attention
         takes the keys and values from another set.
     mask : torch.Tensor, optional
         Boolean, broadcastable to the scores ``(..., T_q, T_k)``: ``True``
-        where a query may look at a key. Every query needs at least one key.
+        where a query may look at a key. A query that may look at no key gets
+        the output 0.
     hard : bool
         Hard (argmax) instead of soft (softargmax) attention. The one-hot
         weights are piecewise constant in the scores, so no gradient reaches
-        ``q`` and ``k`` through them; ``v`` still gets its gradient.
+        ``q`` and ``k`` through them; ``v`` still gets its gradient. A NaN
+        score gives a NaN output, as in soft attention.
     scale : float, optional
         The factor :math:`\beta \geq 0` of the scores; :math:`1 / \sqrt{d}`
         by default. A large :math:`\beta` makes soft attention nearly hard;
         :math:`\beta = 0` averages the values with equal weights.
-    need_weights : bool
-        Also return the attention weights, shape ``(..., T_q, T_k)``: row
-        :math:`i` is the coefficient vector :math:`\bm{a}` of query :math:`i`.
     fused : bool
         Compute soft attention with
         :func:`torch.nn.functional.scaled_dot_product_attention` (one fused
-        kernel where the hardware has one). It neither returns the weights
-        nor does hard attention.
+        kernel where the hardware has one). It does not do hard attention.
 
     Returns
     -------
-    torch.Tensor or tuple of torch.Tensor
-        The output, shape ``(..., T_q, d_v)``, and the weights if
-        ``need_weights``.
+    torch.Tensor
+        The output, shape ``(..., T_q, d_v)``.
+
+    Raises
+    ------
+    TypeError
+        If ``q``, ``k`` or ``v`` is not a floating-point tensor, or ``mask``
+        not a boolean tensor.
+    ValueError
+        If the shapes, dtypes or devices do not fit together, there is no key,
+        ``scale`` is negative or not finite, or ``fused`` is asked of hard
+        attention.
 
     Examples
     --------
+    >>> import torch
+    >>> from gradland.attention import attention, attention_weights
     >>> q = torch.tensor([[1.0, 0.0]])            # one query
     >>> k = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # two keys ...
     >>> v = torch.tensor([[10.0], [20.0]])          # ... and their values
     >>> attention(q, k, v, hard=True)
     tensor([[10.]])
-    >>> h, a = attention(q, k, v, need_weights=True)
-    >>> a.sum().item(), h.item() == (a @ v).item()
+    >>> a = attention_weights(q, k)
+    >>> a.sum().item(), torch.equal(attention(q, k, v), a @ v)
     (1.0, True)
     """
     _check_qkv(q, k, v)
     if mask is not None:
         _check_mask(mask, q, k)
-    if scale is not None and (
-        isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0
-    ):
-        raise ValueError(f"scale must be a finite number >= 0 (the factor beta of the scores); got {scale!r}")
-    beta = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    scale = _check_scale(scale)
     if fused:
-        if hard or need_weights:
-            raise ValueError(
-                "the fused path does soft attention only and returns no weights; "
-                "use fused=False"
-            )
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=beta)
-
-    # (..., T_q, T_k): one row of scores per query
-    scores = q @ k.transpose(-2, -1) * beta
-    if mask is not None:
-        scores = scores.masked_fill(~mask, -math.inf)
-    if hard:
-        weights = F.one_hot(scores.argmax(dim=-1), scores.shape[-1]).to(v.dtype)
-    else:
-        weights = torch.softmax(scores, dim=-1)
-    out = weights @ v  # each output row is a combination of the rows of v
-    return (out, weights) if need_weights else out
+        if hard:
+            raise ValueError("the fused path does soft attention only; use fused=False")
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
+    weights = attention_weights(q, k, mask, hard, scale=scale)
+    return weights @ v  # each output row is a combination of the rows of v
 
 
 def causal_mask(T: int, *, device: torch.device | str | None = None) -> torch.Tensor:
     r"""The mask of a sequence that may not look ahead: query :math:`i` sees keys
     :math:`j \le i`.
 
+    Parameters
+    ----------
+    T : int
+        Length of the sequence, at least 1.
+    device : torch.device or str, optional
+        Where to make the mask; the CPU by default.
+
+    Returns
+    -------
+    torch.Tensor
+        Boolean, shape ``(T, T)``, ``True`` on and below the diagonal.
+
+    Raises
+    ------
+    TypeError
+        If ``T`` is not an int, or ``device`` not a device.
+    ValueError
+        If ``T < 1``, or ``device`` names no device here.
+
     Examples
     --------
+    >>> from gradland.attention import causal_mask
     >>> causal_mask(3).int()
     tensor([[1, 0, 0],
             [1, 1, 0],
             [1, 1, 1]], dtype=torch.int32)
     """
-    if not isinstance(T, int) or isinstance(T, bool) or T < 1:
-        raise ValueError(f"T must be a positive int; got {T!r}")
+    T = _checks.integer("T", T, minimum=1)
+    if device is not None:
+        _checks.device("device", device)
     return torch.ones(T, T, dtype=torch.bool, device=device).tril()
 
 
@@ -212,19 +355,44 @@ def padding_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
     no query may look at a padding key. The result has shape ``(B, 1, T)``,
     which broadcasts to the scores ``(B, T_q, T)`` of any number of queries.
 
+    Parameters
+    ----------
+    lengths : torch.Tensor
+        Integer, shape ``(B,)``: the number of real elements of each
+        sequence, from 1 to ``T``. These values are checked, with one
+        transfer from the device: make the mask once per batch.
+    T : int
+        The padded length, at least 1.
+
+    Returns
+    -------
+    torch.Tensor
+        Boolean, shape ``(B, 1, T)``, on the device of ``lengths``.
+
+    Raises
+    ------
+    TypeError
+        If ``lengths`` is not a 1-D integer tensor or ``T`` not an int.
+    ValueError
+        If ``T < 1`` or a length lies outside ``1..T``.
+
     Examples
     --------
+    >>> import torch
+    >>> from gradland.attention import padding_mask
     >>> padding_mask(torch.tensor([1, 3]), 3).int()
     tensor([[[1, 0, 0]],
     <BLANKLINE>
             [[1, 1, 1]]], dtype=torch.int32)
     """
-    if not isinstance(lengths, torch.Tensor) or lengths.ndim != 1 or lengths.is_floating_point():
-        raise TypeError(f"lengths must be a 1-D integer tensor, one length per sequence; got {_describe(lengths)}")
-    if not isinstance(T, int) or isinstance(T, bool) or T < 1:
-        raise ValueError(f"T must be a positive int; got {T!r}")
-    if lengths.numel() and (lengths.min() < 1 or lengths.max() > T):
-        raise ValueError(f"every length must lie in 1..{T}; got {lengths.tolist()}")
+    _checks.tensor("lengths", lengths, ndim=1, shape="(B,)")
+    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+        raise TypeError(f"lengths must be an integer tensor, one length per sequence; got {_describe(lengths)}")
+    T = _checks.integer("T", T, minimum=1)
+    if lengths.numel() and lengths.device.type != "meta":  # a meta tensor has no values
+        low, high = torch.stack(torch.aminmax(lengths)).tolist()
+        if low < 1 or high > T:
+            raise ValueError(f"every length must lie in 1..{T}; got lengths from {low} to {high}")
     positions = torch.arange(T, device=lengths.device)
     return (positions < lengths[:, None])[:, None, :]
 
@@ -250,7 +418,7 @@ class MultiHeadAttention(nn.Module):
         Biases in the four linear maps.
     fused : bool
         Use the fused kernel (:func:`attention` with ``fused=True``) whenever
-        no weights and no hard attention are asked for, and, for
+        hard attention is not asked for, and, for
         self-attention, one product with the stacked
         :math:`[\bm{W}_q; \bm{W}_k; \bm{W}_v]` for the three projections
         (what PyTorch's layers do).
@@ -259,15 +427,28 @@ class MultiHeadAttention(nn.Module):
         on the CPU and then moved, so that a model starts from the same
         weights on every device.
 
+    Raises
+    ------
+    TypeError
+        If ``d_model`` or ``heads`` is not an int, or ``dtype`` not a
+        floating-point dtype.
+    ValueError
+        If ``d_model`` or ``heads`` is below 1, or ``heads`` does not divide
+        ``d_model``.
+
     Examples
     --------
+    >>> import torch
+    >>> from gradland.attention import MultiHeadAttention
     >>> mha = MultiHeadAttention(8, heads=2)
     >>> x = torch.randn(3, 5, 8)                 # 3 sets of 5 elements
     >>> mha(x).shape                             # self-attention
     torch.Size([3, 5, 8])
-    >>> out, a = mha(x[:, :2], torch.randn(3, 7, 8), need_weights=True)  # cross
-    >>> out.shape, a.shape                       # weights: (B, heads, T_q, T_k)
-    (torch.Size([3, 2, 8]), torch.Size([3, 2, 2, 7]))
+    >>> other = torch.randn(3, 7, 8)
+    >>> mha(x[:, :2], other).shape               # cross-attention
+    torch.Size([3, 2, 8])
+    >>> mha.attention_weights(x[:, :2], other).shape  # (B, heads, T_q, T_k)
+    torch.Size([3, 2, 2, 7])
     """
 
     def __init__(
@@ -281,10 +462,9 @@ class MultiHeadAttention(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        if not isinstance(d_model, int) or not isinstance(heads, int) or d_model < 1 or heads < 1:
-            raise ValueError(f"d_model and heads must be positive ints; got {d_model!r} and {heads!r}")
-        if d_model % heads:
-            raise ValueError(f"heads must divide d_model; got d_model={d_model}, heads={heads}")
+        _check_sizes(d_model, heads, dtype)
+        if device is not None:
+            _checks.device("device", device)
         self.d_model, self.heads, self.fused = d_model, heads, fused
         # initialised on the CPU and then moved, so that the weights start the same on any device
         kw = {"bias": bias, "dtype": dtype}
@@ -306,6 +486,17 @@ class MultiHeadAttention(nn.Module):
         """(B, T, d_model) -> (B, heads, T, d_model // heads)."""
         return x.unflatten(-1, (self.heads, -1)).transpose(-3, -2)
 
+    def _check_sets(self, x: object, xi: object) -> None:
+        """Fail unless ``x`` and ``xi`` are batches of as many sets of the module's
+        size, dtype and device, with at least one key."""
+        _check_set("x", x, self.w_q.weight, keys=xi is None)
+        if xi is not None:
+            _check_set("xi", xi, self.w_k.weight, keys=True)
+            if xi.shape[0] != x.shape[0]:
+                raise ValueError(
+                    f"x and xi must hold as many sets (the same B); got x {_describe(x)} and xi {_describe(xi)}"
+                )
+
     def forward(
         self,
         x: torch.Tensor,
@@ -313,22 +504,40 @@ class MultiHeadAttention(nn.Module):
         mask: torch.Tensor | None = None,
         *,
         hard: bool = False,
-        need_weights: bool = False,
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    ) -> torch.Tensor:
         r"""Attend from the set ``x`` to the set ``xi`` (to ``x`` itself when ``xi`` is
         None).
 
-        ``x`` has shape ``(B, T_q, d_model)`` and ``xi`` ``(B, T_k, d_model)``.
-        ``mask`` is boolean and broadcasts to ``(B, T_q, T_k)`` (the same mask
-        for every head) or to ``(B, heads, T_q, T_k)``. Returns the output
-        ``(B, T_q, d_model)`` and, if ``need_weights``, the weights
-        ``(B, heads, T_q, T_k)``; ``hard=True`` gives every head hard attention.
+        Parameters
+        ----------
+        x : torch.Tensor
+            The queries' set, shape ``(B, T_q, d_model)``, of the module's
+            dtype and on its device.
+        xi : torch.Tensor, optional
+            The keys' and values' set, shape ``(B, T_k, d_model)`` with
+            :math:`T_k \geq 1`; ``x`` itself by default (self-attention).
+        mask : torch.Tensor, optional
+            Boolean, broadcastable to ``(B, T_q, T_k)`` (the same mask for
+            every head) or to ``(B, heads, T_q, T_k)``; ``True`` where a query
+            may look at a key.
+        hard : bool
+            Hard attention in every head.
+
+        Returns
+        -------
+        torch.Tensor
+            The output, shape ``(B, T_q, d_model)``. :meth:`attention_weights`
+            returns the coefficients.
+
+        Raises
+        ------
+        TypeError
+            If ``x`` or ``xi`` is not a floating-point tensor, or ``mask`` not a
+            boolean one.
+        ValueError
+            If a shape, dtype or device does not fit.
         """
-        for name, value in (("x", x), ("xi", x if xi is None else xi)):
-            if not isinstance(value, torch.Tensor) or value.ndim != 3 or value.shape[-1] != self.d_model:
-                raise ValueError(f"{name} must have shape (B, T, {self.d_model}); got {_describe(value)}")
-        if xi is not None and xi.shape[0] != x.shape[0]:
-            raise ValueError(f"x and xi must hold as many sets (the same B); got x {_describe(x)} and xi {_describe(xi)}")
+        self._check_sets(x, xi)
         if self.fused and xi is None:
             # one set: one product with the stacked [W_q; W_k; W_v]
             q, k, v = map(self._split, F.linear(x, *self._packed()).chunk(3, dim=-1))
@@ -339,14 +548,43 @@ class MultiHeadAttention(nn.Module):
                 self._split(self.w_k(xi)),
                 self._split(self.w_v(xi)),
             )
-        if mask is not None and isinstance(mask, torch.Tensor) and mask.ndim == 3:
+        if isinstance(mask, torch.Tensor) and mask.ndim == 3:
             mask = mask[:, None]  # the same mask for every head
-        fused = self.fused and not (hard or need_weights)
-        result = attention(q, k, v, mask, hard, need_weights=need_weights, fused=fused)
-        out, weights = result if need_weights else (result, None)
+        out = attention(q, k, v, mask, hard, fused=self.fused and not hard)
         # concatenate the heads, then mix them
-        out = self.w_o(out.transpose(-3, -2).flatten(-2))
-        return (out, weights) if need_weights else out
+        return self.w_o(out.transpose(-3, -2).flatten(-2))
+
+    def attention_weights(
+        self,
+        x: torch.Tensor,
+        xi: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        *,
+        hard: bool = False,
+    ) -> torch.Tensor:
+        r"""The coefficients of every head, for the arguments of :meth:`forward`.
+
+        The queries and keys are projected by :math:`\bm{W}_q` and
+        :math:`\bm{W}_k` apart, even on the fused path (which packs them): the
+        same coefficients, to rounding.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(B, heads, T_q, T_k)``: row :math:`i` of head :math:`h` is
+            the coefficient vector of query :math:`i` in that head.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`forward`.
+        """
+        self._check_sets(x, xi)
+        xi = x if xi is None else xi
+        q, k = self._split(self.w_q(x)), self._split(self.w_k(xi))
+        if isinstance(mask, torch.Tensor) and mask.ndim == 3:
+            mask = mask[:, None]  # the same mask for every head
+        return attention_weights(q, k, mask, hard)
 
     @classmethod
     def from_torch(cls, mha: nn.MultiheadAttention, *, fused: bool = False) -> MultiHeadAttention:
@@ -357,8 +595,18 @@ class MultiHeadAttention(nn.Module):
         extra key/value biases. Its packed input projection is split into
         :math:`\\bm{W}_q`, :math:`\\bm{W}_k` and :math:`\\bm{W}_v`.
 
+        Raises
+        ------
+        TypeError
+            If ``mha`` is not a :class:`torch.nn.MultiheadAttention`.
+        ValueError
+            If it has other key or value sizes, or extra key/value biases.
+
         Examples
         --------
+        >>> import torch
+        >>> from torch import nn
+        >>> from gradland.attention import MultiHeadAttention
         >>> theirs = nn.MultiheadAttention(8, 2, batch_first=True)
         >>> ours = MultiHeadAttention.from_torch(theirs)
         >>> x = torch.randn(3, 5, 8)
@@ -411,7 +659,7 @@ class AttentionPooling(nn.Module):
     bias : bool
         Biases in the four linear maps.
     fused : bool
-        Use the fused kernel when no weights and no hard attention are asked for.
+        Use the fused kernel when hard attention is not asked for.
     device, dtype : optional
         Where and in what precision to keep the parameters, initialised on the
         CPU and then moved, as in :class:`MultiHeadAttention`.
@@ -423,11 +671,18 @@ class AttentionPooling(nn.Module):
     attend : MultiHeadAttention
         The attention from the query to the set.
 
+    Raises
+    ------
+    TypeError, ValueError
+        As :class:`MultiHeadAttention`.
+
     Examples
     --------
+    >>> import torch
+    >>> from gradland.attention import AttentionPooling
     >>> pool = AttentionPooling(4, heads=2)
     >>> x = torch.randn(3, 6, 4)                   # 3 sets of 6 elements
-    >>> h, a = pool(x, need_weights=True)
+    >>> h, a = pool(x), pool.attention_weights(x)
     >>> h.shape, a.shape                           # weights: (B, heads, T)
     (torch.Size([3, 4]), torch.Size([3, 2, 6]))
     >>> torch.allclose(pool(x[:, torch.randperm(6)]), h, atol=1e-6)
@@ -455,21 +710,54 @@ class AttentionPooling(nn.Module):
         mask: torch.Tensor | None = None,
         *,
         hard: bool = False,
-        need_weights: bool = False,
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    ) -> torch.Tensor:
         r"""Pool each set of ``x`` into one vector.
 
-        ``x`` has shape ``(B, T, d_model)``; ``mask`` is boolean and
-        broadcasts to ``(B, 1, T)`` (a :func:`padding_mask`, for sets of
-        different sizes padded to ``T``). Returns the vectors
-        ``(B, d_model)`` and, if ``need_weights``, the coefficient vectors
-        ``(B, heads, T)``, one per set and head.
+        Parameters
+        ----------
+        x : torch.Tensor
+            The sets, shape ``(B, T, d_model)`` with :math:`T \geq 1`, of the
+            module's dtype and on its device.
+        mask : torch.Tensor, optional
+            Boolean, broadcastable to ``(B, 1, T)``: a :func:`padding_mask`,
+            for sets of different sizes padded to ``T``.
+        hard : bool
+            Hard attention in every head.
+
+        Returns
+        -------
+        torch.Tensor
+            The vectors, shape ``(B, d_model)``. :meth:`attention_weights`
+            returns the coefficients.
+
+        Raises
+        ------
+        TypeError
+            If ``x`` is not a floating-point tensor, or ``mask`` not a boolean
+            one.
+        ValueError
+            If a shape, dtype or device does not fit.
         """
-        if not isinstance(x, torch.Tensor) or x.ndim != 3:
-            raise ValueError(f"x must have shape (B, T, {self.attend.d_model}); got {_describe(x)}")
+        _check_set("x", x, self.query, keys=True)
         q = self.query.expand(x.shape[0], 1, -1)
-        result = self.attend(q, x, mask, hard=hard, need_weights=need_weights)
-        if need_weights:
-            out, weights = result
-            return out[:, 0], weights[:, :, 0]
-        return result[:, 0]
+        return self.attend(q, x, mask, hard=hard)[:, 0]
+
+    def attention_weights(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, *, hard: bool = False
+    ) -> torch.Tensor:
+        """The coefficient vectors of the learnt query, for the arguments of
+        :meth:`forward`.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(B, heads, T)``, one coefficient vector per set and head.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`forward`.
+        """
+        _check_set("x", x, self.query, keys=True)
+        q = self.query.expand(x.shape[0], 1, -1)
+        return self.attend.attention_weights(q, x, mask, hard=hard)[:, :, 0]
