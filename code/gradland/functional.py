@@ -34,6 +34,8 @@ from collections.abc import Callable, Iterator
 import torch
 from torch.func import functional_call, grad, vmap
 
+from gradland import _checks
+
 __all__ = ["purify", "per_example_grads_loop", "per_example_grads_vmap"]  # reading order
 
 #: The type of the dictionaries of parameters, buffers and gradients: name -> tensor.
@@ -90,6 +92,8 @@ def _check_batch(model: object, loss_fn: object, x: object, y: object) -> None:
             f"x is on {x.device} but the model's parameters are on {trainable[0].device}; "
             "move one of them"
         )
+    if y.device != x.device:
+        raise ValueError(f"x and y must be on the same device; got {x.device} and {y.device}")
     for name, layer in model.named_modules():
         if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) and layer.training:
             raise ValueError(
@@ -98,6 +102,15 @@ def _check_batch(model: object, loss_fn: object, x: object, y: object) -> None:
                 "mixes the examples of a batch and updates its running statistics; "
                 "call model.eval() first"
             )
+
+
+def _model_of_x(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """``model(x)``, with an error that names ``x`` if the model cannot take it (a
+    wrong dtype or number of features)."""
+    try:
+        return model(x)
+    except RuntimeError as error:
+        raise ValueError(f"the model cannot take x, {_checks.describe(x)}: {error}") from error
 
 
 def _check_scalar(loss: object) -> None:
@@ -327,7 +340,7 @@ def per_example_grads_loop(
     per_example: dict[str, list[torch.Tensor]] = {k: [] for k, _ in named}
     with torch.enable_grad(), _targets_must_fit():  # works inside torch.no_grad() too
         for b in range(x.shape[0]):
-            loss = loss_fn(model(x[b : b + 1]), y[b : b + 1])  # a batch of one
+            loss = loss_fn(_model_of_x(model, x[b : b + 1]), y[b : b + 1])  # a batch of one
             _check_scalar(loss)
             grads = torch.autograd.grad(loss, params, allow_unused=True)
             for (k, p), g in zip(named, grads):  # None: p does not affect loss
@@ -412,7 +425,7 @@ def per_example_grads_vmap(
     def loss_of_one(params: TensorDict, x_b: torch.Tensor, y_b: torch.Tensor):
         batch_of_one = x_b.unsqueeze(0)  # as in the loop
         state = (params, frozen, buffers)
-        output = functional_call(model, state, (batch_of_one,))
+        output = _model_of_x(lambda x: functional_call(model, state, (x,)), batch_of_one)
         loss = loss_fn(output, y_b.unsqueeze(0))
         _check_scalar(loss)
         return loss

@@ -158,6 +158,7 @@ def relative_residual(z: torch.Tensor, gz: torch.Tensor) -> float:
     """
     _checks.tensor("z", z, floating=True, shape="(..., d)")
     _checks.tensor("gz", gz, floating=True, shape="(..., d)")
+    _checks.alike(z=z, gz=gz)
     if z.shape != gz.shape or z.ndim == 0:
         raise ValueError(
             f"z and gz must have one shape (..., d); got {tuple(z.shape)} and {tuple(gz.shape)}"
