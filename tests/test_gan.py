@@ -1,5 +1,6 @@
 """Tests of gradland.gan: the losses, the networks, the training loop and the checks."""
 
+import copy
 import math
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradland.data import horn
-from gradland.gan import CostNet, Generator, cost_loss, generator_loss, train_gan
+from gradland.gan import CostNet, GeneratorNet, cost_loss, generator_loss, train_gan
 
 energies = st.lists(st.floats(-5.0, 5.0), min_size=1, max_size=6).map(
     lambda v: torch.tensor(v, dtype=torch.float64)
@@ -52,12 +53,22 @@ def test_cost_loss_falls_when_data_energy_falls_or_sample_energy_rises(data, fak
 
 def test_generator_losses_match_their_formulas_and_increase_with_the_energy():
     energy = torch.tensor([-1.0, 0.0, 2.0])
-    assert torch.allclose(generator_loss(energy, kind="hinge"), energy.mean())
+    assert torch.allclose(generator_loss(energy + 1, kind="hinge"), (energy + 1).mean())
     d = torch.sigmoid(-energy)
     assert torch.allclose(generator_loss(energy), -torch.log(d).mean())
     assert torch.allclose(generator_loss(energy, saturating=True), torch.log(1 - d).mean())
     for kwargs in ({"kind": "hinge"}, {}, {"saturating": True}):
-        assert generator_loss(energy + 0.1, **kwargs) > generator_loss(energy, **kwargs)
+        assert generator_loss(energy + 1.1, **kwargs) > generator_loss(energy + 1, **kwargs)
+
+
+def test_the_hinge_losses_refuse_negative_energies_alike():
+    """cost_loss(kind="hinge") refuses a negative energy, and so does its sibling."""
+    negative, zero = torch.tensor([1.0, -0.5]), torch.zeros(2)
+    with pytest.raises(ValueError, match="energy_fake must be non-negative for the hinge loss"):
+        cost_loss(zero, negative, kind="hinge")
+    with pytest.raises(ValueError, match="energy_fake must be non-negative for the hinge loss"):
+        generator_loss(negative, kind="hinge")
+    assert generator_loss(negative).isfinite()  # the logistic kind takes any real energy
 
 
 def test_saturating_loss_gives_vanishing_gradients_to_bad_samples():
@@ -72,12 +83,12 @@ def test_saturating_loss_gives_vanishing_gradients_to_bad_samples():
 
 def test_generator_output_shape_and_range():
     z = torch.randn(7, 3) * 10
-    assert Generator(3, 64, 16, output="sigmoid")(z).shape == (7, 64)
-    y = Generator(3, 64, 16, output="sigmoid")(z)
+    assert GeneratorNet(3, 64, 16, output="sigmoid")(z).shape == (7, 64)
+    y = GeneratorNet(3, 64, 16, output="sigmoid")(z)
     assert bool(((y >= 0) & (y <= 1)).all())
-    y = Generator(3, 5, 16, output="tanh")(z)
+    y = GeneratorNet(3, 5, 16, output="tanh")(z)
     assert bool((y.abs() <= 1).all())
-    gen = Generator(2, 2, 16, latent="uniform")
+    gen = GeneratorNet(2, 2, 16, latent="uniform")
     z = gen.sample_latent(500, generator=torch.Generator().manual_seed(0))
     assert z.shape == (500, 2) and bool((z.abs() <= 1).all())
 
@@ -92,17 +103,24 @@ def test_cost_net_shape_sign_and_seed():
 
 def test_generator_step_sends_gradient_to_g_only():
     torch.manual_seed(0)
-    cost, gen = CostNet(2, 8), Generator(1, 2, 8)
+    cost, gen = CostNet(2, 8), GeneratorNet(1, 2, 8)
     loss = generator_loss(cost(gen(torch.randn(16, 1))))
     g_grads = torch.autograd.grad(loss, list(gen.parameters()), retain_graph=True)
     assert all(g.abs().sum() > 0 for g in g_grads)
-    # train_gan: after a step C holds no gradient from the generator's loss, and
-    # a generator step with C frozen leaves C's weights exactly as they were.
-    before = [p.detach().clone() for p in cost.parameters()]
+    # train_gan: after a step C holds no gradient from the generator's loss, and C's
+    # weights are exactly those of its own Adam step: the generator's step left them alone.
     data = horn(64, x=1.0).y
-    train_gan(cost, gen, data, steps=1, lr_cost=0.0)
+    expected = copy.deepcopy(cost)
+    rng = torch.Generator().manual_seed(0)  # train_gan's draws: the data batch, then the latents
+    y = data[torch.randint(len(data), (64,), generator=rng)]
+    with torch.no_grad():
+        y_hat = gen(gen.sample_latent(64, generator=rng))
+    optimiser = torch.optim.Adam(expected.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    cost_loss(expected(y), expected(y_hat)).backward()
+    optimiser.step()
+    train_gan(cost, gen, data, steps=1)
     assert all(p.grad is None for p in cost.parameters())
-    assert all(torch.equal(a, p) for a, p in zip(before, cost.parameters()))
+    assert all(torch.equal(a, p) for a, p in zip(expected.parameters(), cost.parameters()))
 
 
 # ---------------------------------------------------------------- training
@@ -112,7 +130,7 @@ def test_generator_step_sends_gradient_to_g_only():
 def test_training_lowers_the_cost_loss_and_the_energy_of_data(kind):
     torch.manual_seed(0)
     data = horn(256, x=1.0, noise=0.03).y
-    cost, gen = CostNet(2, (32, 32), nonnegative=kind == "hinge"), Generator(1, 2, (32, 32))
+    cost, gen = CostNet(2, (32, 32), nonnegative=kind == "hinge"), GeneratorNet(1, 2, (32, 32))
     with torch.no_grad():
         initial = gen(gen.sample_latent(256, generator=torch.Generator().manual_seed(1)))
         before = cost_loss(cost(data), cost(initial), kind=kind)
@@ -125,7 +143,7 @@ def test_training_lowers_the_cost_loss_and_the_energy_of_data(kind):
 
 
 def test_snapshots_are_frozen_copies():
-    cost, gen = CostNet(2, 8), Generator(1, 2, 8)
+    cost, gen = CostNet(2, 8), GeneratorNet(1, 2, 8)
     history = train_gan(cost, gen, horn(64, x=1.0).y, steps=5, snapshot_at=[0, 5])
     c0, g0 = history.snapshots[0]
     c5, _ = history.snapshots[5]
@@ -138,10 +156,10 @@ def test_snapshots_are_frozen_copies():
 
 
 def test_shape_dtype_and_device_errors_are_clear():
-    cost, gen = CostNet(2, 8), Generator(1, 2, 8)
+    cost, gen = CostNet(2, 8), GeneratorNet(1, 2, 8)
     with pytest.raises(ValueError, match=r"shape \(n, 2\).*\(5, 3\)"):
         cost(torch.zeros(5, 3))
-    with pytest.raises(TypeError, match="dtype of the network, torch.float32.*float64"):
+    with pytest.raises(TypeError, match="y must have the model's dtype torch.float32.*float64"):
         cost(torch.zeros(5, 2, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"shape \(n, 1\)"):
         gen(torch.zeros(5))
@@ -153,18 +171,109 @@ def test_shape_dtype_and_device_errors_are_clear():
         generator_loss(torch.zeros(3, dtype=torch.int64))
     with pytest.raises(ValueError, match="kind must be one of"):
         cost_loss(torch.zeros(3), torch.zeros(3), kind="wasserstein")
-    with pytest.raises(ValueError, match="non-negative energies"):
+    with pytest.raises(ValueError, match="energy_data must be non-negative for the hinge loss"):
         cost_loss(torch.tensor([-1.0]), torch.zeros(1), kind="hinge")
+    with pytest.raises(ValueError, match="energy_fake must be non-negative for the hinge loss.*minimum of -inf"):
+        cost_loss(torch.zeros(1), torch.tensor([1.0, -math.inf]), kind="hinge")
     with pytest.raises(ValueError, match="margin must be positive"):
         cost_loss(torch.zeros(1), torch.zeros(1), kind="hinge", margin=0.0)
     with pytest.raises(ValueError, match="non-negative cost network"):
         train_gan(cost, gen, torch.zeros(4, 2), steps=1, kind="hinge")
-    with pytest.raises(ValueError, match="dimension 3"):
-        train_gan(cost, Generator(1, 3, 8), torch.zeros(4, 2), steps=1)
+    with pytest.raises(ValueError, match="gen makes points of size d = 3, the cost network reads d = 2"):
+        train_gan(cost, GeneratorNet(1, 3, 8), torch.zeros(4, 2), steps=1)
     with pytest.raises(ValueError, match="snapshot_at"):
         train_gan(cost, gen, torch.zeros(4, 2), steps=1, snapshot_at=[2])
     with pytest.raises(ValueError, match="output must be one of"):
-        Generator(1, 2, output="relu")
+        GeneratorNet(1, 2, output="relu")
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda: CostNet(True), TypeError, "d must be an int; got bool"),
+        (lambda: CostNet(0), ValueError, "d must be at least 1; got 0"),
+        (lambda: CostNet(2, hidden=(16, 0)), ValueError, "each of hidden must be at least 1"),
+        (lambda: CostNet(2, hidden="16"), TypeError, "hidden must be an int or a sequence of ints; got str"),
+        (lambda: CostNet(2, hidden=(16.0,)), TypeError, "each of hidden must be an int; got float"),
+        (lambda: CostNet(2, seed=1.5), TypeError, "seed must be an int; got float"),
+        (lambda: GeneratorNet(True, 2), TypeError, "d_z must be an int; got bool"),
+        (lambda: GeneratorNet(1, 2.0), TypeError, "d must be an int; got float"),
+        (lambda: GeneratorNet(1, 2, latent="cauchy"), ValueError, "latent must be one of"),
+        (lambda: GeneratorNet(1, 2).sample_latent(True), TypeError, "n must be an int; got bool"),
+        (lambda: GeneratorNet(1, 2).sample_latent(0), ValueError, "n must be at least 1; got 0"),
+        (lambda: GeneratorNet(1, 2).sample_latent(3, generator=0), TypeError, "generator must be a torch.Generator"),
+        (lambda: GeneratorNet(1, 2)(torch.zeros(0, 1)), ValueError, r"z must have shape \(n, 1\) with n >= 1"),
+        (lambda: cost_loss(torch.zeros(2), torch.zeros(2), margin=math.inf), ValueError, "margin must be a finite"),
+        (lambda: cost_loss(torch.zeros(2), torch.zeros(2), margin="0.1"), TypeError, "margin must be a real number"),
+        (lambda: cost_loss(torch.zeros(2), torch.zeros(2), margin=None), TypeError, "margin must be a real number"),
+        (lambda: cost_loss(torch.zeros(2), torch.zeros(2), margin=True), TypeError, "margin must be a real number"),
+        (lambda: cost_loss(torch.zeros(0), torch.zeros(2)), ValueError, r"energy_data must have shape \(n,\)"),
+        (lambda: cost_loss(torch.zeros(2), [0.0]), TypeError, "energy_fake must be a floating torch.Tensor"),
+        (lambda: generator_loss(torch.zeros(2), kind="hinge", saturating=True), ValueError, "saturating=True"),
+    ],
+)
+def test_networks_and_losses_check_their_inputs(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"lr_cost": math.inf}, ValueError, "lr_cost must be a finite number; got inf"),
+        ({"lr_generator": math.inf}, ValueError, "lr_generator must be a finite number; got inf"),
+        ({"lr_cost": 0.0}, ValueError, "lr_cost must be positive"),
+        ({"lr_generator": "0.1"}, TypeError, "lr_generator must be a real number; got str"),
+        ({"betas": (0.5,)}, TypeError, r"betas must be a pair of numbers \(beta_1, beta_2\); got \(0.5,\)"),
+        ({"betas": None}, TypeError, "betas must be a pair of numbers"),
+        ({"betas": (1.0, 0.9)}, ValueError, r"betas\[0\] must be below 1"),
+        ({"betas": (0.5, math.nan)}, ValueError, r"betas\[1\] must be a finite number"),
+        ({"snapshot_at": 5}, TypeError, "snapshot_at must be a sequence of step counts; got int"),
+        ({"snapshot_at": [True]}, ValueError, "snapshot_at must hold step counts between 0 and 2"),
+        ({"steps": -1}, ValueError, "steps must be at least 0; got -1"),
+        ({"steps": 2.0}, TypeError, "steps must be an int; got float"),
+        ({"batch_size": 0}, ValueError, "batch_size must be at least 1"),
+        ({"margin": math.inf}, ValueError, "margin must be a finite number"),
+        ({"seed": None}, TypeError, "seed must be an int; got NoneType"),
+        ({"kind": "wasserstein"}, ValueError, "kind must be one of"),
+    ],
+)
+def test_train_gan_checks_its_arguments(kwargs, error, message):
+    cost, gen = CostNet(2, 8), GeneratorNet(1, 2, 8)
+    with pytest.raises(error, match=message):
+        train_gan(cost, gen, horn(16, x=1.0).y, **{"steps": 2, **kwargs})
+
+
+def test_train_gan_names_the_networks_and_the_data():
+    cost, gen = CostNet(2, 8), GeneratorNet(1, 2, 8)
+    data = horn(16, x=1.0).y
+    with pytest.raises(TypeError, match="cost must be a gradland.gan.CostNet; got Linear"):
+        train_gan(torch.nn.Linear(2, 1), gen, data, 1)
+    with pytest.raises(TypeError, match="gen must be a gradland.gan.GeneratorNet; got Generator"):
+        train_gan(cost, torch.Generator(), data, 1)
+    with pytest.raises(ValueError, match=r"data must have shape \(n, 2\) with n >= 1"):
+        train_gan(cost, gen, data[:0], 1)
+    with pytest.raises(TypeError, match="data must have the model's dtype"):
+        train_gan(cost, gen, data.double(), 1)
+    with pytest.raises(ValueError, match="gen must have the data's device and dtype"):
+        train_gan(cost, gen.double(), data, 1)
+
+
+def test_train_gan_records_the_named_series():
+    history = train_gan(CostNet(2, 8), GeneratorNet(1, 2, 8), horn(32, x=1.0).y, steps=3, batch_size=8)
+    assert {"cost_loss", "generator_loss", "energy_data", "energy_fake", "lr", "snapshots"} == set(history)
+    assert all(len(history[name]) == 3 for name in ("cost_loss", "generator_loss", "energy_data", "energy_fake"))
+    assert history.snapshots == {} and history.lr == [1e-3] * 3
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["lr_cost", "lr_generator", "margin"]),
+       st.one_of(st.floats(allow_nan=True, allow_infinity=True).filter(lambda v: not (0 < v < math.inf)),
+                 st.text(max_size=2), st.none(), st.booleans()))
+def test_bad_rates_and_margins_never_reach_the_loop(name, value):
+    error = ValueError if isinstance(value, float) else TypeError
+    with pytest.raises(error, match=name):
+        train_gan(CostNet(2, 4), GeneratorNet(1, 2, 4), horn(8, x=1.0).y, steps=1, **{name: value})
 
 
 def test_logistic_optimum_is_the_log_density_ratio():
@@ -194,7 +303,7 @@ def test_logistic_optimum_is_the_log_density_ratio():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_gan_trains_on_the_gpu():
-    cost, gen = CostNet(2, hidden=16).to("cuda"), Generator(1, 2, hidden=16).to("cuda")
+    cost, gen = CostNet(2, hidden=16).to("cuda"), GeneratorNet(1, 2, hidden=16).to("cuda")
     history = train_gan(cost, gen, horn(256, x=1.0, device="cuda").y, steps=20)
     assert len(history.cost_loss) == 20
     assert gen(gen.sample_latent(4)).device.type == "cuda"

@@ -13,14 +13,15 @@ in turns:
 
 Top to bottom:
 
-* :class:`CostNet` and :class:`Generator`, two small multilayer perceptrons;
+* :class:`CostNet` and :class:`GeneratorNet`, two small multilayer perceptrons;
 * :func:`cost_loss`, the contrastive loss of the cost network, in its
   ``"logistic"`` form (the original GAN, with the discriminator
   :math:`D = \operatorname{sigmoid}(-C)`) and its ``"hinge"`` form (the margin
   loss of the energy-based GAN);
 * :func:`generator_loss`, the loss of the generator;
-* :func:`train_gan`, the alternating training loop, which returns a
-  :class:`GANHistory`.
+* :func:`train_gan`, the alternating training: the two losses minimised in
+  turn by :func:`gradland.train.fit`, which returns a
+  :class:`gradland.train.History`.
 
 Every function takes batches with the examples along the first dimension:
 data of shape ``(n, d)``, latents of shape ``(n, d_z)``, energies of shape
@@ -32,21 +33,21 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gradland import _checks
 from gradland._checks import describe as _describe
-from gradland.ae import mlp
+from gradland.ae import _check_batch, mlp
+from gradland.train import History, fit
 
 __all__ = [
     "CostNet",
-    "Generator",
+    "GeneratorNet",
     "cost_loss",
     "generator_loss",
-    "GANHistory",
     "train_gan",
 ]
 
@@ -54,35 +55,77 @@ __all__ = [
 KINDS = ("logistic", "hinge")
 
 
-def _check_batch(name: str, value: object, width: int, module: nn.Module) -> torch.Tensor:
-    """Check that ``value`` is a batch ``(n, width)`` with the dtype and device of
-    ``module``."""
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (n, {width}); got {_describe(value)}")
-    if value.ndim != 2 or value.shape[1] != width or value.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (n, {width}) with n >= 1; got {_describe(value)}")
-    weight = next(module.parameters())
-    if value.dtype != weight.dtype:
-        raise TypeError(f"{name} must have the dtype of the network, {weight.dtype}; got {_describe(value)}")
-    if value.device != weight.device:
-        raise ValueError(f"{name} must be on the network's device, {weight.device}; got {_describe(value)}")
+# --------------------------------------------------------------------------
+# Input checks (the batch check is gradland.ae's)
+# --------------------------------------------------------------------------
+
+
+def _check_hidden(hidden: object) -> tuple[int, ...]:
+    """The widths of the hidden layers: a positive int or a sequence of them."""
+    widths = (hidden,) if isinstance(hidden, int) and not isinstance(hidden, bool) else hidden
+    if not isinstance(widths, (tuple, list)):
+        raise TypeError(f"hidden must be an int or a sequence of ints; got {_describe(hidden)}")
+    return tuple(_checks.integer("each of hidden", width, minimum=1) for width in widths)
+
+
+def _check_kind(kind: object) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    return kind  # type: ignore[return-value]
+
+
+def _check_energies(name: str, value: object, kind: str) -> torch.Tensor:
+    """Energies ``(n,)``, floating, ``n >= 1``; non-negative for the hinge ``kind``
+    (otherwise an energy of the data falling without end lowers either loss)."""
+    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating torch.Tensor of energies; got {_describe(value)}")
+    if value.ndim != 1 or value.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (n,), one energy per example; got {_describe(value)}")
+    if kind == "hinge" and bool((value < 0).any()):
+        raise ValueError(
+            f"{name} must be non-negative for the hinge loss (use CostNet(..., nonnegative=True)); "
+            f"got a minimum of {value.min().item():g}"
+        )
     return value
+
+
+def _check_networks(cost: object, gen: object, data: object) -> torch.Tensor:
+    """For :func:`train_gan`: the two networks, and data they can both work with."""
+    if not isinstance(cost, CostNet):
+        raise TypeError(f"cost must be a gradland.gan.CostNet; got {_describe(cost)}")
+    if not isinstance(gen, GeneratorNet):
+        raise TypeError(f"gen must be a gradland.gan.GeneratorNet; got {_describe(gen)}")
+    data = _check_batch("data", data, cost.d, next(cost.parameters()))
+    if gen.d != cost.d:
+        raise ValueError(f"gen makes points of size d = {gen.d}, the cost network reads d = {cost.d}")
+    weight = next(gen.parameters())
+    if weight.device != data.device or weight.dtype != data.dtype:
+        raise ValueError(
+            f"gen must have the data's device and dtype, {data.device} and {data.dtype}; "
+            f"got {weight.device} and {weight.dtype}"
+        )
+    return data
+
+
+def _check_betas(betas: object) -> tuple[float, float]:
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise TypeError(f"betas must be a pair of numbers (beta_1, beta_2); got {betas!r}")
+    return tuple(_checks.real(f"betas[{i}]", beta, minimum=0, below=1) for i, beta in enumerate(betas))
+
+
+def _check_snapshots(snapshot_at: object, steps: int) -> set[int]:
+    if not isinstance(snapshot_at, Iterable) or isinstance(snapshot_at, (str, torch.Tensor)):
+        raise TypeError(f"snapshot_at must be a sequence of step counts; got {_describe(snapshot_at)}")
+    snapshot_at = set(snapshot_at)
+    if any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= steps for s in snapshot_at):
+        raise ValueError(f"snapshot_at must hold step counts between 0 and {steps}; got {sorted(snapshot_at, key=str)}")
+    return snapshot_at
 
 
 def _mlp(sizes: Sequence[int], seed: int) -> nn.Sequential:
     """Linear layers of the given sizes with leaky ReLUs between them, seeded: the
     autoencoders' perceptron of :func:`gradland.ae.mlp` with another activation."""
     return mlp(list(sizes), activation=functools.partial(nn.LeakyReLU, 0.2), seed=seed)
-
-
-def _check_sizes(name: str, value: object, *, allow_empty: bool = False) -> tuple[int, ...]:
-    if isinstance(value, int):
-        value = (value,)
-    if not isinstance(value, (tuple, list)) or not all(isinstance(v, int) and v >= 1 for v in value):
-        raise ValueError(f"{name} must be a positive int or a sequence of them; got {value!r}")
-    if not value and not allow_empty:
-        raise ValueError(f"{name} must not be empty")
-    return tuple(value)
 
 
 # --------------------------------------------------------------------------
@@ -103,14 +146,23 @@ class CostNet(nn.Module):
 
     Parameters
     ----------
-    dim : int
-        The dimension :math:`d` of the targets.
+    d : int
+        The size :math:`d` of the targets.
     hidden : int or sequence of int
         Widths of the hidden layers.
     nonnegative : bool
         Whether to make the energy non-negative, :math:`C = \lvert h \rvert`.
     seed : int
         Seed of the initial weights (the global random state is left alone).
+
+    Raises
+    ------
+    TypeError
+        If ``d``, a width or ``seed`` is not an int; from :meth:`forward`, if
+        ``y`` is not a floating tensor of the network's dtype.
+    ValueError
+        If ``d`` or a width is below 1; from :meth:`forward`, if ``y`` is not
+        of shape ``(n, d)``, :math:`n \ge 1`, on the network's device.
 
     Examples
     --------
@@ -122,21 +174,21 @@ class CostNet(nn.Module):
     (torch.Size([5]), True)
     """
 
-    def __init__(self, dim: int, hidden: int | Sequence[int] = (64, 64), *, nonnegative: bool = False, seed: int = 0):
+    def __init__(self, d: int, hidden: int | Sequence[int] = (64, 64), *, nonnegative: bool = False, seed: int = 0):
         super().__init__()
-        (self.dim,) = _check_sizes("dim", dim)
+        self.d = _checks.integer("d", d, minimum=1)
         self.nonnegative = bool(nonnegative)
-        self.net = _mlp((self.dim, *_check_sizes("hidden", hidden, allow_empty=True), 1), seed)
+        self.net = _mlp((self.d, *_check_hidden(hidden), 1), seed)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         r"""The energies :math:`C(\bm{y}_i)` of a batch ``y`` of shape ``(n, d)``: shape
         ``(n,)``."""
-        y = _check_batch("y", y, self.dim, self)
+        y = _check_batch("y", y, self.d, self.net[0].weight)
         energy = self.net(y).squeeze(-1)
         return energy.abs() if self.nonnegative else energy
 
 
-class Generator(nn.Module):
+class GeneratorNet(nn.Module):
     r"""The generator :math:`G \colon \R^{d_z} \to \R^d`, which makes contrastive
     samples :math:`\hat{\bm{y}} = G(\bm{z})`.
 
@@ -144,14 +196,15 @@ class Generator(nn.Module):
     activation chosen for the data: ``"sigmoid"`` for pixel intensities in
     :math:`[0, 1]`, ``None`` for points anywhere in :math:`\R^d`. The latent
     is standard normal, :math:`\bm{z} \sim \mathcal{N}(\bm{0}, \Id)`, or
-    uniform on :math:`[-1, 1]^{d_z}`.
+    uniform on :math:`[-1, 1]^{d_z}`. (The name keeps it apart from
+    :class:`torch.Generator`, the source of random numbers it draws from.)
 
     Parameters
     ----------
-    latent_dim : int
-        The dimension :math:`d_z` of the latent.
-    dim : int
-        The dimension :math:`d` of the samples.
+    d_z : int
+        The size :math:`d_z` of the latent.
+    d : int
+        The size :math:`d` of the samples.
     hidden : int or sequence of int
         Widths of the hidden layers.
     output : {None, "sigmoid", "tanh"}
@@ -161,11 +214,21 @@ class Generator(nn.Module):
     seed : int
         Seed of the initial weights.
 
+    Raises
+    ------
+    TypeError
+        If a size, a width or ``seed`` is not an int; from :meth:`forward`, if
+        ``z`` is not a floating tensor of the network's dtype.
+    ValueError
+        If a size or a width is below 1, or ``output`` or ``latent`` unknown;
+        from :meth:`forward`, if ``z`` is not of shape ``(n, d_z)``,
+        :math:`n \ge 1`, on the network's device.
+
     Examples
     --------
     >>> import torch
-    >>> from gradland.gan import Generator
-    >>> gen = Generator(latent_dim=3, dim=64, hidden=32, output="sigmoid")
+    >>> from gradland.gan import GeneratorNet
+    >>> gen = GeneratorNet(d_z=3, d=64, hidden=32, output="sigmoid")
     >>> y_hat = gen(gen.sample_latent(10, generator=torch.Generator().manual_seed(0)))
     >>> y_hat.shape, bool(((0 <= y_hat) & (y_hat <= 1)).all())
     (torch.Size([10, 64]), True)
@@ -176,8 +239,8 @@ class Generator(nn.Module):
 
     def __init__(
         self,
-        latent_dim: int,
-        dim: int,
+        d_z: int,
+        d: int,
         hidden: int | Sequence[int] = (64, 64),
         *,
         output: str | None = None,
@@ -185,19 +248,19 @@ class Generator(nn.Module):
         seed: int = 0,
     ):
         super().__init__()
-        (self.latent_dim,) = _check_sizes("latent_dim", latent_dim)
-        (self.dim,) = _check_sizes("dim", dim)
+        self.d_z = _checks.integer("d_z", d_z, minimum=1)
+        self.d = _checks.integer("d", d, minimum=1)
         if output not in self.OUTPUTS:
             raise ValueError(f"output must be one of {self.OUTPUTS}; got {output!r}")
         if latent not in self.LATENTS:
             raise ValueError(f"latent must be one of {self.LATENTS}; got {latent!r}")
         self.output, self.latent = output, latent
-        self.net = _mlp((self.latent_dim, *_check_sizes("hidden", hidden, allow_empty=True), self.dim), seed)
+        self.net = _mlp((self.d_z, *_check_hidden(hidden), self.d), seed)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         r"""The samples :math:`G(\bm{z}_i)` of a batch ``z`` of shape ``(n, d_z)``:
         shape ``(n, d)``."""
-        z = _check_batch("z", z, self.latent_dim, self)
+        z = _check_batch("z", z, self.d_z, self.net[0].weight)
         out = self.net(z)
         if self.output == "sigmoid":
             return torch.sigmoid(out)
@@ -206,39 +269,29 @@ class Generator(nn.Module):
         return out
 
     def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        r"""Draw ``n`` latents :math:`\bm{z}`, shape ``(n, d_z)``, on the generator's
+        r"""Draw ``n`` latents :math:`\bm{z}`, shape ``(n, d_z)``, on the network's
         device.
 
-        The numbers are drawn on the CPU (with ``generator`` if given) and then
-        moved, so a seed gives the same latents on every device.
+        The numbers are drawn on the CPU (with ``generator``, a CPU
+        :class:`torch.Generator`, if given) and then moved, so a seed gives the
+        same latents on every device.
         """
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int; got {n!r}")
-        weight = next(self.parameters())
+        n = _checks.integer("n", n, minimum=1)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None; got {_describe(generator)}")
+        if generator is not None and generator.device.type != "cpu":
+            raise ValueError(f"generator must draw on the CPU; got one on {generator.device}")
+        weight = self.net[0].weight
         if self.latent == "normal":
-            z = torch.randn(n, self.latent_dim, generator=generator)
+            z = torch.randn(n, self.d_z, generator=generator)
         else:
-            z = 2 * torch.rand(n, self.latent_dim, generator=generator) - 1
+            z = 2 * torch.rand(n, self.d_z, generator=generator) - 1
         return z.to(device=weight.device, dtype=weight.dtype)
 
 
 # --------------------------------------------------------------------------
 # The losses
 # --------------------------------------------------------------------------
-
-
-def _check_energies(name: str, value: object) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating torch.Tensor of energies; got {_describe(value)}")
-    if value.ndim != 1 or value.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (n,), one energy per example; got {_describe(value)}")
-    return value
-
-
-def _check_kind(kind: object) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
-    return kind  # type: ignore[return-value]
 
 
 def cost_loss(
@@ -282,7 +335,8 @@ def cost_loss(
     kind : {"logistic", "hinge"}
         The form of the loss.
     margin : float
-        The margin :math:`m_0 > 0` of the hinge loss (unused by the logistic one).
+        The margin :math:`m_0 > 0` of the hinge loss, finite (unused by the
+        logistic one).
 
     Returns
     -------
@@ -291,10 +345,13 @@ def cost_loss(
 
     Raises
     ------
+    TypeError
+        If the energies are not floating tensors, or ``margin`` not a number.
     ValueError
-        For an unknown ``kind``, a non-positive margin, energies of the
-        wrong shape or on different devices, or negative energies with the
-        hinge loss (which would let :math:`C(\bm{y}) \to -\infty`).
+        For an unknown ``kind``, a margin not finite and positive, energies
+        not of shape ``(n,)`` with :math:`n \ge 1` or on different devices, or
+        negative energies with the hinge loss (which would let
+        :math:`C(\bm{y}) \to -\infty`).
 
     Examples
     --------
@@ -307,21 +364,15 @@ def cost_loss(
     tensor(1.3863)
     """
     kind = _check_kind(kind)
-    energy_data = _check_energies("energy_data", energy_data)
-    energy_fake = _check_energies("energy_fake", energy_fake)
+    margin = _checks.real("margin", margin, positive=True)
+    energy_data = _check_energies("energy_data", energy_data, kind)
+    energy_fake = _check_energies("energy_fake", energy_fake, kind)
     if energy_data.device != energy_fake.device:
         raise ValueError(
             f"energy_data and energy_fake must be on one device; got {energy_data.device} and {energy_fake.device}"
         )
     if kind == "logistic":
         return F.softplus(energy_data).mean() + F.softplus(-energy_fake).mean()
-    if not margin > 0:
-        raise ValueError(f"margin must be positive; got {margin!r}")
-    if bool((energy_data < 0).any()) or bool((energy_fake < 0).any()):
-        raise ValueError(
-            "the hinge loss needs non-negative energies "
-            "(use CostNet(..., nonnegative=True))"
-        )
     return energy_data.mean() + F.relu(margin - energy_fake).mean()
 
 
@@ -356,6 +407,15 @@ def generator_loss(energy_fake: torch.Tensor, *, kind: str = "logistic", saturat
     torch.Tensor
         The loss, a scalar.
 
+    Raises
+    ------
+    TypeError
+        If ``energy_fake`` is not a floating tensor.
+    ValueError
+        For an unknown ``kind``, ``saturating=True`` with the hinge kind,
+        energies not of shape ``(m,)`` with :math:`m \ge 1`, or negative
+        energies with the hinge kind, as :func:`cost_loss` refuses them.
+
     Examples
     --------
     >>> import torch
@@ -367,10 +427,10 @@ def generator_loss(energy_fake: torch.Tensor, *, kind: str = "logistic", saturat
     tensor(0.6931)
     """
     kind = _check_kind(kind)
-    energy_fake = _check_energies("energy_fake", energy_fake)
+    energy_fake = _check_energies("energy_fake", energy_fake, kind)
+    if saturating and kind == "hinge":
+        raise ValueError("saturating=True only applies to kind='logistic'")
     if kind == "hinge":
-        if saturating:
-            raise ValueError("saturating=True only applies to kind='logistic'")
         return energy_fake.mean()
     if saturating:
         return -F.softplus(-energy_fake).mean()
@@ -382,26 +442,9 @@ def generator_loss(energy_fake: torch.Tensor, *, kind: str = "logistic", saturat
 # --------------------------------------------------------------------------
 
 
-@dataclass
-class GANHistory:
-    """What :func:`train_gan` records: one entry per step, and the snapshots asked
-    for."""
-
-    cost_loss: list[float] = field(default_factory=list)
-    """The loss of the cost network at each step (before its update)."""
-    generator_loss: list[float] = field(default_factory=list)
-    """The loss of the generator at each step (before its update)."""
-    energy_data: list[float] = field(default_factory=list)
-    r"""The mean energy :math:`C(\bm{y})` of the data batch at each step."""
-    energy_fake: list[float] = field(default_factory=list)
-    r"""The mean energy :math:`C(\hat{\bm{y}})` of the generated batch at each step."""
-    snapshots: dict[int, tuple[CostNet, Generator]] = field(default_factory=dict)
-    """Copies of the two networks, in evaluation mode, after the given numbers of steps."""
-
-
 def train_gan(
     cost: CostNet,
-    generator: Generator,
+    gen: GeneratorNet,
     data: torch.Tensor,
     steps: int,
     *,
@@ -414,31 +457,34 @@ def train_gan(
     saturating: bool = False,
     snapshot_at: Iterable[int] = (),
     seed: int = 0,
-) -> GANHistory:
+) -> History:
     r"""Train a cost network and a generator in turns.
 
     Each step draws a batch of data :math:`\bm{y}` and a batch of latents
     :math:`\bm{z}`, then
 
     1. updates :math:`C` by one Adam step on :func:`cost_loss` with
-       :math:`\hat{\bm{y}} = G(\bm{z})` detached, so that no gradient reaches
-       :math:`G`;
+       :math:`\hat{\bm{y}} = G(\bm{z})` made without a gradient, so that
+       nothing reaches :math:`G`;
     2. updates :math:`G` by one Adam step on :func:`generator_loss` of
        :math:`C(G(\bm{z}))` with fresh latents; the gradient flows *through*
        :math:`C` into :math:`G`, but only :math:`G`'s optimiser steps, and
        :math:`C`'s gradients are cleared before its next update.
 
+    The two losses are minimised in turn by :func:`gradland.train.fit`; a
+    callback records the mean energies and keeps the snapshots.
+
     Parameters
     ----------
     cost : CostNet
         The cost network, trained in place.
-    generator : Generator
-        The generator, trained in place; its samples must have the
-        dimension of the data.
+    gen : GeneratorNet
+        The generator, trained in place; its samples must have the size of
+        the data.
     data : torch.Tensor
         The training set, shape ``(N, d)``, on the networks' device and dtype.
     steps : int
-        Number of alternating steps.
+        Number of alternating steps, at least 0.
     kind : {"logistic", "hinge"}
         The form of the losses; see :func:`cost_loss`.
     margin : float
@@ -446,94 +492,97 @@ def train_gan(
     batch_size : int
         Number of data points, and of generated samples, per step.
     lr_cost, lr_generator : float
-        Adam's learning rates for :math:`C` and :math:`G`.
+        Adam's learning rates for :math:`C` and :math:`G`, positive and finite.
     betas : tuple of float
-        Adam's :math:`(\beta_1, \beta_2)` for both networks.
+        Adam's :math:`(\beta_1, \beta_2)` for both networks, each in
+        :math:`[0, 1)`.
     saturating : bool
         Passed to :func:`generator_loss`.
     snapshot_at : sequence of int
         Numbers of completed steps (0 to ``steps``) after which to keep a
         copy of both networks.
     seed : int
-        Seed of the batches and the latents (drawn on the CPU).
+        Seed of the batches and the latents (drawn on the CPU), and of the
+        global random state during the run, which is restored afterwards.
 
     Returns
     -------
-    GANHistory
-        The losses and mean energies at every step, and the snapshots.
+    gradland.train.History
+        ``cost_loss`` and ``generator_loss``, each loss at every step
+        (before its update); ``energy_data`` and ``energy_fake``, the mean
+        energies :math:`C(\bm{y})` and :math:`C(\hat{\bm{y}})` of the batches
+        of the cost's step; ``lr``, the cost's learning rate; and
+        ``snapshots``, a dict from a step count to copies of the two networks,
+        ``(C, G)``, in evaluation mode.
+
+    Raises
+    ------
+    TypeError
+        If ``cost`` or ``gen`` is of the wrong class, ``data`` is not a
+        floating tensor of their dtype, ``betas`` is not a pair, or a number
+        is of the wrong type.
+    ValueError
+        If ``data`` is not of shape ``(N, d)`` on their device, the sizes of
+        the networks disagree, the hinge loss meets a cost network that can
+        be negative, or a number is out of range.
+    FloatingPointError
+        If a loss is NaN or infinite: the run has diverged.
 
     Examples
     --------
     >>> import torch
     >>> from gradland.data import horn
-    >>> from gradland.gan import CostNet, Generator, train_gan
-    >>> cost, gen = CostNet(2, hidden=32), Generator(1, 2, hidden=32)
+    >>> from gradland.gan import CostNet, GeneratorNet, train_gan
+    >>> cost, gen = CostNet(2, hidden=32), GeneratorNet(1, 2, hidden=32)
     >>> history = train_gan(cost, gen, horn(256, x=1.0).y, steps=20,
     ...                     snapshot_at=[0, 20])
     >>> len(history.cost_loss), sorted(history.snapshots)
     (20, [0, 20])
     """
-    if not isinstance(cost, CostNet) or not isinstance(generator, Generator):
-        raise TypeError(
-            f"cost must be a CostNet and generator a Generator; got {type(cost).__name__} and "
-            f"{type(generator).__name__}"
-        )
-    data = _check_batch("data", data, cost.dim, cost)
-    if generator.dim != cost.dim:
-        raise ValueError(f"the generator makes points of dimension {generator.dim}, the cost network reads {cost.dim}")
-    g_weight = next(generator.parameters())
-    if g_weight.device != data.device or g_weight.dtype != data.dtype:
-        raise ValueError(
-            f"the generator must have the data's device and dtype, {data.device} and {data.dtype}; "
-            f"got {g_weight.device} and {g_weight.dtype}"
-        )
+    data = _check_networks(cost, gen, data)
     kind = _check_kind(kind)
     if kind == "hinge" and not cost.nonnegative:
         raise ValueError("the hinge loss needs a non-negative cost network: CostNet(..., nonnegative=True)")
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int; got {steps!r}")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
-    snapshot_at = set(snapshot_at)
-    if any(not isinstance(s, int) or not 0 <= s <= steps for s in snapshot_at):
-        raise ValueError(f"snapshot_at must hold step counts between 0 and {steps}; got {sorted(snapshot_at)}")
+    steps = _checks.integer("steps", steps, minimum=0)
+    batch_size = _checks.integer("batch_size", batch_size, minimum=1)
+    margin = _checks.real("margin", margin, positive=True)
+    betas = _check_betas(betas)
+    opt_cost = torch.optim.Adam(cost.parameters(), lr=_checks.real("lr_cost", lr_cost, positive=True), betas=betas)
+    opt_gen = torch.optim.Adam(
+        gen.parameters(), lr=_checks.real("lr_generator", lr_generator, positive=True), betas=betas
+    )
+    snapshot_at = _check_snapshots(snapshot_at, steps)
+    rng = torch.Generator().manual_seed(_checks.integer("seed", seed))  # batches and latents
+    energies = {}  # the energies of the last step of C, for the history
 
-    opt_cost = torch.optim.Adam(cost.parameters(), lr=lr_cost, betas=betas)
-    opt_gen = torch.optim.Adam(generator.parameters(), lr=lr_generator, betas=betas)
-    rng = torch.Generator().manual_seed(seed)
-    history = GANHistory()
+    def record(k: int, history: History) -> None:
+        if k > 0:
+            cost.zero_grad(set_to_none=True)  # what flowed into C in step 2 is not C's
+            for name, energy in energies.items():
+                history.record(name, energy.mean().item())
+        snapshots = history.setdefault("snapshots", {})
+        if k in snapshot_at:
+            snapshots[k] = (copy.deepcopy(cost).eval(), copy.deepcopy(gen).eval())
 
-    def snapshot(step: int) -> None:
-        if step in snapshot_at:
-            history.snapshots[step] = (copy.deepcopy(cost).eval(), copy.deepcopy(generator).eval())
-
-    snapshot(0)
-    for step in range(1, steps + 1):
+    def cost_step(k: int) -> torch.Tensor:
         # 1. The cost network: push down on data y, up on generated y_hat.
         index = torch.randint(len(data), (batch_size,), generator=rng).to(data.device)
         y = data[index]
         with torch.no_grad():
-            y_hat = generator(generator.sample_latent(batch_size, generator=rng))
+            y_hat = gen(gen.sample_latent(batch_size, generator=rng))
         energy_data, energy_fake = cost(y), cost(y_hat)
-        loss_c = cost_loss(energy_data, energy_fake, kind=kind, margin=margin)
-        opt_cost.zero_grad()
-        loss_c.backward()
-        opt_cost.step()
+        energies.update(energy_data=energy_data.detach(), energy_fake=energy_fake.detach())
+        return cost_loss(energy_data, energy_fake, kind=kind, margin=margin)
 
+    def generator_step(k: int) -> torch.Tensor:
         # 2. The generator: lower the energy C(G(z)) of fresh samples.
-        loss_g = generator_loss(
-            cost(generator(generator.sample_latent(batch_size, generator=rng))),
-            kind=kind,
-            saturating=saturating,
-        )
-        opt_gen.zero_grad()
-        loss_g.backward()
-        opt_gen.step()
-        cost.zero_grad(set_to_none=True)  # what flowed into C here is not C's to use
+        y_hat = gen(gen.sample_latent(batch_size, generator=rng))
+        return generator_loss(cost(y_hat), kind=kind, saturating=saturating)
 
-        history.cost_loss.append(loss_c.item())
-        history.generator_loss.append(loss_g.item())
-        history.energy_data.append(energy_data.mean().item())
-        history.energy_fake.append(energy_fake.mean().item())
-        snapshot(step)
-    return history
+    return fit(
+        {"cost_loss": cost_step, "generator_loss": generator_step},
+        {"cost_loss": opt_cost, "generator_loss": opt_gen},
+        steps,
+        callbacks=[record],
+        seed=seed,
+    )
