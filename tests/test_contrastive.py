@@ -181,7 +181,8 @@ def test_contrastive_loss_strictly_decreases_inside_the_margin():
         ((torch.zeros(3, dtype=torch.long), torch.zeros(3)), {}, "floating"),
         (([0.0], torch.zeros(1)), {}, "e_pos"),
         ((torch.zeros(3), torch.zeros(3)), {"kind": "square"}, "kind must be one of"),
-        ((torch.zeros(3), torch.zeros(3)), {"margin": 0.0}, "margin must be a positive"),
+        ((torch.zeros(3), torch.zeros(3)), {"margin": 0.0}, "margin must be positive"),
+        ((torch.zeros(3), torch.zeros(3)), {"margin": math.inf}, "margin must be a finite number; got inf"),
     ],
 )
 def test_contrastive_loss_checks_its_inputs(args, kwargs, match):
@@ -293,8 +294,8 @@ def test_regularised_checks_its_inputs():
         RegularisedEBM(penalty="l0")
     with pytest.raises(ValueError, match="lam"):
         RegularisedEBM(lam=-1.0)
-    with pytest.raises(ValueError, match="dim"):
-        RegularisedEBM(dim=0)
+    with pytest.raises(ValueError, match="d must be at least 1; got 0"):
+        RegularisedEBM(d=0)
     model = RegularisedEBM()
     with pytest.raises(ValueError, match=r"z must have shape \(2, 2\)"):
         model.energy(torch.zeros(2, 2), torch.zeros(2, 3))
@@ -324,3 +325,188 @@ def test_training_runs_on_the_gpu():
     energy = EnergyMLP(hidden=16).to("cuda")
     losses, y_hat = fit_contrastive(energy, y, steps=20, langevin_steps=2)
     assert y_hat.device.type == "cuda" and len(losses) == 20
+
+
+# --------------------------------------------------------------------------
+# the loops are gradland.train.fit, with the numbers of the loops they replaced
+# --------------------------------------------------------------------------
+
+
+def _adam_loop(parameters, loss, steps, lr):
+    """The loop that fit, fit_contrastive and fit_regularised ran before they used
+    gradland.train.fit, written out."""
+    optimizer = torch.optim.Adam(parameters, lr=lr)
+    losses = []
+    for _ in range(steps):
+        value = loss()
+        optimizer.zero_grad()
+        value.backward()
+        optimizer.step()
+        losses.append(value.item())
+    return losses
+
+
+def test_fit_gives_the_losses_of_the_hand_written_loop():
+    y = horn(16, x=1.0, noise=0.1, seed=0).y
+    ours = fit(LatentEBM(EllipseDecoder()), y, GRID, 3.0, steps=20, lr=0.05)
+    model = LatentEBM(EllipseDecoder())
+    assert ours == _adam_loop(model.parameters(), lambda: model.free_energy(y, GRID, 3.0).mean(), 20, 0.05)
+
+
+def test_fit_contrastive_gives_the_losses_and_samples_of_the_hand_written_loop():
+    y = horn(16, x=1.0, noise=0.1, seed=0).y
+    ours, ours_hat = fit_contrastive(EnergyMLP(hidden=8), y, steps=15, lr=0.02, langevin_steps=2, seed=4)
+    energy, generator = EnergyMLP(hidden=8), torch.Generator().manual_seed(4)
+    y_hat = []
+
+    def loss():
+        start = (2 * torch.rand(y.shape, generator=generator) - 1) * 3.0
+        y_hat[:] = [langevin(energy, start, steps=2, generator=generator)]
+        return contrastive_loss(energy(y), energy(y_hat[0]))
+
+    assert ours == _adam_loop(energy.parameters(), loss, 15, 0.02)
+    assert torch.equal(ours_hat, y_hat[0])
+
+
+def test_fit_regularised_gives_the_losses_of_the_hand_written_loop():
+    y = horn(16, x=1.0, noise=0.1, seed=0).y
+    ours = fit_regularised(RegularisedEBM(lam=1.0), y, steps=10, lr=0.05, infer_steps=20)
+    model = RegularisedEBM(lam=1.0)
+    assert ours == _adam_loop(model.parameters(), lambda: model.free_energy(y, steps=20).mean(), 10, 0.05)
+
+
+def test_a_diverging_run_stops_with_its_step():
+    y = horn(16, x=1.0, seed=0).y
+    model = LatentEBM(EllipseDecoder())
+    with pytest.raises(FloatingPointError, match="at step 2"):
+        fit(model, y, GRID, math.inf, steps=5, lr=1e30)
+
+
+# --------------------------------------------------------------------------
+# bad hyper-parameters and inputs get an error that names them
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        ({"steps": -1}, ValueError, "steps must be at least 0; got -1"),
+        ({"steps": 2.5}, TypeError, "steps must be an int; got float"),
+        ({"lr": math.inf}, ValueError, "lr must be a finite number; got inf"),
+        ({"lr": 0.0}, ValueError, "lr must be positive; got 0.0"),
+        ({"lr": "0.01"}, TypeError, "lr must be a real number; got str"),
+        ({"y": torch.zeros(0, 2)}, ValueError, r"y must hold at least one point; got a tensor of shape \(0, 2\)"),
+    ],
+)
+def test_fit_checks_its_hyper_parameters_and_data(change, error, message):
+    args = {"y": torch.zeros(3, 2)} | change
+    with pytest.raises(error, match=message):
+        fit(LatentEBM(EllipseDecoder()), args.pop("y"), GRID, 1.0, **args)
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        ({"beta": 0.0}, ValueError, "beta must be a positive inverse temperature"),
+        ({"y": [[0.0, 0.0]]}, TypeError, r"y must be a torch.Tensor of shape \(n, 2\); got list"),
+        ({"y": torch.zeros(3, 2, dtype=torch.int64)}, TypeError, "y must have a floating-point dtype"),
+        ({"y": torch.zeros(3, 3)}, ValueError, r"y must be a floating tensor of points of shape \(n, 2\)"),
+        ({"z_grid": GRID.reshape(1, -1, 1)}, ValueError, r"z_grid must have shape \(K,\) with K >= 1"),
+        ({"z_grid": torch.zeros(0)}, ValueError, r"z_grid must have shape \(K,\) with K >= 1"),
+        ({"z_grid": [0.0, 1.0]}, TypeError, r"z_grid must be a torch.Tensor of shape \(K,\); got list"),
+        ({"x": torch.zeros(1)}, ValueError, r"x must have shape \(3,\), one input per target"),
+        ({"model": EllipseDecoder()}, TypeError, "model must be a LatentEBM of gradland.ebm; got EllipseDecoder"),
+    ],
+)
+def test_fit_and_force_check_their_model_data_and_grid(change, error, message):
+    model = LatentEBM(HornDecoder(hidden=4) if "x" in change else EllipseDecoder())
+    args = {"model": model, "y": torch.zeros(3, 2), "z_grid": GRID, "beta": 1.0, "x": None} | change
+    with pytest.raises(error, match=message):
+        force(**args)
+    with pytest.raises(error, match=message):
+        fit(**args)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"steps": -1}, ValueError, "steps must be at least 0; got -1"),
+        ({"steps": 2.5}, TypeError, "steps must be an int; got float"),
+        ({"step_size": math.inf}, ValueError, "step_size must be a finite number; got inf"),
+        ({"step_size": None}, TypeError, "step_size must be a real number; got NoneType"),
+        ({"noise": math.inf}, ValueError, "noise must be a finite number; got inf"),
+        ({"noise": -0.1}, ValueError, "noise must be at least 0.0; got -0.1"),
+        ({"generator": 3}, TypeError, "generator must be a torch.Generator or None; got int"),
+    ],
+)
+def test_langevin_checks_its_hyper_parameters(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        langevin(lambda y: y.square().sum(dim=1), torch.ones(3, 2), **kwargs)
+    with pytest.raises(TypeError, match="energy must be a function; got NoneType"):
+        langevin(None, torch.ones(3, 2))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"steps": -1}, ValueError, "steps must be at least 0; got -1"),
+        ({"lr": math.inf}, ValueError, "lr must be a finite number; got inf"),
+        ({"box": math.inf}, ValueError, "box must be a finite number; got inf"),
+        ({"box": "3"}, TypeError, "box must be a real number; got str"),
+        ({"margin": math.inf}, ValueError, "margin must be a finite number; got inf"),
+        ({"langevin_steps": -1}, ValueError, "langevin_steps must be at least 0; got -1"),
+        ({"langevin_steps": 2.5}, TypeError, "langevin_steps must be an int; got float"),
+        ({"seed": 0.5}, TypeError, "seed must be an int; got float"),
+        ({"y": torch.zeros(0, 2)}, ValueError, "y must hold at least one point"),
+        ({"energy": lambda y: y.sum(dim=1)}, TypeError, "energy must be a torch.nn.Module, such as EnergyMLP; got function"),
+    ],
+)
+def test_fit_contrastive_checks_its_hyper_parameters(kwargs, error, message):
+    args = {"energy": EnergyMLP(hidden=4), "y": torch.zeros(3, 2)}
+    args.update(kwargs)
+    with pytest.raises(error, match=message):
+        fit_contrastive(args.pop("energy"), args.pop("y"), **args)
+
+
+def test_energy_mlp_and_fourier_decoder_refuse_another_dtype_instead_of_casting():
+    with pytest.raises(TypeError, match="y and the model's parameters must have the same dtype"):
+        EnergyMLP(hidden=4)(torch.zeros(3, 2, dtype=torch.float64))
+    with pytest.raises(ValueError, match="hidden must be a positive int; got True"):
+        EnergyMLP(hidden=True)
+    dec = FourierDecoder(harmonics=3)
+    z = torch.linspace(0, 2 * math.pi, 11)
+    with pytest.raises(TypeError, match="z and coef must have the same dtype; got torch.float64 and torch.float32"):
+        dec(z.double())
+    with pytest.raises(TypeError, match="z must have a floating-point dtype"):
+        dec(torch.zeros(3, dtype=torch.int64))
+    with pytest.raises(ValueError, match="harmonics must be a positive int; got True"):
+        FourierDecoder(harmonics=True)
+    double = FourierDecoder(harmonics=3).double()  # converting the module is the way
+    torch.testing.assert_close(double(z.double()).float(), dec(z))
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: RegularisedEBM(lam=math.inf), ValueError, "lam must be a finite number; got inf"),
+        (lambda: RegularisedEBM(lam="1"), TypeError, "lam must be a real number; got str"),
+        (lambda: RegularisedEBM(d=True), TypeError, "d must be an int; got bool"),
+        (lambda: RegularisedEBM(seed=0.5), TypeError, "seed must be an int; got float"),
+        (lambda: RegularisedEBM().infer_z(torch.zeros(3, 2), steps=-1), ValueError, "steps must be at least 0; got -1"),
+        (lambda: RegularisedEBM().free_energy(torch.zeros(3, 2), steps=2.5), TypeError, "steps must be an int"),
+        (lambda: RegularisedEBM().infer_z(torch.zeros(3, 2, dtype=torch.float64)), TypeError,
+         "y and the model's parameters must have the same dtype"),
+        (lambda: RegularisedEBM().energy(torch.zeros(3, 2), torch.zeros(3, 2, dtype=torch.float64)), TypeError,
+         "z and the model's parameters must have the same dtype"),
+        (lambda: fit_regularised(RegularisedEBM(), torch.zeros(3, 2), steps=-1), ValueError,
+         "steps must be at least 0; got -1"),
+        (lambda: fit_regularised(RegularisedEBM(), torch.zeros(3, 2), lr=math.inf), ValueError,
+         "lr must be a finite number; got inf"),
+        (lambda: fit_regularised(RegularisedEBM(), torch.zeros(3, 2), infer_steps=-1), ValueError,
+         "infer_steps must be at least 0; got -1"),
+        (lambda: fit_regularised(RegularisedEBM(), torch.zeros(0, 2)), ValueError, "y must hold at least one point"),
+    ],
+)
+def test_regularised_model_and_training_check_their_hyper_parameters(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -391,3 +391,79 @@ def test_infer_y_rejects_wrong_starts():
         model.infer_y(torch.zeros(5, 2, dtype=torch.int64), z_grid, math.inf, x)
     with pytest.raises(ValueError, match="beta must be a positive inverse temperature"):
         model.infer_y(torch.zeros(5, 2), z_grid, 0.0, x)
+
+
+# --------------------------------------------------------------------------
+# Dtypes: no silent casts; hyper-parameters of inference
+# --------------------------------------------------------------------------
+
+
+def test_ellipse_decoder_keeps_the_dtype_it_is_given():
+    weight = torch.tensor([[2.0, 0.5], [0.0, 1.0]], dtype=torch.float64)
+    dec = EllipseDecoder(weight=weight)
+    assert dec.weight.dtype == dec.bias.dtype == torch.float64
+    z = torch.linspace(0, 2 * math.pi, 9, dtype=torch.float64)
+    circle = torch.stack((torch.cos(z), torch.sin(z)), dim=1)
+    torch.testing.assert_close(dec(z), circle @ weight.T)
+    assert EllipseDecoder().weight.dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"weight": torch.eye(2, dtype=torch.int64)}, TypeError, "weight must have a floating-point dtype"),
+        ({"weight": [[1.0, 0.0], [0.0, 1.0]]}, TypeError, r"weight must be a torch.Tensor of shape \(2, 2\); got list"),
+        ({"bias": "0"}, TypeError, "bias must be a torch.Tensor"),
+        ({"weight": torch.eye(2), "bias": torch.zeros(2, dtype=torch.float64)}, TypeError,
+         "weight and bias must have the same dtype; got torch.float32 and torch.float64"),
+        ({"seed": 1.5}, TypeError, "seed must be an int; got float"),
+    ],
+)
+def test_ellipse_decoder_checks_its_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        EllipseDecoder(**kwargs)
+
+
+def test_decoders_refuse_angles_of_another_dtype_instead_of_casting():
+    with pytest.raises(TypeError, match="z and weight must have the same dtype; got torch.float64 and torch.float32"):
+        EllipseDecoder()(torch.zeros(3, dtype=torch.float64))
+    horn = ebm.HornDecoder(hidden=4)
+    with pytest.raises(TypeError, match="z and the decoder's weights must have the same dtype"):
+        horn(torch.zeros(3), torch.zeros(3, dtype=torch.float64))
+    with pytest.raises(TypeError, match="x and the decoder's weights must have the same dtype"):
+        horn(torch.zeros(3, dtype=torch.float64), torch.zeros(3))
+    with pytest.raises(ValueError, match=r"x and z must broadcast together; got shapes \(5,\) and \(7,\)"):
+        horn(torch.zeros(5), torch.zeros(7))
+    with pytest.raises(ValueError, match="hidden must be a positive int; got True"):
+        ebm.HornDecoder(hidden=True)
+    double = ebm.HornDecoder(hidden=4).double()  # converting the module is the way
+    assert double(torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)).dtype == torch.float64
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"steps": -1}, ValueError, "steps must be at least 0; got -1"),
+        ({"steps": 2.5}, TypeError, "steps must be an int; got float"),
+        ({"steps": None}, TypeError, "steps must be an int; got NoneType"),
+        ({"lr": math.inf}, ValueError, "lr must be a finite number; got inf"),
+        ({"lr": math.nan}, ValueError, "lr must be a finite number; got nan"),
+        ({"lr": -0.1}, ValueError, "lr must be positive; got -0.1"),
+        ({"lr": "0.1"}, TypeError, "lr must be a real number; got str"),
+    ],
+)
+def test_descent_in_z_and_in_y_check_their_step_size_and_steps(kwargs, error, message):
+    model = LatentEBM(EllipseDecoder(weight=torch.eye(2)))
+    y = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    with pytest.raises(error, match=message):
+        model.infer_z_descent(y, torch.tensor([0.1, 1.0]), **kwargs)
+    with pytest.raises(error, match=message):
+        model.infer_y(y, torch.linspace(0, 2 * math.pi, 37)[:-1], 10.0, **kwargs)
+
+
+def test_zero_steps_of_descent_return_the_start():
+    model = LatentEBM(EllipseDecoder(weight=torch.eye(2)))
+    y = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    z, path = model.infer_z_descent(y, torch.tensor([0.1, 1.0]), steps=0)
+    torch.testing.assert_close(z, torch.tensor([0.1, 1.0]))
+    assert path.shape == (1, 2)

@@ -23,10 +23,10 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from gradland import train
+from gradland import _checks, train
 from gradland._checks import describe as _describe
-from gradland.ebm import LatentEBM, _check_angles
-from gradland.free_energy import free_energy
+from gradland.ebm import LatentEBM
+from gradland.free_energy import _check_beta, free_energy
 
 __all__ = [
     "fit",
@@ -41,6 +41,36 @@ __all__ = [
     "RegularisedEBM",
     "fit_regularised",
 ]
+
+
+def _check_points(
+    name: str, y: object, *, like: torch.Tensor | None = None, nonempty: bool = False
+) -> torch.Tensor:
+    r"""Fail unless ``y`` is a floating tensor of points of shape ``(n, 2)`` (with
+    :math:`n \ge 1` if ``nonempty``), of the dtype and device of ``like`` if given.
+    Metadata only."""
+    y = _checks.tensor(name, y, floating=True, shape="(n, 2)")
+    if y.ndim != 2 or y.shape[1] != 2:
+        raise ValueError(f"{name} must be a floating tensor of points of shape (n, 2); got {_describe(y)}")
+    if nonempty and len(y) == 0:
+        raise ValueError(f"{name} must hold at least one point; got {_describe(y)}")
+    if like is not None:
+        _checks.alike(**{name: y, "the model's parameters": like})
+    return y
+
+
+def _check_grid(model: object, y: torch.Tensor, z_grid: object, x: object) -> None:
+    r"""The checks shared by :func:`fit` and :func:`force`: a :class:`LatentEBM`, a
+    grid of shape ``(K,)`` with :math:`K \ge 1`, and one input per target."""
+    if not isinstance(model, LatentEBM):
+        raise TypeError(f"model must be a LatentEBM of gradland.ebm; got {_describe(model)}")
+    z_grid = _checks.tensor("z_grid", z_grid, floating=True, shape="(K,)")
+    if z_grid.ndim != 1 or len(z_grid) == 0:
+        raise ValueError(f"z_grid must have shape (K,) with K >= 1; got {_describe(z_grid)}")
+    if x is not None:
+        x = _checks.tensor("x", x, floating=True, shape=f"({len(y)},)")
+        if tuple(x.shape) != (len(y),):
+            raise ValueError(f"x must have shape ({len(y)},), one input per target; got {_describe(x)}")
 
 
 def fit(
@@ -74,14 +104,30 @@ def fit(
     x : torch.Tensor, optional
         Inputs of a conditional model, shape ``(n,)``.
     steps : int
-        Number of Adam steps.
+        Number of Adam steps, at least 0.
     lr : float
-        Adam's learning rate.
+        Adam's learning rate, positive and finite.
 
     Returns
     -------
     list of float
-        The loss before each step.
+        The loss before each step, ``history.loss`` of
+        :func:`gradland.train.fit`, which runs the loop.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a :class:`~gradland.ebm.LatentEBM`, ``y``,
+        ``z_grid`` or ``x`` not a floating tensor, ``steps`` not an int or
+        ``lr`` not a real number.
+    ValueError
+        If ``y`` is not of shape ``(n, 2)`` with :math:`n \ge 1`, ``z_grid``
+        not of shape ``(K,)`` with :math:`K \ge 1`, ``x`` not of shape
+        ``(n,)``, ``beta`` not a positive number or ``math.inf``, ``steps``
+        negative, ``lr`` not positive and finite, or the model has no
+        parameters to train.
+    FloatingPointError
+        If the loss becomes NaN or infinite: the run has diverged.
 
     Examples
     --------
@@ -95,6 +141,11 @@ def fit(
     >>> losses[-1] < 0.01 * losses[0]
     True
     """
+    y = _check_points("y", y, nonempty=True)
+    _check_grid(model, y, z_grid, x)
+    _check_beta(beta)
+    steps = _checks.integer("steps", steps, minimum=0)
+    lr = _checks.real("lr", lr, positive=True)
     parameters = [p for p in model.parameters() if p.requires_grad]
     if not parameters:
         raise ValueError(
@@ -151,6 +202,16 @@ def force(
     forces : torch.Tensor
         The force on each, same shape as ``points``.
 
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a :class:`~gradland.ebm.LatentEBM`, or ``y``,
+        ``z_grid`` or ``x`` not a floating tensor.
+    ValueError
+        If ``y`` is not of shape ``(n, 2)``, ``z_grid`` not of shape ``(K,)``
+        with :math:`K \ge 1`, ``x`` not of shape ``(n,)``, or ``beta`` not a
+        positive number or ``math.inf``.
+
     Examples
     --------
     >>> import math, torch
@@ -165,6 +226,8 @@ def force(
             [0., 0.],
             [0., 0.]])
     """
+    y = _check_points("y", y)
+    _check_grid(model, y, z_grid, x)
     with torch.no_grad():
         points = model.decode(
             z_grid if x is None else z_grid[None, :], None if x is None else x[:, None]
@@ -191,7 +254,20 @@ class FourierDecoder(nn.Module):
     harmonics : int
         The number :math:`H \ge 1` of harmonics.
     seed : int
-        Seed of the noise in the initial first harmonic.
+        Seed of the noise in the initial first harmonic, drawn by a CPU
+        generator.
+
+    Raises
+    ------
+    ValueError
+        If ``harmonics`` is not a positive int; and, when called, if the
+        angles are not on the parameters' device.
+    TypeError
+        If ``seed`` is not an int; and, when called, if the angles are not a
+        floating tensor of the parameters' dtype (``float32`` unless the
+        module was converted, with :meth:`~torch.nn.Module.double` for
+        example): the decoder does not cast them, as the layers of
+        :mod:`torch.nn` do not.
 
     Examples
     --------
@@ -204,8 +280,9 @@ class FourierDecoder(nn.Module):
 
     def __init__(self, harmonics: int = 8, *, seed: int = 0):
         super().__init__()
-        if not isinstance(harmonics, int) or harmonics < 1:
+        if isinstance(harmonics, bool) or not isinstance(harmonics, int) or harmonics < 1:
             raise ValueError(f"harmonics must be a positive int; got {harmonics!r}")
+        seed = _checks.integer("seed", seed)
         coef = torch.zeros(harmonics, 2, 2)
         noise = torch.randn(2, 2, generator=torch.Generator().manual_seed(seed))
         coef[0] = 0.1 * torch.eye(2) + 0.02 * noise
@@ -215,16 +292,11 @@ class FourierDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Decode angles ``z`` of any shape into points of shape ``z.shape + (2,)``."""
-        z = _check_angles("z", z)
-        hz = z.unsqueeze(-1) * self.orders.to(z.dtype)  # (..., H)
+        z = _checks.tensor("z", z, floating=True)
+        _checks.alike(z=z, coef=self.coef)
+        hz = z.unsqueeze(-1) * self.orders  # (..., H)
         basis = torch.stack((torch.cos(hz), torch.sin(hz)), dim=-1)  # (..., H, 2)
-        return torch.einsum("...hj,hij->...i", basis, self.coef.to(z.dtype)) + self.bias
-
-
-def _check_points(name: str, y: object) -> torch.Tensor:
-    if not isinstance(y, torch.Tensor) or y.ndim != 2 or y.shape[1] != 2 or not y.is_floating_point():
-        raise ValueError(f"{name} must be a floating tensor of points of shape (n, 2); got {_describe(y)}")
-    return y
+        return torch.einsum("...hj,hij->...i", basis, self.coef) + self.bias
 
 
 class EnergyMLP(nn.Module):
@@ -243,6 +315,15 @@ class EnergyMLP(nn.Module):
     seed : int
         Seed of the initial weights.
 
+    Raises
+    ------
+    ValueError
+        If ``hidden`` is not a positive int; and, when called, if the points
+        are not of shape ``(n, 2)`` or not on the parameters' device.
+    TypeError
+        If ``seed`` is not an int; and, when called, if the points are not a
+        floating tensor of the parameters' dtype.
+
     Examples
     --------
     >>> import torch
@@ -255,8 +336,9 @@ class EnergyMLP(nn.Module):
 
     def __init__(self, hidden: int = 64, *, seed: int = 0):
         super().__init__()
-        if not isinstance(hidden, int) or hidden < 1:
+        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
             raise ValueError(f"hidden must be a positive int; got {hidden!r}")
+        seed = _checks.integer("seed", seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.net = nn.Sequential(
@@ -265,7 +347,7 @@ class EnergyMLP(nn.Module):
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """The energies of points ``y`` of shape ``(n, 2)``: shape ``(n,)``."""
-        y = _check_points("y", y)
+        y = _check_points("y", y, like=self.net[0].weight)
         return nn.functional.softplus(self.net(y)).squeeze(-1)
 
 
@@ -331,8 +413,7 @@ def contrastive_loss(
         )
     if kind not in CONTRASTIVE_KINDS:
         raise ValueError(f"kind must be one of {CONTRASTIVE_KINDS}; got {kind!r}")
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin > 0:
-        raise ValueError(f"margin must be a positive number; got {margin!r}")
+    margin = _checks.real("margin", margin, positive=True)
     if kind == "hinge":
         return torch.relu(margin + e_pos - e_neg).mean()
     if kind == "square-square":
@@ -366,9 +447,9 @@ def langevin(
     steps : int
         Number of steps, at least 0.
     step_size : float
-        :math:`\eta > 0`.
+        :math:`\eta > 0`, finite.
     noise : float
-        :math:`\sigma \ge 0`.
+        :math:`\sigma \ge 0`, finite.
     generator : torch.Generator, optional
         Source of the noise, for reproducible samples. The noise is drawn on
         the generator's device (the CPU for the default generator and for
@@ -380,6 +461,17 @@ def langevin(
     torch.Tensor
         The final points, shape ``(n, 2)``, detached from any graph.
 
+    Raises
+    ------
+    TypeError
+        If ``energy`` is not callable, ``y0`` not a floating tensor,
+        ``generator`` not a :class:`torch.Generator`, ``steps`` not an int, or
+        ``step_size`` or ``noise`` not a real number.
+    ValueError
+        If ``y0`` is not of shape ``(n, 2)``, ``steps`` is negative,
+        ``step_size`` not positive and finite or ``noise`` not finite and
+        :math:`\ge 0`.
+
     Examples
     --------
     >>> import torch
@@ -389,11 +481,13 @@ def langevin(
     >>> bool(y_hat.abs().max() < 1e-4)
     True
     """
+    _checks.function("energy", energy)
     y0 = _check_points("y0", y0)
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an int >= 0; got {steps!r}")
-    if not step_size > 0 or not noise >= 0:
-        raise ValueError(f"step_size must be positive and noise >= 0; got {step_size!r} and {noise!r}")
+    steps = _checks.integer("steps", steps, minimum=0)
+    step_size = _checks.real("step_size", step_size, positive=True)
+    noise = _checks.real("noise", noise, minimum=0.0)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None; got {_describe(generator)}")
     y = y0.detach().clone()
     # where the noise is drawn
     source = torch.device("cpu") if generator is None else generator.device
@@ -438,26 +532,41 @@ def fit_contrastive(
     kind : str or None
         A kind of :func:`contrastive_loss`, or ``None`` to push down on data only.
     margin : float
-        The margin of the loss.
+        The margin of the loss, positive and finite.
     steps : int
-        Number of Adam steps.
+        Number of Adam steps, at least 0.
     lr : float
-        Adam's learning rate.
+        Adam's learning rate, positive and finite.
     box : float
-        Half-width :math:`b > 0` of the square of the uniform samples.
+        Half-width :math:`b > 0` of the square of the uniform samples, finite.
     langevin_steps : int
-        Steps of :func:`langevin` (with its default sizes) applied to them.
+        Steps of :func:`langevin` (with its default sizes) applied to them,
+        at least 0.
     seed : int
-        Seed of the contrastive samples, drawn on the CPU and moved to the
-        device of ``y``: the same samples on every device.
+        Seed of the contrastive samples, drawn by a CPU generator and moved to
+        the device of ``y``: the same samples on every device.
 
     Returns
     -------
     losses : list of float
-        The loss at each step.
+        The loss at each step, ``history.loss`` of :func:`gradland.train.fit`,
+        which runs the loop.
     y_hat : torch.Tensor
         The contrastive samples of the last step, shape ``(n, 2)``; an empty
         ``(0, 2)`` tensor when ``kind`` is None (no contrastive samples).
+
+    Raises
+    ------
+    TypeError
+        If ``energy`` is not a :class:`torch.nn.Module`, ``y`` not a floating
+        tensor, ``steps``, ``langevin_steps`` or ``seed`` not an int, or
+        ``margin``, ``lr`` or ``box`` not a real number.
+    ValueError
+        If ``y`` is not of shape ``(n, 2)`` with :math:`n \ge 1`, ``kind`` is
+        unknown, ``steps`` or ``langevin_steps`` is negative, or ``margin``,
+        ``lr`` or ``box`` is not positive and finite.
+    FloatingPointError
+        If the loss becomes NaN or infinite: the run has diverged.
 
     Examples
     --------
@@ -469,11 +578,17 @@ def fit_contrastive(
     >>> bool(energy(y).mean() < energy(y_hat).mean())
     True
     """
-    y = _check_points("y", y)
+    if not isinstance(energy, nn.Module):
+        raise TypeError(f"energy must be a torch.nn.Module, such as EnergyMLP; got {_describe(energy)}")
+    y = _check_points("y", y, nonempty=True)
     if kind is not None and kind not in CONTRASTIVE_KINDS:
         raise ValueError(f"kind must be None or one of {CONTRASTIVE_KINDS}; got {kind!r}")
-    if not box > 0:
-        raise ValueError(f"box must be positive; got {box!r}")
+    margin = _checks.real("margin", margin, positive=True)
+    steps = _checks.integer("steps", steps, minimum=0)
+    lr = _checks.real("lr", lr, positive=True)
+    box = _checks.real("box", box, positive=True)
+    langevin_steps = _checks.integer("langevin_steps", langevin_steps, minimum=0)
+    seed = _checks.integer("seed", seed)
     generator = torch.Generator().manual_seed(seed)  # on the CPU: every device draws the same samples
     y_hat = y.new_zeros((0, 2))  # the contrastive samples of the last step
 
@@ -515,15 +630,23 @@ class RegularisedEBM(nn.Module):
 
     Parameters
     ----------
-    dim : int
-        Dimension :math:`d` of the latent.
+    d : int
+        Size :math:`d \ge 1` of the latent.
     lam : float
-        Weight :math:`\lambda \ge 0` of the penalty.
+        Weight :math:`\lambda \ge 0` of the penalty, finite.
     penalty : str
         One of ``"l1"``, ``"l2"``, ``"ring"``.
     seed : int
         Seed of the initial :math:`\bm{W}` (small, :math:`0.3\,\mathbb{I}` plus
-        noise); :math:`\bm{b}` starts at zero.
+        noise, drawn by a CPU generator); :math:`\bm{b}` starts at zero.
+
+    Raises
+    ------
+    TypeError
+        If ``d`` or ``seed`` is not an int, or ``lam`` not a real number.
+    ValueError
+        If ``d`` is below 1, ``lam`` negative or infinite, or ``penalty``
+        unknown.
 
     Examples
     --------
@@ -537,18 +660,17 @@ class RegularisedEBM(nn.Module):
     tensor(True)
     """
 
-    def __init__(self, dim: int = 2, lam: float = 1.0, penalty: str = "ring", *, seed: int = 0):
+    def __init__(self, d: int = 2, lam: float = 1.0, penalty: str = "ring", *, seed: int = 0):
         super().__init__()
-        if not isinstance(dim, int) or dim < 1:
-            raise ValueError(f"dim must be a positive int; got {dim!r}")
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
-            raise ValueError(f"lam must be a number >= 0; got {lam!r}")
+        d = _checks.integer("d", d, minimum=1)
+        lam = _checks.real("lam", lam, minimum=0.0)
         if penalty not in PENALTIES:
             raise ValueError(f"penalty must be one of {PENALTIES}; got {penalty!r}")
-        noise = torch.randn(2, dim, generator=torch.Generator().manual_seed(seed))
-        self.weight = nn.Parameter(0.3 * torch.eye(2, dim) + 0.05 * noise)
+        seed = _checks.integer("seed", seed)
+        noise = torch.randn(2, d, generator=torch.Generator().manual_seed(seed))
+        self.weight = nn.Parameter(0.3 * torch.eye(2, d) + 0.05 * noise)
         self.bias = nn.Parameter(torch.zeros(2))
-        self.lam, self.penalty = float(lam), penalty
+        self.lam, self.penalty = lam, penalty
 
     def penalty_of(self, z: torch.Tensor) -> torch.Tensor:
         r"""The penalty :math:`R(\bm{z})` of latents of shape ``(n, d)``: shape
@@ -562,9 +684,10 @@ class RegularisedEBM(nn.Module):
     def energy(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         r"""The energies :math:`E(\bm{y}_i, \bm{z}_i)` of ``n`` pairs: ``y`` ``(n, 2)``,
         ``z`` ``(n, d)``, result ``(n,)``."""
-        y = _check_points("y", y)
+        y = _check_points("y", y, like=self.weight)
         if not isinstance(z, torch.Tensor) or tuple(z.shape) != (len(y), self.weight.shape[1]):
             raise ValueError(f"z must have shape ({len(y)}, {self.weight.shape[1]}); got {_describe(z)}")
+        _checks.alike(**{"z": z, "the model's parameters": self.weight})
         residual = y - z @ self.weight.T - self.bias
         return residual.square().sum(dim=-1) + self.lam * self.penalty_of(z)
 
@@ -579,8 +702,30 @@ class RegularisedEBM(nn.Module):
         small enough for the curvature of the energy. The gradients are
         written out by hand, so inference builds no graph; the result carries
         no gradient.
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            Targets, shape ``(n, 2)``, of the dtype and device of the model.
+        steps : int
+            Number of steps, at least 0.
+
+        Returns
+        -------
+        torch.Tensor
+            The latents, shape ``(n, d)``.
+
+        Raises
+        ------
+        TypeError
+            If ``y`` is not a floating tensor of the model's dtype, or ``steps``
+            not an int.
+        ValueError
+            If ``y`` is not of shape ``(n, 2)`` or not on the model's device, or
+            ``steps`` is negative.
         """
-        y = _check_points("y", y)
+        steps = _checks.integer("steps", steps, minimum=0)
+        y = _check_points("y", y, like=self.weight)
         with torch.no_grad():
             w = self.weight.detach()
             eta = 0.5 / (torch.linalg.matrix_norm(w, ord=2).item() ** 2 + self.lam)
@@ -634,16 +779,31 @@ def fit_regularised(
     y : torch.Tensor
         Training data, shape ``(n, 2)``.
     steps : int
-        Number of Adam steps.
+        Number of Adam steps, at least 0.
     lr : float
-        Adam's learning rate.
+        Adam's learning rate, positive and finite.
     infer_steps : int
-        Steps of :meth:`RegularisedEBM.infer_z` at each training step.
+        Steps of :meth:`RegularisedEBM.infer_z` at each training step, at
+        least 0.
 
     Returns
     -------
     list of float
-        The loss :math:`\frac{1}{n} \sum_i F_\infty(\bm{y}_i)` at each step.
+        The loss :math:`\frac{1}{n} \sum_i F_\infty(\bm{y}_i)` at each step,
+        ``history.loss`` of :func:`gradland.train.fit`, which runs the loop.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a :class:`RegularisedEBM`, ``y`` not a floating
+        tensor of the model's dtype, ``steps`` or ``infer_steps`` not an int,
+        or ``lr`` not a real number.
+    ValueError
+        If ``y`` is not of shape ``(n, 2)`` with :math:`n \ge 1` or not on the
+        model's device, ``steps`` or ``infer_steps`` is negative, or ``lr`` not
+        positive and finite.
+    FloatingPointError
+        If the loss becomes NaN or infinite: the run has diverged.
 
     Examples
     --------
@@ -655,8 +815,11 @@ def fit_regularised(
     True
     """
     if not isinstance(model, RegularisedEBM):
-        raise TypeError(f"model must be a RegularisedEBM; got {type(model).__name__}")
-    y = _check_points("y", y)
+        raise TypeError(f"model must be a RegularisedEBM; got {_describe(model)}")
+    y = _check_points("y", y, like=model.weight, nonempty=True)
+    steps = _checks.integer("steps", steps, minimum=0)
+    lr = _checks.real("lr", lr, positive=True)
+    infer_steps = _checks.integer("infer_steps", infer_steps, minimum=0)
     history = train.fit(
         lambda k: model.free_energy(y, steps=infer_steps).mean(),
         torch.optim.Adam(model.parameters(), lr=lr),

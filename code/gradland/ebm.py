@@ -36,6 +36,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from gradland import _checks
 from gradland._checks import describe as _describe
 from gradland.free_energy import free_energy
 
@@ -62,15 +63,34 @@ class EllipseDecoder(nn.Module):
     map, so the learnable :math:`\bm{W} \in \R^{2 \times 2}` and
     :math:`\bm{b} \in \R^2` can describe any of them.
 
+    The parameters keep the dtype of the tensors they are given (``float32``
+    by default), and the decoder refuses angles of another dtype or device,
+    as the layers of :mod:`torch.nn` do: convert the module with
+    :meth:`~torch.nn.Module.to` or :meth:`~torch.nn.Module.double`, or the
+    angles, instead of relying on a silent cast.
+
     Parameters
     ----------
     weight : torch.Tensor, optional
-        Initial :math:`\bm{W}`, shape ``(2, 2)``; by default
-        :math:`0.1\,\mathbb{I}` plus a little seeded noise, a small circle.
+        Initial :math:`\bm{W}`, a floating tensor of shape ``(2, 2)``; by
+        default :math:`0.1\,\mathbb{I}` plus a little seeded noise, a small
+        circle, in ``float32``.
     bias : torch.Tensor, optional
-        Initial :math:`\bm{b}`, shape ``(2,)``; zero by default.
+        Initial :math:`\bm{b}`, shape ``(2,)``, of the dtype and device of
+        ``weight``; zero by default.
     seed : int
-        Seed of the default initial weight.
+        Seed of the default initial weight, drawn by a CPU generator.
+
+    Raises
+    ------
+    TypeError
+        If ``weight`` or ``bias`` is not a floating tensor, they differ in
+        dtype, or ``seed`` is not an int; and, when called, if the angles are
+        not a floating tensor of the parameters' dtype.
+    ValueError
+        If ``weight`` or ``bias`` has the wrong shape, or they are on
+        different devices; and, when called, if the angles are not on the
+        parameters' device.
 
     Examples
     --------
@@ -84,21 +104,26 @@ class EllipseDecoder(nn.Module):
 
     def __init__(self, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None, *, seed: int = 0):
         super().__init__()
+        seed = _checks.integer("seed", seed)
         if weight is None:
             noise = torch.randn(2, 2, generator=torch.Generator().manual_seed(seed))
             weight = 0.1 * torch.eye(2) + 0.02 * noise
+        weight = _checks.tensor("weight", weight, floating=True, shape="(2, 2)")
         if bias is None:
-            bias = torch.zeros(2)
+            bias = torch.zeros(2, dtype=weight.dtype, device=weight.device)
+        bias = _checks.tensor("bias", bias, floating=True, shape="(2,)")
         if tuple(weight.shape) != (2, 2) or tuple(bias.shape) != (2,):
             raise ValueError(
                 f"weight must have shape (2, 2) and bias (2,); got {tuple(weight.shape)} and {tuple(bias.shape)}"
             )
-        self.weight = nn.Parameter(weight.detach().clone().float())
-        self.bias = nn.Parameter(bias.detach().clone().float())
+        _checks.alike(weight=weight, bias=bias)
+        self.weight = nn.Parameter(weight.detach().clone())
+        self.bias = nn.Parameter(bias.detach().clone())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Decode angles ``z`` of any shape into points of shape ``z.shape + (2,)``."""
         z = _check_angles("z", z)
+        _checks.alike(z=z, weight=self.weight)
         return _circle(z) @ self.weight.T + self.bias
 
 
@@ -118,6 +143,15 @@ class HornDecoder(nn.Module):
     seed : int
         Seed of the initial weights.
 
+    Raises
+    ------
+    ValueError
+        If ``hidden`` is not a positive int; and, when called, if ``x`` and
+        ``z`` do not broadcast together or are not on the parameters' device.
+    TypeError
+        If ``seed`` is not an int; and, when called, if ``x`` or ``z`` is not a
+        floating tensor of the parameters' dtype.
+
     Examples
     --------
     >>> import torch
@@ -129,8 +163,9 @@ class HornDecoder(nn.Module):
 
     def __init__(self, hidden: int = 32, *, seed: int = 0):
         super().__init__()
-        if not isinstance(hidden, int) or hidden < 1:
+        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
             raise ValueError(f"hidden must be a positive int; got {hidden!r}")
+        seed = _checks.integer("seed", seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.net = nn.Sequential(
@@ -142,7 +177,14 @@ class HornDecoder(nn.Module):
         ``(..., 2)``."""
         x = _check_angles("x", x)
         z = _check_angles("z", z)
-        x, z = torch.broadcast_tensors(x, z)
+        for name, value in (("x", x), ("z", z)):
+            _checks.alike(**{name: value, "the decoder's weights": self.net[0].weight})
+        try:
+            x, z = torch.broadcast_tensors(x, z)
+        except RuntimeError:
+            raise ValueError(
+                f"x and z must broadcast together; got shapes {tuple(x.shape)} and {tuple(z.shape)}"
+            ) from None
         params = self.net(x.unsqueeze(-1))
         weight = params[..., :4].unflatten(-1, (2, 2))
         bias = params[..., 4:]
@@ -276,9 +318,9 @@ class LatentEBM(nn.Module):
         x : torch.Tensor, optional
             Inputs of a conditional model, shape ``(n,)``.
         lr : float
-            Step size :math:`\eta > 0`.
+            Step size :math:`\eta > 0`, finite.
         steps : int
-            Number of steps.
+            Number of steps, at least 0.
 
         Returns
         -------
@@ -286,6 +328,15 @@ class LatentEBM(nn.Module):
             The final angles, shape ``(n,)``, wrapped into :math:`[0, 2\pi)`.
         path : torch.Tensor
             Every iterate, shape ``(steps + 1, n)``, unwrapped.
+
+        Raises
+        ------
+        ValueError
+            If ``y`` or ``z0`` has the wrong shape, they differ in dtype, ``lr``
+            is not positive and finite, or ``steps`` is negative.
+        TypeError
+            If ``z0`` is not a floating tensor, ``lr`` not a real number or
+            ``steps`` not an int.
         """
         if not isinstance(y, torch.Tensor) or y.ndim != 2 or y.shape[1] != 2:
             raise ValueError(f"y must have shape (n, 2); got {_describe(y)}")
@@ -296,8 +347,8 @@ class LatentEBM(nn.Module):
             raise ValueError(
                 f"z0 must have the dtype of y ({y.dtype}), so that no precision is silently lost; got {z0.dtype}"
             )
-        if not lr > 0:
-            raise ValueError(f"lr must be positive; got {lr!r}")
+        lr = _checks.real("lr", lr, positive=True)
+        steps = _checks.integer("steps", steps, minimum=0)
         z = z0.detach().clone().requires_grad_(True)
         path = [z.detach().clone()]
         for _ in range(steps):
@@ -331,9 +382,9 @@ class LatentEBM(nn.Module):
         x : torch.Tensor, optional
             Inputs of a conditional model, shape ``(n,)``.
         lr : float
-            Step size :math:`\eta > 0`.
+            Step size :math:`\eta > 0`, finite.
         steps : int
-            Number of steps.
+            Number of steps, at least 0.
 
         Returns
         -------
@@ -341,11 +392,20 @@ class LatentEBM(nn.Module):
             The final targets, shape ``(n, 2)``.
         path : torch.Tensor
             Every iterate, shape ``(steps + 1, n, 2)``.
+
+        Raises
+        ------
+        ValueError
+            If ``y0`` is not a floating tensor of shape ``(n, 2)``, ``lr`` is not
+            positive and finite, ``steps`` is negative, or (at the first step)
+            ``z_grid``, ``beta`` or ``x`` is invalid.
+        TypeError
+            If ``lr`` is not a real number or ``steps`` not an int.
         """
         if not isinstance(y0, torch.Tensor) or not y0.is_floating_point() or y0.ndim != 2 or y0.shape[1] != 2:
             raise ValueError(f"y0 must be a floating tensor of shape (n, 2); got {_describe(y0)}")
-        if not lr > 0:
-            raise ValueError(f"lr must be positive; got {lr!r}")
+        lr = _checks.real("lr", lr, positive=True)
+        steps = _checks.integer("steps", steps, minimum=0)
         y = y0.detach().clone().requires_grad_(True)
         path = [y.detach().clone()]
         for _ in range(steps):
