@@ -232,12 +232,24 @@ def test_recall_net_shapes():
 
 
 def test_constructor_checks():
-    with pytest.raises(ValueError, match="n must be a positive int; got 0"):
+    with pytest.raises(ValueError, match="n must be at least 1; got 0"):
         ElmanRNN(0, 3)
-    with pytest.raises(ValueError, match="d must be a positive int; got 2.0"):
+    with pytest.raises(TypeError, match="d must be an int; got float"):
         ElmanRNN(2, 2.0)
+    with pytest.raises(TypeError, match="n must be an int; got bool"):
+        ElmanRNN(True, 2)
     with pytest.raises(ValueError, match=r"nonlinearity must be one of \('tanh', 'relu'\); got 'sigmoid'"):
         ElmanRNN(2, 3, nonlinearity="sigmoid")
+    with pytest.raises(TypeError, match="dtype must be a floating torch.dtype or None; got torch.int64"):
+        ElmanRNN(2, 3, dtype=torch.int64)
+    with pytest.raises(ValueError, match="device must name a device"):
+        ElmanRNN(2, 3, device="nonsense")
+    for symbols in (0, -1):
+        with pytest.raises(ValueError, match=f"symbols must be at least 1; got {symbols}"):
+            RecallNet(symbols, 8)
+    for symbols in (2.5, True, "2", None):
+        with pytest.raises(TypeError, match="symbols must be an int"):
+            RecallNet(symbols, 8)
 
 
 def test_forward_checks():
@@ -248,30 +260,142 @@ def test_forward_checks():
         rnn(torch.zeros(4, 5, 3))
     with pytest.raises(ValueError, match="T >= 1"):
         rnn(torch.zeros(4, 0, 2))
-    with pytest.raises(ValueError, match="dtype and device"):
+    with pytest.raises(TypeError, match="x must have a floating dtype"):
+        rnn(torch.zeros(4, 5, 2, dtype=torch.int64))
+    with pytest.raises(TypeError, match="x must have the network's dtype torch.float32"):
         rnn(torch.zeros(4, 5, 2, dtype=DT))
+    with pytest.raises(ValueError, match="x must be on the network's device cpu"):
+        rnn(torch.zeros(4, 5, 2, device="meta"))
     with pytest.raises(ValueError, match=r"h0 must have shape \(4, 3\) for this x; got a tensor of shape \(3,\)"):
         rnn(torch.zeros(4, 5, 2), torch.zeros(3))
-    with pytest.raises(ValueError, match="h0 must have the dtype and device of x"):
+    with pytest.raises(TypeError, match="h0 must have the network's dtype"):
         rnn(torch.zeros(4, 5, 2), torch.zeros(4, 3, dtype=DT))
-    with pytest.raises(ValueError, match="x and h must have the same leading"):
-        rnn.step(torch.zeros(4, 2), torch.zeros(3, 3))
+    with pytest.raises(TypeError, match="h0 must be a torch.Tensor"):
+        rnn(torch.zeros(4, 5, 2), [0.0] * 3)
+
+
+@pytest.mark.parametrize(
+    "x_t, h_prev, error, message",
+    [
+        (torch.zeros(4, 2), torch.zeros(3, 3), ValueError, "x_t and h_prev must have the same leading"),
+        (torch.zeros(1, 2), torch.zeros(3), ValueError, "x_t and h_prev must have the same leading"),
+        (torch.tensor(1.0), torch.zeros(3), ValueError, r"x_t must have shape \(..., 2\); got a tensor of shape \(\)"),
+        (torch.zeros(3), torch.zeros(3), ValueError, r"x_t must have shape \(..., 2\)"),
+        (torch.zeros(0), torch.zeros(3), ValueError, r"x_t must have shape \(..., 2\)"),
+        (torch.zeros(2, dtype=torch.int64), torch.zeros(3), TypeError, "x_t must have a floating dtype"),
+        (torch.zeros(2, dtype=DT), torch.zeros(3), TypeError, "x_t must have the network's dtype"),
+        ([0.0, 0.0], torch.zeros(3), TypeError, "x_t must be a torch.Tensor"),
+        (torch.zeros(2, device="meta"), torch.zeros(3), ValueError, "x_t must be on the network's device"),
+        (torch.zeros(2), torch.zeros(4), ValueError, r"h_prev must have shape \(..., 3\)"),
+        (torch.zeros(2), torch.zeros(3, dtype=torch.float16), TypeError, "h_prev must have the network's dtype"),
+        (torch.zeros(2), None, TypeError, "h_prev must be a torch.Tensor"),
+        (torch.zeros(2), torch.zeros(3, device="meta"), ValueError, "h_prev must be on the network's device"),
+    ],
+)
+def test_step_names_x_t_and_h_prev(x_t, h_prev, error, message):
+    with pytest.raises(error, match=message):
+        ElmanRNN(2, 3).step(x_t, h_prev)
 
 
 def test_function_checks():
     rnn = ElmanRNN(2, 3)
     with pytest.raises(TypeError, match="rnn must be a gradland.rnn.ElmanRNN; got RNN"):
         bptt(torch.nn.RNN(2, 3), torch.zeros(5, 2), torch.zeros(5, 3))
-    with pytest.raises(ValueError, match=r"grad_states must have the shape of the states, \(5, 3\)"):
+    with pytest.raises(ValueError, match=r"grad_states must have shape \(5, 3\), the shape of the states"):
         bptt(rnn, torch.zeros(5, 2), torch.zeros(5, 2))
+    with pytest.raises(TypeError, match="grad_states must have a floating dtype"):
+        bptt(rnn, torch.zeros(5, 2), torch.zeros(5, 3, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="grad_states must be on the network's device"):
+        bptt(rnn, torch.zeros(5, 2), torch.zeros(5, 3, device="meta"))
     with pytest.raises(ValueError, match=r"x must be one sequence, shape \(T, 2\)"):
         state_jacobians(rnn, torch.zeros(1, 5, 2))
     with pytest.raises(ValueError, match="delay must be an int with 0 <= delay < length = 5; got 5"):
         delayed_recall(2, 5, 5)
     with pytest.raises(ValueError, match="symbols must be at least 2; got 1"):
         delayed_recall(2, 5, 1, symbols=1)
-    with pytest.raises(ValueError, match="steps must be a positive int; got 0"):
+    with pytest.raises(TypeError, match="dtype must be a floating torch.dtype or None; got 'float32'"):
+        delayed_recall(2, 5, 1, dtype="float32")
+    with pytest.raises(TypeError, match="generator must be a torch.Generator or None; got int"):
+        delayed_recall(2, 5, 1, generator=0)
+    with pytest.raises(TypeError, match="batch must be an int; got bool"):
+        delayed_recall(True, 5, 1)
+    with pytest.raises(ValueError, match="steps must be at least 1; got 0"):
         train_recall(1, steps=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"lr": float("inf")}, ValueError, "lr must be a finite number; got inf"),
+        ({"lr": float("nan")}, ValueError, "lr must be a finite number; got nan"),
+        ({"lr": -0.01}, ValueError, "lr must be positive"),
+        ({"lr": "0.01"}, TypeError, "lr must be a real number; got str"),
+        ({"seed": 1.5}, TypeError, "seed must be an int; got float"),
+        ({"seed": None}, TypeError, "seed must be an int; got NoneType"),
+        ({"device": "nonsense"}, ValueError, "device must name a device"),
+        ({"device": "meta"}, ValueError, "device must hold values to train on; got 'meta'"),
+        ({"checkpoints": 4}, TypeError, "checkpoints must be a tuple of step numbers; got int"),
+        ({"batch_size": 0}, ValueError, "batch_size must be at least 1"),
+        ({"test_size": 2.0}, TypeError, "test_size must be an int"),
+        ({"symbols": 0}, ValueError, "symbols must be at least 2; got 0"),
+        ({"d": 0}, ValueError, "d must be at least 1; got 0"),
+    ],
+)
+def test_train_recall_checks_its_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        train_recall(1, **{"length": 6, "d": 8, "steps": 2, "batch_size": 4, "test_size": 8, **kwargs})
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.sampled_from(["n", "d", "symbols", "lr"]),
+       st.one_of(st.integers(-5, 0), st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(),
+                 st.text(max_size=2)))
+def test_bad_sizes_and_rates_always_get_a_named_error(name, value):
+    """A size that is not a positive int, or a rate that is not a finite positive number,
+    never reaches torch: a TypeError for the wrong type, a ValueError for the wrong value."""
+    if name == "lr":
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf"):
+            return  # a good rate
+        error = ValueError if isinstance(value, (int, float)) and not isinstance(value, bool) else TypeError
+        call = lambda: train_recall(1, length=4, d=4, steps=1, batch_size=2, test_size=2, lr=value)  # noqa: E731
+    else:
+        error = ValueError if isinstance(value, int) and not isinstance(value, bool) else TypeError
+        sizes = {"n": 2, "d": 3, name: value}
+        call = (lambda: RecallNet(value, 3)) if name == "symbols" else (lambda: ElmanRNN(sizes["n"], sizes["d"]))
+    with pytest.raises(error, match=name):
+        call()
+
+
+def test_delayed_recall_takes_the_default_dtype():
+    default = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(torch.float64)
+        x, _ = delayed_recall(2, 5, 1)
+    finally:
+        torch.set_default_dtype(default)
+    assert x.dtype == torch.float64
+    assert delayed_recall(2, 5, 1, dtype=torch.float16)[0].dtype == torch.float16
+
+
+def test_train_recall_clips_the_gradient_before_each_step():
+    """The clipping runs once a step, between fit's backward pass and Adam's step, on
+    gradients that are there, and leaves them with norm at most 1."""
+    seen = []
+    original = torch.nn.utils.clip_grad_norm_
+
+    def spy(params, max_norm):
+        params = list(params)
+        norm = original(params, max_norm)
+        seen.append((norm, torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))))
+        return norm
+
+    try:
+        torch.nn.utils.clip_grad_norm_ = spy
+        result = train_recall(1, length=6, d=8, steps=3, batch_size=4, test_size=8)
+    finally:
+        torch.nn.utils.clip_grad_norm_ = original
+    assert len(seen) == 3 and len(result.losses) == 3
+    assert all(before > 0 and after <= 1 + 1e-6 for before, after in seen)
 
 
 # ---------------------------------------------------------------- GPU

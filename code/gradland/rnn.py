@@ -30,7 +30,8 @@ Top to bottom:
   :math:`\partial \bm{h}[T] / \partial \bm{h}[t]` as products of the per-step
   Jacobians :math:`\diag(f'(\bm{u}[s])) \bm{W}_h`;
 * :func:`delayed_recall`, :class:`RecallNet` and :func:`train_recall`, a
-  memory test: output at every step the symbol seen :math:`k` steps before.
+  memory test: output at every step the symbol seen :math:`k` steps before,
+  trained with :func:`gradland.train.fit`.
 
 As everywhere in the package, a batch is stored with the examples first and
 one element per row: a batch of :math:`B` sequences of length :math:`T` is a
@@ -46,8 +47,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gradland import linalg
+from gradland import _checks, linalg
 from gradland._checks import describe as _describe
+from gradland.train import fit
 
 __all__ = [
     "ElmanRNN",
@@ -63,10 +65,51 @@ __all__ = [
 NONLINEARITIES = ("tanh", "relu")
 
 
-def _check_positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
+# --------------------------------------------------------------------------
+# Input checks (the shared ones are in gradland._checks)
+# --------------------------------------------------------------------------
+
+
+def _check_input(name: str, value: object, shape: str, weight: torch.Tensor, *, size: int | None = None,
+                 ndims: tuple[int, ...] = (), exact: tuple[int, ...] | None = None) -> torch.Tensor:
+    """``value`` must be a floating tensor with the dtype and device of ``weight``, of
+    the shape ``shape`` says in words: ``exact``, or last dimension ``size`` with a
+    number of dimensions in ``ndims`` (any when empty). Metadata only."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {shape}; got {_describe(value)}")
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype; got {_describe(value)}")
+    if exact is not None:
+        wrong = tuple(value.shape) != exact
+    else:
+        wrong = value.ndim == 0 or value.shape[-1] != size or bool(ndims and value.ndim not in ndims)
+    if wrong:
+        raise ValueError(f"{name} must have shape {shape}; got {_describe(value)}")
+    if value.dtype != weight.dtype:
+        raise TypeError(f"{name} must have the network's dtype {weight.dtype}; got {_describe(value)}")
+    if value.device != weight.device:
+        raise ValueError(f"{name} must be on the network's device {weight.device}; got {_describe(value)}")
     return value
+
+
+def _check_dtype(dtype: object) -> torch.dtype | None:
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating torch.dtype or None; got {dtype!r}")
+    return dtype
+
+
+def _check_generator(generator: object) -> torch.Generator | None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None; got {_describe(generator)}")
+    if generator is not None and generator.device.type != "cpu":
+        raise ValueError(f"generator must draw on the CPU; got one on {generator.device}")
+    return generator
+
+
+def _check_rnn(rnn: object) -> ElmanRNN:
+    if not isinstance(rnn, ElmanRNN):
+        raise TypeError(f"rnn must be a gradland.rnn.ElmanRNN; got {type(rnn).__name__}")
+    return rnn
 
 
 def _activation(nonlinearity: str, u: torch.Tensor) -> torch.Tensor:
@@ -107,7 +150,18 @@ class ElmanRNN(nn.Module):
     bias : bool
         Whether to add the bias :math:`\bm{b}`.
     device, dtype
-        Where and in what precision to create the parameters.
+        Where and in what precision (floating) to create the parameters.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``d`` is not an int, or ``dtype`` not a floating dtype;
+        from the methods, for inputs that are not floating tensors of the
+        network's dtype.
+    ValueError
+        If ``n`` or ``d`` is below 1, ``nonlinearity`` unknown or ``device``
+        not one of this machine; from the methods, for inputs of the wrong
+        shape or on another device.
 
     Examples
     --------
@@ -132,12 +186,13 @@ class ElmanRNN(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        self.n = _check_positive_int("n", n)
-        self.d = _check_positive_int("d", d)
+        self.n = _checks.integer("n", n, minimum=1)
+        self.d = _checks.integer("d", d, minimum=1)
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}; got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        kw = {"device": device, "dtype": dtype}
+        device = None if device is None else _checks.device("device", device)
+        kw = {"device": device, "dtype": _check_dtype(dtype)}
         self.weight = nn.Parameter(torch.empty(d, n + d, **kw))
         self.bias = nn.Parameter(torch.empty(d, **kw)) if bias else None
         bound = 1 / math.sqrt(d)
@@ -171,7 +226,8 @@ class ElmanRNN(nn.Module):
             The input :math:`\bm{x}[t]`, shape ``(..., n)``.
         h_prev : torch.Tensor
             The previous state :math:`\bm{h}[t-1]`, shape ``(..., d)``, with
-            the leading dimensions of ``x_t``.
+            the leading dimensions of ``x_t``; both floating, of the network's
+            dtype and on its device.
 
         Returns
         -------
@@ -188,32 +244,29 @@ class ElmanRNN(nn.Module):
         >>> torch.allclose(rnn.step(x_t, h_prev), two_products)
         True
         """
+        self._check_step(x_t, h_prev)
         v = linalg.stack(x_t, h_prev)  # [x[t]; h[t-1]], shape (..., n + d)
         u = linalg.linear(v, self.weight, self.bias)  # W v + b, one product
         return _activation(self.nonlinearity, u)
 
-    def _check_sequence(self, x: object, h0: object) -> tuple[torch.Tensor, torch.Tensor]:
+    def _check_step(self, x_t: object, h_prev: object) -> None:
+        _check_input("x_t", x_t, f"(..., {self.n})", self.weight, size=self.n)
+        _check_input("h_prev", h_prev, f"(..., {self.d})", self.weight, size=self.d)
+        if x_t.shape[:-1] != h_prev.shape[:-1]:
+            shapes = f"{tuple(x_t.shape)} and {tuple(h_prev.shape)}"
+            raise ValueError(f"x_t and h_prev must have the same leading (batch) dimensions; got shapes {shapes}")
+
+    def _check_sequence(self, x: object, h0: object) -> torch.Tensor:
         """Check ``x`` (B, T, n) or (T, n) and ``h0``; return ``h0``, zeros when
         None."""
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor of shape (B, T, {self.n}) or (T, {self.n}); got {_describe(x)}")
-        if x.ndim not in (2, 3) or x.shape[-1] != self.n or x.shape[-2] == 0:
-            raise ValueError(
-                f"x must have shape (B, T, {self.n}) or (T, {self.n}) with T >= 1; got {_describe(x)}"
-            )
-        if x.dtype != self.weight.dtype or x.device != self.weight.device:
-            raise ValueError(
-                f"x must have the network's dtype and device, {self.weight.dtype} on {self.weight.device}; "
-                f"got {_describe(x)}"
-            )
+        shape = f"(B, T, {self.n}) or (T, {self.n}) with T >= 1"
+        _check_input("x", x, shape, self.weight, size=self.n, ndims=(2, 3))
+        if x.shape[-2] == 0:
+            raise ValueError(f"x must have shape {shape}; got {_describe(x)}")
         state_shape = (*x.shape[:-2], self.d)
         if h0 is None:
             return torch.zeros(state_shape, dtype=x.dtype, device=x.device)
-        if not isinstance(h0, torch.Tensor) or tuple(h0.shape) != state_shape:
-            raise ValueError(f"h0 must have shape {state_shape} for this x; got {_describe(h0)}")
-        if h0.dtype != x.dtype or h0.device != x.device:
-            raise ValueError(f"h0 must have the dtype and device of x, {x.dtype} on {x.device}; got {_describe(h0)}")
-        return h0
+        return _check_input("h0", h0, f"{state_shape} for this x", self.weight, exact=state_shape)
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         r"""Run the network over whole sequences: the unrolled loop over
@@ -322,12 +375,6 @@ class ElmanRNN(nn.Module):
         return theirs
 
 
-def _check_rnn(rnn: object) -> ElmanRNN:
-    if not isinstance(rnn, ElmanRNN):
-        raise TypeError(f"rnn must be a gradland.rnn.ElmanRNN; got {type(rnn).__name__}")
-    return rnn
-
-
 # --------------------------------------------------------------------------
 # Backpropagation through time, and the Jacobians it multiplies
 # --------------------------------------------------------------------------
@@ -400,8 +447,7 @@ def bptt(
     rnn = _check_rnn(rnn)
     h0 = rnn._check_sequence(x, h0)
     state_shape = (*x.shape[:-1], rnn.d)
-    if not isinstance(grad_states, torch.Tensor) or tuple(grad_states.shape) != state_shape:
-        raise ValueError(f"grad_states must have the shape of the states, {state_shape}; got {_describe(grad_states)}")
+    _check_input("grad_states", grad_states, f"{state_shape}, the shape of the states", rnn.weight, exact=state_shape)
     with torch.no_grad():
         # Forward sweep: keep every stacked input v[t] = [x[t]; h[t-1]] and f'(u[t]).
         inputs, slopes, h = [], [], h0
@@ -505,7 +551,7 @@ def delayed_recall(
     *,
     generator: torch.Generator | None = None,
     device: torch.device | str | None = None,
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Sequences of random symbols, and as targets the symbol seen ``delay`` steps
     before.
@@ -528,9 +574,11 @@ def delayed_recall(
     symbols : int
         The number :math:`K` of symbols, at least 2.
     generator : torch.Generator, optional
-        The source of randomness (on the CPU).
+        The source of randomness, on the CPU, so that a seed gives the same
+        sequences on every device; the global one when omitted.
     device, dtype
-        Where to put the result, and the dtype of the inputs.
+        Where to put the result (the CPU by default), and the floating dtype
+        of the inputs (PyTorch's default dtype by default).
 
     Returns
     -------
@@ -538,6 +586,16 @@ def delayed_recall(
         The one-hot inputs, shape ``(B, T, K)``.
     target : torch.Tensor
         The targets, integer, shape ``(B, T)``.
+
+    Raises
+    ------
+    TypeError
+        If a count is not an int, ``dtype`` not a floating dtype, or
+        ``generator`` not a :class:`torch.Generator`.
+    ValueError
+        If a count is below 1, ``symbols`` below 2, ``delay`` outside
+        :math:`[0, T)`, ``generator`` not on the CPU, or ``device`` not one of
+        this machine.
 
     Examples
     --------
@@ -549,12 +607,14 @@ def delayed_recall(
     >>> target
     tensor([[-100, -100,    0,    3,    1,    0]])
     """
-    for name, value in (("batch", batch), ("length", length), ("symbols", symbols)):
-        _check_positive_int(name, value)
-    if symbols < 2:
-        raise ValueError(f"symbols must be at least 2; got {symbols}")
-    if not isinstance(delay, int) or isinstance(delay, bool) or not 0 <= delay < length:
+    batch = _checks.integer("batch", batch, minimum=1)
+    length = _checks.integer("length", length, minimum=1)
+    symbols = _checks.integer("symbols", symbols, minimum=2)
+    delay = _checks.integer("delay", delay, minimum=0)
+    if not delay < length:
         raise ValueError(f"delay must be an int with 0 <= delay < length = {length}; got {delay!r}")
+    generator, device = _check_generator(generator), _checks.device("device", device)
+    dtype = _check_dtype(dtype) or torch.get_default_dtype()
     s = torch.randint(symbols, (batch, length), generator=generator)
     target = torch.full_like(s, -100)
     target[:, delay:] = s[:, : length - delay]
@@ -577,6 +637,15 @@ class RecallNet(nn.Module):
         The size of the hidden state.
     nonlinearity : {"tanh", "relu"}
         The nonlinearity of the recurrent network.
+    device, dtype
+        As in :class:`ElmanRNN`.
+
+    Raises
+    ------
+    TypeError
+        If ``symbols`` or ``d`` is not an int; as in :class:`ElmanRNN`.
+    ValueError
+        If ``symbols`` or ``d`` is below 1; as in :class:`ElmanRNN`.
 
     Examples
     --------
@@ -590,6 +659,7 @@ class RecallNet(nn.Module):
     def __init__(self, symbols: int, d: int, *, nonlinearity: str = "tanh",
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
+        symbols = _checks.integer("symbols", symbols, minimum=1)
         self.rnn = ElmanRNN(symbols, d, nonlinearity=nonlinearity, device=device, dtype=dtype)
         self.readout = nn.Linear(d, symbols, device=device, dtype=dtype)  # W_y, b_y
 
@@ -631,9 +701,10 @@ def train_recall(
     measure its accuracy.
 
     Each step draws a fresh batch and takes one Adam step on the
-    cross-entropy of all the steps that have a target; the gradient is
-    computed by backpropagation through time over the whole sequence.
-    Gradients whose norm exceeds 1 are scaled down to norm 1 (clipping),
+    cross-entropy of all the steps that have a target, by
+    :func:`gradland.train.fit`; the gradient is computed by backpropagation
+    through time over the whole sequence. Gradients whose norm exceeds 1 are
+    scaled down to norm 1 (clipping), before each step of the optimiser,
     which keeps an exploding gradient from throwing the weights away.
 
     Parameters
@@ -645,7 +716,8 @@ def train_recall(
     d : int
         The size of the hidden state.
     steps, batch_size, lr
-        Number of Adam steps, sequences per step, learning rate.
+        Number of Adam steps, sequences per step, learning rate (positive and
+        finite).
     test_size : int
         Number of fresh sequences on which the accuracy is measured.
     checkpoints : tuple of int
@@ -662,6 +734,17 @@ def train_recall(
     RecallResult
         The model, the losses, the test accuracy and the accuracies at the checkpoints.
 
+    Raises
+    ------
+    TypeError
+        If a count or ``seed`` is not an int, or ``lr`` not a real number.
+    ValueError
+        If a count or ``lr`` is out of range, a checkpoint is not a step of
+        the run, or ``device`` is not one of this machine or holds no values
+        (``"meta"``).
+    FloatingPointError
+        If a loss is NaN or infinite: the run has diverged.
+
     Examples
     --------
     >>> from gradland.rnn import train_recall
@@ -669,15 +752,23 @@ def train_recall(
     >>> len(result.losses), result.accuracy > 0.5, list(result.checkpoints)
     (30, True, [10])
     """
-    _check_positive_int("steps", steps)
-    _check_positive_int("batch_size", batch_size)
-    _check_positive_int("test_size", test_size)
+    steps = _checks.integer("steps", steps, minimum=1)
+    batch_size = _checks.integer("batch_size", batch_size, minimum=1)
+    test_size = _checks.integer("test_size", test_size, minimum=1)
+    symbols = _checks.integer("symbols", symbols, minimum=2)
+    lr, seed = _checks.real("lr", lr, positive=True), _checks.integer("seed", seed)
+    if not isinstance(checkpoints, (tuple, list)):
+        raise TypeError(f"checkpoints must be a tuple of step numbers; got {_describe(checkpoints)}")
     if not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= steps for c in checkpoints):
         raise ValueError(f"checkpoints must be ints between 1 and steps = {steps}; got {checkpoints!r}")
+    device = _checks.device("device", device)
+    if device.type == "meta":
+        raise ValueError("device must hold values to train on; got 'meta'")
     with torch.random.fork_rng(devices=[]):  # seed the weights, leave the global state alone
         torch.manual_seed(seed)
         model = RecallNet(symbols, d).to(device)  # drawn on the CPU: the same network on every device
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    optimiser.register_step_pre_hook(lambda *_: _clip(model))  # between fit's backward and step
     rng = torch.Generator().manual_seed(seed)
     x_test, target_test = delayed_recall(test_size, length, delay, symbols, generator=rng, device=device)
     counted = target_test != -100
@@ -687,17 +778,21 @@ def train_recall(
             guess = model(x_test).argmax(-1)
         return (guess[counted] == target_test[counted]).double().mean().item()
 
-    result = RecallResult(model)
-    for step in range(1, steps + 1):
+    def loss(k: int) -> torch.Tensor:
         x, target = delayed_recall(batch_size, length, delay, symbols, generator=rng, device=device)
-        loss = F.cross_entropy(model(x).flatten(0, 1), target.flatten())
-        optimiser.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimiser.step()
-        result.losses.append(loss.item())
-        if step in checkpoints:
-            result.checkpoints[step] = test_accuracy()
+        return F.cross_entropy(model(x).flatten(0, 1), target.flatten())
+
+    accuracies = {}
+
+    def checkpoint(k: int, history: object) -> None:
+        if k in checkpoints:
+            accuracies[k] = test_accuracy()
+
+    history = fit(loss, optimiser, steps, callbacks=[checkpoint], seed=seed)
     model.eval()
-    result.accuracy = test_accuracy()
-    return result
+    return RecallResult(model, history.loss, test_accuracy(), accuracies)
+
+
+def _clip(model: nn.Module) -> None:
+    """Scale the gradient of ``model`` down to norm 1 if it is longer."""
+    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
