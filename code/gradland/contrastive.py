@@ -43,9 +43,7 @@ __all__ = [
 ]
 
 
-def _check_points(
-    name: str, y: object, *, like: torch.Tensor | None = None, nonempty: bool = False
-) -> torch.Tensor:
+def _check_points(name: str, y: object, *, like: torch.Tensor | None = None, nonempty: bool = False) -> torch.Tensor:
     r"""Fail unless ``y`` is a floating tensor of points of shape ``(n, 2)`` (with
     :math:`n \ge 1` if ``nonempty``), of the dtype and device of ``like`` if given.
     Metadata only."""
@@ -60,8 +58,7 @@ def _check_points(
 
 
 def _check_grid(model: object, y: torch.Tensor, z_grid: object, x: object) -> None:
-    r"""The checks shared by :func:`fit` and :func:`force`: a :class:`LatentEBM`, a
-    grid of shape ``(K,)`` with :math:`K \ge 1`, and one input per target."""
+    """The checks of :func:`fit` and :func:`force`: the model, the grid and ``x``."""
     if not isinstance(model, LatentEBM):
         raise TypeError(f"model must be a LatentEBM of gradland.ebm; got {_describe(model)}")
     z_grid = _checks.tensor("z_grid", z_grid, floating=True, shape="(K,)")
@@ -111,21 +108,16 @@ def fit(
     Returns
     -------
     list of float
-        The loss before each step, ``history.loss`` of
-        :func:`gradland.train.fit`, which runs the loop.
+        The loss before each step, the ``loss`` of :func:`gradland.train.fit`.
 
     Raises
     ------
     TypeError
-        If ``model`` is not a :class:`~gradland.ebm.LatentEBM`, ``y``,
-        ``z_grid`` or ``x`` not a floating tensor, ``steps`` not an int or
-        ``lr`` not a real number.
+        If an argument has the wrong type (``y``, ``z_grid`` and ``x`` are
+        floating tensors).
     ValueError
-        If ``y`` is not of shape ``(n, 2)`` with :math:`n \ge 1`, ``z_grid``
-        not of shape ``(K,)`` with :math:`K \ge 1`, ``x`` not of shape
-        ``(n,)``, ``beta`` not a positive number or ``math.inf``, ``steps``
-        negative, ``lr`` not positive and finite, or the model has no
-        parameters to train.
+        If a shape or a value is out of range (``y`` empty included), or the
+        model has no parameters to train.
     FloatingPointError
         If the loss becomes NaN or infinite: the run has diverged.
 
@@ -205,12 +197,9 @@ def force(
     Raises
     ------
     TypeError
-        If ``model`` is not a :class:`~gradland.ebm.LatentEBM`, or ``y``,
-        ``z_grid`` or ``x`` not a floating tensor.
+        If an argument has the wrong type, as for :func:`fit`.
     ValueError
-        If ``y`` is not of shape ``(n, 2)``, ``z_grid`` not of shape ``(K,)``
-        with :math:`K \ge 1`, ``x`` not of shape ``(n,)``, or ``beta`` not a
-        positive number or ``math.inf``.
+        If a shape or ``beta`` is out of range, as for :func:`fit`.
 
     Examples
     --------
@@ -254,20 +243,16 @@ class FourierDecoder(nn.Module):
     harmonics : int
         The number :math:`H \ge 1` of harmonics.
     seed : int
-        Seed of the noise in the initial first harmonic, drawn by a CPU
-        generator.
+        Seed of the noise in the initial first harmonic (a CPU generator).
 
     Raises
     ------
     ValueError
-        If ``harmonics`` is not a positive int; and, when called, if the
-        angles are not on the parameters' device.
+        If ``harmonics`` is not a positive int, or angles are not on the
+        parameters' device.
     TypeError
-        If ``seed`` is not an int; and, when called, if the angles are not a
-        floating tensor of the parameters' dtype (``float32`` unless the
-        module was converted, with :meth:`~torch.nn.Module.double` for
-        example): the decoder does not cast them, as the layers of
-        :mod:`torch.nn` do not.
+        If ``seed`` is not an int, or angles are not of the parameters' dtype:
+        as in :mod:`torch.nn`, convert the module (``.double()``), not the data.
 
     Examples
     --------
@@ -318,11 +303,10 @@ class EnergyMLP(nn.Module):
     Raises
     ------
     ValueError
-        If ``hidden`` is not a positive int; and, when called, if the points
-        are not of shape ``(n, 2)`` or not on the parameters' device.
+        If ``hidden`` is not a positive int, or points are not of shape
+        ``(n, 2)`` or not on the parameters' device.
     TypeError
-        If ``seed`` is not an int; and, when called, if the points are not a
-        floating tensor of the parameters' dtype.
+        If ``seed`` is not an int, or points are not of the parameters' dtype.
 
     Examples
     --------
@@ -464,13 +448,10 @@ def langevin(
     Raises
     ------
     TypeError
-        If ``energy`` is not callable, ``y0`` not a floating tensor,
-        ``generator`` not a :class:`torch.Generator`, ``steps`` not an int, or
-        ``step_size`` or ``noise`` not a real number.
+        If an argument has the wrong type (``energy`` callable, ``y0`` a
+        floating tensor).
     ValueError
-        If ``y0`` is not of shape ``(n, 2)``, ``steps`` is negative,
-        ``step_size`` not positive and finite or ``noise`` not finite and
-        :math:`\ge 0`.
+        If ``y0`` is not of shape ``(n, 2)`` or a number is out of range.
 
     Examples
     --------
@@ -540,8 +521,7 @@ def fit_contrastive(
     box : float
         Half-width :math:`b > 0` of the square of the uniform samples, finite.
     langevin_steps : int
-        Steps of :func:`langevin` (with its default sizes) applied to them,
-        at least 0.
+        Steps of :func:`langevin` (default sizes) applied to them, at least 0.
     seed : int
         Seed of the contrastive samples, drawn by a CPU generator and moved to
         the device of ``y``: the same samples on every device.
@@ -549,8 +529,7 @@ def fit_contrastive(
     Returns
     -------
     losses : list of float
-        The loss at each step, ``history.loss`` of :func:`gradland.train.fit`,
-        which runs the loop.
+        The loss at each step, the ``loss`` of :func:`gradland.train.fit`.
     y_hat : torch.Tensor
         The contrastive samples of the last step, shape ``(n, 2)``; an empty
         ``(0, 2)`` tensor when ``kind`` is None (no contrastive samples).
@@ -558,13 +537,11 @@ def fit_contrastive(
     Raises
     ------
     TypeError
-        If ``energy`` is not a :class:`torch.nn.Module`, ``y`` not a floating
-        tensor, ``steps``, ``langevin_steps`` or ``seed`` not an int, or
-        ``margin``, ``lr`` or ``box`` not a real number.
+        If an argument has the wrong type (``energy`` a
+        :class:`torch.nn.Module`, ``y`` a floating tensor).
     ValueError
         If ``y`` is not of shape ``(n, 2)`` with :math:`n \ge 1`, ``kind`` is
-        unknown, ``steps`` or ``langevin_steps`` is negative, or ``margin``,
-        ``lr`` or ``box`` is not positive and finite.
+        unknown, or a number is out of range.
     FloatingPointError
         If the loss becomes NaN or infinite: the run has diverged.
 
@@ -710,19 +687,12 @@ class RegularisedEBM(nn.Module):
         steps : int
             Number of steps, at least 0.
 
-        Returns
-        -------
-        torch.Tensor
-            The latents, shape ``(n, d)``.
-
         Raises
         ------
         TypeError
-            If ``y`` is not a floating tensor of the model's dtype, or ``steps``
-            not an int.
+            If ``y`` is not of the model's dtype, or ``steps`` not an int.
         ValueError
-            If ``y`` is not of shape ``(n, 2)`` or not on the model's device, or
-            ``steps`` is negative.
+            If ``y`` has the wrong shape or device, or ``steps`` is negative.
         """
         steps = _checks.integer("steps", steps, minimum=0)
         y = _check_points("y", y, like=self.weight)
@@ -790,18 +760,15 @@ def fit_regularised(
     -------
     list of float
         The loss :math:`\frac{1}{n} \sum_i F_\infty(\bm{y}_i)` at each step,
-        ``history.loss`` of :func:`gradland.train.fit`, which runs the loop.
+        the ``loss`` of :func:`gradland.train.fit`.
 
     Raises
     ------
     TypeError
-        If ``model`` is not a :class:`RegularisedEBM`, ``y`` not a floating
-        tensor of the model's dtype, ``steps`` or ``infer_steps`` not an int,
-        or ``lr`` not a real number.
+        If an argument has the wrong type (``y`` of the model's dtype).
     ValueError
         If ``y`` is not of shape ``(n, 2)`` with :math:`n \ge 1` or not on the
-        model's device, ``steps`` or ``infer_steps`` is negative, or ``lr`` not
-        positive and finite.
+        model's device, or a number is out of range.
     FloatingPointError
         If the loss becomes NaN or infinite: the run has diverged.
 
