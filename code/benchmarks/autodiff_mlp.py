@@ -23,6 +23,7 @@ from sklearn.datasets import load_digits
 
 import gradland
 from gradland import autodiff as ad
+from gradland.autodiff_nn import MLP, SGD
 from gradland.bench import compare
 
 
@@ -33,9 +34,9 @@ def make_steps(batch: int, width: int, device: torch.device):
     x = torch.tensor(x_all / 16.0, dtype=torch.float32)[idx].to(device)
     y = torch.tensor(y_all)[idx].to(device)
 
-    ours = ad.MLP([64, width, width, 10], device=device)
+    ours = MLP([64, width, width, 10], device=device)
     theirs = ours.to_torch()  # same starting point
-    opt_ours = ad.SGD(list(ours.parameters()), lr=0.01)
+    opt_ours = SGD(list(ours.parameters()), lr=0.01)
     opt_theirs = torch.optim.SGD(theirs.parameters(), lr=0.01)
     x_ours = ad.Tensor(x)
 

@@ -1,6 +1,6 @@
 r"""Build your own autodiff: a reverse-mode engine with a PyTorch-like API.
 
-This module is the code of Chapter 4 of the book, written to be read top to
+This module is the engine of Chapter 4 of the book, written to be read top to
 bottom. It stores numbers in ordinary :class:`torch.Tensor` objects (so it runs
 on a GPU when the data is there) but computes every derivative itself, one
 *primitive* at a time:
@@ -14,11 +14,13 @@ on a GPU when the data is there) but computes every derivative itself, one
 * :meth:`Tensor.backward` sorts the graph topologically and runs the VJP rules
   from the output back to the leaves, summing the contributions that reach a
   tensor along different paths.
-* :func:`grad`, :func:`vjp` and :func:`jvp` are the function transforms of
-  Chapter 3, built on the same rules.
-* :class:`Module`, :class:`Linear`, :class:`MLP`, :class:`SGD` and
-  :class:`Adam` are a small neural-network library on top, shaped like
-  :mod:`torch.nn` and :mod:`torch.optim`.
+* :func:`logsumexp`, :func:`softmax` and :func:`cross_entropy` are composites
+  of the primitives, which the engine differentiates with no rule of their own.
+
+Two modules sit on top of the engine, as micrograd's ``nn.py`` sits on its
+``engine.py``: :mod:`gradland.autodiff_func` holds the function transforms
+``grad``, ``vjp`` and ``jvp`` of Chapter 3, and :mod:`gradland.autodiff_nn` a
+small neural-network library shaped like :mod:`torch.nn` and :mod:`torch.optim`.
 
 Broadcasting follows NumPy (and PyTorch): an operand is stretched along axes of
 size one and along missing leading axes; in the backward pass the gradient is
@@ -29,34 +31,20 @@ tensor always has the tensor's shape.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Union
 
 import torch
 
-__all__ = [
-    "MLP",
-    "SGD",
-    "Adam",
-    "Linear",
-    "Module",
-    "Tensor",
-    "cross_entropy",
-    "grad",
-    "jvp",
-    "logsumexp",
-    "softmax",
-    "unbroadcast",
-    "vjp",
-]
+from gradland import _checks
+
+__all__ = ["Tensor", "cross_entropy", "logsumexp", "softmax", "unbroadcast"]
 
 Number = Union[int, float]
 Dim = Union[int, Sequence[int], None]
 
 
-# ---------------------------------------------------------------------------
-# Shapes: broadcasting forward, summing back.
-# ---------------------------------------------------------------------------
+# -- Shapes: broadcasting forward, summing back. ---------------------------------------
 
 
 def unbroadcast(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
@@ -79,6 +67,13 @@ def unbroadcast(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     torch.Tensor
         A tensor of shape ``shape``.
 
+    Raises
+    ------
+    TypeError
+        If ``g`` is not a torch tensor or ``shape`` not a tuple of sizes.
+    ValueError
+        If ``shape`` does not broadcast to ``g.shape`` (a size of -1 included).
+
     Examples
     --------
     >>> import torch
@@ -87,6 +82,7 @@ def unbroadcast(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     tensor([[12.],
             [12.]])
     """
+    _check_source(g, shape)
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
@@ -98,16 +94,34 @@ def unbroadcast(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return g.sum(dim=dims, keepdim=True).reshape(shape)
 
 
+def _check_source(g: torch.Tensor, shape: torch.Size) -> None:
+    """Fail unless an operand of ``shape`` broadcasts to ``g.shape`` (metadata only)."""
+    if not isinstance(g, torch.Tensor):
+        raise TypeError(f"unbroadcast: g must be a torch.Tensor; got {type(g).__name__}")
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"unbroadcast: shape must be a tuple of sizes; got {type(shape).__name__}")
+    n = len(shape)
+    if n > g.ndim or any(s != 1 and s != t for s, t in zip(shape, g.shape[g.ndim - n:])):
+        raise ValueError(f"unbroadcast: an operand of shape {tuple(shape)} does not broadcast to the "
+                         f"gradient's shape {tuple(g.shape)}: it cannot be summed back to it")
+
+
 def _dims(dim: Dim, ndim: int) -> tuple[int, ...]:
     """The axes a reduction runs over, as non-negative ints (all axes for None)."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = (dim,) if isinstance(dim, int) else tuple(dim) if isinstance(dim, (tuple, list)) else (None,)
+    if not all(isinstance(d, int) and not isinstance(d, bool) for d in dims):
+        raise TypeError(f"dim must be an int, a tuple of ints or None (all axes); got {dim!r}")
+    if not dims:  # torch reads () as every axis, NumPy as none: say which
+        raise ValueError("dim=() is ambiguous: pass None to reduce over every axis")
     for d in dims:
         if not -max(ndim, 1) <= d < max(ndim, 1):
             raise IndexError(
                 f"dimension {d} is out of range for a tensor with {ndim} dimensions"
             )
+    if len({d % max(ndim, 1) for d in dims}) < len(dims):
+        raise ValueError(f"dim names an axis twice; got {dim!r}")
     if ndim == 0:  # a scalar has no axis: like torch, accept 0 or -1, reduce nothing
         return ()
     return tuple(sorted(d % ndim for d in dims))
@@ -123,9 +137,7 @@ def _expand_back(
     return g.expand(shape)
 
 
-# ---------------------------------------------------------------------------
-# The tensor, and its primitives, each with its VJP and JVP rules.
-# ---------------------------------------------------------------------------
+# -- The tensor, and its primitives, each with its VJP and JVP rules. ------------------
 
 
 class Tensor:
@@ -135,7 +147,7 @@ class Tensor:
     ----------
     data : torch.Tensor, array-like or number
         The values. Integers are converted to the default floating-point dtype,
-        since only real numbers have derivatives.
+        since only real numbers have derivatives; complex numbers are refused.
     requires_grad : bool, optional
         Whether :meth:`backward` should compute and store the gradient of this
         tensor (a *leaf*, such as a parameter) in :attr:`grad`.
@@ -149,8 +161,13 @@ class Tensor:
         leaf, with the leaf's shape; gradients from several calls add up, as in
         PyTorch, until reset to None.
     tangent : torch.Tensor or None
-        In forward mode (:func:`jvp`), the directional derivative carried along
-        with the value; None otherwise.
+        In forward mode (:func:`~gradland.autodiff_func.jvp`), the directional
+        derivative carried along with the value; None otherwise.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is complex: the engine's rules are those of real functions.
 
     Examples
     --------
@@ -168,6 +185,8 @@ class Tensor:
         else:
             data = torch.as_tensor(data)
         if not data.is_floating_point():
+            if data.is_complex():  # the rules below are those of real functions
+                raise TypeError(f"data must be real; got dtype {data.dtype}")
             data = data.to(torch.get_default_dtype())
         self.data: torch.Tensor = data
         self.requires_grad = requires_grad
@@ -475,9 +494,9 @@ class Tensor:
         )
 
     def mean(self, dim: Dim = None, keepdim: bool = False) -> Tensor:
-        """Mean over ``dim``: the sum divided by the number of terms."""
+        """Mean over ``dim``: the sum divided by the number of terms (NaN if none)."""
         count = math.prod(self.shape[d] for d in _dims(dim, self.ndim))
-        return self.sum(dim, keepdim) * (1.0 / count)
+        return self.sum(dim, keepdim) * (1.0 / count if count else math.nan)
 
     def logsumexp(self, dim: Dim = -1, keepdim: bool = False) -> Tensor:
         r"""Stable :math:`\log \sum_i e^{x_i}` over ``dim``.
@@ -549,6 +568,22 @@ class Tensor:
             return ga
 
         return self._make(a[index], (self,), (vjp,), lambda t: t[index], "index")
+
+    def gather(self, dim: int, index: torch.Tensor) -> Tensor:
+        """The entries at positions ``index`` along ``dim``, as :func:`torch.gather`.
+
+        For ``dim=1``, ``out[i, j] = a[i, index[i, j]]``. The VJP adds the
+        cotangent into zeros at the places read, twice where a place is read twice.
+        """
+        if not isinstance(index, torch.Tensor) or index.dtype != torch.int64:
+            raise TypeError(f"gather: index must be an int64 torch.Tensor; got {_checks.describe(index)}")
+        a = self.data
+        return self._make(
+            a.gather(dim, index), (self,),
+            (lambda g: torch.zeros_like(a).scatter_add_(dim, index, g),),
+            lambda t: t.gather(dim, index),
+            "gather",
+        )
 
     # -- reverse mode -----------------------------------------------------------
 
@@ -633,13 +668,22 @@ def _backpropagate(
     return leaves
 
 
-# ---------------------------------------------------------------------------
-# Functions built from the primitives.
-# ---------------------------------------------------------------------------
+# -- Functions built from the primitives. ----------------------------------------------
+
+
+def _kind(value: object) -> str:
+    """The full name of the type of ``value``, which tells a torch tensor from ours."""
+    return f"{type(value).__module__}.{type(value).__name__}"
+
+
+def _check_engine_tensor(where: str, name: str, value: object) -> None:
+    """Fail unless ``value`` is a Tensor of this engine (not a torch tensor)."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{where}: {name} must be a gradland.autodiff.Tensor; got {_kind(value)}")
 
 
 def logsumexp(x: Tensor, dim: Dim = -1, keepdim: bool = False) -> Tensor:
-    r"""Stable :math:`\log \sum_i \exp(x_i)` along ``dim``.
+    r"""Stable :math:`\log \sum_i \exp(x_i)` along ``dim``, as :meth:`Tensor.logsumexp`.
 
     Examples
     --------
@@ -647,6 +691,7 @@ def logsumexp(x: Tensor, dim: Dim = -1, keepdim: bool = False) -> Tensor:
     >>> logsumexp(Tensor([1000.0, 1000.0]))  # 1000 + log 2 in float32, no overflow
     Tensor(1000.6932)
     """
+    _check_engine_tensor("logsumexp", "x", x)
     return x.logsumexp(dim, keepdim)
 
 
@@ -662,21 +707,26 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
     >>> softmax(Tensor([0.0, 0.0, 0.0, 0.0]))
     Tensor([0.2500, 0.2500, 0.2500, 0.2500])
     """
+    _check_engine_tensor("softmax", "x", x)
     return (x - x.logsumexp(dim, keepdim=True)).exp()
 
 
 def cross_entropy(logits: Tensor, target: torch.Tensor) -> Tensor:
     r"""Mean cross-entropy of class scores against integer labels.
 
-    For a batch of scores :math:`\bm{s}_i \in \mathbb{R}^K` (the rows of
-    ``logits``) and labels :math:`y_i`, returns :math:`\frac{1}{B} \sum_i
-    \big(\operatorname{logsumexp}(\bm{s}_i) - s_{i, y_i}\big)`, as
-    :func:`torch.nn.functional.cross_entropy` does.
+    For a batch of scores :math:`\bm{s}_i \in \R^K` (the rows of ``logits``)
+    and labels :math:`y_i`, returns :math:`\frac{1}{B} \sum_i
+    \big(\operatorname{logsumexp}(\bm{s}_i) - s_{i, y_i}\big)`, the mean of
+    :math:`-\log p_{i, y_i}` for :math:`\bm{p}_i = \softargmax(\bm{s}_i)`, as
+    :func:`torch.nn.functional.cross_entropy` does. Each row is first shifted
+    by its largest score, which changes neither the value nor the gradient but
+    keeps the two terms from cancelling: equal scores of :math:`10^8` still
+    give :math:`\log K`, and a score of :math:`-\infty` leaves its class out.
 
     Parameters
     ----------
     logits : Tensor
-        Scores of shape ``(B, K)``.
+        Scores of shape ``(B, K)``, with :math:`B, K \ge 1`.
     target : torch.Tensor
         Labels of shape ``(B,)``, integers in ``0, ..., K - 1``.
 
@@ -685,418 +735,45 @@ def cross_entropy(logits: Tensor, target: torch.Tensor) -> Tensor:
     Tensor
         A scalar.
 
+    Raises
+    ------
+    TypeError
+        If ``logits`` is not a :class:`Tensor`, or ``target`` is not a torch
+        tensor of integers.
+    ValueError
+        If a shape is wrong, or, for labels on the CPU, a label is out of
+        range. Labels on a GPU are not read, which would make the CPU wait for
+        the GPU at every step: one out of range fails inside ``gather``, as in
+        PyTorch.
+
     Examples
     --------
     >>> import torch
     >>> from gradland.autodiff import Tensor, cross_entropy
     >>> cross_entropy(Tensor(torch.zeros(2, 4)), torch.tensor([0, 3]))  # log 4
     Tensor(1.3863)
+    >>> cross_entropy(Tensor(torch.full((2, 4), 1e8)), torch.tensor([0, 3]))  # still
+    Tensor(1.3863)
     """
-    if logits.ndim != 2:
+    _check_engine_tensor("cross_entropy", "logits", logits)
+    if logits.ndim != 2 or 0 in logits.shape:
         raise ValueError(
-            f"cross_entropy: logits must have shape (B, K); got {tuple(logits.shape)}"
+            "cross_entropy: logits must have shape (B, K) with B, K >= 1; "
+            f"got {tuple(logits.shape)}"
         )
-    if target.shape != logits.shape[:1] or target.is_floating_point():
-        raise ValueError(
-            "cross_entropy: target must be integer labels "
-            f"of shape ({logits.shape[0]},); "
-            f"got dtype {target.dtype} and shape {tuple(target.shape)}"
-        )
-    classes = torch.arange(logits.shape[1], device=logits.device)
-    in_range = (target >= 0) & (target < len(classes))
-    if target.device.type == "cpu" and not bool(in_range.all()):
-        # (on a GPU, this check would make the CPU wait for the GPU every step)
-        raise ValueError(
-            f"cross_entropy: labels must lie in 0..{len(classes) - 1}"
-        )
-    one_hot = (target.to(logits.device)[:, None] == classes).to(logits.dtype)
-    picked = (logits * one_hot).sum(dim=1)  # the score of the right class
-    return (logits.logsumexp(dim=1) - picked).mean()
-
-
-# ---------------------------------------------------------------------------
-# Function transforms: grad, vjp (reverse mode) and jvp (forward mode).
-# ---------------------------------------------------------------------------
-
-
-def _leaves(primals: Sequence[torch.Tensor | Tensor], requires_grad: bool) -> list[Tensor]:
-    """Fresh leaves holding the values of ``primals``, cut off from any graph."""
-    return [Tensor(p.data if isinstance(p, Tensor) else p, requires_grad=requires_grad)
-            for p in primals]
-
-
-def _check_output(out, transform: str) -> Tensor:
-    """The result of the function being transformed, which must be a Tensor."""
-    if not isinstance(out, Tensor):
-        kind = f"{type(out).__module__}.{type(out).__name__}"
-        raise TypeError(
-            f"{transform}: the function must return a gradland.autodiff.Tensor; "
-            f"got {kind} (a result computed outside this engine carries no derivative)"
-        )
-    return out
-
-
-def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor, Callable]:
-    r"""Evaluate ``f`` and return its output with a function that pulls cotangents back.
-
-    Parameters
-    ----------
-    f : callable
-        A function of Tensors returning one Tensor.
-    *primals : torch.Tensor
-        The point :math:`\bm{x}` at which to differentiate.
-
-    Returns
-    -------
-    out, vjp_fn : tuple
-        ``out`` is :math:`\bm{f}(\bm{x})` as a torch tensor, and
-        ``vjp_fn(v)`` returns the tuple of :math:`\bm{v}^\top \partial \bm{f} /
-        \partial \bm{x}_i`, one per primal, each with that primal's shape. It
-        may be called many times, for example once per row of a Jacobian.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from gradland.autodiff import vjp
-    >>> out, pullback = vjp(lambda x: x * x, torch.tensor([1.0, 2.0]))
-    >>> pullback(torch.tensor([1.0, 0.0]))
-    (tensor([2., 0.]),)
-    """
-    leaves = _leaves(primals, requires_grad=True)
-    out = _check_output(f(*leaves), "vjp")
-
-    def vjp_fn(v: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        if v.shape != out.shape:
-            raise ValueError(
-                f"vjp: the cotangent must have the output's shape {tuple(out.shape)}; "
-                f"got {tuple(v.shape)}"
-            )
-        found = _backpropagate(out, v) if out.requires_grad else {}
-        return tuple(found.get(leaf, torch.zeros_like(leaf.data)) for leaf in leaves)
-
-    return out.data, vjp_fn
-
-
-def grad(
-    f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0
-) -> Callable[..., torch.Tensor]:
-    r"""Turn a scalar function into the function that returns its gradient.
-
-    ``grad(f)(x)`` is :math:`\nabla_{\bm{x}} f(\bm{x})`, a tensor with the shape
-    of ``x`` (the transpose of the :math:`1 \times n` derivative).
-
-    Parameters
-    ----------
-    f : callable
-        A function of Tensors returning a Tensor with one element.
-    argnums : int or tuple of int, optional
-        Which arguments to differentiate with respect to.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from gradland.autodiff import grad
-    >>> grad(lambda x: (x ** 3).sum())(torch.tensor([1.0, 2.0]))
-    tensor([ 3., 12.])
-    """
-
-    def gradient(*args: torch.Tensor):
-        out, pullback = vjp(f, *args)
-        if out.numel() != 1:
-            raise ValueError(
-                "grad needs a function with a scalar output; "
-                f"got shape {tuple(out.shape)}"
-            )
-        grads = pullback(torch.ones_like(out))
-        if isinstance(argnums, int):
-            return grads[argnums]
-        return tuple(grads[i] for i in argnums)
-
-    return gradient
-
-
-def jvp(
-    f: Callable[..., Tensor],
-    primals: Sequence[torch.Tensor],
-    tangents: Sequence[torch.Tensor],
-) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Forward mode: push tangents through ``f`` along with the values (dual numbers).
-
-    Every value carries a tangent, and every primitive maps the tangents of
-    its inputs to the tangent of its output with its JVP rule, so that one
-    evaluation returns both :math:`\bm{f}(\bm{x})` and
-    :math:`\frac{\partial \bm{f}}{\partial \bm{x}} \bm{u}`.
-
-    Parameters
-    ----------
-    f : callable
-        A function of Tensors returning one Tensor.
-    primals, tangents : sequence of torch.Tensor
-        The point :math:`\bm{x}` and the direction :math:`\bm{u}`, one
-        tangent of the same shape per primal.
-
-    Returns
-    -------
-    out, tangent_out : tuple of torch.Tensor
-
-    Examples
-    --------
-    >>> import torch
-    >>> from gradland.autodiff import jvp
-    >>> jvp(lambda x: x.exp(), (torch.tensor([0.0, 1.0]),), (torch.tensor([1.0, 1.0]),))
-    (tensor([1.0000, 2.7183]), tensor([1.0000, 2.7183]))
-    """
-    if len(primals) != len(tangents):
-        raise ValueError(
-            f"jvp: got {len(primals)} primals but {len(tangents)} tangents"
-        )
-    inputs = _leaves(primals, requires_grad=False)
-    for x, t in zip(inputs, tangents):
-        if t.shape != x.shape:
-            raise ValueError(
-                f"jvp: a tangent must have its primal's shape {tuple(x.shape)}; "
-                f"got {tuple(t.shape)}"
-            )
-        x.tangent = t
-    out = _check_output(f(*inputs), "jvp")
-    if out.tangent is None:  # f ignored its inputs: the tangent is zero
-        return out.data, torch.zeros_like(out.data)
-    return out.data, out.tangent
-
-
-# ---------------------------------------------------------------------------
-# A small neural-network library on top.
-# ---------------------------------------------------------------------------
-
-
-class Module:
-    """Base class of models: finds its parameters among its attributes.
-
-    A parameter is any attribute that is a :class:`Tensor` with
-    ``requires_grad=True``; submodules, and lists of them, are searched too,
-    in the order the attributes were set.
-
-    Examples
-    --------
-    >>> from gradland.autodiff import Linear
-    >>> [tuple(p.shape) for p in Linear(3, 2).parameters()]
-    [(2, 3), (2,)]
-    """
-
-    def parameters(self) -> Iterator[Tensor]:
-        """Yield every parameter of this module and of its submodules."""
-        for value in vars(self).values():
-            items = value if isinstance(value, (list, tuple)) else [value]
-            for item in items:
-                if isinstance(item, Tensor) and item.requires_grad:
-                    yield item
-                elif isinstance(item, Module):
-                    yield from item.parameters()
-
-    def zero_grad(self) -> None:
-        """Forget the gradients of all the parameters."""
-        for p in self.parameters():
-            p.grad = None
-
-    def forward(self, *args):
-        raise NotImplementedError
-
-    def __call__(self, *args):
-        return self.forward(*args)
-
-
-class Linear(Module):
-    r"""An affine layer :math:`\bm{y} = \bm{W} \bm{x} + \bm{b}`, applied to a batch
-    stored as rows.
-
-    As in :class:`torch.nn.Linear`, the weight has shape ``(out, in)`` and a
-    batch ``X`` of shape ``(B, in)`` gives ``X @ W.T + b``; the initial
-    values are drawn uniformly from :math:`[-1/\sqrt{\text{in}}, 1/\sqrt{\text{in}}]`.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from gradland.autodiff import Linear, Tensor
-    >>> layer = Linear(4, 3)
-    >>> layer(Tensor(torch.ones(5, 4))).shape
-    torch.Size([5, 3])
-    """
-
-    def __init__(self, n_in: int, n_out: int, bias: bool = True, *, device=None, dtype=None):
-        bound = 1 / math.sqrt(n_in)
-        # Drawn on the CPU and then moved, so that every device starts from the
-        # same weights (a CUDA generator would draw others).
-        weight = torch.empty(n_out, n_in, dtype=dtype).uniform_(-bound, bound)
-        self.weight = Tensor(weight.to(device), requires_grad=True)
-        self.bias = None
-        if bias:
-            b = torch.empty(n_out, dtype=dtype).uniform_(-bound, bound)
-            self.bias = Tensor(b.to(device), requires_grad=True)
-
-    def forward(self, x: Tensor) -> Tensor:
-        y = x @ self.weight.T
-        return y + self.bias if self.bias is not None else y
-
-
-class MLP(Module):
-    """A multilayer perceptron: :class:`Linear` layers with an activation between them.
-
-    Parameters
-    ----------
-    sizes : sequence of int
-        Widths from input to output, for example ``[64, 512, 512, 10]``.
-    activation : {"relu", "tanh", "sigmoid"}, optional
-        The nonlinearity after every layer but the last.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from gradland.autodiff import MLP, Tensor
-    >>> net = MLP([2, 8, 1])
-    >>> net(Tensor(torch.randn(5, 2))).shape
-    torch.Size([5, 1])
-    """
-
-    def __init__(self, sizes: Sequence[int], activation: str = "relu", *,
-                 device=None, dtype=None):
-        if len(sizes) < 2:
-            raise ValueError(
-                f"an MLP needs at least an input and an output size; got {list(sizes)}"
-            )
-        if activation not in {"relu", "tanh", "sigmoid"}:
-            raise ValueError(
-                f"activation must be 'relu', 'tanh' or 'sigmoid'; got {activation!r}"
-            )
-        self.activation = activation
-        self.layers = [Linear(a, b, device=device, dtype=dtype)
-                       for a, b in zip(sizes[:-1], sizes[1:])]
-
-    def forward(self, x: Tensor) -> Tensor:
-        *hidden, last = self.layers
-        for layer in hidden:
-            x = getattr(layer(x), self.activation)()
-        return last(x)
-
-    def to_torch(self) -> torch.nn.Sequential:
-        """The same network in PyTorch, starting from copies of the current weights.
-
-        Returns a :class:`torch.nn.Sequential` of :class:`torch.nn.Linear`
-        layers and the same activations, on the device and with the dtype of
-        the weights, so that the two engines can be trained side by side from
-        one starting point.
-
-        Examples
-        --------
-        >>> import torch
-        >>> from gradland.autodiff import MLP, Tensor
-        >>> net = MLP([3, 4, 2], activation="tanh")
-        >>> x = torch.randn(5, 3)
-        >>> torch.allclose(net(Tensor(x)).data, net.to_torch()(x))
-        True
-        """
-        activation = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh,
-                      "sigmoid": torch.nn.Sigmoid}[self.activation]
-        modules = []
-        for layer in self.layers:
-            n_out, n_in = layer.weight.shape
-            linear = torch.nn.Linear(n_in, n_out, bias=layer.bias is not None,
-                                     device=layer.weight.device, dtype=layer.weight.dtype)
-            with torch.no_grad():
-                linear.weight.copy_(layer.weight.data)
-                if layer.bias is not None:
-                    linear.bias.copy_(layer.bias.data)
-            modules += [linear, activation()]
-        return torch.nn.Sequential(*modules[:-1])  # no activation after the last layer
-
-
-class SGD:
-    r"""Stochastic gradient descent:
-    :math:`\bm{\theta} \leftarrow \bm{\theta} - \eta \nabla_{\bm{\theta}} \mathcal{L}`.
-
-    Parameters
-    ----------
-    params : sequence of Tensor
-        The parameters to update, for example ``list(model.parameters())``.
-    lr : float
-        The learning rate :math:`\eta`, positive and finite.
-
-    Raises
-    ------
-    TypeError
-        If ``params`` is a single tensor (write ``[w]``) or holds anything
-        other than :class:`Tensor`: such a parameter would never be updated.
-    ValueError
-        If ``lr`` is not positive and finite.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from gradland.autodiff import SGD, Tensor
-    >>> w = Tensor([1.0], requires_grad=True)
-    >>> opt = SGD([w], lr=0.1)
-    >>> (w * w).sum().backward(); opt.step()
-    >>> w.data
-    tensor([0.8000])
-    """
-
-    def __init__(self, params, lr: float):
-        if isinstance(params, (Tensor, torch.Tensor)):
-            raise TypeError("params must be an iterable of gradland Tensors, such as [w]; "
-                            f"got a single {type(params).__module__}.{type(params).__name__}")
-        self.params = list(params)
-        for p in self.params:
-            if not isinstance(p, Tensor):
-                raise TypeError("params must hold gradland.autodiff.Tensor parameters; "
-                                f"got a {type(p).__module__}.{type(p).__name__}")
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise ValueError(f"the learning rate must be positive and finite; got {lr}")
-        self.lr = lr
-
-    def zero_grad(self) -> None:
-        """Forget the gradients of the parameters."""
-        for p in self.params:
-            p.grad = None
-
-    def step(self) -> None:
-        """Move every parameter that has a gradient one step downhill."""
-        for p in self.params:
-            if p.grad is not None:
-                p.data -= self.lr * p.grad
-
-
-class Adam(SGD):
-    r"""Adam: steps scaled by running estimates of the gradient's first two moments.
-
-    The update is that of :class:`torch.optim.Adam` (Kingma and Ba), with
-    bias-corrected moments :math:`\hat{\bm{m}}` and :math:`\hat{\bm{v}}` and
-    step :math:`\eta \, \hat{\bm{m}} / (\sqrt{\hat{\bm{v}}} + \epsilon)`.
-
-    Examples
-    --------
-    >>> from gradland.autodiff import Adam, Tensor
-    >>> w = Tensor([1.0], requires_grad=True)
-    >>> opt = Adam([w], lr=0.1)
-    >>> (w * w).sum().backward(); opt.step()  # the first step has length lr
-    >>> w.data
-    tensor([0.9000])
-    """
-
-    def __init__(self, params, lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
-        super().__init__(params, lr)
-        self.betas, self.eps, self.t = betas, eps, 0
-        self.m = [torch.zeros_like(p.data) for p in self.params]
-        self.v = [torch.zeros_like(p.data) for p in self.params]
-
-    def step(self) -> None:
-        """One Adam update of every parameter that has a gradient."""
-        self.t += 1
-        beta1, beta2 = self.betas
-        for p, m, v in zip(self.params, self.m, self.v):
-            if p.grad is None:
-                continue
-            m.mul_(beta1).add_(p.grad, alpha=1 - beta1)
-            v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-            m_hat = m / (1 - beta1**self.t)
-            v_hat = v / (1 - beta2**self.t)
-            p.data -= self.lr * m_hat / (v_hat.sqrt() + self.eps)
+    if not isinstance(target, torch.Tensor) or target.is_floating_point() \
+            or target.is_complex() or target.dtype == torch.bool:
+        raise TypeError(f"cross_entropy: target must be a torch.Tensor of integer labels; "
+                        f"got {_checks.describe(target)}")
+    if target.shape != logits.shape[:1]:
+        raise ValueError(f"cross_entropy: target must have shape ({logits.shape[0]},), one label "
+                         f"per row of logits; got {tuple(target.shape)}")
+    k = logits.shape[1]
+    # (on a GPU, reading the labels would make the CPU wait for the GPU every step)
+    if target.device.type == "cpu" and not bool(((target >= 0) & (target < k)).all()):
+        raise ValueError(f"cross_entropy: labels must lie in 0..{k - 1}; "
+                         f"got labels from {target.min().item()} to {target.max().item()}")
+    m = logits.data.amax(dim=1, keepdim=True)  # each row's largest score, a constant
+    z = logits - m  # scores at most 0, so logsumexp(z) lies in [0, log K]
+    label = target.to(logits.device, torch.int64)[:, None]  # shape (B, 1)
+    return (z.logsumexp(dim=1, keepdim=True) - z.gather(1, label)).mean()

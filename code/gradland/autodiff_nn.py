@@ -1,0 +1,329 @@
+r"""A small neural-network library on the engine of :mod:`gradland.autodiff`.
+
+This module is the code of the last sections of Chapter 4 of the book: with
+gradients in hand, :mod:`torch.nn` and :mod:`torch.optim` are a thin layer of
+bookkeeping, and this is that layer for our own engine, as micrograd's
+``nn.py`` sits on its ``engine.py``. In reading order:
+
+* :class:`Module` finds the parameters of a model among its attributes;
+* :class:`Linear` is an affine layer and :class:`MLP` a stack of them with an
+  activation between them, both shaped like their :mod:`torch.nn` namesakes
+  (:meth:`MLP.to_torch` builds the same network in PyTorch);
+* :class:`SGD` and :class:`Adam` update the parameters from their gradients,
+  as :mod:`torch.optim` does.
+
+The loss, :func:`gradland.autodiff.cross_entropy`, is part of the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import torch
+
+from gradland import _checks
+from gradland.autodiff import Tensor
+
+__all__ = ["MLP", "SGD", "Adam", "Linear", "Module"]
+
+
+class Module:
+    """Base class of models: finds its parameters among its attributes.
+
+    A parameter is any attribute that is a :class:`~gradland.autodiff.Tensor`
+    with ``requires_grad=True``; submodules, and lists of them, are searched too,
+    in the order the attributes were set.
+
+    Examples
+    --------
+    >>> from gradland.autodiff_nn import Linear
+    >>> [tuple(p.shape) for p in Linear(3, 2).parameters()]
+    [(2, 3), (2,)]
+    """
+
+    def parameters(self) -> Iterator[Tensor]:
+        """Yield every parameter of this module and of its submodules."""
+        for value in vars(self).values():
+            items = value if isinstance(value, (list, tuple)) else [value]
+            for item in items:
+                if isinstance(item, Tensor) and item.requires_grad:
+                    yield item
+                elif isinstance(item, Module):
+                    yield from item.parameters()
+
+    def zero_grad(self) -> None:
+        """Forget the gradients of all the parameters."""
+        for p in self.parameters():
+            p.grad = None
+
+    def forward(self, *args):
+        raise NotImplementedError
+
+    def __call__(self, *args):
+        return self.forward(*args)
+
+
+class Linear(Module):
+    r"""An affine layer :math:`\bm{y} = \bm{W} \bm{x} + \bm{b}`, applied to a batch
+    stored as rows.
+
+    As in :class:`torch.nn.Linear`, the weight has shape ``(out, in)`` and a
+    batch ``X`` of shape ``(B, in)`` gives ``X @ W.T + b``; the initial
+    values are drawn uniformly from :math:`[-1/\sqrt{\text{in}}, 1/\sqrt{\text{in}}]`.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        The sizes of an input and of an output, at least 1.
+    bias : bool, optional
+        Whether to add a bias :math:`\bm{b}`.
+    device : torch.device or str, optional
+        Where the parameters live; they are drawn on the CPU and moved there.
+    dtype : torch.dtype, optional
+        A floating-point dtype for the parameters (default: torch's default).
+
+    Raises
+    ------
+    TypeError
+        If a size is not an int, or ``dtype`` is not a floating-point dtype.
+    ValueError
+        If a size is below 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.autodiff import Tensor
+    >>> from gradland.autodiff_nn import Linear
+    >>> layer = Linear(4, 3)
+    >>> layer(Tensor(torch.ones(5, 4))).shape
+    torch.Size([5, 3])
+    """
+
+    def __init__(self, n_in: int, n_out: int, bias: bool = True, *, device=None, dtype=None):
+        n_in, n_out = _checks.integer("n_in", n_in, minimum=1), _checks.integer("n_out", n_out, minimum=1)
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"dtype must be a floating-point torch.dtype; got {dtype!r}")
+        bound = 1 / math.sqrt(n_in)
+        # Drawn on the CPU and then moved, so that every device starts from the
+        # same weights (a CUDA generator would draw others).
+        weight = torch.empty(n_out, n_in, dtype=dtype).uniform_(-bound, bound)
+        self.weight = Tensor(weight.to(device), requires_grad=True)
+        self.bias = None
+        if bias:
+            b = torch.empty(n_out, dtype=dtype).uniform_(-bound, bound)
+            self.bias = Tensor(b.to(device), requires_grad=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = x @ self.weight.T
+        return y + self.bias if self.bias is not None else y
+
+
+class MLP(Module):
+    """A multilayer perceptron: :class:`Linear` layers with an activation between them.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Widths from input to output, for example ``[64, 512, 512, 10]``.
+    activation : {"relu", "tanh", "sigmoid"}, optional
+        The nonlinearity after every layer but the last.
+    device, dtype : optional
+        Where the parameters live, and their floating-point dtype, as in
+        :class:`Linear`.
+
+    Raises
+    ------
+    TypeError
+        If ``sizes`` is not a sequence of ints, or ``dtype`` is not a
+        floating-point dtype.
+    ValueError
+        If ``sizes`` has fewer than two entries or one below 1, or
+        ``activation`` is not one of the three.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.autodiff import Tensor
+    >>> from gradland.autodiff_nn import MLP
+    >>> net = MLP([2, 8, 1])
+    >>> net(Tensor(torch.randn(5, 2))).shape
+    torch.Size([5, 1])
+    """
+
+    def __init__(self, sizes: Sequence[int], activation: str = "relu", *,
+                 device=None, dtype=None):
+        if not isinstance(sizes, Sequence) or isinstance(sizes, str):
+            raise TypeError(f"sizes must be a sequence of ints, such as [64, 32, 10]; got {_checks.describe(sizes)}")
+        if len(sizes) < 2:
+            raise ValueError(
+                f"an MLP needs at least an input and an output size; got {list(sizes)}"
+            )
+        sizes = [_checks.integer(f"sizes[{i}]", size, minimum=1) for i, size in enumerate(sizes)]
+        if activation not in {"relu", "tanh", "sigmoid"}:
+            raise ValueError(
+                f"activation must be 'relu', 'tanh' or 'sigmoid'; got {activation!r}"
+            )
+        self.activation = activation
+        self.layers = [Linear(a, b, device=device, dtype=dtype)
+                       for a, b in zip(sizes[:-1], sizes[1:])]
+
+    def forward(self, x: Tensor) -> Tensor:
+        *hidden, last = self.layers
+        for layer in hidden:
+            x = getattr(layer(x), self.activation)()
+        return last(x)
+
+    def to_torch(self) -> torch.nn.Sequential:
+        """The same network in PyTorch, starting from copies of the current weights.
+
+        Returns a :class:`torch.nn.Sequential` of :class:`torch.nn.Linear`
+        layers and the same activations, on the device and with the dtype of
+        the weights, so that the two engines can be trained side by side from
+        one starting point.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from gradland.autodiff import Tensor
+        >>> from gradland.autodiff_nn import MLP
+        >>> net = MLP([3, 4, 2], activation="tanh")
+        >>> x = torch.randn(5, 3)
+        >>> torch.allclose(net(Tensor(x)).data, net.to_torch()(x))
+        True
+        """
+        activation = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh,
+                      "sigmoid": torch.nn.Sigmoid}[self.activation]
+        modules = []
+        for layer in self.layers:
+            n_out, n_in = layer.weight.shape
+            linear = torch.nn.Linear(n_in, n_out, bias=layer.bias is not None,
+                                     device=layer.weight.device, dtype=layer.weight.dtype)
+            with torch.no_grad():
+                linear.weight.copy_(layer.weight.data)
+                if layer.bias is not None:
+                    linear.bias.copy_(layer.bias.data)
+            modules += [linear, activation()]
+        return torch.nn.Sequential(*modules[:-1])  # no activation after the last layer
+
+
+class SGD:
+    r"""Stochastic gradient descent:
+    :math:`\bm{\theta} \leftarrow \bm{\theta} - \eta \nabla_{\bm{\theta}} \mathcal{L}`.
+
+    Parameters
+    ----------
+    params : sequence of gradland.autodiff.Tensor
+        The parameters to update, for example ``list(model.parameters())``.
+    lr : float
+        The learning rate :math:`\eta`, positive and finite.
+
+    Raises
+    ------
+    TypeError
+        If ``params`` is a single tensor (write ``[w]``) or holds anything
+        other than :class:`~gradland.autodiff.Tensor`: such a parameter would
+        never be updated; or if ``lr`` is not a real number.
+    ValueError
+        If ``lr`` is not positive and finite.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.autodiff import Tensor
+    >>> from gradland.autodiff_nn import SGD
+    >>> w = Tensor([1.0], requires_grad=True)
+    >>> opt = SGD([w], lr=0.1)
+    >>> (w * w).sum().backward(); opt.step()
+    >>> w.data
+    tensor([0.8000])
+    """
+
+    def __init__(self, params, lr: float):
+        if isinstance(params, (Tensor, torch.Tensor)):
+            raise TypeError("params must be an iterable of gradland Tensors, such as [w]; "
+                            f"got a single {type(params).__module__}.{type(params).__name__}")
+        self.params = list(params)
+        for p in self.params:
+            if not isinstance(p, Tensor):
+                raise TypeError("params must hold gradland.autodiff.Tensor parameters; "
+                                f"got a {type(p).__module__}.{type(p).__name__}")
+        self.lr = _checks.real("lr", lr, positive=True)
+
+    def zero_grad(self) -> None:
+        """Forget the gradients of the parameters."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Move every parameter that has a gradient one step downhill."""
+        for p in self.params:
+            if p.grad is not None:
+                p.data -= self.lr * p.grad
+
+
+class Adam(SGD):
+    r"""Adam: steps scaled by running estimates of the gradient's first two moments.
+
+    The update is that of :class:`torch.optim.Adam` (Kingma and Ba), with
+    bias-corrected moments :math:`\hat{\bm{m}}` and :math:`\hat{\bm{v}}` and
+    step :math:`\eta \, \hat{\bm{m}} / (\sqrt{\hat{\bm{v}}} + \epsilon)`.
+
+    Parameters
+    ----------
+    params : sequence of gradland.autodiff.Tensor
+        The parameters to update, for example ``list(model.parameters())``.
+    lr : float, optional
+        The learning rate :math:`\eta`, positive and finite.
+    betas : tuple of float, optional
+        The decay rates :math:`(\beta_1, \beta_2)` of the two running
+        averages, each in :math:`[0, 1)`: at 1 an average never moves from
+        zero and the bias correction divides 0 by 0.
+    eps : float, optional
+        The :math:`\epsilon` added to the root of the second moment, positive
+        and finite, so that a step never divides by zero.
+
+    Raises
+    ------
+    TypeError
+        As :class:`SGD`, and if ``betas`` is not a pair of real numbers or
+        ``eps`` is not a real number.
+    ValueError
+        As :class:`SGD`, and if a beta is outside :math:`[0, 1)` or ``eps``
+        is not positive and finite.
+
+    Examples
+    --------
+    >>> from gradland.autodiff import Tensor
+    >>> from gradland.autodiff_nn import Adam
+    >>> w = Tensor([1.0], requires_grad=True)
+    >>> opt = Adam([w], lr=0.1)
+    >>> (w * w).sum().backward(); opt.step()  # the first step has length lr
+    >>> w.data
+    tensor([0.9000])
+    """
+
+    def __init__(self, params, lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        super().__init__(params, lr)
+        if not isinstance(betas, Sequence) or isinstance(betas, str):
+            raise TypeError(f"betas must be a pair of numbers (beta1, beta2); got {_checks.describe(betas)}")
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair of numbers (beta1, beta2); got {len(betas)} of them")
+        betas = tuple(_checks.real(f"betas[{i}]", beta, minimum=0.0, below=1.0) for i, beta in enumerate(betas))
+        self.betas, self.eps, self.t = betas, _checks.real("eps", eps, positive=True), 0
+        self.m = [torch.zeros_like(p.data) for p in self.params]
+        self.v = [torch.zeros_like(p.data) for p in self.params]
+
+    def step(self) -> None:
+        """One Adam update of every parameter that has a gradient."""
+        self.t += 1
+        beta1, beta2 = self.betas
+        for p, m, v in zip(self.params, self.m, self.v):
+            if p.grad is None:
+                continue
+            m.mul_(beta1).add_(p.grad, alpha=1 - beta1)
+            v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+            m_hat = m / (1 - beta1**self.t)
+            v_hat = v / (1 - beta2**self.t)
+            p.data -= self.lr * m_hat / (v_hat.sqrt() + self.eps)
