@@ -130,12 +130,13 @@ def fit(
 
     Parameters
     ----------
-    loss : callable or mapping of str to callable
-        A function of the step number that returns a scalar tensor; or
-        several, by name, minimised in turn at every step.
-    optimizer : torch.optim.Optimizer or mapping of str to Optimizer
-        The optimiser of the loss; with several losses, one per loss under
-        the same name.
+    loss : callable or dict
+        A function of the step number that returns a scalar tensor; or a
+        dict of several such functions by name, minimised in turn at every
+        step.
+    optimizer : torch.optim.Optimizer or dict
+        The optimiser of the loss; with several losses, a dict with one
+        optimiser per loss under the same name.
     steps : int
         Number of steps, at least 0.
     schedule : callable, optional
