@@ -83,6 +83,10 @@ def test_transforms_check_their_inputs():
         pullback(torch.ones(1))
     with pytest.raises(TypeError, match="cotangent must be a torch.Tensor; got builtins.list"):
         pullback([1.0, 1.0])
+    with pytest.raises(ValueError, match="cotangent must be on the output's device, cpu; got meta"):
+        pullback(torch.ones(2, device="meta"))
+    with pytest.raises(ValueError, match="tangent must be on its primal's device, cpu; got meta"):
+        jvp(lambda x: x, (torch.ones(2),), (torch.ones(2, device="meta"),))
     for transform in (lambda f: grad(f)(torch.ones(2)), lambda f: vjp(f, torch.ones(2)),
                       lambda f: jvp(f, (torch.ones(2),), (torch.ones(2),))):
         with pytest.raises(TypeError, match="f must be a function; got NoneType"):

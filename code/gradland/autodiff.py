@@ -721,7 +721,8 @@ def cross_entropy(logits: Tensor, target: torch.Tensor) -> Tensor:
     :func:`torch.nn.functional.cross_entropy` does. Each row is first shifted
     by its largest score, which changes neither the value nor the gradient but
     keeps the two terms from cancelling: equal scores of :math:`10^8` still
-    give :math:`\log K`, and a score of :math:`-\infty` leaves its class out.
+    give :math:`\log K`, and a score of :math:`-\infty` leaves its class out
+    (one of :math:`+\infty` gives NaN, as in PyTorch).
 
     Parameters
     ----------

@@ -72,7 +72,8 @@ def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor,
         anything but a :class:`~gradland.autodiff.Tensor`, or ``vjp_fn`` is
         given anything but a torch tensor.
     ValueError
-        If the cotangent given to ``vjp_fn`` does not have the output's shape.
+        If the cotangent given to ``vjp_fn`` does not have the output's shape
+        and device.
 
     Examples
     --------
@@ -89,6 +90,8 @@ def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor,
     def vjp_fn(v: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if not isinstance(v, torch.Tensor):
             raise TypeError(f"vjp: the cotangent must be a torch.Tensor; got {_kind(v)}")
+        if v.device != out.device:
+            raise ValueError(f"vjp: the cotangent must be on the output's device, {out.device}; got {v.device}")
         if v.shape != out.shape:
             raise ValueError(
                 f"vjp: the cotangent must have the output's shape {tuple(out.shape)}; "
@@ -190,7 +193,7 @@ def jvp(
         :class:`~gradland.autodiff.Tensor`.
     ValueError
         If there are not as many tangents as primals, or a tangent does not
-        have its primal's shape.
+        have its primal's shape and device.
 
     Examples
     --------
@@ -203,9 +206,11 @@ def jvp(
     for name, values in (("primals", primals), ("tangents", tangents)):
         if not isinstance(values, (tuple, list)):  # a bare tensor would be split into its rows
             raise TypeError(f"jvp: {name} must be a tuple of tensors, such as (x,); got {_kind(values)}")
-    for t in tangents:
+    for p, t in zip(primals, tangents):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"jvp: a tangent must be a torch.Tensor; got {_kind(t)}")
+        if isinstance(p, (torch.Tensor, Tensor)) and t.device != p.device:
+            raise ValueError(f"jvp: a tangent must be on its primal's device, {p.device}; got {t.device}")
     if len(primals) != len(tangents):
         raise ValueError(
             f"jvp: got {len(primals)} primals but {len(tangents)} tangents"
