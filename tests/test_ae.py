@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from badinput import Arg, cases, run
 from gradland import ae
 from gradland.data import horn
 
@@ -492,3 +493,81 @@ def test_every_autoencoder_trains_on_the_gpu():
         losses = ae.train(model, y, steps=50, lr=0.02).loss
         assert losses[-1] < losses[0]
         assert model.energy(y).device.type == "cuda"
+
+
+# --- the bad-input battery (tests/badinput.py) ------------------------------------------
+
+T = Arg("tensor")
+MODULE = Arg("custom", custom={"None": None, "function": lambda y: y, "tensor": torch.ones(2)})
+
+
+def _model(cls, **kwargs):
+    out = 4 if cls is ae.VariationalAutoencoder else 1
+    return cls(ae.mlp([2, 8, out]), ae.mlp([2 if cls is ae.VariationalAutoencoder else 1, 8, 2], seed=1), **kwargs)
+
+
+def _method(cls, name, **kwargs):
+    model = _model(cls, **kwargs)
+    return lambda **arguments: getattr(model, name)(**arguments)
+
+
+def _batch():
+    return {"y": horn(6, x=1.0).y}
+
+
+SPECS = [
+    ("ae.mlp", ae.mlp, lambda: {"sizes": [2, 4, 1], "activation": nn.Tanh, "output": None, "seed": 0},
+     {"sizes": Arg("custom", custom={"None": None, "int": 5, "str": "21", "zero": [2, 0], "float": [2, 2.5]}),
+      "activation": Arg("callable", custom={"module": nn.Tanh(), "function": torch.tanh}),
+      "output": Arg("custom", custom={"str": "sigmoid", "class": nn.Sigmoid, "function": torch.sigmoid}),
+      "seed": Arg("int")}),
+    ("ae.Autoencoder", ae.Autoencoder,
+     lambda: {"encoder": ae.mlp([2, 4, 1]), "decoder": ae.mlp([1, 4, 2]), "d_y": 2, "d_z": 1},
+     {"encoder": MODULE, "decoder": MODULE, "d_y": Arg("int", minimum=1, accepts=("None",), custom={"other": 3}),
+      "d_z": Arg("int", minimum=1, accepts=("None",), custom={"other": 2})}),
+    ("ae.DenoisingAutoencoder", lambda **kw: _model(ae.DenoisingAutoencoder, **kw), lambda: {"noise": 0.1, "mask": 0.2},
+     {"noise": Arg("real", custom={"negative": -0.1}), "mask": Arg("real", custom={"negative": -0.1, "one": 1.0})}),
+    ("ae.ContractiveAutoencoder", lambda **kw: _model(ae.ContractiveAutoencoder, **kw), lambda: {"lam": 0.1},
+     {"lam": Arg("real", custom={"negative": -0.1})}),
+    ("ae.VariationalAutoencoder", lambda **kw: _model(ae.VariationalAutoencoder, **kw),
+     lambda: {"likelihood": "gaussian", "scale": 0.5},
+     {"likelihood": Arg("custom", custom={"None": None, "poisson": "poisson", "list": ["gaussian"]}),
+      "scale": Arg("real", positive=True)}),
+    *[(f"ae.{cls.__name__}.{name}", _method(cls, name), _batch, {"y": T})
+      for cls in (ae.Autoencoder, ae.DenoisingAutoencoder, ae.ContractiveAutoencoder, ae.VariationalAutoencoder)
+      for name in ("energy", "loss", "encode", "reconstruct")],
+    ("ae.Autoencoder.decode", _method(ae.Autoencoder, "decode"), lambda: {"z": torch.zeros(3, 1)}, {"z": T}),
+    ("ae.VariationalAutoencoder.elbo", _method(ae.VariationalAutoencoder, "elbo"),
+     lambda: {"y": horn(6, x=1.0).y, "samples": 2}, {"y": T, "samples": Arg("int", minimum=1)}),
+    ("ae.VariationalAutoencoder.sample", _method(ae.VariationalAutoencoder, "sample"), lambda: {"n": 3},
+     {"n": Arg("int", minimum=1)}),
+    ("ae.VariationalAutoencoder.log_likelihood", _method(ae.VariationalAutoencoder, "log_likelihood"),
+     lambda: {"y": torch.zeros(3, 2), "z": torch.zeros(3, 2)}, {"y": T, "z": T}),
+    ("ae.encoder_jacobian", ae.encoder_jacobian, lambda: {"encoder": nn.Linear(3, 2), "y": torch.randn(5, 3)},
+     {"encoder": Arg("callable", custom={"batchnorm": nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2)),
+                                         "returns-1d": lambda y: y.sum(1), "detached": lambda y: y.detach()}),
+      "y": T}),
+    ("ae.reparameterise", ae.reparameterise,
+     lambda: {"mu": torch.zeros(3, 2), "logvar": torch.zeros(3, 2), "samples": 2},
+     {"mu": T, "logvar": T, "samples": Arg("int", minimum=1, accepts=("None",))}),
+    ("ae.gaussian_kl", ae.gaussian_kl, lambda: {"mu": torch.zeros(3, 2), "logvar": torch.zeros(3, 2)},
+     {"mu": T, "logvar": T}),
+    ("ae.train", ae.train,
+     lambda: {"model": _model(ae.Autoencoder), "data": horn(16, x=1.0).y, "steps": 2, "lr": 0.01,
+              "batch_size": 4, "seed": 0},
+     {"model": Arg("custom", custom={"None": None, "linear": nn.Linear(2, 2)}), "data": T,
+      "steps": Arg("int", minimum=1), "lr": Arg("real", positive=True), "batch_size": Arg("int", minimum=1),
+      "seed": Arg("int")}),
+]
+VALID = {target: valid for target, _, valid, _ in SPECS}
+CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
+
+
+@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
+def test_the_valid_call_works(target, call, valid, args):
+    call(**valid())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_gets_a_clear_error(case):
+    run(case, VALID[case.target]())

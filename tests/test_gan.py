@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from badinput import Arg, cases, run
 from gradland.data import horn
 from gradland.gan import CostNet, GeneratorNet, cost_loss, generator_loss, train_gan
 
@@ -307,3 +308,58 @@ def test_gan_trains_on_the_gpu():
     history = train_gan(cost, gen, horn(256, x=1.0, device="cuda").y, steps=20)
     assert len(history.cost_loss) == 20
     assert gen(gen.sample_latent(4)).device.type == "cuda"
+
+
+# ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
+
+T = Arg("tensor")
+ENERGIES = Arg("tensor", accepts=("wrong-size",))  # n data points and m samples: any two lengths
+HIDDEN = Arg("custom", custom={"None": None, "str": "8", "zero": (8, 0), "float": (8.0,), "bool": True})
+KIND = Arg("custom", custom={"None": None, "other": "wasserstein"})
+
+
+def _gen_method(name):
+    gen = GeneratorNet(1, 2, 8)
+    return lambda **arguments: getattr(gen, name)(**arguments)
+
+
+SPECS = [
+    ("gan.CostNet", CostNet, lambda: {"d": 2, "hidden": (8,), "seed": 0},
+     {"d": Arg("int", minimum=1), "hidden": HIDDEN, "seed": Arg("int")}),
+    ("gan.CostNet.forward", lambda y: CostNet(2, 8)(y), lambda: {"y": torch.zeros(3, 2)}, {"y": T}),
+    ("gan.GeneratorNet", GeneratorNet, lambda: {"d_z": 1, "d": 2, "hidden": 8, "output": None, "latent": "normal"},
+     {"d_z": Arg("int", minimum=1), "d": Arg("int", minimum=1), "hidden": HIDDEN,
+      "output": Arg("custom", accepts=("None",), custom={"None": None, "relu": "relu"}),
+      "latent": Arg("custom", custom={"None": None, "cauchy": "cauchy"})}),
+    ("gan.GeneratorNet.forward", _gen_method("forward"), lambda: {"z": torch.zeros(3, 1)}, {"z": T}),
+    ("gan.GeneratorNet.sample_latent", _gen_method("sample_latent"), lambda: {"n": 3, "generator": None},
+     {"n": Arg("int", minimum=1), "generator": Arg("custom", custom={"int": 0, "str": "cpu"})}),
+    ("gan.cost_loss", cost_loss,
+     lambda: {"energy_data": torch.zeros(3), "energy_fake": torch.ones(2), "kind": "hinge", "margin": 1.0},
+     {"energy_data": ENERGIES, "energy_fake": ENERGIES, "kind": KIND, "margin": Arg("real", positive=True)}),
+    ("gan.generator_loss", generator_loss, lambda: {"energy_fake": torch.ones(2), "kind": "hinge"},
+     {"energy_fake": Arg("tensor", accepts=("wrong-size",), omit=("meta",)), "kind": KIND}),
+    ("gan.train_gan", train_gan,
+     lambda: {"cost": CostNet(2, 8), "gen": GeneratorNet(1, 2, 8), "data": horn(16, x=1.0).y, "steps": 2,
+              "batch_size": 4, "margin": 1.0, "lr_cost": 1e-3, "lr_generator": 1e-3, "betas": (0.5, 0.9),
+              "snapshot_at": [0], "seed": 0},
+     {"cost": Arg("custom", custom={"None": None, "gen": GeneratorNet(1, 2, 8)}),
+      "gen": Arg("custom", custom={"None": None, "rng": torch.Generator(), "other-d": GeneratorNet(1, 3, 8)}),
+      "data": T, "steps": Arg("int", minimum=0), "batch_size": Arg("int", minimum=1),
+      "margin": Arg("real", positive=True), "lr_cost": Arg("real", positive=True),
+      "lr_generator": Arg("real", positive=True),
+      "betas": Arg("custom", custom={"None": None, "one": (0.5,), "nan": (math.nan, 0.9), "too-big": (1.0, 0.9)}),
+      "snapshot_at": Arg("custom", custom={"int": 5, "late": [3], "float": [1.5]}), "seed": Arg("int")}),
+]
+VALID = {target: valid for target, _, valid, _ in SPECS}
+CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
+
+
+@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
+def test_the_valid_call_works(target, call, valid, args):
+    call(**valid())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_gets_a_clear_error(case):
+    run(case, VALID[case.target]())

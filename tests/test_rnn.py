@@ -6,6 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from badinput import Arg, cases, run
 from gradland import linalg
 from gradland.rnn import ElmanRNN, RecallNet, bptt, delayed_recall, state_jacobians, train_recall
 
@@ -444,3 +445,65 @@ def test_train_recall_measures_the_accuracy_at_the_checkpoints():
 def test_train_recall_rejects_checkpoints_outside_the_run(bad):
     with pytest.raises(ValueError, match="checkpoints must be ints between 1 and steps = 12"):
         train_recall(1, length=6, d=8, steps=12, checkpoints=bad)
+
+
+# ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
+
+T = Arg("tensor")
+DTYPE = Arg("custom", accepts=("None",), custom={"None": None, "int": torch.int64, "str": "float32"})
+DEVICE = Arg("custom", accepts=("None",), custom={"None": None, "nonsense": "nonsense", "int": 1.5})
+
+
+def _rnn_method(name):
+    rnn = ElmanRNN(3, 5)
+    return lambda **arguments: getattr(rnn, name)(**arguments)
+
+
+SPECS = [
+    ("rnn.ElmanRNN", ElmanRNN, lambda: {"n": 3, "d": 5, "nonlinearity": "tanh", "device": None, "dtype": None},
+     {"n": Arg("int", minimum=1), "d": Arg("int", minimum=1),
+      "nonlinearity": Arg("custom", custom={"None": None, "sigmoid": "sigmoid"}), "device": DEVICE, "dtype": DTYPE}),
+    ("rnn.ElmanRNN.forward", _rnn_method("forward"), lambda: {"x": torch.randn(2, 7, 3), "h0": torch.zeros(2, 5)},
+     {"x": Arg("tensor", accepts=("missing-dim",), mentions=("h0",)),  # one sequence (T, n) is a valid x
+      "h0": Arg("tensor", accepts=("None",))}),
+    ("rnn.ElmanRNN.step", _rnn_method("step"), lambda: {"x_t": torch.randn(4, 3), "h_prev": torch.randn(4, 5)},
+     {"x_t": Arg("tensor", mentions=("h_prev",)), "h_prev": Arg("tensor", mentions=("x_t",))}),
+    ("rnn.bptt", bptt,
+     lambda: {"rnn": ElmanRNN(2, 3), "x": torch.randn(4, 6, 2), "grad_states": torch.ones(4, 6, 3),
+              "h0": torch.zeros(4, 3)},
+     {"rnn": Arg("custom", custom={"None": None, "torch": torch.nn.RNN(2, 3)}),
+      "x": Arg("tensor", accepts=("missing-dim",), mentions=("grad_states",)),
+      "grad_states": T, "h0": Arg("tensor", accepts=("None",))}),
+    ("rnn.state_jacobians", state_jacobians,
+     lambda: {"rnn": ElmanRNN(2, 3), "x": torch.randn(5, 2), "h0": torch.zeros(3)},
+     {"rnn": Arg("custom", custom={"None": None}), "x": T, "h0": Arg("tensor", accepts=("None",))}),
+    ("rnn.delayed_recall", delayed_recall,
+     lambda: {"batch": 2, "length": 6, "delay": 2, "symbols": 4, "generator": None, "device": None, "dtype": None},
+     {"batch": Arg("int", minimum=1), "length": Arg("int", minimum=1, mentions=("delay",)),
+      "delay": Arg("int", minimum=0, custom={"too-long": 6}), "symbols": Arg("int", minimum=2),
+      "generator": Arg("custom", custom={"int": 0, "str": "cpu"}), "device": DEVICE, "dtype": DTYPE}),
+    ("rnn.RecallNet", RecallNet, lambda: {"symbols": 4, "d": 8}, {"symbols": Arg("int", minimum=1),
+                                                                  "d": Arg("int", minimum=1)}),
+    ("rnn.RecallNet.forward", lambda x: RecallNet(4, 8)(x), lambda: {"x": delayed_recall(2, 5, 1)[0]},
+     {"x": Arg("tensor", accepts=("missing-dim",))}),
+    ("rnn.train_recall", train_recall,
+     lambda: {"delay": 1, "length": 6, "symbols": 3, "d": 8, "steps": 2, "batch_size": 4, "lr": 1e-2,
+              "test_size": 8, "checkpoints": (1,), "seed": 0, "device": None},
+     {"delay": Arg("int", minimum=0), "length": Arg("int", minimum=1, mentions=("delay",)),
+      "symbols": Arg("int", minimum=2), "d": Arg("int", minimum=1), "steps": Arg("int", minimum=1),
+      "batch_size": Arg("int", minimum=1), "lr": Arg("real", positive=True), "test_size": Arg("int", minimum=1),
+      "checkpoints": Arg("custom", custom={"int": 1, "late": (3,), "float": (1.0,)}), "seed": Arg("int"),
+      "device": Arg("custom", accepts=("None",), custom={"None": None, "nonsense": "nonsense", "meta": "meta"})}),
+]
+VALID = {target: valid for target, _, valid, _ in SPECS}
+CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
+
+
+@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
+def test_the_valid_call_works(target, call, valid, args):
+    call(**valid())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_gets_a_clear_error(case):
+    run(case, VALID[case.target]())

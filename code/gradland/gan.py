@@ -74,19 +74,23 @@ def _check_kind(kind: object) -> str:
     return kind  # type: ignore[return-value]
 
 
-def _check_energies(name: str, value: object, kind: str) -> torch.Tensor:
-    """Energies ``(n,)``, floating, ``n >= 1``; non-negative for the hinge ``kind``
-    (otherwise an energy of the data falling without end lowers either loss)."""
+def _check_energies(name: str, value: object) -> torch.Tensor:
+    """Energies ``(n,)``, floating, ``n >= 1``. Metadata only."""
     if not isinstance(value, torch.Tensor) or not value.is_floating_point():
         raise TypeError(f"{name} must be a floating torch.Tensor of energies; got {_describe(value)}")
     if value.ndim != 1 or value.shape[0] == 0:
         raise ValueError(f"{name} must have shape (n,), one energy per example; got {_describe(value)}")
+    return value
+
+
+def _check_nonnegative(name: str, value: torch.Tensor, kind: str) -> None:
+    """Energies must be non-negative for the hinge ``kind`` (otherwise an energy of the
+    data falling without end lowers either loss). Reads the values."""
     if kind == "hinge" and bool((value < 0).any()):
         raise ValueError(
             f"{name} must be non-negative for the hinge loss (use CostNet(..., nonnegative=True)); "
             f"got a minimum of {value.min().item():g}"
         )
-    return value
 
 
 def _check_networks(cost: object, gen: object, data: object) -> torch.Tensor:
@@ -365,12 +369,14 @@ def cost_loss(
     """
     kind = _check_kind(kind)
     margin = _checks.real("margin", margin, positive=True)
-    energy_data = _check_energies("energy_data", energy_data, kind)
-    energy_fake = _check_energies("energy_fake", energy_fake, kind)
+    energy_data = _check_energies("energy_data", energy_data)
+    energy_fake = _check_energies("energy_fake", energy_fake)
     if energy_data.device != energy_fake.device:
         raise ValueError(
             f"energy_data and energy_fake must be on one device; got {energy_data.device} and {energy_fake.device}"
         )
+    _check_nonnegative("energy_data", energy_data, kind)
+    _check_nonnegative("energy_fake", energy_fake, kind)
     if kind == "logistic":
         return F.softplus(energy_data).mean() + F.softplus(-energy_fake).mean()
     return energy_data.mean() + F.relu(margin - energy_fake).mean()
@@ -427,7 +433,8 @@ def generator_loss(energy_fake: torch.Tensor, *, kind: str = "logistic", saturat
     tensor(0.6931)
     """
     kind = _check_kind(kind)
-    energy_fake = _check_energies("energy_fake", energy_fake, kind)
+    energy_fake = _check_energies("energy_fake", energy_fake)
+    _check_nonnegative("energy_fake", energy_fake, kind)
     if saturating and kind == "hinge":
         raise ValueError("saturating=True only applies to kind='logistic'")
     if kind == "hinge":
