@@ -29,7 +29,7 @@ from gradland.contrastive import (
 )
 from gradland.data import horn, horn_manifold
 from gradland.ebm import EllipseDecoder, HornDecoder, LatentEBM
-from gradland.free_energy import softmin_weights
+from gradland.ebm import softmin_weights
 
 GRID = torch.linspace(0, 2 * math.pi, 65)[:-1]
 FINE = torch.linspace(0, 2 * math.pi, 361)[:-1]

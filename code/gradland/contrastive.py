@@ -26,7 +26,7 @@ from torch import nn
 from gradland import _checks, train
 from gradland._checks import describe as _describe
 from gradland.ebm import LatentEBM
-from gradland.free_energy import _check_beta, free_energy
+from gradland.ebm import _check_beta, free_energy
 
 __all__ = [
     "fit",
@@ -86,7 +86,7 @@ def fit(
     \bm{y}_i)`, minimised with Adam over the whole data set at every step.
     At ``beta=math.inf`` each data point pulls only its nearest latent; at a
     finite :math:`\beta` it pulls every latent, weighted by
-    :func:`~gradland.free_energy.softmin_weights`.
+    :func:`~gradland.ebm.softmin_weights`.
 
     Parameters
     ----------
@@ -168,7 +168,7 @@ def force(
        -\nabla_{\bm{m}_k} \mathcal{L}
        = \sum_i 2\, w_{ik} (\bm{y}_i - \bm{m}_k),
 
-    where :math:`w_{ik}` are the :func:`~gradland.free_energy.softmin_weights`
+    where :math:`w_{ik}` are the :func:`~gradland.ebm.softmin_weights`
     of data point :math:`i`. It is computed with autograd, treating the
     manifold points as the leaves. At ``beta=math.inf`` only the nearest
     manifold point of each data point feels a pull; at a finite :math:`\beta`
