@@ -80,3 +80,60 @@ def test_digits_dtype_and_bad_split():
         data.digits("validation")
     with pytest.raises(ValueError, match="test_fraction"):
         data.digits("train", test_fraction=1.0)
+
+# ---------------------------------------------------------------- graphs (Chapter 15)
+
+
+def test_karate_club_is_the_undirected_club():
+    g = data.karate_club()
+    assert g.num_nodes == 34 and g.edge_index.shape == (2, 156) and g.edge_index.dtype == torch.int64
+    assert g.labels[0].item() == 0 and g.labels[33].item() == 1  # the instructor and the administrator
+    flipped = set(map(tuple, g.edge_index.flip(0).T.tolist()))
+    assert flipped == set(map(tuple, g.edge_index.T.tolist()))  # undirected
+    assert torch.equal(g.x, torch.eye(34))
+    assert isinstance(g.to("cpu"), data.Graph) and g.to("cpu").num_nodes == 34
+
+
+def test_sbm_is_seeded_and_its_edges_stay_mostly_inside_the_blocks():
+    s1, s2 = data.sbm((40, 40), 0.3, 0.01, seed=5), data.sbm((40, 40), 0.3, 0.01, seed=5)
+    assert torch.equal(s1.edge_index, s2.edge_index) and torch.equal(s1.x, s2.x)
+    assert not torch.equal(s1.x, data.sbm((40, 40), 0.3, 0.01, seed=6).x)
+    same = s1.labels[s1.edge_index[0]] == s1.labels[s1.edge_index[1]]
+    assert same.float().mean() > 0.8
+    assert data.sbm((3, 4), 0.0, 0.0).edge_index.shape == (2, 0)  # no edge at all
+
+
+def test_random_graph_is_seeded_and_in_range():
+    e = data.random_graph(10, 7, seed=1)
+    assert e.shape == (2, 7) and e.dtype == torch.int64 and 0 <= e.min() and e.max() < 10
+    assert torch.equal(e, data.random_graph(10, 7, seed=1))
+    assert data.random_graph(10, 0).shape == (2, 0)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    pytest.param(lambda: data.sbm(20), TypeError, "sizes must be a non-empty sequence", id="sizes-int"),
+    pytest.param(lambda: data.sbm(()), TypeError, "sizes must be a non-empty sequence", id="sizes-empty"),
+    pytest.param(lambda: data.sbm((20, 0)), ValueError, r"sizes\[1\] must be at least 1", id="size-0"),
+    pytest.param(lambda: data.sbm((20, 30), "0.3"), TypeError, "p_in must be a real number", id="p_in-string"),
+    pytest.param(lambda: data.sbm((20, 30), 0.3, 1.5), ValueError, "p_out must be at most 1.0", id="p_out-1.5"),
+    pytest.param(lambda: data.sbm((20, 30), features=True), TypeError, "features must be an int", id="features-bool"),
+    pytest.param(lambda: data.sbm((20, 30), signal=math.nan), ValueError, "signal must be a finite number",
+                 id="signal-nan"),
+    pytest.param(lambda: data.sbm((20, 30), signal=math.inf), ValueError, "signal must be a finite number",
+                 id="signal-inf"),
+    pytest.param(lambda: data.sbm((20, 30), signal="1"), TypeError, "signal must be a real number",
+                 id="signal-string"),
+    pytest.param(lambda: data.sbm((20, 30), seed=1.5), TypeError, "seed must be an int", id="sbm-seed-float"),
+    pytest.param(lambda: data.sbm((20, 30), seed=None), TypeError, "seed must be an int", id="sbm-seed-None"),
+    pytest.param(lambda: data.random_graph(0, 5), ValueError, "num_nodes must be at least 1", id="num-nodes-0"),
+    pytest.param(lambda: data.random_graph(10, True), TypeError, "edges must be an int", id="edges-bool"),
+    pytest.param(lambda: data.random_graph(10, -1), ValueError, "edges must be at least 0", id="edges-negative"),
+    pytest.param(lambda: data.random_graph(10, 5, seed=1.5), TypeError, "seed must be an int", id="seed-float"),
+    pytest.param(lambda: data.random_graph(10, 5, device="nonsense"), ValueError, "device must name a device",
+                 id="device-nonsense"),
+    pytest.param(lambda: data.karate_club().to("nonsense"), ValueError, "device must name a device",
+                 id="graph-to-nonsense"),
+])
+def test_graphs_reject_bad_arguments(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

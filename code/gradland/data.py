@@ -1,7 +1,9 @@
 r"""The data sets of Part II, generated or shipped with a package.
 
 Nothing here is downloaded: the horn is generated from a seed, and the
-handwritten digits come with scikit-learn.
+handwritten digits come with scikit-learn. The graphs of Chapter 15 are here too:
+Zachary's karate club (which comes with networkx), and stochastic block models and
+random graphs drawn from a seed.
 
 **The horn.** For each input :math:`x \in [0, 1]` the valid targets
 :math:`\bm{y} \in \R^2` form a whole ellipse,
@@ -280,3 +282,207 @@ def docstring_text() -> str:
         tree = ast.parse(package.joinpath(name).read_text(encoding="utf-8"))
         parts.extend(documented(tree))
     return "\n\n".join(parts) + "\n"
+
+# --------------------------------------------------------------------------
+# Graphs: the data sets of Chapter 15
+# --------------------------------------------------------------------------
+
+
+class Graph(NamedTuple):
+    r"""A graph with node features and node labels, as the node classifiers of
+    :mod:`gradland.gcn` take it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.data import Graph
+    >>> path = Graph(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), torch.eye(3),
+    ...              torch.tensor([0, 0, 1]))
+    >>> path.num_nodes, path.to("cpu").edge_index.shape
+    (3, torch.Size([2, 4]))
+    """
+
+    edge_index: torch.Tensor
+    r"""Shape ``(2, n_e)``, int64: column ``(j, i)`` is an edge from node :math:`j` to node
+    :math:`i`; an undirected graph lists each edge both ways."""
+    x: torch.Tensor
+    """Node features, shape ``(T, d)``, one node per row."""
+    labels: torch.Tensor
+    """One class per node, shape ``(T,)``, int64."""
+
+    @property
+    def num_nodes(self) -> int:
+        """The number of nodes :math:`T`."""
+        return self.x.shape[0]
+
+    def to(self, device: torch.device | str) -> Graph:
+        """The same graph with its tensors on ``device``.
+
+        Raises
+        ------
+        ValueError
+            If ``device`` names no device that exists here.
+        """
+        from gradland import _checks
+
+        device = _checks.device("device", device)
+        return Graph(*(t.to(device) for t in self))
+
+
+def _networkx():
+    try:
+        import networkx
+    except ImportError as error:  # pragma: no cover - networkx is in requirements.txt
+        raise ImportError("the graph loaders need networkx: pip install networkx") from error
+    return networkx
+
+
+def _both_ways(edges: list[tuple[int, int]]) -> torch.Tensor:
+    """The edge index of an undirected graph: each edge both ways, sorted by receiver,
+    then sender."""
+    one_way = torch.tensor(edges, dtype=torch.long).reshape(-1, 2).T
+    both = torch.cat([one_way, one_way.flip(0)], dim=1)
+    return both[:, torch.argsort(both[1] * (both.max() + 1) + both[0])]
+
+
+def karate_club() -> Graph:
+    r"""Zachary's karate club: 34 members, 78 friendships, and the faction each joined.
+
+    The labels are 0 for the members who followed the instructor (``"Mr. Hi"``)
+    and 1 for those who followed the administrator (``"Officer"``). The
+    members have no features of their own, so ``x`` is the identity
+    :math:`\Id_{34}`: each node is known only by its number and its edges.
+
+    Returns
+    -------
+    Graph
+        The club, each friendship listed both ways (156 columns).
+
+    Examples
+    --------
+    >>> from gradland.data import karate_club
+    >>> g = karate_club()
+    >>> g.num_nodes, g.edge_index.shape, g.labels.bincount().tolist()
+    (34, torch.Size([2, 156]), [17, 17])
+    """
+    nx = _networkx()
+    graph = nx.karate_club_graph()
+    labels = torch.tensor([int(graph.nodes[i]["club"] != "Mr. Hi") for i in range(graph.number_of_nodes())])
+    n = graph.number_of_nodes()
+    return Graph(_both_ways(list(graph.edges())), torch.eye(n), labels)
+
+
+def sbm(
+    sizes: tuple[int, ...] = (100, 100, 100),
+    p_in: float = 0.05,
+    p_out: float = 0.01,
+    *,
+    features: int = 16,
+    signal: float = 1.0,
+    seed: int = 0,
+) -> Graph:
+    r"""A stochastic block model with noisy node features that hint at the blocks.
+
+    Two nodes of the same block are joined with probability ``p_in``, of
+    different blocks with probability ``p_out`` (``networkx``'s
+    ``stochastic_block_model``, seeded). Node :math:`i` of block :math:`c`
+    gets the features :math:`\bm{x}_i = s\, \bm{\mu}_c + \bm{\epsilon}_i`, with
+    :math:`\bm{\mu}_c` a random unit vector per block, :math:`s` the
+    ``signal`` and :math:`\bm{\epsilon}_i \sim \mathcal{N}(\bm{0}, \Id)`. The
+    label is the block.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        The number of nodes of each block, each at least 1.
+    p_in, p_out : float
+        The probabilities of an edge inside a block and between two blocks.
+    features : int
+        The size :math:`d` of the node features, at least 1.
+    signal : float
+        The length :math:`s` of the blocks' means, finite.
+    seed : int
+        Seed of the graph and of the features.
+
+    Returns
+    -------
+    Graph
+        The graph, each edge listed both ways; the labels are the blocks.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument is not of the type above or out of its range.
+
+    Examples
+    --------
+    >>> from gradland.data import sbm
+    >>> g = sbm((20, 30), 0.3, 0.02, features=4, seed=1)
+    >>> g.num_nodes, g.x.shape, g.labels.bincount().tolist()
+    (50, torch.Size([50, 4]), [20, 30])
+    """
+    from gradland import _checks
+
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or not len(sizes):
+        raise TypeError(f"sizes must be a non-empty sequence of block sizes, such as (100, 100); got {sizes!r}")
+    sizes = [_checks.integer(f"sizes[{k}]", s, minimum=1) for k, s in enumerate(sizes)]
+    p_in = _checks.real("p_in", p_in, minimum=0.0, maximum=1.0)
+    p_out = _checks.real("p_out", p_out, minimum=0.0, maximum=1.0)
+    features = _checks.integer("features", features, minimum=1)
+    signal = _checks.real("signal", signal)
+    seed = _checks.integer("seed", seed)
+    nx = _networkx()
+    k = len(sizes)
+    probs = [[p_in if a == b else p_out for b in range(k)] for a in range(k)]
+    graph = nx.stochastic_block_model(sizes, probs, seed=seed)
+    labels = torch.repeat_interleave(torch.arange(k), torch.tensor(sizes))
+    generator = torch.Generator().manual_seed(seed)
+    means = torch.nn.functional.normalize(torch.randn(k, features, generator=generator), dim=1)
+    x = signal * means[labels] + torch.randn(labels.shape[0], features, generator=generator)
+    edges = list(graph.edges())
+    edge_index = _both_ways(edges) if edges else torch.zeros(2, 0, dtype=torch.long)
+    return Graph(edge_index, x, labels)
+
+
+def random_graph(num_nodes: int, edges: int, *, seed: int = 0, device: torch.device | str | None = None) -> torch.Tensor:
+    r"""The edge index of a random directed graph: ``edges`` pairs of nodes drawn
+    uniformly.
+
+    Pairs may repeat and may be self-loops; for large sparse graphs these are
+    rare. The mean number of edges into a node is ``edges / num_nodes``. The
+    pairs are drawn on the CPU, so a seed gives the same graph on any device.
+
+    Parameters
+    ----------
+    num_nodes : int
+        The number of nodes :math:`T`, at least 1.
+    edges : int
+        The number of edges :math:`n_{\mathrm{e}}`, at least 0.
+    seed : int
+        Seed of the draw.
+    device : torch.device or str, optional
+        Where to return the edge index (the CPU by default).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(2, edges)``, int64: column ``(j, i)`` is an edge from node
+        :math:`j` to node :math:`i`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument is not of the type above or out of its range.
+
+    Examples
+    --------
+    >>> from gradland.data import random_graph
+    >>> random_graph(1000, 5000).shape
+    torch.Size([2, 5000])
+    """
+    from gradland import _checks
+
+    num_nodes = _checks.integer("num_nodes", num_nodes, minimum=1)
+    edges = _checks.integer("edges", edges, minimum=0)
+    generator = torch.Generator().manual_seed(_checks.integer("seed", seed))
+    return torch.randint(num_nodes, (2, edges), generator=generator).to(_checks.device("device", device))
