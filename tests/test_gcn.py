@@ -1,30 +1,32 @@
 """Tests of gradland.gcn: the normalised adjacency, the layers against their formulas and
-against PyTorch Geometric, the equivalence with attention, the models, the graphs and the checks."""
+against PyTorch Geometric, the equivalence with attention, the models, their training, the
+reads of the edge index on the host, and the checks. The graphs are tested in test_data.py."""
 
+import collections
 import math
+import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradland.attention import attention
+from gradland.attention import attention_weights
+from gradland.data import Graph, karate_club, random_graph
 from gradland.gcn import (
     GCN,
     MLP,
     GatedGCN,
     GatedGCNLayer,
     GCNLayer,
-    Graph,
     accuracy,
     attention_propagate,
-    karate_club,
     normalised_adjacency,
     propagate,
-    random_graph,
-    sbm,
     train_node_classifier,
 )
+from gradland.train import History
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
@@ -124,7 +126,7 @@ def test_gcn_is_attention_with_the_adjacency_as_given_coefficients(graph):
     mean = a / a.sum(dim=0)  # columns sum to one: column i of (A + I) D^-1 is the coefficient vector of node i
     assert torch.allclose(attention_propagate(x, edge_index, normalisation="mean"), mean.T @ x)
     # the weights that attention returns are exactly those given coefficients
-    _, weights = attention(x, x, x, a.T.bool(), scale=0.0, need_weights=True)
+    weights = attention_weights(x, x, a.T.bool(), scale=0.0)
     assert torch.allclose(weights, mean.T)
 
 
@@ -262,19 +264,6 @@ def test_gated_layer_residual_and_edge_outputs():
 # ---------------------------------------------------------------- models, graphs, training
 
 
-def test_graph_loaders():
-    g = karate_club()
-    assert g.num_nodes == 34 and g.edge_index.shape == (2, 156)
-    assert g.labels[0].item() == 0 and g.labels[33].item() == 1  # the instructor and the administrator
-    flipped = set(map(tuple, g.edge_index.flip(0).T.tolist()))
-    assert flipped == set(map(tuple, g.edge_index.T.tolist()))  # undirected
-    s1, s2 = sbm((40, 40), 0.3, 0.01, seed=5), sbm((40, 40), 0.3, 0.01, seed=5)
-    assert torch.equal(s1.edge_index, s2.edge_index) and torch.equal(s1.x, s2.x)  # seeded
-    same = s1.labels[s1.edge_index[0]] == s1.labels[s1.edge_index[1]]
-    assert same.float().mean() > 0.8  # most edges stay inside a block
-    assert random_graph(10, 7, seed=1).shape == (2, 7)
-
-
 def test_training_smoke_gcn_beats_the_mlp_on_the_karate_club():
     torch.manual_seed(0)
     g = karate_club()
@@ -310,8 +299,16 @@ def test_accuracy_refuses_what_it_would_miscount():
         accuracy(logits, labels[:, None])
     with pytest.raises(TypeError, match="labels must be an integer tensor"):
         accuracy(logits, labels.float())
-    with pytest.raises(TypeError, match=r"logits must be a floating tensor of shape \(T, K\)"):
+    with pytest.raises(TypeError, match="logits must have a floating-point dtype"):
         accuracy(logits.long(), labels)
+    with pytest.raises(TypeError, match="logits must be a torch.Tensor"):
+        accuracy(logits.tolist(), labels)
+    with pytest.raises(ValueError, match=r"logits must have shape \(T, K\)"):
+        accuracy(logits[0, 0], labels)
+    with pytest.raises(ValueError, match="logits must have at least one node and one class"):
+        accuracy(logits[:, :0], labels)
+    with pytest.raises(ValueError, match="labels must be on the device of the logits"):
+        accuracy(logits, labels.to("meta"))
     with pytest.raises(ValueError, match=r"labels must be classes in 0..1; got values from -1 to 1"):
         accuracy(logits, torch.tensor([0, 1, -1, 1]))
     with pytest.raises(ValueError, match="logits must be finite"):
@@ -322,42 +319,278 @@ def test_accuracy_refuses_what_it_would_miscount():
         accuracy(logits, labels, torch.ones(3, dtype=torch.bool))
 
 
+# ---------------------------------------------------------------- edgeless graphs, NaN and overflow
+
+
+@pytest.mark.parametrize("make", [
+    lambda: GCN(4, 8, 3), lambda: GCN(4, 8, 3, sparse=False), lambda: GatedGCN(4, 8, 3),
+    lambda: GatedGCN(4, 8, 3, edge_features=False), lambda: MLP(4, 8, 3),
+], ids=["GCN", "GCN-dense", "GatedGCN", "GatedGCN-no-edge-features", "MLP"])
+def test_models_take_a_graph_without_edges(make):
+    """GatedGCN with its default edge features refused one, naming an internal tensor."""
+    x, no_edges = torch.randn(5, 4), torch.zeros(2, 0, dtype=torch.long)
+    assert make()(x, no_edges).shape == (5, 3)
+
+
+def test_without_edges_each_node_keeps_its_own_features():
+    x, no_edges = torch.randn(5, 4), torch.zeros(2, 0, dtype=torch.long)
+    assert torch.equal(propagate(x, no_edges), x)
+    assert torch.allclose(attention_propagate(x, no_edges), x)
+
+
+def test_attention_propagate_agrees_with_propagate_on_large_features_and_documents_nan():
+    """Zero queries and keys cannot overflow: the features themselves made every score
+    0 * inf = NaN at 1e30. A NaN feature spreads to every node through the dense product,
+    and only to the node's neighbours by message passing, as the docstring says."""
+    edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])  # the path 0 - 1 - 2; node 3 alone
+    x = torch.full((4, 2), 1e30)
+    by_attention = attention_propagate(x, edge_index)
+    assert torch.isfinite(by_attention).all()
+    assert torch.allclose(by_attention, propagate(x, edge_index))
+    x[0, 0] = math.nan
+    by_messages, by_attention = propagate(x, edge_index), attention_propagate(x, edge_index)
+    assert by_messages[:2, 0].isnan().all() and not by_messages[2:, 0].isnan().any()
+    assert by_attention[:, 0].isnan().all() and not by_attention[:, 1].isnan().any()
+
+
+# ---------------------------------------------------------------- reads of the edge index on the host
+
+
+@pytest.fixture
+def host_reads(monkeypatch):
+    """Count the calls that read a tensor's values on the host: on a GPU, each makes the
+    CPU wait for the device. Adam's reads of its step counters, CPU tensors, are left out."""
+    count = collections.Counter()
+    for name in ("item", "tolist", "__bool__", "nonzero"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            if "torch/optim" not in sys._getframe(1).f_code.co_filename.replace("\\", "/"):
+                count[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    return count
+
+
+@pytest.mark.parametrize("make", [
+    lambda: GCN(34, 8, 2), lambda: GCN(34, 8, 2, sparse=False), lambda: GCN(34, 8, 2, layers=4),
+    lambda: GatedGCN(34, 8, 2), lambda: MLP(34, 8, 2),
+], ids=["GCN", "GCN-dense", "GCN-4-layers", "GatedGCN", "MLP"])
+def test_a_model_reads_the_edge_index_once_per_forward(make, host_reads):
+    """The node numbers are checked once, in the model, not again in every layer and in
+    propagate (a two-layer GCN read the edge index ten times)."""
+    model, g = make(), karate_club()
+    host_reads.clear()
+    model(g.x, g.edge_index)
+    assert sum(host_reads.values()) == (0 if isinstance(model, MLP) else 1)
+
+
+def test_checked_layers_and_propagate_read_nothing(host_reads):
+    g = karate_club()
+    x = torch.randn(34, 4)
+    host_reads.clear()
+    GCNLayer(4, 3)(x, g.edge_index, checked=True)
+    GCNLayer(4, 3, sparse=False)(x, g.edge_index, checked=True)
+    GatedGCNLayer(4)(x, g.edge_index, checked=True)
+    propagate(x, g.edge_index, checked=True)
+    assert sum(host_reads.values()) == 0
+    propagate(x, g.edge_index)  # unchecked: one read for the node numbers and the self-loops
+    assert sum(host_reads.values()) == 1
+
+
+def test_an_epoch_of_training_reads_the_device_a_few_times(host_reads):
+    """Once a run, the labelled nodes and the range of the labels; every epoch, the loss
+    (gradland.train.fit), the edge index in each of the two forwards, and each accuracy."""
+    g, train = karate_club(), torch.zeros(34, dtype=torch.bool)
+    train[[0, 33]] = True
+    model = GCN(34, 8, 2)
+    host_reads.clear()
+    train_node_classifier(model, g, train, epochs=1)
+    once = sum(host_reads.values())
+    host_reads.clear()
+    train_node_classifier(model, g, train, epochs=3)
+    assert once == 2 + 5 and sum(host_reads.values()) == 2 + 3 * 5
+
+
+# ---------------------------------------------------------------- training with gradland.train.fit
+
+
+def hand_written_training(model, graph, train_mask, epochs):
+    """The loop train_node_classifier ran before it used gradland.train.fit."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4, foreach=True)
+    losses = []
+    for _ in range(epochs):
+        model.train()
+        optimiser.zero_grad()
+        logits = model(graph.x, graph.edge_index)
+        loss = F.cross_entropy(logits[train_mask], graph.labels[train_mask])
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    return losses
+
+
+@pytest.mark.parametrize("model_class", [GCN, GatedGCN, MLP])
+def test_train_node_classifier_is_fit_with_the_same_numbers(model_class):
+    """The same dropout draws in the same order, so the same losses to the last bit; the
+    accuracies every eval_every epochs and after the last; the History of gradland.train."""
+    g, train = karate_club(), torch.zeros(34, dtype=torch.bool)
+    train[[0, 1, 32, 33]] = True
+    torch.manual_seed(4)
+    history = train_node_classifier(model_class(34, 8, 2), g, train, epochs=12, eval_every=5)
+    after = torch.rand(2)
+    torch.manual_seed(4)
+    assert history.loss == hand_written_training(model_class(34, 8, 2), g, train, epochs=12)
+    assert torch.equal(after, torch.rand(2))  # the global random state is where the loop left it
+    assert isinstance(history, History) and history.evaluated == [5, 10, 12]
+    assert len(history.train_accuracy) == len(history.test_accuracy) == 3 and history.lr == [0.01] * 12
+    every = train_node_classifier(MLP(34, 8, 2), g, torch.ones(34, dtype=torch.bool), epochs=2)
+    assert every.evaluated == [1, 2] and all(math.isnan(a) for a in every.test_accuracy)  # no test node
+
+
 # ---------------------------------------------------------------- input checks
 
 
-def test_input_checks():
-    x, edge_index = torch.randn(3, 4), torch.tensor([[0, 1], [1, 2]])
-    with pytest.raises(TypeError, match="int64"):
-        propagate(x, edge_index.int())
-    with pytest.raises(ValueError, match=r"shape \(2, n_e\)"):
-        propagate(x, torch.zeros(3, 2, dtype=torch.long))
-    with pytest.raises(ValueError, match=r"node numbers in 0..2"):
-        propagate(x, torch.tensor([[0, 3], [1, 2]]))
-    with pytest.raises(ValueError, match="node numbers"):
-        propagate(x, torch.tensor([[0, -1], [1, 2]]))
-    with pytest.raises(TypeError, match="floating-point"):
-        propagate(x.long(), edge_index)
-    with pytest.raises(ValueError, match=r"shape \(T, 4\)"):
-        GCNLayer(4, 2)(torch.randn(3, 5), edge_index)
-    with pytest.raises(ValueError, match="num_nodes, the number of nodes, is required"):
-        normalised_adjacency(edge_index)
-    with pytest.raises(ValueError, match="square"):
-        normalised_adjacency(torch.ones(2, 3))
-    with pytest.raises(ValueError, match="positive int"):
-        GCNLayer(0, 2)
-    with pytest.raises(ValueError, match="edge_features=False"):
-        GatedGCNLayer(4)(x, edge_index, torch.randn(2, 4))
-    with pytest.raises(ValueError, match="one row per edge"):
-        GatedGCNLayer(4, edge_features=True)(x, edge_index, torch.randn(3, 4))
-    with pytest.raises(ValueError, match="'symmetric' or 'mean'"):
-        attention_propagate(x, edge_index, normalisation="max")
-    with pytest.raises(ValueError, match="selects no node"):
-        train_node_classifier(MLP(34, 4, 2), karate_club(), torch.zeros(34, dtype=torch.bool))
-    with pytest.raises(TypeError, match="gradland.gcn.Graph"):
-        train_node_classifier(MLP(34, 4, 2), (x, edge_index), torch.ones(3, dtype=torch.bool))
-    with pytest.raises(ValueError, match="dropout"):
-        GCN(4, 4, 2, dropout=1.0)
-    assert isinstance(karate_club().to("cpu"), Graph)
+X, EDGES = torch.randn(3, 4), torch.tensor([[0, 1], [1, 2]])
+
+
+@pytest.mark.parametrize("call, error, message", [
+    pytest.param(lambda: propagate(X, EDGES.int()), TypeError, "edge_index must have dtype torch.int64",
+                 id="int32-edges"),
+    pytest.param(lambda: propagate(X, EDGES.tolist()), TypeError, "edge_index must be a torch.Tensor", id="list-edges"),
+    pytest.param(lambda: propagate(X, torch.zeros(3, 2, dtype=torch.long)), ValueError,
+                 r"edge_index must have shape \(2, n_e\)", id="edges-3-rows"),
+    pytest.param(lambda: propagate(X, torch.tensor([[0, 3], [1, 2]])), ValueError,
+                 r"node numbers in 0..2; got values from 0 to 3", id="node-3-of-3"),
+    pytest.param(lambda: propagate(X, torch.tensor([[0, -1], [1, 2]])), ValueError,
+                 r"node numbers in 0..2; got values from -1 to 2", id="node-minus-1"),
+    pytest.param(lambda: propagate(X, EDGES.to("meta")), ValueError,
+                 "edge_index must be on the device of the node features, cpu", id="edges-on-meta"),
+    pytest.param(lambda: propagate(X.long(), EDGES), TypeError, "x must have a floating-point dtype", id="int-x"),
+    pytest.param(lambda: propagate(X.tolist(), EDGES), TypeError, "x must be a torch.Tensor", id="list-x"),
+    pytest.param(lambda: propagate(torch.randn(0, 4), EDGES[:, :0]), ValueError,
+                 r"x must have shape \(T, d\) with T >= 1", id="no-node"),
+    pytest.param(lambda: attention_propagate(X, EDGES, normalisation="max"), ValueError, "'symmetric' or 'mean'",
+                 id="normalisation"),
+    pytest.param(lambda: normalised_adjacency(EDGES), ValueError, "num_nodes, the number of nodes, is required",
+                 id="no-num-nodes"),
+    pytest.param(lambda: normalised_adjacency(EDGES, 0), ValueError, "num_nodes must be at least 1", id="num-nodes-0"),
+    pytest.param(lambda: normalised_adjacency(torch.ones(2, 3)), ValueError,
+                 "graph, floating so a dense adjacency, must be square", id="float-edges"),
+    pytest.param(lambda: normalised_adjacency(torch.tensor([[0.0, -1.0], [1.0, 0.0]])), ValueError,
+                 "zeros and ones only", id="negative-adjacency"),
+    pytest.param(lambda: normalised_adjacency(EDGES, 3, dtype=torch.int64), TypeError,
+                 "dtype must be a floating-point torch.dtype", id="int-dtype"),
+    pytest.param(lambda: normalised_adjacency(EDGES, 3, sparse=True, dtype=torch.bool), TypeError,
+                 "dtype must be a floating-point torch.dtype", id="bool-dtype-sparse"),
+    pytest.param(lambda: GCNLayer(0, 2), ValueError, "d_in must be at least 1", id="d_in-0"),
+    pytest.param(lambda: GCNLayer(4.0, 2), TypeError, "d_in must be an int", id="d_in-float"),
+    pytest.param(lambda: GCNLayer(4, 2, dtype=torch.int64), TypeError, "dtype must be a floating-point",
+                 id="layer-int-dtype"),
+    pytest.param(lambda: GCNLayer(4, 2)(torch.randn(3, 5), EDGES), ValueError, r"x must have shape \(T, 4\)",
+                 id="layer-width"),
+    pytest.param(lambda: GCNLayer(4, 2)(X.double(), EDGES), TypeError,
+                 "x and the parameters must have the same dtype", id="layer-float64-x"),
+    pytest.param(lambda: GCNLayer(4, 2, sparse=False)(X.to("meta"), EDGES.to("meta")), ValueError,
+                 "x and the parameters must be on the same device", id="layer-x-on-meta"),
+    pytest.param(lambda: GatedGCNLayer(4)(X, EDGES, torch.randn(2, 4)), ValueError, "edge_features=False",
+                 id="unexpected-h_edge"),
+    pytest.param(lambda: GatedGCNLayer(4, edge_features=True)(X, EDGES, torch.randn(3, 4)), ValueError,
+                 r"h_edge must have shape \(2, 4\), one edge per row", id="h_edge-rows"),
+    pytest.param(lambda: GatedGCNLayer(4, edge_features=True)(X, EDGES, torch.randn(2, 4).double()), TypeError,
+                 "h_edge and the parameters must have the same dtype", id="h_edge-float64"),
+    pytest.param(lambda: GatedGCNLayer(4)(torch.randn(3, 5), EDGES), ValueError, r"h must have shape \(T, 4\)",
+                 id="h-width"),
+    pytest.param(lambda: GatedGCNLayer(4).gates(None, EDGES), TypeError, "h must be a torch.Tensor", id="h-None"),
+    pytest.param(lambda: GatedGCNLayer(4, eps=math.inf), ValueError, "eps must be a finite number", id="eps-inf"),
+    pytest.param(lambda: GatedGCNLayer(4, eps=-1.0), ValueError, "eps must be at least 0", id="eps-negative"),
+    pytest.param(lambda: GatedGCNLayer(4, eps="1e-6"), TypeError, "eps must be a real number", id="eps-string"),
+    pytest.param(lambda: GCN(4, 4, 2, dropout=1.0), ValueError, "dropout must be below 1", id="dropout-1"),
+    pytest.param(lambda: GCN(4, 4, 2, dropout=-0.1), ValueError, "dropout must be at least 0", id="dropout-negative"),
+    pytest.param(lambda: GatedGCN(4, 4, 2, dropout=math.nan), ValueError, "dropout must be a finite number",
+                 id="dropout-nan"),
+    pytest.param(lambda: MLP(4, 4, 2, dropout="0.5"), TypeError, "dropout must be a real number", id="dropout-string"),
+    pytest.param(lambda: GCN(4, 4, 2, layers=0), ValueError, "layers must be at least 1", id="layers-0"),
+    pytest.param(lambda: MLP(4, 4, 2, dtype=torch.long), TypeError, "dtype must be a floating-point", id="mlp-dtype"),
+    pytest.param(lambda: GCN(4, 4, 2)(X.tolist(), EDGES), TypeError, "x must be a torch.Tensor", id="gcn-list-x"),
+    pytest.param(lambda: GCN(4, 4, 2)(X.long(), EDGES), TypeError, "x must have a floating-point dtype",
+                 id="gcn-int-x"),
+    pytest.param(lambda: GCN(4, 4, 2)(X.to(torch.complex64), EDGES), TypeError, "x must have a floating-point dtype",
+                 id="gcn-complex-x"),
+    pytest.param(lambda: GCN(4, 4, 2)(X.half(), EDGES), TypeError, "x and the parameters must have the same dtype",
+                 id="gcn-float16-x"),
+    pytest.param(lambda: GatedGCN(4, 4, 2)(X.double(), EDGES), TypeError,
+                 "x and the parameters must have the same dtype", id="gated-float64-x"),
+    pytest.param(lambda: MLP(4, 4, 2)(X.to("meta")), ValueError, "x and the parameters must be on the same device",
+                 id="mlp-x-on-meta"),
+])
+def test_gcn_checks_its_inputs(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def karate_run(**changes):
+    """Train a small GCN on the club for two epochs, with some arguments changed."""
+    g, train = karate_club(), torch.zeros(34, dtype=torch.bool)
+    train[[0, 33]] = True
+    arguments = {"model": GCN(34, 4, 2), "graph": g, "train_mask": train, "epochs": 2, **changes}
+    return train_node_classifier(**arguments)
+
+
+def relabelled(node, label, dtype=torch.long):
+    g = karate_club()
+    labels = g.labels.clone()
+    labels[node] = label
+    return Graph(g.edge_index, g.x, labels.to(dtype))
+
+
+@pytest.mark.parametrize("changes, error, message", [
+    pytest.param({"model": None}, TypeError, "model must be a torch.nn.Module", id="model-None"),
+    pytest.param({"graph": (X, EDGES)}, TypeError, "graph must be a gradland.data.Graph", id="graph-tuple"),
+    pytest.param({"train_mask": torch.zeros(34, dtype=torch.bool)}, ValueError, "train_mask selects no node",
+                 id="no-labelled-node"),
+    pytest.param({"train_mask": torch.ones(34, dtype=torch.long)}, TypeError,
+                 r"train_mask must be a boolean tensor of shape \(34,\) \(for 0/1 values, train_mask.bool\(\)\)",
+                 id="int-mask"),
+    pytest.param({"train_mask": torch.ones(33, dtype=torch.bool)}, ValueError, r"train_mask must have shape \(34,\)",
+                 id="mask-33"),
+    pytest.param({"train_mask": torch.ones(34, dtype=torch.bool, device="meta")}, ValueError,
+                 "train_mask must be on the device of graph.x", id="mask-on-meta"),
+    pytest.param({"lr": math.inf}, ValueError, "lr must be a finite number", id="lr-inf"),
+    pytest.param({"lr": 0.0}, ValueError, "lr must be positive", id="lr-0"),
+    pytest.param({"lr": "0.1"}, TypeError, "lr must be a real number", id="lr-string"),
+    pytest.param({"weight_decay": -1e-4}, ValueError, "weight_decay must be at least 0", id="weight-decay-negative"),
+    pytest.param({"epochs": 0}, ValueError, "epochs must be at least 1", id="epochs-0"),
+    pytest.param({"epochs": -1}, ValueError, "epochs must be at least 1", id="epochs-negative"),
+    pytest.param({"epochs": 1.5}, TypeError, "epochs must be an int", id="epochs-float"),
+    pytest.param({"eval_every": 0}, ValueError, "eval_every must be at least 1", id="eval-every-0"),
+    pytest.param({"graph": relabelled(5, -1)}, ValueError, "graph.labels must be classes 0, 1, ...; got values from -1",
+                 id="label-minus-1-on-a-test-node"),
+    pytest.param({"graph": relabelled(5, 5)}, ValueError, r"logits of shape \(34, K\), with K > 5",
+                 id="label-5-of-2-on-a-test-node"),
+    pytest.param({"graph": relabelled(5, 0, torch.float32)}, TypeError, "graph.labels must be an integer tensor",
+                 id="float-labels"),
+    pytest.param({"model": GCN(34, 4, 1)}, ValueError, r"with K > 1, the largest label", id="too-few-logits"),
+])
+def test_train_node_classifier_checks_its_arguments(changes, error, message):
+    with pytest.raises(error, match=message):
+        karate_run(**changes)
+
+
+def test_labels_must_have_one_entry_per_node():
+    g = karate_club()
+    with pytest.raises(ValueError, match=r"graph.labels must have shape \(34,\)"):
+        karate_run(graph=Graph(g.edge_index, g.x, g.labels[:33]))
+
+
+def test_models_and_layers_take_device_then_dtype():
+    for model in (GCN(4, 8, 2, device="cpu", dtype=torch.float64), GatedGCN(4, 8, 2, device="cpu", dtype=F64),
+                  MLP(4, 8, 2, device="cpu", dtype=F64), GCNLayer(4, 2, device="cpu", dtype=F64)):
+        assert {p.dtype for p in model.parameters()} == {F64}
+    g = karate_club()
+    logits = GCN(34, 8, 2, dtype=F64)(g.x.double(), g.edge_index)
+    assert logits.dtype == F64
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -374,3 +607,11 @@ def test_layers_and_training_on_cuda():
     assert dense.device.type == "cuda"
     assert torch.allclose(propagate(x, g.edge_index), dense.T @ x)
     assert torch.allclose(attention_propagate(x, g.edge_index), dense.T @ x)
+    # a layer told that its edge index is checked makes the CPU wait for nothing
+    layer, x = GCNLayer(5, 3, device="cuda"), x.float()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        layer(x, g.edge_index, checked=True)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

@@ -30,7 +30,8 @@ import torch
 
 import gradland
 from gradland.bench import compare
-from gradland.gcn import GCNLayer, random_graph
+from gradland.data import random_graph
+from gradland.gcn import GCNLayer
 
 try:
     from torch_geometric.nn import GCNConv

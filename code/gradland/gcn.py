@@ -19,11 +19,14 @@ where :math:`\bm{D}` is the diagonal matrix of the degrees of
 A graph is stored as an **edge index**, a ``(2, n_e)`` integer tensor, with
 :math:`n_{\mathrm{e}}` the number of edges, whose column ``(j, i)`` is an
 edge from node :math:`j` to node :math:`i` (messages flow from the first row
-to the second, as in PyTorch Geometric); an
-undirected graph lists each edge in both directions. A dense adjacency matrix
-has ``adjacency[j, i] = 1`` for that edge, so column :math:`i` is the
-adjacency vector of node :math:`i`. Node features are one node per **row**,
-a tensor of shape ``(T, d)``.
+to the second, as in PyTorch Geometric); an undirected graph lists each edge
+in both directions. A dense adjacency matrix has ``adjacency[j, i] = 1`` for
+that edge, so column :math:`i` is the adjacency vector of node :math:`i`.
+Node features are one node per **row**, a tensor of shape ``(T, d)``.
+
+Whatever takes an edge index checks its type, dtype, shape and device, and
+its node numbers, which reads it on the host (on a GPU, the CPU waits for the
+device): a model does that once per call and tells its layers ``checked=True``.
 
 Top to bottom:
 
@@ -38,95 +41,110 @@ Top to bottom:
   modulated by edge gates :math:`\bm{\zeta}_{ij}`, a normalised sigmoid of the
   edge representations;
 * :class:`GCN`, :class:`GatedGCN` and :class:`MLP`, three node classifiers
-  (the last ignores the graph), and :func:`train_node_classifier`;
-* :class:`Graph`, :func:`karate_club`, :func:`sbm` and :func:`random_graph`,
-  the graphs of the chapter.
+  (the last ignores the graph), :func:`accuracy`, and :func:`train_node_classifier`,
+  which trains them with :func:`gradland.train.fit` on a
+  :class:`gradland.data.Graph`, such as the graphs of :mod:`gradland.data`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gradland import _checks
 from gradland._checks import describe as _describe
 from gradland.attention import attention
+from gradland.data import Graph
+from gradland.train import History, fit
 
-__all__ = [
-    "normalised_adjacency",
-    "propagate",
-    "attention_propagate",
-    "GCNLayer",
-    "GatedGCNLayer",
-    "GCN",
-    "GatedGCN",
-    "MLP",
-    "History",
-    "train_node_classifier",
-    "accuracy",
-    "Graph",
-    "karate_club",
-    "sbm",
-    "random_graph",
-]
+__all__ = ["normalised_adjacency", "propagate", "attention_propagate", "GCNLayer", "GatedGCNLayer", "GCN", "GatedGCN",
+           "MLP", "accuracy", "train_node_classifier"]
 
 
 # --------------------------------------------------------------------------
-# Input checks
+# Input checks: metadata everywhere, the node numbers once per call
 # --------------------------------------------------------------------------
 
 
-def _check_num_nodes(num_nodes: object) -> int:
-    if not isinstance(num_nodes, int) or isinstance(num_nodes, bool) or num_nodes < 1:
-        raise ValueError(f"num_nodes, the number of nodes, must be a positive int; got {num_nodes!r}")
-    return num_nodes
+def _check_sizes(dtype: object, **sizes: object) -> None:
+    """Fail unless each size is an int of at least 1, and dtype floating or None."""
+    for name, value in sizes.items():
+        _checks.integer(name, value, minimum=1)
+    if not (dtype is None or (isinstance(dtype, torch.dtype) and dtype.is_floating_point)):
+        raise TypeError(f"dtype must be a floating-point torch.dtype or None; got {dtype!r}")
 
 
-def _check_edge_index(edge_index: object, num_nodes: int) -> torch.Tensor:
-    """Check a ``(2, n_e)`` integer tensor whose entries are nodes
-    ``0 .. num_nodes - 1``."""
-    if not isinstance(edge_index, torch.Tensor):
-        raise TypeError(f"edge_index must be a torch.Tensor of shape (2, n_e); got {_describe(edge_index)}")
-    if edge_index.dtype != torch.long:
-        raise TypeError(f"edge_index must have dtype torch.int64 (long); got {_describe(edge_index)}")
-    if edge_index.ndim != 2 or edge_index.shape[0] != 2:
-        raise ValueError(f"edge_index must have shape (2, n_e), one edge (source, target) per column; "
-                         f"got {_describe(edge_index)}")
-    if edge_index.numel():
-        low, high = (v.item() for v in torch.aminmax(edge_index))
-        if low < 0 or high >= num_nodes:
-            raise ValueError(f"edge_index must hold node numbers in 0..{num_nodes - 1}; got values from {low} to {high}")
-    return edge_index
-
-
-def _check_features(name: str, x: object, width: int | None = None) -> torch.Tensor:
-    """Check node features: a floating ``(T, d)`` tensor, with ``d == width`` if
-    given."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (T, d), one node per row; got {_describe(x)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor; got {_describe(x)}")
-    if x.ndim != 2 or x.shape[0] == 0 or (width is not None and x.shape[1] != width):
-        wanted = "(T, d)" if width is None else f"(T, {width})"
-        raise ValueError(f"{name} must have shape {wanted} with T >= 1, one node per row; got {_describe(x)}")
+def _check_features(name: str, x: object, linear: nn.Linear | None = None, rows: int | None = None) -> torch.Tensor:
+    """A floating ``(T, d)`` tensor with ``T >= 1`` (or ``rows``) rows; with ``linear``,
+    ``d`` is its input size, and the dtype and device those of its weight."""
+    per = "one node per row" if rows is None else "one edge per row"
+    _checks.tensor(name, x, floating=True, shape=f"(T, d), {per}")
+    width = None if linear is None else linear.in_features
+    if x.ndim != 2 or (x.shape[0] == 0 if rows is None else x.shape[0] != rows) \
+            or (width is not None and x.shape[1] != width):
+        wanted = f"(T, {width or 'd'}) with T >= 1" if rows is None else f"({rows}, {width or 'd'})"
+        raise ValueError(f"{name} must have shape {wanted}, {per}; got {_describe(x)}")
+    if linear is not None:
+        _checks.alike(**{name: x, "the parameters": linear.weight})
     return x
 
 
-def _check_graph_input(x: object, edge_index: object, width: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    x = _check_features("x", x, width)
-    edge_index = _check_edge_index(edge_index, x.shape[0])
-    if edge_index.device != x.device:
-        raise ValueError(f"edge_index must be on the device of x, {x.device}; got {_describe(edge_index)}")
-    return x, edge_index
+def _check_edge_index(edge_index: object, num_nodes: int, device: torch.device | None = None, *,
+                      name: str = "edge_index", checked: bool = False, keep_loops: bool = False) -> torch.Tensor:
+    """Check an int64 ``(2, n_e)`` edge index; unless ``checked``, its node numbers too,
+    dropping its self-loops unless ``keep_loops``: one transfer from the device."""
+    _checks.tensor(name, edge_index, shape="(2, n_e), one edge (source, target) per column")
+    if edge_index.dtype != torch.long:
+        raise TypeError(f"{name} must have dtype torch.int64 (long); got {_describe(edge_index)}")
+    if edge_index.ndim != 2 or edge_index.shape[0] != 2:
+        raise ValueError(f"{name} must have shape (2, n_e), a column (source, target) per edge; "
+                         f"got {_describe(edge_index)}")
+    if device is not None and edge_index.device != device:
+        raise ValueError(f"{name} must be on the device of the node features, {device}; got {_describe(edge_index)}")
+    if checked or edge_index.numel() == 0 or edge_index.device.type == "meta":
+        return edge_index
+    src, dst = edge_index
+    loops = [] if keep_loops else [(src == dst).sum()]
+    low, high, *loops = torch.stack([*torch.aminmax(edge_index), *loops]).tolist()  # one transfer
+    if low < 0 or high >= num_nodes:
+        raise ValueError(f"{name} must hold node numbers in 0..{num_nodes - 1}; got values from {low} to {high}")
+    return edge_index[:, src != dst] if loops and loops[0] else edge_index
 
 
-def _without_self_loops(edge_index: torch.Tensor) -> torch.Tensor:
-    """The edges that are not self-loops (the layer adds one loop per node itself)."""
-    keep = edge_index[0] != edge_index[1]
-    return edge_index if bool(keep.all()) else edge_index[:, keep]
+def _check_graph(x: object, edge_index: object, linear: nn.Linear | None = None, *, name: str = "x",
+                 checked: bool = False, keep_loops: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Node features ``x`` and an edge index on their device."""
+    x = _check_features(name, x, linear)
+    return x, _check_edge_index(edge_index, x.shape[0], x.device, checked=checked, keep_loops=keep_loops)
+
+
+def _check_gated(layer: GatedGCNLayer, h: object, edge_index: object, h_edge: object,
+                 checked: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The inputs of a :class:`GatedGCNLayer`: ``h_edge`` if, and only if, ``w_e``."""
+    h, edge_index = _check_graph(h, edge_index, layer.w_s, name="h", checked=checked, keep_loops=True)
+    if (h_edge is None) != (layer.w_e is None):
+        wanted = "edge features h_edge of shape (n_e, d)" if layer.w_e is not None else "no edge features (h_edge=None)"
+        raise ValueError(f"this layer was built with edge_features={layer.w_e is not None}: pass {wanted}")
+    if h_edge is not None:
+        _check_features("h_edge", h_edge, layer.w_e, rows=edge_index.shape[1])
+    return h, edge_index
+
+
+def _check_per_node(name: str, value: object, n: int, device: torch.device, of: str, *, mask: bool = False) -> None:
+    """Fail unless ``value`` is a tensor of shape ``(n,)`` on ``device`` (that ``of``
+    something), boolean if ``mask``, else of integers (class labels)."""
+    integer = isinstance(value, torch.Tensor) and not (value.is_floating_point() or value.is_complex())
+    if not integer or (value.dtype == torch.bool) != mask:
+        kind = "a boolean tensor" if mask else "an integer tensor"
+        hint = f" (for 0/1 values, {name}.bool())" if mask else ""
+        raise TypeError(f"{name} must be {kind} of shape ({n},){hint}; got {_describe(value)}")
+    if value.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), one entry per node; got {_describe(value)}")
+    if value.device != device:
+        raise ValueError(f"{name} must be on the device of {of}, {device}; got {_describe(value)}")
 
 
 # --------------------------------------------------------------------------
@@ -134,13 +152,8 @@ def _without_self_loops(edge_index: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------
 
 
-def normalised_adjacency(
-    graph: torch.Tensor,
-    num_nodes: int | None = None,
-    *,
-    sparse: bool = False,
-    dtype: torch.dtype = torch.float32,
-) -> torch.Tensor:
+def normalised_adjacency(graph: torch.Tensor, num_nodes: int | None = None, *, sparse: bool = False,
+                         dtype: torch.dtype = torch.float32, checked: bool = False) -> torch.Tensor:
     r"""The normalised adjacency with self-loops,
     :math:`\hat{\bm{A}} = \bm{D}^{-1/2} (\bm{A} + \Id) \bm{D}^{-1/2}`.
 
@@ -165,6 +178,8 @@ def normalised_adjacency(
     dtype : torch.dtype
         The floating dtype of the result (with an edge index; a dense
         adjacency keeps its own).
+    checked : bool
+        Skip the check of the values of ``graph``, as in :func:`propagate`.
 
     Returns
     -------
@@ -182,11 +197,14 @@ def normalised_adjacency(
     >>> normalised_adjacency(edge_index, 3, sparse=True)._nnz()   # 4 edges and 3 loops
     7
     """
+    _check_sizes(dtype)
     if isinstance(graph, torch.Tensor) and graph.is_floating_point():
         if graph.ndim != 2 or graph.shape[0] != graph.shape[1]:
-            raise ValueError(f"a dense adjacency must be a square (T, T) matrix; got {_describe(graph)}")
-        if num_nodes is not None and _check_num_nodes(num_nodes) != graph.shape[0]:
+            raise ValueError(f"graph, floating so a dense adjacency, must be square (T, T); got {_describe(graph)}")
+        if num_nodes is not None and _checks.integer("num_nodes", num_nodes, minimum=1) != graph.shape[0]:
             raise ValueError(f"num_nodes = {num_nodes} does not match the adjacency, {_describe(graph)}")
+        if not checked and graph.device.type != "meta" and bool(((graph != 0) & (graph != 1)).any()):
+            raise ValueError("graph, a dense adjacency, must hold zeros and ones only")
         a = graph.clone()
         a.fill_diagonal_(1.0)  # A + 𝕀, a loop already present counted once
         d_inv_sqrt = a.sum(dim=0).rsqrt()  # in-degrees: column sums
@@ -194,27 +212,24 @@ def normalised_adjacency(
         return a_hat.to_sparse_coo().coalesce() if sparse else a_hat
     if num_nodes is None:
         raise ValueError("num_nodes, the number of nodes, is required with an edge index")
-    num_nodes = _check_num_nodes(num_nodes)
-    edge_index = _without_self_loops(_check_edge_index(graph, num_nodes))
+    num_nodes = _checks.integer("num_nodes", num_nodes, minimum=1)
+    edge_index = _check_edge_index(graph, num_nodes, name="graph", checked=checked)
     loops = torch.arange(num_nodes, device=edge_index.device).expand(2, num_nodes)
     src, dst = torch.cat([edge_index, loops], dim=1)
     weight = torch.ones(src.shape[0], dtype=dtype, device=src.device)
     d_inv_sqrt = torch.zeros(num_nodes, dtype=dtype, device=src.device).index_add_(0, dst, weight).rsqrt()
     weight = d_inv_sqrt[src] * d_inv_sqrt[dst]
     if sparse:
-        # The indices are valid by construction (checked above, plus the loops), so PyTorch's checks
-        # of the sparse invariants are off, and the choice is made explicitly, for the scope of the
-        # call. The constructor's own argument, check_invariants=False, is not enough: PyTorch 2.11
-        # and 2.12 read the global setting, and warn that nobody has made it ("Sparse invariant
-        # checks are implicitly disabled"), before they apply that argument (pytorch/pytorch#178274,
-        # fixed in 2.13). The scope sets the global setting before the constructor reads it.
+        # The indices are valid by construction, so the checks of the sparse invariants are off, for
+        # the scope of the call: PyTorch 2.11 and 2.12 warn, reading the global setting, before they apply
+        # the constructor's check_invariants=False (pytorch/pytorch#178274, fixed in 2.13).
         with torch.sparse.check_sparse_tensor_invariants(enable=False):
             a_hat = torch.sparse_coo_tensor(torch.stack([src, dst]), weight, (num_nodes, num_nodes))
         return a_hat.coalesce()
     return torch.zeros(num_nodes, num_nodes, dtype=dtype, device=src.device).index_put_((src, dst), weight, accumulate=True)
 
 
-def propagate(x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+def propagate(x: torch.Tensor, edge_index: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
     r"""The product :math:`\bm{X} \hat{\bm{A}}` by message passing, without forming
     :math:`\hat{\bm{A}}`.
 
@@ -234,6 +249,9 @@ def propagate(x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
     edge_index : torch.Tensor
         Integer tensor of shape ``(2, n_e)``; a self-loop in it is replaced by
         the one the normalisation adds.
+    checked : bool
+        Skip the check of the node numbers and the removal of the self-loops,
+        which read ``edge_index`` on the host: for one a model has checked.
 
     Returns
     -------
@@ -248,10 +266,10 @@ def propagate(x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
     ...                normalised_adjacency(edge_index, 3).T @ x)
     True
     """
-    x, edge_index = _check_graph_input(x, edge_index)
-    src, dst = _without_self_loops(edge_index)
+    x, edge_index = _check_graph(x, edge_index, checked=checked)
+    src, dst = edge_index  # without self-loops: the check drops them
     # + 1: the self-loop
-    degree = torch.bincount(dst, minlength=x.shape[0]).to(x.dtype) + 1
+    degree = x.new_zeros(x.shape[0]).index_add_(0, dst, x.new_ones(dst.shape)) + 1
     scale = degree.rsqrt()[:, None]
     y = x * scale  # D^{-1/2}: each node scales what it sends
     # message y_j along each edge j -> i, summed at i, plus y_i
@@ -271,10 +289,13 @@ def attention_propagate(x: torch.Tensor, edge_index: torch.Tensor, *, normalisat
     are its transpose). This is the ``"mean"``
     normalisation. The ``"symmetric"`` one, :math:`\hat{\bm{A}}`, follows by
     scaling the values by :math:`D_{jj}^{-1/2}` and the outputs by
-    :math:`D_{ii}^{1/2}`.
+    :math:`D_{ii}^{1/2}`. Any queries and keys give zero scores; zeros, unlike
+    the features, cannot overflow (:math:`0 \cdot \infty` is NaN).
 
     It forms a dense ``(T, T)`` mask, so it is a check of the idea, not a way
-    to compute on large graphs; :func:`propagate` gives the same numbers.
+    to compute on large graphs. For finite features :func:`propagate` gives
+    the same numbers; a NaN or infinite feature makes every output NaN here
+    (a dense product), but only the node's and its neighbours' there.
 
     Examples
     --------
@@ -283,21 +304,22 @@ def attention_propagate(x: torch.Tensor, edge_index: torch.Tensor, *, normalisat
     >>> torch.allclose(attention_propagate(x, edge_index), propagate(x, edge_index))
     True
     """
-    x, edge_index = _check_graph_input(x, edge_index)
+    x, edge_index = _check_graph(x, edge_index)
     if normalisation not in ("symmetric", "mean"):
         raise ValueError(f"normalisation must be 'symmetric' or 'mean'; got {normalisation!r}")
     T = x.shape[0]
     src, dst = edge_index
     mask = torch.eye(T, dtype=torch.bool, device=x.device)  # the self-loops
     mask[dst, src] = True  # query i may look at key j when there is an edge j -> i
+    qk = x.new_zeros(T, 1)  # any queries and keys do at beta = 0; zeros never overflow
     if normalisation == "mean":
-        return attention(x, x, x, mask, scale=0.0)
+        return attention(qk, qk, x, mask, scale=0.0)
     degree = mask.sum(dim=-1, keepdim=True).to(x.dtype)
-    return attention(x, x, x * degree.rsqrt(), mask, scale=0.0) * degree.sqrt()
+    return attention(qk, qk, x * degree.rsqrt(), mask, scale=0.0) * degree.sqrt()
 
 
 # --------------------------------------------------------------------------
-# The GCN layer
+# The two layers: the GCN layer and the gated GCN layer
 # --------------------------------------------------------------------------
 
 
@@ -319,6 +341,8 @@ class GCNLayer(nn.Module):
         with ``False``, form the dense :math:`\hat{\bm{A}}` and multiply.
     bias : bool
         Learn the bias :math:`\bm{b}`.
+    device, dtype
+        Where and in what floating dtype to create the parameters.
 
     Attributes
     ----------
@@ -345,33 +369,28 @@ class GCNLayer(nn.Module):
     def __init__(self, d_in: int, d_out: int, *, sparse: bool = True, bias: bool = True,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        for name, value in (("d_in", d_in), ("d_out", d_out)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive int; got {value!r}")
+        _check_sizes(dtype, d_in=d_in, d_out=d_out)
         self.d_in, self.d_out, self.sparse = d_in, d_out, bool(sparse)
         self.lin = nn.Linear(d_in, d_out, bias=False, device=device, dtype=dtype)
         self.bias = nn.Parameter(torch.zeros(d_out, device=device, dtype=dtype)) if bias else None
         nn.init.xavier_uniform_(self.lin.weight)
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        """The new features of the nodes, shape ``(T, d_out)``, from ``x`` of shape
-        ``(T, d_in)``."""
-        x, edge_index = _check_graph_input(x, edge_index, self.d_in)
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, *,
+                checked: bool = False) -> torch.Tensor:
+        """New node features ``(T, d_out)`` from ``x``, shape ``(T, d_in)``; ``checked``
+        as in :func:`propagate`."""
+        x, edge_index = _check_graph(x, edge_index, self.lin, checked=checked)
         values = self.lin(x)  # W x_j for every node j: the values of attention
         if self.sparse:
-            out = propagate(values, edge_index)
+            out = propagate(values, edge_index, checked=True)
         else:
-            a_hat = normalised_adjacency(edge_index, x.shape[0], dtype=x.dtype)
+            a_hat = normalised_adjacency(edge_index, len(x), dtype=x.dtype,
+                                         checked=True)
             out = a_hat.T @ values  # row i: sum over j of A_hat[j, i] W x_j
         return out if self.bias is None else out + self.bias
 
     def extra_repr(self) -> str:
         return f"{self.d_in}, {self.d_out}, sparse={self.sparse}, bias={self.bias is not None}"
-
-
-# --------------------------------------------------------------------------
-# The gated GCN layer
-# --------------------------------------------------------------------------
 
 
 class GatedGCNLayer(nn.Module):
@@ -399,6 +418,7 @@ class GatedGCNLayer(nn.Module):
 
     and the edge features, when given, are updated the same way,
     :math:`\bm{h}_{ij}' = \bm{h}_{ij} + \operatorname{ReLU}(\hat{\bm{e}}_{ij})`.
+    A self-loop of the edge index is an edge like any other.
 
     Parameters
     ----------
@@ -414,7 +434,9 @@ class GatedGCNLayer(nn.Module):
     residual : bool
         Add the input to the output.
     eps : float
-        The :math:`\epsilon` of the normalisation.
+        The :math:`\epsilon` of the normalisation, finite and at least 0.
+    device, dtype
+        Where and in what floating dtype to create the parameters.
 
     Attributes
     ----------
@@ -439,34 +461,15 @@ class GatedGCNLayer(nn.Module):
     def __init__(self, d: int, *, edge_features: bool = False, normalise: bool = True, residual: bool = True,
                  eps: float = 1e-6, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        if not isinstance(d, int) or isinstance(d, bool) or d < 1:
-            raise ValueError(f"d must be a positive int; got {d!r}")
-        if not eps >= 0:
-            raise ValueError(f"eps must be non-negative; got {eps!r}")
-        self.d, self.normalise, self.residual, self.eps = d, bool(normalise), bool(residual), float(eps)
+        _check_sizes(dtype, d=d)
+        self.d, self.normalise, self.residual = d, bool(normalise), bool(residual)
+        self.eps = _checks.real("eps", eps, minimum=0.0)
         kw = {"device": device, "dtype": dtype}
         self.w_s = nn.Linear(d, d, **kw)  # the node itself
         self.w_v = nn.Linear(d, d, **kw)  # what a neighbour sends: the values
         self.w_q = nn.Linear(d, d, **kw)  # the receiving node, in the gate
         self.w_k = nn.Linear(d, d, bias=False, **kw)  # the sending node, in the gate
         self.w_e = nn.Linear(d, d, bias=False, **kw) if edge_features else None
-
-    def _check(self, h: object, edge_index: object, h_edge: object) -> tuple[torch.Tensor, torch.Tensor]:
-        h, edge_index = _check_graph_input(h, edge_index, self.d)
-        if (h_edge is None) != (self.w_e is None):
-            wanted = "edge features h_edge of shape (n_e, d)" if self.w_e is not None else "no edge features (h_edge=None)"
-            raise ValueError(f"this layer was built with edge_features={self.w_e is not None}: pass {wanted}")
-        if h_edge is not None:
-            _check_features("h_edge", h_edge, self.d)
-            if h_edge.shape[0] != edge_index.shape[1]:
-                raise ValueError(f"h_edge must have one row per edge, {edge_index.shape[1]}; got {_describe(h_edge)}")
-        return h, edge_index
-
-    def edge_scores(self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None) -> torch.Tensor:
-        r"""The edge representations :math:`\hat{\bm{e}}_{ij}`, shape ``(n_e, d)``, one
-        row per edge."""
-        h, edge_index = self._check(h, edge_index, h_edge)
-        return self._edge_scores(h, edge_index, h_edge)
 
     def _edge_scores(self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None) -> torch.Tensor:
         src, dst = edge_index
@@ -479,15 +482,15 @@ class GatedGCNLayer(nn.Module):
 
     def gates(self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None) -> torch.Tensor:
         r"""The gates :math:`\bm{\zeta}_{ij}`, shape ``(n_e, d)``, one row per edge."""
-        gate = torch.sigmoid(self.edge_scores(h, edge_index, h_edge))
+        h, edge_index = _check_gated(self, h, edge_index, h_edge, checked=False)
+        gate = torch.sigmoid(self._edge_scores(h, edge_index, h_edge))
         return self._normalise(gate, edge_index[1], h.shape[0]) if self.normalise else gate
 
-    def convolve(
-        self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def convolve(self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None, *,
+                 checked: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         r"""The layer before its activation and residual:
-        :math:`(\hat{\bm{h}}, \hat{\bm{e}})`."""
-        h, edge_index = self._check(h, edge_index, h_edge)
+        :math:`(\hat{\bm{h}}, \hat{\bm{e}})`; ``checked`` as in :func:`propagate`."""
+        h, edge_index = _check_gated(self, h, edge_index, h_edge, checked)
         src, dst = edge_index
         # a k = 1 convolution over the edges
         e_hat = self._edge_scores(h, edge_index, h_edge)
@@ -500,12 +503,11 @@ class GatedGCNLayer(nn.Module):
         h_hat = self.w_s(h).index_add(0, dst, messages)
         return h_hat, e_hat
 
-    def forward(
-        self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None, *,
+                checked: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """New node features ``(T, d)``, and new edge features ``(n_e, d)`` if
         ``h_edge`` was given."""
-        h_hat, e_hat = self.convolve(h, edge_index, h_edge)
+        h_hat, e_hat = self.convolve(h, edge_index, h_edge, checked=checked)
         h_new = F.relu(h_hat)  # update
         if self.residual:
             h_new = h + h_new
@@ -515,21 +517,12 @@ class GatedGCNLayer(nn.Module):
         return h_new, (h_edge + h_edge_new if self.residual else h_edge_new)
 
     def extra_repr(self) -> str:
-        return (f"{self.d}, edge_features={self.w_e is not None}, normalise={self.normalise}, "
-                f"residual={self.residual}")
+        return f"{self.d}, edge_features={self.w_e is not None}, normalise={self.normalise}, residual={self.residual}"
 
 
 # --------------------------------------------------------------------------
 # Three node classifiers and their training
 # --------------------------------------------------------------------------
-
-
-def _check_sizes(d_in: object, d_hidden: object, d_out: object, layers: object, dropout: object) -> None:
-    for name, value in (("d_in", d_in), ("d_hidden", d_hidden), ("d_out", d_out), ("layers", layers)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
-    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a probability in [0, 1); got {dropout!r}")
 
 
 class GCN(nn.Module):
@@ -541,25 +534,35 @@ class GCN(nn.Module):
     \bm{W}_1^\top) \bm{W}_2^\top` in the code's layout, each node seeing the nodes
     up to two edges away.
 
+    Parameters
+    ----------
+    d_in, d_hidden, d_out, layers, dropout
+        Sizes of the features, hidden features and logits; number of layers;
+        dropout probability in :math:`[0, 1)`. The rest as in :class:`GCNLayer`.
+
     Examples
     --------
+    >>> from gradland.data import karate_club
     >>> g = karate_club()
     >>> GCN(g.x.shape[1], 16, 2)(g.x, g.edge_index).shape
     torch.Size([34, 2])
     """
 
     def __init__(self, d_in: int, d_hidden: int, d_out: int, *, layers: int = 2, dropout: float = 0.5,
-                 sparse: bool = True) -> None:
+                 sparse: bool = True, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        _check_sizes(d_in, d_hidden, d_out, layers, dropout)
+        _check_sizes(dtype, d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
+        self.dropout = _checks.real("dropout", dropout, minimum=0.0, below=1.0)
         sizes = [d_in] + [d_hidden] * (layers - 1) + [d_out]
-        self.layers = nn.ModuleList(GCNLayer(a, b, sparse=sparse) for a, b in zip(sizes, sizes[1:]))
-        self.dropout = float(dropout)
+        self.layers = nn.ModuleList(GCNLayer(a, b, sparse=sparse, device=device, dtype=dtype)
+                                    for a, b in zip(sizes, sizes[1:]))
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         """Logits of shape ``(T, d_out)`` from node features ``(T, d_in)``."""
+        x, edge_index = _check_graph(x, edge_index, self.layers[0].lin)  # once for all the layers
         for index, layer in enumerate(self.layers):
-            x = layer(F.dropout(x, self.dropout, self.training), edge_index)
+            x = layer(F.dropout(x, self.dropout, self.training), edge_index, checked=True)
             if index < len(self.layers) - 1:
                 x = F.relu(x)
         return x
@@ -572,38 +575,43 @@ class GatedGCN(nn.Module):
     With ``edge_features=True`` every edge starts from the same learnt vector
     :math:`\bm{h}_{ij}^{0}` (the graphs of the chapter have no edge features of
     their own), and the layers make the edge representations differ. Dropout
-    acts on the input and on the node features before every layer.
+    acts on the input and on the node features before every layer. The
+    parameters are those of :class:`GCN`, with ``d_hidden`` the size of the
+    node and edge representations, and ``edge_features`` and ``normalise``
+    those of :class:`GatedGCNLayer`.
 
     Examples
     --------
+    >>> from gradland.data import karate_club
     >>> g = karate_club()
     >>> GatedGCN(g.x.shape[1], 16, 2)(g.x, g.edge_index).shape
     torch.Size([34, 2])
     """
 
     def __init__(self, d_in: int, d_hidden: int, d_out: int, *, layers: int = 2, dropout: float = 0.5,
-                 edge_features: bool = True, normalise: bool = True) -> None:
+                 edge_features: bool = True, normalise: bool = True, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        _check_sizes(d_in, d_hidden, d_out, layers, dropout)
-        self.embed = nn.Linear(d_in, d_hidden)
-        self.edge_init = nn.Parameter(torch.zeros(d_hidden)) if edge_features else None
-        self.layers = nn.ModuleList(
-            GatedGCNLayer(d_hidden, edge_features=edge_features, normalise=normalise) for _ in range(layers)
-        )
-        self.readout = nn.Linear(d_hidden, d_out)
-        self.dropout = float(dropout)
+        _check_sizes(dtype, d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
+        self.dropout = _checks.real("dropout", dropout, minimum=0.0, below=1.0)
+        kw = {"device": device, "dtype": dtype}
+        self.embed = nn.Linear(d_in, d_hidden, **kw)
+        self.edge_init = nn.Parameter(torch.zeros(d_hidden, **kw)) if edge_features else None
+        self.layers = nn.ModuleList(GatedGCNLayer(d_hidden, edge_features=edge_features, normalise=normalise, **kw)
+                                    for _ in range(layers))
+        self.readout = nn.Linear(d_hidden, d_out, **kw)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         """Logits of shape ``(T, d_out)`` from node features ``(T, d_in)``."""
-        x, edge_index = _check_graph_input(x, edge_index, self.embed.in_features)
+        x, edge_index = _check_graph(x, edge_index, self.embed, keep_loops=True)  # once for all the layers
         h = self.embed(F.dropout(x, self.dropout, self.training))
         h_edge = None if self.edge_init is None else self.edge_init.expand(edge_index.shape[1], -1)
         for layer in self.layers:
             h = F.dropout(h, self.dropout, self.training)
             if h_edge is None:
-                h = layer(h, edge_index)
+                h = layer(h, edge_index, checked=True)
             else:
-                h, h_edge = layer(h, edge_index, h_edge)
+                h, h_edge = layer(h, edge_index, h_edge, checked=True)
         return self.readout(h)
 
 
@@ -611,25 +619,28 @@ class MLP(nn.Module):
     r"""A multilayer perceptron on each node's features alone: the baseline that ignores
     the graph.
 
-    It takes ``edge_index`` only to share the interface of :class:`GCN`.
+    It takes ``edge_index`` only to share the interface of :class:`GCN`, and
+    neither reads nor checks it; the parameters are those of :class:`GCN`.
 
     Examples
     --------
+    >>> from gradland.data import karate_club
     >>> g = karate_club()
     >>> MLP(g.x.shape[1], 16, 2)(g.x, g.edge_index).shape
     torch.Size([34, 2])
     """
 
-    def __init__(self, d_in: int, d_hidden: int, d_out: int, *, layers: int = 2, dropout: float = 0.5) -> None:
+    def __init__(self, d_in: int, d_hidden: int, d_out: int, *, layers: int = 2, dropout: float = 0.5,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        _check_sizes(d_in, d_hidden, d_out, layers, dropout)
+        _check_sizes(dtype, d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
+        self.dropout = _checks.real("dropout", dropout, minimum=0.0, below=1.0)
         sizes = [d_in] + [d_hidden] * (layers - 1) + [d_out]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
-        self.dropout = float(dropout)
+        self.layers = nn.ModuleList(nn.Linear(a, b, device=device, dtype=dtype) for a, b in zip(sizes, sizes[1:]))
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of shape ``(T, d_out)``; ``edge_index`` is ignored."""
-        x = _check_features("x", x, self.layers[0].in_features)
+        x = _check_features("x", x, self.layers[0])
         for index, layer in enumerate(self.layers):
             x = layer(F.dropout(x, self.dropout, self.training))
             if index < len(self.layers) - 1:
@@ -661,8 +672,8 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | No
         If an argument is not a tensor of the kind above (an integer ``mask``
         would be read as a list of node indices: write ``mask.bool()``).
     ValueError
-        If the shapes disagree, a label is out of range, a logit is not finite,
-        or ``mask`` selects no node.
+        If the shapes or devices disagree, there is no node or class, a label
+        is out of range, a logit is not finite, or ``mask`` selects no node.
 
     Examples
     --------
@@ -673,68 +684,71 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | No
     >>> accuracy(logits, torch.tensor([0, 1, 1, 1]), mask)
     0.5
     """
-    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.dim() != 2:
-        raise TypeError(f"logits must be a floating tensor of shape (T, K); got {_describe(logits)}")
+    _checks.tensor("logits", logits, ndim=2, floating=True, shape="(T, K), one row of class scores per node")
     n, classes = logits.shape
-    if not isinstance(labels, torch.Tensor) or labels.is_floating_point() or labels.is_complex() \
-            or labels.dtype == torch.bool:
-        raise TypeError(f"labels must be an integer tensor of shape ({n},); got {_describe(labels)}")
-    if labels.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},), one per row of logits; got {_describe(labels)}")
+    if n == 0 or classes == 0:
+        raise ValueError(f"logits must have at least one node and one class; got {_describe(logits)}")
+    _check_per_node("labels", labels, n, logits.device, "the logits")
     if mask is not None:
-        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-            raise TypeError(f"mask must be a boolean tensor of shape ({n},) (for 0/1 values, mask.bool()); "
-                            f"got {_describe(mask)}")
-        if mask.shape != (n,):
-            raise ValueError(f"mask must have shape ({n},); got {_describe(mask)}")
-    # one transfer from the device for the three checks on values
-    out_of_range, not_finite = torch.stack(
-        [((labels < 0) | (labels >= classes)).any(), ~torch.isfinite(logits).all()]).tolist()
+        _check_per_node("mask", mask, n, logits.device, "the logits", mask=True)
+    right = logits.argmax(dim=-1) == labels
+    mask = torch.ones_like(right) if mask is None else mask
+    count = mask.sum(dtype=torch.float32)
+    fraction = (right & mask).sum(dtype=torch.float32) / count  # the mean over the mask, in float32
+    flags = [((labels < 0) | (labels >= classes)).any(), ~torch.isfinite(logits).all(), count == 0]
+    # one transfer from the device for the checks on values and the result
+    out_of_range, not_finite, empty, fraction = torch.stack([*(f.float() for f in flags), fraction]).tolist()
     if out_of_range:
         raise ValueError(f"labels must be classes in 0..{classes - 1}; got values from "
                          f"{labels.min().item()} to {labels.max().item()}")
     if not_finite:
         raise ValueError("logits must be finite; got NaN or an infinite value")
-    right = logits.argmax(dim=-1) == labels
-    if mask is not None:
-        right = right[mask]
-        if right.numel() == 0:
-            raise ValueError("mask selects no node")
-    return right.float().mean().item()
+    if empty:
+        raise ValueError("mask selects no node")
+    return fraction
 
 
-@dataclass
-class History:
-    """What :func:`train_node_classifier` records: the loss at every epoch, the
-    accuracies at the epochs listed in ``evaluated`` (counted from 1)."""
-
-    loss: list[float] = field(default_factory=list)
-    evaluated: list[int] = field(default_factory=list)
-    train_accuracy: list[float] = field(default_factory=list)
-    test_accuracy: list[float] = field(default_factory=list)
-
-
-def train_node_classifier(
-    model: nn.Module,
-    graph: Graph,
-    train_mask: torch.Tensor,
-    *,
-    epochs: int = 200,
-    lr: float = 0.01,
-    weight_decay: float = 5e-4,
-    eval_every: int = 1,
-) -> History:
+def train_node_classifier(model: nn.Module, graph: Graph, train_mask: torch.Tensor, *, epochs: int = 200,
+                          lr: float = 0.01, weight_decay: float = 5e-4, eval_every: int = 1) -> History:
     r"""Semi-supervised node classification: the cross-entropy on the labelled nodes
-    only.
+    only, minimised by :func:`gradland.train.fit`.
 
     The whole graph goes through the model at every epoch (every node's
     features are propagated), but only the nodes in ``train_mask`` contribute
     to the loss; Adam takes one step per epoch. Accuracies are measured in
     evaluation mode (no dropout), on the training nodes and on the others,
-    every ``eval_every`` epochs and after the last one.
+    every ``eval_every`` epochs and after the last one. Dropout draws from
+    PyTorch's global random state, which the caller seeds.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Called as ``model(x, edge_index)``, it returns ``(T, K)`` logits.
+    graph : gradland.data.Graph
+        The graph, its node features and a label in ``0 .. K - 1`` per node.
+    train_mask : torch.Tensor
+        Boolean, shape ``(T,)``: the labelled nodes, at least one.
+    epochs, eval_every, lr, weight_decay
+        Epochs (at least 1) and epochs between evaluations; Adam's learning
+        rate (above 0) and weight decay (at least 0), both finite.
+
+    Returns
+    -------
+    gradland.train.History
+        ``loss`` and ``lr`` at every epoch; the epochs (from 1) ``evaluated``,
+        with ``train_accuracy`` and ``test_accuracy`` (NaN with no test node).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an argument of the wrong type or out of range, or labels outside
+        ``0 .. K - 1``, with ``K`` the number of logits the model returns.
+    FloatingPointError
+        If the loss is NaN or infinite: the run has diverged.
 
     Examples
     --------
+    >>> from gradland.data import karate_club
     >>> _ = torch.manual_seed(0)
     >>> g = karate_club()
     >>> train = torch.zeros(34, dtype=torch.bool); train[[0, 33]] = True
@@ -742,164 +756,43 @@ def train_node_classifier(
     >>> history.train_accuracy[-1]
     1.0
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, called as model(x, edge_index); got {_describe(model)}")
     if not isinstance(graph, Graph):
-        raise TypeError(f"graph must be a gradland.gcn.Graph; got {type(graph).__name__}")
-    n = graph.num_nodes
-    if not isinstance(train_mask, torch.Tensor) or train_mask.dtype != torch.bool or train_mask.shape != (n,):
-        raise ValueError(f"train_mask must be a boolean tensor of shape ({n},); got {_describe(train_mask)}")
-    if not bool(train_mask.any()):
+        raise TypeError(f"graph must be a gradland.data.Graph; got {_describe(graph)}")
+    x = _check_features("graph.x", graph.x)
+    n = x.shape[0]
+    _check_per_node("graph.labels", graph.labels, n, x.device, "graph.x")
+    _check_per_node("train_mask", train_mask, n, x.device, "graph.x", mask=True)
+    epochs = _checks.integer("epochs", epochs, minimum=1)
+    eval_every = _checks.integer("eval_every", eval_every, minimum=1)
+    optimiser = torch.optim.Adam(model.parameters(), lr=_checks.real("lr", lr, positive=True),
+                                 weight_decay=_checks.real("weight_decay", weight_decay, minimum=0.0), foreach=True)
+    train = train_mask.nonzero().squeeze(1)  # the labelled nodes, read once from the device
+    if train.numel() == 0:
         raise ValueError("train_mask selects no node: at least one labelled node is needed")
-    for name, value in (("epochs", epochs), ("eval_every", eval_every)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
-    test_mask = ~train_mask
-    history = History()
-    for epoch in range(1, epochs + 1):
+    low, high = torch.stack(torch.aminmax(graph.labels)).tolist()
+    if low < 0:
+        raise ValueError(f"graph.labels must be classes 0, 1, ...; got values from {low} to {high}")
+    train_labels, test_mask = graph.labels[train], ~train_mask
+
+    def loss(epoch: int) -> torch.Tensor:
         model.train()
-        optimiser.zero_grad()
-        logits = model(graph.x, graph.edge_index)
-        loss = F.cross_entropy(logits[train_mask], graph.labels[train_mask])
-        loss.backward()
-        optimiser.step()
-        history.loss.append(loss.item())
-        if epoch % eval_every and epoch != epochs:
-            continue
+        logits = model(x, graph.edge_index)
+        if epoch == 1 and not (isinstance(logits, torch.Tensor) and logits.ndim == 2 and logits.shape[0] == n
+                               and logits.shape[1] > high and logits.is_floating_point()):
+            raise ValueError(f"model must return floating logits of shape ({n}, K), with K > {high}, the largest "
+                             f"label; got {_describe(logits)}")
+        return F.cross_entropy(logits[train], train_labels)
+
+    def evaluate(epoch: int, history: History) -> None:
+        if epoch == 0 or (epoch % eval_every and epoch != epochs):
+            return
         model.eval()
         with torch.no_grad():
-            logits = model(graph.x, graph.edge_index)
-        history.evaluated.append(epoch)
-        history.train_accuracy.append(accuracy(logits, graph.labels, train_mask))
-        history.test_accuracy.append(accuracy(logits, graph.labels, test_mask) if test_mask.any() else math.nan)
-    return history
+            logits = model(x, graph.edge_index)
+        history.record("evaluated", epoch)
+        history.record("train_accuracy", accuracy(logits, graph.labels, train_mask))
+        history.record("test_accuracy", accuracy(logits, graph.labels, test_mask) if train.numel() < n else math.nan)
 
-
-# --------------------------------------------------------------------------
-# Graphs
-# --------------------------------------------------------------------------
-
-
-@dataclass
-class Graph:
-    """A graph with node features and node labels.
-
-    Attributes
-    ----------
-    edge_index : torch.Tensor
-        Shape ``(2, n_e)``, int64; an undirected graph lists each edge both ways.
-    x : torch.Tensor
-        Node features, shape ``(T, d)``.
-    labels : torch.Tensor
-        One class per node, shape ``(T,)``, int64.
-    """
-
-    edge_index: torch.Tensor
-    x: torch.Tensor
-    labels: torch.Tensor
-
-    @property
-    def num_nodes(self) -> int:
-        """The number of nodes :math:`T`."""
-        return self.x.shape[0]
-
-    def to(self, device: torch.device | str) -> Graph:
-        """The same graph with its tensors on ``device``."""
-        return Graph(self.edge_index.to(device), self.x.to(device), self.labels.to(device))
-
-
-def _networkx():
-    try:
-        import networkx
-    except ImportError as error:  # pragma: no cover - networkx is in requirements.txt
-        raise ImportError("the graph loaders need networkx: pip install networkx") from error
-    return networkx
-
-
-def _both_ways(edges: list[tuple[int, int]]) -> torch.Tensor:
-    one_way = torch.tensor(edges, dtype=torch.long).reshape(-1, 2).T
-    both = torch.cat([one_way, one_way.flip(0)], dim=1)
-    return both[:, torch.argsort(both[1] * (both.max() + 1) + both[0])]  # sorted by receiver, then sender
-
-
-def karate_club() -> Graph:
-    r"""Zachary's karate club: 34 members, 78 friendships, and the faction each joined.
-
-    The labels are 0 for the members who followed the instructor (``"Mr. Hi"``)
-    and 1 for those who followed the administrator (``"Officer"``). The
-    members have no features of their own, so ``x`` is the identity
-    :math:`\Id_{34}`: each node is known only by its number and its edges.
-
-    Examples
-    --------
-    >>> g = karate_club()
-    >>> g.num_nodes, g.edge_index.shape, g.labels.bincount().tolist()
-    (34, torch.Size([2, 156]), [17, 17])
-    """
-    nx = _networkx()
-    graph = nx.karate_club_graph()
-    labels = torch.tensor([int(graph.nodes[i]["club"] != "Mr. Hi") for i in range(graph.number_of_nodes())])
-    n = graph.number_of_nodes()
-    return Graph(_both_ways(list(graph.edges())), torch.eye(n), labels)
-
-
-def sbm(
-    sizes: tuple[int, ...] = (100, 100, 100),
-    p_in: float = 0.05,
-    p_out: float = 0.01,
-    *,
-    features: int = 16,
-    signal: float = 1.0,
-    seed: int = 0,
-) -> Graph:
-    r"""A stochastic block model with noisy node features that hint at the blocks.
-
-    Two nodes of the same block are joined with probability ``p_in``, of
-    different blocks with probability ``p_out`` (``networkx``'s
-    ``stochastic_block_model``, seeded). Node :math:`i` of block :math:`c`
-    gets the features :math:`\bm{x}_i = s\, \bm{\mu}_c + \bm{\epsilon}_i`, with
-    :math:`\bm{\mu}_c` a random unit vector per block, :math:`s` the
-    ``signal`` and :math:`\bm{\epsilon}_i \sim \mathcal{N}(\bm{0}, \Id)`. The
-    label is the block.
-
-    Examples
-    --------
-    >>> g = sbm((20, 30), 0.3, 0.02, features=4, seed=1)
-    >>> g.num_nodes, g.x.shape, g.labels.bincount().tolist()
-    (50, torch.Size([50, 4]), [20, 30])
-    """
-    nx = _networkx()
-    if not sizes or not all(isinstance(s, int) and s >= 1 for s in sizes):
-        raise ValueError(f"sizes must be a non-empty sequence of positive ints; got {sizes!r}")
-    if not (0 <= p_out <= 1 and 0 <= p_in <= 1):
-        raise ValueError(f"p_in and p_out must be probabilities; got {p_in!r} and {p_out!r}")
-    if not isinstance(features, int) or features < 1:
-        raise ValueError(f"features must be a positive int; got {features!r}")
-    k = len(sizes)
-    probs = [[p_in if a == b else p_out for b in range(k)] for a in range(k)]
-    graph = nx.stochastic_block_model(list(sizes), probs, seed=seed)
-    labels = torch.repeat_interleave(torch.arange(k), torch.tensor(sizes))
-    generator = torch.Generator().manual_seed(seed)
-    means = F.normalize(torch.randn(k, features, generator=generator), dim=1)
-    x = signal * means[labels] + torch.randn(labels.shape[0], features, generator=generator)
-    edges = list(graph.edges())
-    edge_index = _both_ways(edges) if edges else torch.zeros(2, 0, dtype=torch.long)
-    return Graph(edge_index, x, labels)
-
-
-def random_graph(num_nodes: int, edges: int, *, seed: int = 0, device: torch.device | str | None = None) -> torch.Tensor:
-    r"""The edge index of a random directed graph: ``edges`` pairs of nodes drawn
-    uniformly.
-
-    Pairs may repeat and may be self-loops; for large sparse graphs these are
-    rare. The mean number of edges into a node is ``edges / num_nodes``.
-
-    Examples
-    --------
-    >>> random_graph(1000, 5000).shape
-    torch.Size([2, 5000])
-    """
-    num_nodes = _check_num_nodes(num_nodes)
-    if not isinstance(edges, int) or edges < 0:
-        raise ValueError(f"edges must be a non-negative int; got {edges!r}")
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randint(num_nodes, (2, edges), generator=generator).to(device)
+    return fit(loss, optimiser, epochs, callbacks=[evaluate])
