@@ -81,6 +81,36 @@ def test_digits_dtype_and_bad_split():
     with pytest.raises(ValueError, match="test_fraction"):
         data.digits("train", test_fraction=1.0)
 
+
+# ---------------------------------------------------------------- the reversal task of Chapter 14
+
+
+def test_reversal_task_is_deterministic_and_held_out_strings_are_new():
+    (x, y), (xt, yt) = data.reversal_task(200, 100, 4, symbols=5, seed=1)  # 300 of the 625 strings: many repeats
+    assert torch.equal(y, x.flip(1)) and torch.equal(yt, xt.flip(1))
+    assert x.dtype == torch.long and x.shape == (200, 4) and xt.shape == (100, 4)
+    assert len({tuple(s) for s in torch.cat((x, xt)).tolist()}) == 300
+    (x2, _), (xt2, _) = data.reversal_task(200, 100, 4, symbols=5, seed=1)
+    assert torch.equal(x, x2) and torch.equal(xt, xt2)
+    (x3, _), _ = data.reversal_task(200, 100, 4, symbols=5, seed=2)
+    assert not torch.equal(x, x3)
+
+
+def test_reversal_task_checks_its_arguments():
+    with pytest.raises(ValueError, match="distinct strings asked of only 8 strings of length 3 in 2 symbols"):
+        data.reversal_task(5, 5, 3, symbols=2)
+    for name in ("n_train", "n_test", "length", "symbols"):
+        kwargs = dict(n_train=5, n_test=5, length=4)
+        for bad, error in (("2", TypeError), (None, TypeError), (True, TypeError), (2.5, TypeError), (0, ValueError)):
+            with pytest.raises(error, match=f"{name} must be"):
+                data.reversal_task(**{**kwargs, name: bad})
+    for seed in (1.5, None):
+        with pytest.raises(TypeError, match="seed must be an int"):
+            data.reversal_task(5, 5, 4, seed=seed)
+    with pytest.raises(ValueError, match="device must name a device"):
+        data.reversal_task(5, 5, 4, device="nonsense")
+
+
 # ---------------------------------------------------------------- graphs (Chapter 15)
 
 

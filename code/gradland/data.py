@@ -3,7 +3,8 @@ r"""The data sets of Part II, generated or shipped with a package.
 Nothing here is downloaded: the horn is generated from a seed, and the
 handwritten digits come with scikit-learn. The graphs of Chapter 15 are here too:
 Zachary's karate club (which comes with networkx), and stochastic block models and
-random graphs drawn from a seed.
+random graphs drawn from a seed. So are the strings of Chapter 14 and their
+reversals, drawn from a seed.
 
 **The horn.** For each input :math:`x \in [0, 1]` the valid targets
 :math:`\bm{y} \in \R^2` form a whole ellipse,
@@ -486,3 +487,85 @@ def random_graph(num_nodes: int, edges: int, *, seed: int = 0, device: torch.dev
     edges = _checks.integer("edges", edges, minimum=0)
     generator = torch.Generator().manual_seed(_checks.integer("seed", seed))
     return torch.randint(num_nodes, (2, edges), generator=generator).to(_checks.device("device", device))
+
+
+# --------------------------------------------------------------------------
+# Strings and their reversals: the sequence-to-sequence task of Chapter 14
+# --------------------------------------------------------------------------
+
+
+def reversal_task(
+    n_train: int,
+    n_test: int,
+    length: int,
+    *,
+    symbols: int = 10,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """Strings of ``length`` symbols and their reversals, split into training and test
+    pairs.
+
+    The ``n_train + n_test`` strings are distinct, so no test string is ever
+    seen in training. Returns ``((x_train, y_train), (x_test, y_test))``,
+    integer tensors of shape ``(n, length)`` with ``y = x.flip(1)``.
+
+    Parameters
+    ----------
+    n_train, n_test : int
+        Numbers of training and test strings, at least 1 each; together at
+        most half of the ``symbols ** length`` strings there are.
+    length : int
+        Symbols per string, at least 1.
+    symbols : int
+        Size of the alphabet, the symbols ``0..symbols - 1``; at least 1.
+    seed : int
+        Seed of the generator: the same seed gives the same strings.
+    device : torch.device or str, optional
+        Where to return the tensors; the CPU by default.
+
+    Returns
+    -------
+    tuple
+        ``((x_train, y_train), (x_test, y_test))``, int64 tensors.
+
+    Raises
+    ------
+    TypeError
+        If a number is not an int.
+    ValueError
+        If a number is below 1, there are too few strings of ``length``
+        symbols, or ``device`` names no device here.
+
+    Examples
+    --------
+    >>> from gradland.data import reversal_task
+    >>> (x, y), (x_test, y_test) = reversal_task(100, 20, 5)
+    >>> x.shape, x_test.shape, bool((y == x.flip(1)).all())
+    (torch.Size([100, 5]), torch.Size([20, 5]), True)
+    >>> seen = {tuple(s) for s in x.tolist()}
+    >>> any(tuple(s) in seen for s in x_test.tolist())
+    False
+    """
+    from gradland import _checks
+
+    for name, value in (("n_train", n_train), ("n_test", n_test), ("length", length), ("symbols", symbols)):
+        _checks.integer(name, value, minimum=1)
+    generator = torch.Generator().manual_seed(_checks.integer("seed", seed))
+    device = None if device is None else _checks.device("device", device)
+    total = n_train + n_test
+    if total > symbols**length // 2:
+        raise ValueError(
+            f"n_train + n_test = {total} distinct strings asked of only {symbols ** length} "
+            f"strings of length {length} in {symbols} symbols: use longer strings"
+        )
+    strings = torch.empty(0, length, dtype=torch.long)
+    while len(strings) < total:  # draw, drop repeats, keep the first occurrences in drawing order
+        strings = torch.cat((strings, torch.randint(symbols, (total, length), generator=generator)))
+        _, inverse = torch.unique(strings, dim=0, return_inverse=True)
+        first = torch.full((int(inverse.max()) + 1,), len(strings), dtype=torch.long)
+        first = first.scatter_reduce(0, inverse, torch.arange(len(strings)), reduce="amin")
+        strings = strings[first.sort().values]
+    strings = strings[:total].to(device)
+    x_train, x_test = strings[:n_train], strings[n_train:]
+    return (x_train, x_train.flip(1)), (x_test, x_test.flip(1))
