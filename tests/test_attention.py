@@ -522,3 +522,70 @@ def test_attention_on_cuda():
     # half precision through the fused kernel, the everyday case on a GPU
     qh, kh, vh = q.half(), k.half(), v.half()
     assert torch.allclose(attention(qh, kh, vh, fused=True).double(), attention(qh, kh, vh).double(), atol=2e-3)
+
+
+# ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
+
+from badinput import Arg, cases, run  # noqa: E402
+
+T = Arg("tensor")
+DTYPE = Arg("custom", accepts=("None",), custom={"None": None, "int": torch.int64, "str": "float32"})
+DEVICE = Arg("custom", accepts=("None",), custom={"None": None, "nonsense": "nonsense", "int": 1.5})
+QKV = Arg("tensor", accepts=("extra-dim",), mentions=("queries",))  # a batch of any leading shape
+MASK = Arg("tensor", accepts=("None", "bool", "extra-dim", "missing-dim"))  # any mask that broadcasts
+SCALE = Arg("real", accepts=("None",), custom={"negative": -1.0})
+SET = Arg("tensor", mentions=("the parameters",))
+
+
+def _module(cls, method=None, *args):
+    def call(**arguments):
+        torch.manual_seed(0)
+        module = cls(*args)
+        return (getattr(module, method) if method else module)(**arguments)
+    return call
+
+
+SPECS = [
+    ("attention.attention_weights", attention_weights,
+     lambda: {"q": torch.ones(2, 3), "k": torch.ones(4, 3), "mask": torch.ones(2, 4, dtype=torch.bool),
+              "scale": None},
+     {"q": QKV, "k": QKV, "mask": MASK, "scale": SCALE}),
+    ("attention.attention", attention,
+     lambda: {"q": torch.ones(2, 3), "k": torch.ones(4, 3), "v": torch.ones(4, 5),
+              "mask": torch.ones(2, 4, dtype=torch.bool), "scale": None},
+     {"q": QKV, "k": QKV, "v": Arg("tensor", accepts=("extra-dim", "wrong-size")), "mask": MASK, "scale": SCALE}),
+    ("attention.causal_mask", causal_mask, lambda: {"T": 3, "device": None},
+     {"T": Arg("int", minimum=1), "device": DEVICE}),
+    ("attention.padding_mask", padding_mask, lambda: {"lengths": torch.tensor([1, 3]), "T": 3},
+     {"lengths": Arg("tensor", accepts=("int64", "meta", "wrong-size")), "T": Arg("int", minimum=1)}),
+    ("attention.MultiHeadAttention", MultiHeadAttention,
+     lambda: {"d_model": 8, "heads": 2, "device": None, "dtype": None},
+     {"d_model": Arg("int", minimum=1), "heads": Arg("int", minimum=1), "device": DEVICE, "dtype": DTYPE}),
+    ("attention.MultiHeadAttention.forward", _module(MultiHeadAttention, None, 8, 2),
+     lambda: {"x": torch.ones(3, 5, 8), "xi": torch.ones(3, 5, 8), "mask": torch.ones(3, 5, 5, dtype=torch.bool)},
+     {"x": SET, "xi": Arg("tensor", accepts=("None",), mentions=("the parameters",)),
+      "mask": Arg("tensor", accepts=("None", "bool", "missing-dim"))}),
+    ("attention.MultiHeadAttention.attention_weights", _module(MultiHeadAttention, "attention_weights", 8, 2),
+     lambda: {"x": torch.ones(3, 2, 8), "xi": torch.ones(3, 5, 8), "mask": None},
+     {"x": SET, "xi": Arg("tensor", accepts=("None",), mentions=("the parameters",))}),
+    ("attention.AttentionPooling", AttentionPooling,
+     lambda: {"d_model": 4, "heads": 2, "device": None, "dtype": None},
+     {"d_model": Arg("int", minimum=1), "heads": Arg("int", minimum=1), "device": DEVICE, "dtype": DTYPE}),
+    ("attention.AttentionPooling.forward", _module(AttentionPooling, None, 4, 2),
+     lambda: {"x": torch.ones(3, 6, 4), "mask": padding_mask(torch.tensor([6, 2, 1]), 6)},
+     {"x": SET, "mask": Arg("tensor", accepts=("None", "bool", "extra-dim", "missing-dim"))}),
+    ("attention.AttentionPooling.attention_weights", _module(AttentionPooling, "attention_weights", 4, 2),
+     lambda: {"x": torch.ones(3, 6, 4), "mask": None}, {"x": SET}),
+]
+VALID = {target: valid for target, _, valid, _ in SPECS}
+CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
+
+
+@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
+def test_the_valid_call_works(target, call, valid, args):
+    call(**valid())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_gets_a_clear_error(case):
+    run(case, VALID[case.target]())

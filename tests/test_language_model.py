@@ -292,8 +292,10 @@ def test_decoding_and_sampling_check_their_arguments():
         lm.sample(prompt, -1)
     with pytest.raises(ValueError, match="length must be at least 1"):
         model.generate(prompt, 0)
-    with pytest.raises(ValueError, match="memory must have shape"):
+    with pytest.raises(ValueError, match="y_in and memory must hold as many sequences"):
         model.predict(model.encode(prompt)[:0], prompt)
+    with pytest.raises(ValueError, match="y_in and memory must hold as many sequences"):
+        model(prompt, torch.zeros(2, 2, dtype=torch.long))  # named y_in, not xi
     with pytest.raises(ValueError, match="memory must have shape"):
         model.cross_attention_weights(torch.zeros(1, 2), prompt)
     for start in (0.5, "a", None):
@@ -363,3 +365,98 @@ def test_training_and_decoding_on_cuda():
     assert lm.sample(x[:1, :2], 3, generator=torch.Generator().manual_seed(0)).device.type == "cuda"
     with pytest.raises(ValueError, match="x must hold at least one token per sequence, on cuda"):
         model.generate(xt.cpu(), 4)
+
+
+# ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
+
+from badinput import Arg, cases, run  # noqa: E402
+
+DTYPE = Arg("custom", accepts=("None",), custom={"None": None, "int": torch.int64, "str": "float32"})
+DEVICE = Arg("custom", accepts=("None",), custom={"None": None, "nonsense": "nonsense", "int": 1.5})
+# int64 tokens are valid; a longer sequence (wrong-size) is a valid sequence too
+TOKENS = Arg("tensor", accepts=("int64", "wrong-size"))
+CORPUS = Arg("tensor", accepts=("int64", "wrong-size"), omit=("missing-dim",), custom={"short": torch.zeros(3)})
+SIZES = {"d_model": Arg("int", minimum=1), "heads": Arg("int", minimum=1), "layers": Arg("int", minimum=1),
+         "device": DEVICE, "dtype": DTYPE}
+
+
+def _seq2seq(method=None):
+    def call(**arguments):
+        torch.manual_seed(0)
+        model = EncoderPredictorDecoder(5, 5, d_model=8, heads=2, layers=1)
+        return (getattr(model, method) if method else model)(**arguments)
+    return call
+
+
+def _lm(method=None):
+    def call(**arguments):
+        torch.manual_seed(0)
+        model = LanguageModel(5, d_model=8, heads=2, layers=1)
+        return (getattr(model, method) if method else model)(**arguments)
+    return call
+
+
+def _tokens(*shape):
+    return torch.randint(5, shape, generator=torch.Generator().manual_seed(1))
+
+
+_MODEL = {"model": Arg("custom", custom={"None": None, "other": LanguageModel(5, d_model=8, heads=2, layers=1)})}
+_LM = {"model": Arg("custom", custom={"None": None, "other": EncoderPredictorDecoder(5, 5, d_model=8, heads=2)})}
+_LOOP = {"steps": Arg("int", minimum=0), "batch_size": Arg("int", minimum=1), "lr": Arg("real", positive=True),
+         "warmup": Arg("int", minimum=0), "seed": Arg("int", accepts=("below-minimum",))}
+
+SPECS = [
+    ("language_model.shift_right", shift_right, lambda: {"y": _tokens(2, 3), "start": 9},
+     {"y": Arg("tensor", accepts=("int64", "wrong-size", "meta")), "start": Arg("int", minimum=0)}),
+    ("language_model.EncoderPredictorDecoder", EncoderPredictorDecoder,
+     lambda: {"vocab_x": 5, "vocab_y": 5, "d_model": 8, "heads": 2, "layers": 1, "device": None, "dtype": None},
+     {"vocab_x": Arg("int", minimum=1), "vocab_y": Arg("int", minimum=1), **SIZES}),
+    ("language_model.EncoderPredictorDecoder.forward", _seq2seq(),
+     lambda: {"x": _tokens(2, 4), "y_in": _tokens(2, 3)}, {"x": TOKENS, "y_in": TOKENS}),
+    ("language_model.EncoderPredictorDecoder.encode", _seq2seq("encode"), lambda: {"x": _tokens(2, 4)},
+     {"x": TOKENS}),
+    ("language_model.EncoderPredictorDecoder.predict", _seq2seq("predict"),
+     lambda: {"memory": torch.zeros(2, 4, 8), "y_in": _tokens(2, 3)},
+     {"memory": Arg("tensor", mentions=("the parameters", "y_in")), "y_in": TOKENS}),
+    ("language_model.EncoderPredictorDecoder.cross_attention_weights", _seq2seq("cross_attention_weights"),
+     lambda: {"memory": torch.zeros(2, 4, 8), "y_in": _tokens(2, 3)},
+     {"memory": Arg("tensor", mentions=("the parameters", "y_in")), "y_in": TOKENS}),
+    ("language_model.EncoderPredictorDecoder.generate", _seq2seq("generate"),
+     lambda: {"x": _tokens(2, 4), "length": 3}, {"x": TOKENS, "length": Arg("int", minimum=1)}),
+    ("language_model.LanguageModel", LanguageModel,
+     lambda: {"vocab": 5, "d_model": 8, "heads": 2, "layers": 1, "device": None, "dtype": None},
+     {"vocab": Arg("int", minimum=1), **SIZES}),
+    ("language_model.LanguageModel.forward", _lm(), lambda: {"tokens": _tokens(2, 7)}, {"tokens": TOKENS}),
+    ("language_model.LanguageModel.sample", _lm("sample"),
+     lambda: {"prompt": _tokens(1, 3), "n": 2, "temperature": 0.5, "context": 2, "generator": None},
+     {"prompt": TOKENS, "n": Arg("int", minimum=0), "temperature": Arg("real", positive=True),
+      "context": Arg("int", minimum=1, accepts=("None",)),
+      "generator": Arg("custom", custom={"int": 0, "str": "cpu"})}),
+    ("language_model.train_seq2seq", train_seq2seq,
+     lambda: {"model": EncoderPredictorDecoder(5, 5, d_model=8, heads=2, layers=1), "x": _tokens(6, 3),
+              "y": _tokens(6, 3), "steps": 2, "batch_size": 4, "lr": 1e-3, "warmup": 1, "seed": 0},
+     {**_MODEL, "x": TOKENS, "y": TOKENS, **_LOOP}),
+    ("language_model.sequence_accuracy", sequence_accuracy,
+     lambda: {"model": EncoderPredictorDecoder(5, 5, d_model=8, heads=2, layers=1), "x": _tokens(6, 3),
+              "y": _tokens(6, 3), "batch_size": 4},
+     {**_MODEL, "x": TOKENS, "y": TOKENS, "batch_size": Arg("int", minimum=1)}),
+    ("language_model.train_language_model", train_language_model,
+     lambda: {"model": LanguageModel(5, d_model=8, heads=2, layers=1), "tokens": _tokens(40), "context": 4,
+              "steps": 2, "batch_size": 4, "lr": 1e-3, "warmup": 1, "seed": 0},
+     {**_LM, "tokens": CORPUS, "context": Arg("int", minimum=1, custom={"too-long": 40}), **_LOOP}),
+    ("language_model.language_model_loss", language_model_loss,
+     lambda: {"model": LanguageModel(5, d_model=8, heads=2, layers=1), "tokens": _tokens(40), "context": 4},
+     {**_LM, "tokens": CORPUS, "context": Arg("int", minimum=1, custom={"too-long": 40})}),
+]
+VALID = {target: valid for target, _, valid, _ in SPECS}
+CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
+
+
+@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
+def test_the_valid_call_works(target, call, valid, args):
+    call(**valid())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_gets_a_clear_error(case):
+    run(case, VALID[case.target]())

@@ -278,3 +278,69 @@ def test_blocks_on_cuda():
     ours = EncoderBlock.from_torch(theirs, fused=True)
     x = torch.randn(2, 5, 16, device="cuda", dtype=F64)
     torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-12)
+
+
+# ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
+
+from badinput import Arg, cases, run  # noqa: E402
+
+DTYPE = Arg("custom", accepts=("None",), custom={"None": None, "int": torch.int64, "str": "float32"})
+DEVICE = Arg("custom", accepts=("None",), custom={"None": None, "nonsense": "nonsense", "int": 1.5})
+SET = Arg("tensor", mentions=("the parameters",))
+MASK = Arg("tensor", accepts=("None", "bool", "missing-dim", "extra-dim"))  # broadcasts to (B, T, T)
+EPS = Arg("real", custom={"negative": -1.0})
+
+
+def _module(cls, method=None, *args):
+    def call(**arguments):
+        torch.manual_seed(0)
+        module = cls(*args)
+        return (getattr(module, method) if method else module)(**arguments)
+    return call
+
+
+def _block_spec(cls):
+    return (f"transformer.{cls.__name__}", cls,
+            lambda: {"d_model": 8, "heads": 2, "d_ff": None, "activation": "relu", "eps": 1e-5, "device": None,
+                     "dtype": None},
+            {"d_model": Arg("int", minimum=1, mentions=("heads",)), "heads": Arg("int", minimum=1),
+             "d_ff": Arg("int", minimum=1, accepts=("None",)),
+             "activation": Arg("custom", custom={"None": None, "tanh": "tanh"}), "eps": EPS, "device": DEVICE,
+             "dtype": DTYPE})
+
+
+SPECS = [
+    ("transformer.FeedForward", FeedForward,
+     lambda: {"d_model": 4, "d_ff": 16, "activation": "gelu", "device": None, "dtype": None},
+     {"d_model": Arg("int", minimum=1), "d_ff": Arg("int", minimum=1),
+      "activation": Arg("custom", custom={"None": None, "tanh": "tanh"}), "device": DEVICE, "dtype": DTYPE}),
+    ("transformer.FeedForward.forward", _module(FeedForward, None, 4, 16), lambda: {"x": torch.ones(2, 5, 4)},
+     {"x": Arg("tensor", accepts=("extra-dim", "missing-dim"), mentions=("the parameters",))}),  # any (..., d)
+    _block_spec(EncoderBlock),
+    _block_spec(DecoderBlock),
+    ("transformer.EncoderBlock.forward", _module(EncoderBlock, None, 8, 2),
+     lambda: {"x": torch.ones(3, 5, 8), "mask": causal_mask(5)}, {"x": SET, "mask": MASK}),
+    ("transformer.DecoderBlock.forward", _module(DecoderBlock, None, 8, 2),
+     lambda: {"y": torch.ones(3, 4, 8), "memory": torch.ones(3, 6, 8), "mask": causal_mask(4),
+              "memory_mask": torch.ones(3, 4, 6, dtype=torch.bool)},
+     {"y": SET, "memory": SET, "mask": MASK, "memory_mask": MASK}),
+    ("transformer.DecoderBlock.cross_attention_weights", _module(DecoderBlock, "cross_attention_weights", 8, 2),
+     lambda: {"y": torch.ones(3, 4, 8), "memory": torch.ones(3, 6, 8), "mask": None, "memory_mask": None},
+     {"y": SET, "memory": SET}),
+    ("transformer.sinusoidal_positions", sinusoidal_positions,
+     lambda: {"T": 5, "d": 4, "device": None, "dtype": torch.float32},
+     {"T": Arg("int", minimum=1), "d": Arg("int", minimum=2, custom={"odd": 5}), "device": DEVICE,
+      "dtype": Arg("custom", custom={"None": None, "int": torch.int64, "bool": torch.bool, "str": "float32"})}),
+]
+VALID = {target: valid for target, _, valid, _ in SPECS}
+CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
+
+
+@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
+def test_the_valid_call_works(target, call, valid, args):
+    call(**valid())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_the_battery_gets_a_clear_error(case):
+    run(case, VALID[case.target]())

@@ -96,14 +96,16 @@ def _check_pairs(model: object, x: object, y: object, *, x_values: bool = True) 
         raise ValueError(f"x and y must hold as many sequences, at least one; got {_describe(x)} and {_describe(y)}")
 
 
-def _check_model(d_model: object, dtype: object, **sizes: object) -> None:
+def _check_model(d_model: object, device: object, dtype: object, **sizes: object) -> None:
     """Fail unless the sizes are ints of at least 1, ``d_model`` is even (the position
-    codes come in sine-cosine pairs) and ``dtype`` is floating-point or None; the blocks
-    check the rest."""
+    codes come in sine-cosine pairs), ``device`` a device and ``dtype`` floating-point;
+    the blocks check the rest."""
     for name, value in {**sizes, "d_model": d_model}.items():
         _checks.integer(name, value, minimum=1)
     if d_model % 2:
         raise ValueError(f"d_model must be even, for the sine-cosine position codes; got {d_model}")
+    if device is not None:
+        _checks.device("device", device)
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise TypeError(f"dtype must be a floating-point torch.dtype or None; got {dtype!r}")
 
@@ -232,7 +234,7 @@ class EncoderPredictorDecoder(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        _check_model(d_model, dtype, vocab_x=vocab_x, vocab_y=vocab_y, layers=layers)
+        _check_model(d_model, device, dtype, vocab_x=vocab_x, vocab_y=vocab_y, layers=layers)
         kw = {"device": device, "dtype": dtype}
         block = {"d_ff": d_ff, "activation": activation, "norm_first": norm_first, "fused": fused, **kw}
         self.vocab_x, self.vocab_y, self.start = vocab_x, vocab_y, vocab_y
@@ -309,8 +311,10 @@ class EncoderPredictorDecoder(nn.Module):
 
     def _check_memory(self, memory: object, y_in: object) -> None:
         _check_tokens("y_in", y_in, self.vocab_y + 1, self.decoder.weight.device)
-        if not isinstance(memory, torch.Tensor) or memory.ndim != 3 or len(memory) != len(y_in):
-            raise ValueError(f"memory must have shape (B, T', d) with the B of y_in; got {_describe(memory)}")
+        if not isinstance(memory, torch.Tensor) or memory.ndim != 3:
+            raise ValueError(f"memory must have shape (B, T', d); got {_describe(memory)}")
+        if len(memory) != len(y_in):
+            raise ValueError(f"y_in and memory must hold as many sequences; got {_describe(y_in)} and {_describe(memory)}")
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         m = self.embed_x(x)
@@ -374,7 +378,7 @@ class LanguageModel(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        _check_model(d_model, dtype, vocab=vocab, layers=layers)
+        _check_model(d_model, device, dtype, vocab=vocab, layers=layers)
         kw = {"device": device, "dtype": dtype}
         block = {"d_ff": d_ff, "activation": activation, "norm_first": norm_first, "fused": fused, **kw}
         self.vocab = vocab

@@ -58,17 +58,23 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": F.relu
 
 
 def _check_sizes(d_model: object, heads: object, d_ff: object, activation: object = "relu",
-                 eps: object = 1e-5, dtype: object = None) -> None:
-    """Fail unless the sizes and options of a block are valid."""
-    for name, value in (("d_model", d_model), ("heads", heads), ("d_ff", d_ff)):
+                 eps: object = 1e-5, device: object = None, dtype: object = None) -> int:
+    """Fail unless the sizes and options of a block are valid; return ``d_ff``, by
+    default ``4 * d_model``."""
+    d_model = _checks.integer("d_model", d_model, minimum=1)
+    d_ff = 4 * d_model if d_ff is None else d_ff
+    for name, value in (("heads", heads), ("d_ff", d_ff)):
         _checks.integer(name, value, minimum=1)
     if d_model % heads:
         raise ValueError(f"heads must divide d_model; got d_model={d_model}, heads={heads}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
     _checks.real("eps", eps, minimum=0.0)
+    if device is not None:
+        _checks.device("device", device)
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
         raise TypeError(f"dtype must be a floating-point torch.dtype or None; got {dtype!r}")
+    return d_ff
 
 
 def _check_set(name: str, value: object, weight: torch.Tensor, *, batch: bool = True) -> None:
@@ -158,7 +164,7 @@ class FeedForward(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        _check_sizes(d_model, 1, d_ff, activation, dtype=dtype)
+        _check_sizes(d_model, 1, _checks.integer("d_ff", d_ff), activation, device=device, dtype=dtype)
         self.activation = activation
         self.linear1 = nn.Linear(d_model, d_ff, bias=bias, device=device, dtype=dtype)  # W_1, b_1
         self.linear2 = nn.Linear(d_ff, d_model, bias=bias, device=device, dtype=dtype)  # W_2, b_2
@@ -255,8 +261,7 @@ class EncoderBlock(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        d_ff = 4 * d_model if d_ff is None else d_ff
-        _check_sizes(d_model, heads, d_ff, activation, eps, dtype)
+        d_ff = _check_sizes(d_model, heads, d_ff, activation, eps, device, dtype)
         kw = {"device": device, "dtype": dtype}
         self.d_model, self.norm_first = d_model, norm_first
         self.self_attn = MultiHeadAttention(d_model, heads, bias=bias, fused=fused, **kw)
@@ -348,8 +353,7 @@ class DecoderBlock(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        d_ff = 4 * d_model if d_ff is None else d_ff
-        _check_sizes(d_model, heads, d_ff, activation, eps, dtype)
+        d_ff = _check_sizes(d_model, heads, d_ff, activation, eps, device, dtype)
         kw = {"device": device, "dtype": dtype}
         self.d_model, self.norm_first = d_model, norm_first
         self.self_attn = MultiHeadAttention(d_model, heads, bias=bias, fused=fused, **kw)
