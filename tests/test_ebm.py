@@ -788,3 +788,50 @@ def test_too_hot_free_energy_is_mean_squared_error_to_the_centre_plus_a_constant
         hot = model.free_energy(y, grid, 1e-8)
     paraboloid = y.square().sum(dim=1) + semi_axes.square().sum() / 2
     torch.testing.assert_close(hot, paraboloid, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("beta", [1e-45, 1e-300, 1e-30])
+def test_free_energy_is_the_mean_at_any_heat(dtype, beta):
+    energies = torch.tensor([1.0, 2.0, 4.0], dtype=dtype, requires_grad=True)
+    value = free_energy(energies, beta)
+    torch.testing.assert_close(value, torch.tensor(7 / 3, dtype=dtype))
+    value.backward()  # the weights are uniform
+    torch.testing.assert_close(energies.grad, torch.full((3,), 1 / 3, dtype=dtype))
+
+
+@pytest.mark.parametrize("beta", [1e-6, 1e-5, 1e-4, 3e-4])
+def test_free_energy_expansion_meets_the_exact_formula_in_float32(beta):
+    # around beta * spread = sqrt(eps) the expansion takes over from log1p: both
+    # must agree with a double-precision reference to a few float32 roundings
+    energies = torch.linspace(-3.0, 5.0, 17)
+    reference = free_energy(energies.double(), beta)
+    torch.testing.assert_close(free_energy(energies, beta).double(), reference, rtol=4e-7, atol=0)
+
+
+def test_free_energy_and_weights_at_infinite_energies():
+    rows = torch.tensor(
+        [[1.0, -math.inf, 2.0], [math.inf, math.inf, math.inf], [1.0, 2.0, math.inf], [1.0, 2.0, 4.0]],
+        requires_grad=True,
+    )
+    for beta in (1e-3, 1.0, 1e3, math.inf):
+        value = free_energy(rows, beta)
+        assert value[0].item() == -math.inf and value[1].item() == math.inf
+        # an energy of +inf only dilutes the others: F([1, 2, inf]) = F([1, 2]) + log(3/2) / beta
+        expected = free_energy(torch.tensor([1.0, 2.0]), beta) + math.log(1.5) / beta
+        torch.testing.assert_close(value[2], expected.detach())
+        weights = softmin_weights(rows.detach(), beta)
+        assert weights[0].tolist() == [0.0, 1.0, 0.0]
+        torch.testing.assert_close(weights[1], torch.full((3,), 1 / 3))
+        assert weights[2, 2].item() == 0.0 and not weights.isnan().any()
+    # rows that do not enter the loss get zero gradient, not NaN
+    free_energy(rows, 1.0)[[2, 3]].sum().backward()
+    assert not rows.grad.isnan().any() and rows.grad[:2].abs().sum().item() == 0.0
+    torch.testing.assert_close(rows.grad[2], softmin_weights(rows.detach()[2], 1.0))
+
+
+def test_free_energy_counts_a_beta_beyond_the_dtype_as_infinite():
+    energies = torch.tensor([10.0, 20.0, 10.0])
+    assert free_energy(energies, 1e300).item() == 10.0
+    assert softmin_weights(energies, 1e300).tolist() == [0.5, 0.0, 0.5]
+    assert softmin_weights(energies, 1e38).tolist() == [0.5, 0.0, 0.5]  # -beta E overflows

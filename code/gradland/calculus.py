@@ -113,8 +113,9 @@ def jacobian_fd(
         ``f`` does not return a floating-point tensor.
     ValueError
         If ``x`` is not 1-D or not finite, ``eps`` is not a finite positive
-        number or is too small to change ``x`` in its dtype, or ``f`` returns a tensor that is neither 0-D nor 1-D, or whose shape
-        changes from one call to the next.
+        number or is too small to change ``x`` in its dtype, or ``f`` returns
+        a tensor that is neither 0-D nor 1-D, or whose shape changes from one
+        call to the next.
 
     See Also
     --------

@@ -496,9 +496,17 @@ def free_energy(energies: torch.Tensor, beta: float, dim: int = -1) -> torch.Ten
     :math:`u = \log \frac{1}{K} \sum_k \mathrm{e}^{-a_k}`. When the sum is
     close to :math:`K` (hot), :math:`u` is small and is computed as
     :math:`\operatorname{log1p}` of the mean of :math:`\operatorname{expm1}(-a_k)`,
-    which keeps its relative precision down to :math:`\beta = 10^{-8}` and
-    below; otherwise :math:`u` is a log-sum-exp minus :math:`\log K`. Either
-    way the result stays between :math:`\min_k E_k` and the mean.
+    which keeps its relative precision; otherwise :math:`u` is a log-sum-exp
+    minus :math:`\log K`. So hot that every :math:`a_k` is below the square
+    root of the dtype's resolution :math:`\epsilon`, where the :math:`a_k`
+    could underflow, the result is the expansion
+    :math:`F_\beta = \bar{E} - \frac{\beta}{2} \frac{1}{K} \sum_k
+    (E_k - \bar{E})^2`, exact to rounding there, with :math:`\bar{E}` the
+    mean. Either way the result stays between :math:`\min_k E_k` and the
+    mean. A minimum of :math:`-\infty` gives :math:`-\infty` at every
+    temperature, and energies all at :math:`+\infty` give :math:`+\infty`;
+    a :math:`\beta` beyond the largest number of the dtype counts as
+    :math:`\infty`.
 
     Examples
     --------
@@ -511,20 +519,37 @@ def free_energy(energies: torch.Tensor, beta: float, dim: int = -1) -> torch.Ten
     tensor(2.3333)
     >>> free_energy(energies, 1.0)
     tensor(1.7496)
+    >>> free_energy(torch.tensor([1.0, -math.inf]), 1.0)  # a certain latent
+    tensor(-inf)
     """
     energies = _check_energies(energies)
     beta = _check_beta(beta)
     lowest = energies.amin(dim=dim, keepdim=True)
-    if math.isinf(beta):
+    if beta > torch.finfo(energies.dtype).max:  # math.inf, or as good as
         return lowest.squeeze(dim)
-    a = beta * (energies - lowest)  # >= 0, with a zero at the minimum
-    k = energies.shape[dim]
+    # Step 1, row by row: a minimum of -inf wins at every temperature, and
+    # energies all at +inf stay there. Such rows return the minimum at the end,
+    # and compute on zeros meanwhile, so that no inf - inf makes a NaN.
+    infinite = lowest.isinf()
+    e, m = torch.where(infinite, 0.0, energies), torch.where(infinite, 0.0, lowest)
+    k, eps = e.shape[dim], torch.finfo(e.dtype).eps
+    # Step 3, where every a_k is below sqrt(eps): the expansion, which divides
+    # by nothing; b = 1 stands in for beta there in the other branch.
+    tiny = beta * (e.amax(dim=dim, keepdim=True) - m) < math.sqrt(eps)
+    e_tiny = torch.where(tiny, e, m)
+    mean = e_tiny.mean(dim=dim, keepdim=True)
+    d = e_tiny - mean  # beta * d is small, d**2 alone could overflow
+    expansion = mean - (d * (beta * d)).mean(dim=dim, keepdim=True) / 2
+    b = torch.full_like(m, beta).masked_fill(tiny, 1.0)
+    # Steps 2, 4, 5 and 6.
+    a = b * (e - m)  # >= 0, with a zero at the minimum
     hot = torch.log1p(torch.expm1(-a).mean(dim=dim, keepdim=True))
     cold = torch.logsumexp(-a, dim=dim, keepdim=True) - math.log(k)
     # log1p is precise while the mean of exp(-a) stays above 1/2; below, the
     # log-sum-exp is at least log 2 in size and has its full relative precision.
     log_mean = torch.where(hot > -math.log(2.0), hot, cold)
-    return (lowest - log_mean / beta).squeeze(dim)
+    free = torch.where(tiny, expansion, m - log_mean / b)
+    return torch.where(infinite, lowest, free).squeeze(dim)
 
 
 def softmin_weights(energies: torch.Tensor, beta: float, dim: int = -1) -> torch.Tensor:
@@ -535,7 +560,9 @@ def softmin_weights(energies: torch.Tensor, beta: float, dim: int = -1) -> torch
     the derivative :math:`\partial F_\beta / \partial E_k` of
     :func:`free_energy`. At ``beta=math.inf`` they put all the weight on the
     minimum (shared equally between ties); as :math:`\beta \to 0` they tend to
-    the uniform :math:`1/K`.
+    the uniform :math:`1/K`. Energies of :math:`-\infty` share all the weight
+    at every temperature, and energies all at :math:`+\infty` share it
+    equally, as at :math:`\beta = \infty`.
 
     Parameters
     ----------
@@ -562,7 +589,13 @@ def softmin_weights(energies: torch.Tensor, beta: float, dim: int = -1) -> torch
     """
     energies = _check_energies(energies)
     beta = _check_beta(beta)
-    if math.isinf(beta):
-        at_min = (energies == energies.amin(dim=dim, keepdim=True)).to(energies.dtype)
-        return at_min / at_min.sum(dim=dim, keepdim=True)
-    return torch.softmax(-beta * energies, dim=dim)
+    lowest = energies.amin(dim=dim, keepdim=True)
+    at_min = (energies == lowest).to(energies.dtype)
+    cold = at_min / at_min.sum(dim=dim, keepdim=True)  # the weights at beta = inf
+    if beta > torch.finfo(energies.dtype).max:
+        return cold
+    # a minimum of -inf takes all the weight at every temperature, and energies all
+    # at +inf share it, as at beta = inf; the others are shifted by their minimum
+    infinite = lowest.isinf()
+    shifted = torch.where(infinite, 0.0, energies - torch.where(infinite, 0.0, lowest))
+    return torch.where(infinite, cold, torch.softmax(-beta * shifted, dim=dim))

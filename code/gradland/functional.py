@@ -104,15 +104,6 @@ def _check_batch(model: object, loss_fn: object, x: object, y: object) -> None:
             )
 
 
-def _model_of_x(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """``model(x)``, with an error that names ``x`` if the model cannot take it (a
-    wrong dtype or number of features)."""
-    try:
-        return model(x)
-    except RuntimeError as error:
-        raise ValueError(f"the model cannot take x, {_checks.describe(x)}: {error}") from error
-
-
 def _check_scalar(loss: object) -> None:
     """Fail unless ``loss_fn`` returned a floating-point scalar tensor, as a gradient
     needs."""
@@ -128,9 +119,11 @@ def _check_scalar(loss: object) -> None:
 
 
 @contextlib.contextmanager
-def _targets_must_fit() -> Iterator[None]:
-    """Turn PyTorch's warning that a loss broadcast its target against the output (the
-    gradients would then be those of another loss) into an error."""
+def _clear_errors(x: torch.Tensor, y: torch.Tensor) -> Iterator[None]:
+    """Turn what goes wrong inside the model or the loss into errors that say which
+    input is at fault: PyTorch's warning that a loss broadcast its target against
+    the output (the gradients would be those of another loss), a value read out
+    of a tensor, and a model that cannot take ``x``."""
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="Using a target size", category=UserWarning)
         try:
@@ -143,7 +136,10 @@ def _targets_must_fit() -> Iterator[None]:
                     "loss_fn must compute the loss with torch operations; it reads a value "
                     "out of a tensor (.item(), float(...)), which no gradient goes through"
                 ) from error
-            raise
+            raise ValueError(
+                f"the model or loss_fn cannot take x, {_checks.describe(x)}, and y, "
+                f"{_checks.describe(y)}: {error}"
+            ) from error
 
 
 # ---------------------------------------------------------------------------
@@ -338,9 +334,9 @@ def per_example_grads_loop(
     named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
     params = [p for _, p in named]
     per_example: dict[str, list[torch.Tensor]] = {k: [] for k, _ in named}
-    with torch.enable_grad(), _targets_must_fit():  # works inside torch.no_grad() too
+    with torch.enable_grad(), _clear_errors(x, y):  # works inside torch.no_grad() too
         for b in range(x.shape[0]):
-            loss = loss_fn(_model_of_x(model, x[b : b + 1]), y[b : b + 1])  # a batch of one
+            loss = loss_fn(model(x[b : b + 1]), y[b : b + 1])  # a batch of one
             _check_scalar(loss)
             grads = torch.autograd.grad(loss, params, allow_unused=True)
             for (k, p), g in zip(named, grads):  # None: p does not affect loss
@@ -425,7 +421,7 @@ def per_example_grads_vmap(
     def loss_of_one(params: TensorDict, x_b: torch.Tensor, y_b: torch.Tensor):
         batch_of_one = x_b.unsqueeze(0)  # as in the loop
         state = (params, frozen, buffers)
-        output = _model_of_x(lambda x: functional_call(model, state, (x,)), batch_of_one)
+        output = functional_call(model, state, (batch_of_one,))
         loss = loss_fn(output, y_b.unsqueeze(0))
         _check_scalar(loss)
         return loss
@@ -433,5 +429,5 @@ def per_example_grads_vmap(
     # grad: the gradient of one example's loss; vmap: for every example at once
     per_example = vmap(grad(loss_of_one), in_dims=(None, 0, 0),
                        randomness="different")  # a dropout mask per example
-    with _targets_must_fit():
+    with _clear_errors(x, y):
         return per_example(params, x, y)

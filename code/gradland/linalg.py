@@ -215,7 +215,8 @@ def linear(
             [ 3., 11.]])
     """
     _checks.tensor("x", x, floating=True, shape="(..., n)", min_ndim=1)
-    _checks.tensor("weight", weight, floating=True, shape="(m, n) = (out_features, in_features)", ndim=2)
+    _checks.tensor("weight", weight, floating=True, ndim=2,
+                   shape="(m, n) = (out_features, in_features)")
     _checks.alike(x=x, weight=weight)
     if x.shape[-1] != weight.shape[1]:
         raise ValueError(

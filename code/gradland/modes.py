@@ -44,6 +44,20 @@ __all__ = ["jacobian_forward", "jacobian_reverse", "mlp_function", "mlp_jvp"]
 IN_PLACE = "f changed its input in place; let it compute on a copy (x = x.clone())"
 
 
+def _blame_f(error: RuntimeError) -> Exception:
+    """The error to raise when :func:`torch.func.vjp` fails: one that says what is
+    wrong with ``f`` where that is known, else ``error`` itself."""
+    if "in-place" in str(error):
+        clear: Exception = ValueError(IN_PLACE)
+    elif "must be floating-point" in str(error):
+        dtype = str(error).split("dtype ")[-1]
+        clear = TypeError(f"f must return a floating-point tensor; got dtype {dtype}")
+    else:
+        return error
+    clear.__cause__ = error
+    return clear
+
+
 def _check_output(y: object) -> None:
     """Fail unless ``y``, what ``f`` returned, is a floating-point scalar or vector."""
     if not isinstance(y, torch.Tensor):
@@ -211,12 +225,8 @@ def jacobian_reverse(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor)
     # one forward pass, keeping what the backward needs
     try:
         y, pullback = torch.func.vjp(f, x)
-    except RuntimeError as error:
-        if "in-place" in str(error):
-            raise ValueError(IN_PLACE) from error
-        if "must be floating-point" in str(error):
-            raise TypeError(f"f must return a floating-point tensor; got dtype {str(error).split('dtype ')[-1]}") from error
-        raise
+    except RuntimeError as error:  # f's fault: say so
+        raise _blame_f(error)
     _check_output(y)
     m = y.numel()
     basis = torch.eye(m, dtype=y.dtype, device=y.device)
