@@ -568,6 +568,11 @@ class MultiHeadAttention(nn.Module):
         :math:`\bm{W}_k` apart, even on the fused path (which packs them): the
         same coefficients, to rounding.
 
+        Parameters
+        ----------
+        x, xi, mask, hard
+            As :meth:`forward`.
+
         Returns
         -------
         torch.Tensor
@@ -594,6 +599,18 @@ class MultiHeadAttention(nn.Module):
         The PyTorch module must have equal query, key and value sizes and no
         extra key/value biases. Its packed input projection is split into
         :math:`\\bm{W}_q`, :math:`\\bm{W}_k` and :math:`\\bm{W}_v`.
+
+        Parameters
+        ----------
+        mha : torch.nn.MultiheadAttention
+            The module to copy.
+        fused : bool
+            The path of the copy.
+
+        Returns
+        -------
+        MultiHeadAttention
+            On the module's device, in its dtype.
 
         Raises
         ------
@@ -747,6 +764,11 @@ class AttentionPooling(nn.Module):
     ) -> torch.Tensor:
         """The coefficient vectors of the learnt query, for the arguments of
         :meth:`forward`.
+
+        Parameters
+        ----------
+        x, mask, hard
+            As :meth:`forward`.
 
         Returns
         -------

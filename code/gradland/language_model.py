@@ -248,7 +248,16 @@ class EncoderPredictorDecoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The memory :math:`\\bm{M}`, shape ``(B, T', d)``, of the context tokens ``x``
-        ``(B, T')``."""
+        ``(B, T')``.
+
+        Raises
+        ------
+        TypeError
+            If ``x`` is not an int64 tensor.
+        ValueError
+            If ``x`` is not 2-D, empty, on another device than the model, or
+            holds a token outside ``0..vocab_x - 1``.
+        """
         _check_tokens("x", x, self.vocab_x, self.decoder.weight.device)
         return self._encode(x)
 
@@ -259,13 +268,24 @@ class EncoderPredictorDecoder(nn.Module):
         ``y_in`` holds int64 tokens in ``0..vocab_y`` (the start symbol
         included), checked; :meth:`cross_attention_weights` returns the
         coefficients of the cross-attention.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`encode`, for ``y_in``; or if ``memory`` does not fit.
         """
         self._check_memory(memory, y_in)
         return self._predict(memory, y_in)
 
     def cross_attention_weights(self, memory: torch.Tensor, y_in: torch.Tensor) -> list[torch.Tensor]:
         """The cross-attention coefficients of every predictor block, for the arguments
-        of :meth:`predict`: a list of tensors ``(B, heads, T, T')``."""
+        of :meth:`predict`: a list of tensors ``(B, heads, T, T')``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`predict`.
+        """
         self._check_memory(memory, y_in)
         h, weights = self.embed_y(y_in), []
         for block in self.predictor:
@@ -275,7 +295,13 @@ class EncoderPredictorDecoder(nn.Module):
 
     def forward(self, x: torch.Tensor, y_in: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, T, vocab_y)``: row :math:`t` scores the symbol that follows
-        ``y_in[:, :t+1]``."""
+        ``y_in[:, :t+1]``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`encode` for ``x`` and :meth:`predict` for ``y_in``.
+        """
         return self.predict(self.encode(x), y_in)
 
     @torch.no_grad()
@@ -389,7 +415,14 @@ class LanguageModel(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, T, vocab)`` of the next symbol at every position of ``tokens``
-        ``(B, T)``."""
+        ``(B, T)``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`EncoderPredictorDecoder.encode`, for ``tokens`` in
+            ``0..vocab - 1``.
+        """
         _check_tokens("tokens", tokens, self.vocab, self.decoder.weight.device)
         return self._logits(tokens)
 
@@ -411,6 +444,19 @@ class LanguageModel(nn.Module):
         one the uniform distribution. Only the last ``context`` symbols are
         fed back (all by default). ``generator`` is a CPU generator, for
         reproducible samples.
+
+        Parameters
+        ----------
+        prompt : torch.Tensor
+            Int64 tokens ``(B, T)`` in ``0..vocab - 1``, checked once.
+        n : int
+            Number of symbols to draw, at least 0.
+        temperature : float
+            A finite positive number.
+        context : int, optional
+            At least 1.
+        generator : torch.Generator, optional
+            A CPU generator.
 
         Returns
         -------

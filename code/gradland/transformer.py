@@ -294,6 +294,25 @@ class EncoderBlock(nn.Module):
         The layer must have ``batch_first=True`` and a ``"relu"`` or
         ``"gelu"`` activation; its dropout is ignored (the copy has none, so
         compare in ``eval()`` mode or with ``dropout=0``).
+
+        Parameters
+        ----------
+        layer : torch.nn.TransformerEncoderLayer
+            The layer to copy.
+        fused : bool
+            The path of the copy.
+
+        Returns
+        -------
+        EncoderBlock
+            On the layer's device, in its dtype.
+
+        Raises
+        ------
+        TypeError
+            If ``layer`` is not a :class:`torch.nn.TransformerEncoderLayer`.
+        ValueError
+            If it is not batch-first, or has another activation.
         """
         if not isinstance(layer, nn.TransformerEncoderLayer):
             raise TypeError(f"expected a torch.nn.TransformerEncoderLayer; got {type(layer).__name__}")
@@ -381,6 +400,19 @@ class DecoderBlock(nn.Module):
         ``(B, T, T')``) restricts the cross-attention.
         :meth:`cross_attention_weights` returns the cross-attention's
         coefficients.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(B, T, d)``.
+
+        Raises
+        ------
+        TypeError
+            If ``y`` or ``memory`` is not a floating-point tensor of the block's
+            dtype, or a mask not a boolean tensor.
+        ValueError
+            If a shape or a device does not fit, or a set is empty.
         """
         y = self._attend_to_self(y, memory, mask, memory_mask, causal)
         if self.norm_first:
@@ -400,7 +432,13 @@ class DecoderBlock(nn.Module):
     ) -> torch.Tensor:
         """The coefficients of the cross-attention, ``(B, heads, T, T')``, for the
         arguments of :meth:`forward`: row :math:`t` of a head is the coefficient
-        vector of element :math:`t` of ``y`` over the memory."""
+        vector of element :math:`t` of ``y`` over the memory.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`forward`.
+        """
         y = self._attend_to_self(y, memory, mask, memory_mask, causal)
         return self.cross_attn.attention_weights(self.norm2(y) if self.norm_first else y, memory, memory_mask)
 
@@ -436,6 +474,18 @@ class DecoderBlock(nn.Module):
         is not causal unless given a ``tgt_mask``, so compare it with
         ``tgt_mask`` set to the causal mask (or call the copy with
         ``causal=False``).
+
+        Returns
+        -------
+        DecoderBlock
+            On the layer's device, in its dtype.
+
+        Raises
+        ------
+        TypeError
+            If ``layer`` is not a :class:`torch.nn.TransformerDecoderLayer`.
+        ValueError
+            As :meth:`EncoderBlock.from_torch`.
         """
         if not isinstance(layer, nn.TransformerDecoderLayer):
             raise TypeError(f"expected a torch.nn.TransformerDecoderLayer; got {type(layer).__name__}")
