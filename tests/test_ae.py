@@ -13,6 +13,7 @@ from torch import nn
 from badinput import Arg, cases, run
 from gradland import ae
 from gradland.data import horn
+from gradland.layers import mlp
 
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 def small(cls, d_y=2, d_z=2, **kwargs):
     out = 2 * d_z if cls is ae.VariationalAutoencoder else d_z
-    return cls(ae.mlp([d_y, 16, out]), ae.mlp([d_z, 16, d_y], seed=1), **kwargs)
+    return cls(mlp([d_y, 16, out]), mlp([d_z, 16, d_y], seed=1), **kwargs)
 
 
 # --- the plain autoencoder -------------------------------------------------------
@@ -42,53 +43,6 @@ def test_an_identity_autoencoder_gives_zero_energy_everywhere():
         nn.init.zeros_(layer.bias)
     model = ae.Autoencoder(enc, dec)
     assert model.energy(10 * torch.randn(50, 2)).abs().max() < 1e-10
-
-
-def test_mlp_is_seeded_and_leaves_the_global_state_alone():
-    state = torch.random.get_rng_state()
-    a, b, c = ae.mlp([3, 4, 2], seed=5), ae.mlp([3, 4, 2], seed=5), ae.mlp([3, 4, 2], seed=6)
-    assert torch.equal(torch.random.get_rng_state(), state)
-    assert torch.equal(a[0].weight, b[0].weight)
-    assert not torch.equal(a[0].weight, c[0].weight)
-
-
-@pytest.mark.parametrize("sizes", [[3], [3, 0], [-1, 2], []])
-def test_mlp_rejects_bad_sizes(sizes):
-    with pytest.raises(ValueError, match="sizes must be at least two positive ints"):
-        ae.mlp(sizes)
-
-
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        ({"sizes": None}, "sizes must be a sequence of ints"),
-        ({"sizes": 5}, "sizes must be a sequence of ints"),
-        ({"sizes": "23"}, "sizes must be a sequence of ints"),
-        ({"sizes": [3, 2.5]}, r"sizes must be ints .*2\.5"),
-        ({"sizes": [True, 2]}, "sizes must be ints"),
-        ({"activation": None}, "activation must make a module"),
-        ({"activation": "tanh"}, "activation must make a module"),
-        ({"activation": nn.Tanh()}, "activation must make a module"),
-        ({"activation": torch.tanh}, "activation must make a module when called with no argument"),
-        ({"activation": lambda: 3}, "activation must make a torch.nn.Module; it made int"),
-        ({"output": "sigmoid"}, "output must be a torch.nn.Module"),
-        ({"output": nn.Sigmoid}, "output must be a torch.nn.Module"),
-        ({"output": torch.sigmoid}, "output must be a torch.nn.Module"),
-        ({"seed": None}, "seed must be an int; got NoneType"),
-        ({"seed": 1.5}, "seed must be an int; got float"),
-        ({"seed": "a"}, "seed must be an int; got str"),
-    ],
-)
-def test_mlp_checks_its_inputs(kwargs, message):
-    kwargs = {"sizes": [2, 3, 1], **kwargs}
-    with pytest.raises(TypeError, match=message):
-        ae.mlp(**kwargs)
-
-
-def test_mlp_takes_any_iterable_of_ints():
-    a = ae.mlp(torch.Size([2, 3]), seed=1)
-    b = ae.mlp(iter([2, 3]), seed=1)
-    assert torch.equal(a[0].weight, b[0].weight)
 
 
 # --- checks at the boundary -----------------------------------------------------
@@ -125,7 +79,7 @@ def test_constructor_arguments_are_checked():
     with pytest.raises(ValueError, match="likelihood"):
         small(ae.VariationalAutoencoder, likelihood=["gaussian"])
     with pytest.raises(ValueError, match=r"2 d_z"):
-        ae.VariationalAutoencoder(ae.mlp([2, 3]), ae.mlp([2, 2])).encode(torch.zeros(1, 2))
+        ae.VariationalAutoencoder(mlp([2, 3]), mlp([2, 2])).encode(torch.zeros(1, 2))
 
 
 @pytest.mark.parametrize(
@@ -158,7 +112,7 @@ def test_constructor_arguments_are_checked():
 def test_hyperparameters_are_checked_by_name(cls, name, value, error, message):
     out = 4 if cls is ae.VariationalAutoencoder else 2
     with pytest.raises(error, match=message):
-        cls(ae.mlp([2, 16, out]), ae.mlp([2, 16, 2], seed=1), **{name: value})
+        cls(mlp([2, 16, out]), mlp([2, 16, 2], seed=1), **{name: value})
 
 
 def test_train_checks_its_arguments():
@@ -233,8 +187,8 @@ def test_corruption_has_the_requested_noise_and_mask():
 ])
 def test_contraction_equals_the_closed_form_of_a_one_layer_encoder(activation, derivative):
     """For h = s(W y + b), ||dh/dy||_F^2 = sum_i s'(a_i)^2 sum_j W_ij^2 (Rifai et al., 2011)."""
-    encoder = ae.mlp([5, 3], output=activation, seed=2)
-    model = ae.ContractiveAutoencoder(encoder, ae.mlp([3, 5]))
+    encoder = mlp([5, 3], output=activation, seed=2)
+    model = ae.ContractiveAutoencoder(encoder, mlp([3, 5]))
     y = torch.randn(11, 5)
     h = encoder(y)
     W = encoder[0].weight
@@ -243,7 +197,7 @@ def test_contraction_equals_the_closed_form_of_a_one_layer_encoder(activation, d
 
 
 def test_encoder_jacobian_matches_torch_func():
-    encoder = ae.mlp([4, 8, 8, 3], seed=4)
+    encoder = mlp([4, 8, 8, 3], seed=4)
     y = torch.randn(6, 4)
     ours = ae.encoder_jacobian(encoder, y)
     theirs = torch.func.vmap(torch.func.jacrev(encoder))(y)
@@ -485,8 +439,8 @@ def test_training_is_reproducible_and_leaves_the_global_state_alone():
 def test_every_autoencoder_trains_on_the_gpu():
     y = horn(256, x=1.0, device="cuda").y
     models = [
-        ae.Autoencoder(ae.mlp([2, 16, 1]), ae.mlp([1, 16, 2], seed=1)),
-        ae.VariationalAutoencoder(ae.mlp([2, 16, 2]), ae.mlp([1, 16, 2], seed=1)),
+        ae.Autoencoder(mlp([2, 16, 1]), mlp([1, 16, 2], seed=1)),
+        ae.VariationalAutoencoder(mlp([2, 16, 2]), mlp([1, 16, 2], seed=1)),
     ]
     for model in models:
         model = model.to("cuda")
@@ -503,7 +457,7 @@ MODULE = Arg("custom", custom={"None": None, "function": lambda y: y, "tensor": 
 
 def _model(cls, **kwargs):
     out = 4 if cls is ae.VariationalAutoencoder else 1
-    return cls(ae.mlp([2, 8, out]), ae.mlp([2 if cls is ae.VariationalAutoencoder else 1, 8, 2], seed=1), **kwargs)
+    return cls(mlp([2, 8, out]), mlp([2 if cls is ae.VariationalAutoencoder else 1, 8, 2], seed=1), **kwargs)
 
 
 def _method(cls, name, **kwargs):
@@ -516,13 +470,8 @@ def _batch():
 
 
 SPECS = [
-    ("ae.mlp", ae.mlp, lambda: {"sizes": [2, 4, 1], "activation": nn.Tanh, "output": None, "seed": 0},
-     {"sizes": Arg("custom", custom={"None": None, "int": 5, "str": "21", "zero": [2, 0], "float": [2, 2.5]}),
-      "activation": Arg("callable", custom={"module": nn.Tanh(), "function": torch.tanh}),
-      "output": Arg("custom", custom={"str": "sigmoid", "class": nn.Sigmoid, "function": torch.sigmoid}),
-      "seed": Arg("int")}),
     ("ae.Autoencoder", ae.Autoencoder,
-     lambda: {"encoder": ae.mlp([2, 4, 1]), "decoder": ae.mlp([1, 4, 2]), "d_y": 2, "d_z": 1},
+     lambda: {"encoder": mlp([2, 4, 1]), "decoder": mlp([1, 4, 2]), "d_y": 2, "d_z": 1},
      {"encoder": MODULE, "decoder": MODULE, "d_y": Arg("int", minimum=1, accepts=("None",), custom={"other": 3}),
       "d_z": Arg("int", minimum=1, accepts=("None",), custom={"other": 2})}),
     ("ae.DenoisingAutoencoder", lambda **kw: _model(ae.DenoisingAutoencoder, **kw), lambda: {"noise": 0.1, "mask": 0.2},

@@ -471,7 +471,7 @@ def test_fit_contrastive_checks_its_hyper_parameters(kwargs, error, message):
 def test_energy_mlp_and_fourier_decoder_refuse_another_dtype_instead_of_casting():
     with pytest.raises(TypeError, match="y and the model's parameters must have the same dtype"):
         EnergyMLP(hidden=4)(torch.zeros(3, 2, dtype=torch.float64))
-    with pytest.raises(ValueError, match="hidden must be a positive int; got True"):
+    with pytest.raises(TypeError, match="hidden must be an int; got bool"):
         EnergyMLP(hidden=True)
     dec = FourierDecoder(harmonics=3)
     z = torch.linspace(0, 2 * math.pi, 11)

@@ -57,7 +57,7 @@ def test_horn_decoder_broadcasts_and_is_seeded():
     again = ebm.HornDecoder(hidden=8, seed=3)
     x, z = torch.rand(5), torch.rand(5)
     torch.testing.assert_close(dec(x, z), again(x, z))
-    with pytest.raises(ValueError, match="hidden must be a positive int"):
+    with pytest.raises(ValueError, match="hidden must be at least 1; got 0"):
         ebm.HornDecoder(hidden=0)
 
 
@@ -445,7 +445,7 @@ def test_decoders_refuse_angles_of_another_dtype_instead_of_casting():
         horn(torch.zeros(3, dtype=torch.float64), torch.zeros(3))
     with pytest.raises(ValueError, match=r"x and z must broadcast together; got shapes \(5,\) and \(7,\)"):
         horn(torch.zeros(5), torch.zeros(7))
-    with pytest.raises(ValueError, match="hidden must be a positive int; got True"):
+    with pytest.raises(TypeError, match="hidden must be an int; got bool"):
         ebm.HornDecoder(hidden=True)
     double = ebm.HornDecoder(hidden=4).double()  # converting the module is the way
     assert double(torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)).dtype == torch.float64

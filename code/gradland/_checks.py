@@ -132,6 +132,24 @@ def alike(**tensors: torch.Tensor) -> None:
             raise ValueError(f"{first} and {name} must be on the same device; got {a.device} and {b.device}")
 
 
+def rows(name: str, value: object, size: int | None, reference: torch.Tensor | None) -> torch.Tensor:
+    """``value`` must be a floating ``(n, size)`` tensor, ``n >= 1``, with the dtype and
+    device of ``reference``, a parameter of the model (any size or dtype and device
+    when None). Metadata only."""
+    shape = f"(n, {size or 'd_y'})"
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {shape}; got {describe(value)}")
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype; got {describe(value)}")
+    if value.ndim != 2 or value.shape[0] == 0 or value.shape[1] != (size or value.shape[1]):
+        raise ValueError(f"{name} must have shape {shape} with n >= 1, one example per row; got {describe(value)}")
+    if reference is not None and value.device != reference.device:
+        raise ValueError(f"{name} must be on the model's device {reference.device}; got {describe(value)}")
+    if reference is not None and value.dtype != reference.dtype:
+        raise TypeError(f"{name} must have the model's dtype {reference.dtype}; got {describe(value)}")
+    return value
+
+
 def device(name: str, value: object) -> torch.device:
     """Fail unless ``value`` names a device that exists here (``None`` is the CPU);
     return it as a :class:`torch.device`."""

@@ -11,9 +11,9 @@ energy is the reconstruction error
 
    E(\bm{y}) = \lVert \bm{y} - \operatorname{dec}(\operatorname{enc}(\bm{y})) \rVert^2 .
 
-The module follows the chapter:
+The encoders and decoders are small :func:`gradland.layers.mlp`. The module
+follows the chapter:
 
-* :func:`mlp` builds the small encoders and decoders;
 * :class:`Autoencoder`, the plain autoencoder, with its :meth:`~Autoencoder.energy`;
 * :class:`DenoisingAutoencoder`, which reconstructs :math:`\bm{y}` from a
   corrupted :math:`\tilde{\bm{y}}`;
@@ -29,8 +29,6 @@ The module follows the chapter:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
-from numbers import Integral
 
 import torch
 from torch import nn
@@ -40,7 +38,6 @@ from gradland._checks import describe as _describe
 from gradland.train import History, fit
 
 __all__ = [
-    "mlp",
     "Autoencoder",
     "DenoisingAutoencoder",
     "encoder_jacobian",
@@ -53,26 +50,8 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------
-# Input checks (gradland.gan uses them too); the shared ones are in gradland._checks
+# Input checks of the module; the shared ones are in gradland._checks
 # --------------------------------------------------------------------------
-
-
-def _check_batch(name: str, value: object, size: int | None, reference: torch.Tensor | None) -> torch.Tensor:
-    """``value`` must be a floating ``(n, size)`` tensor, ``n >= 1``, with the dtype and
-    device of ``reference``, a parameter of the model (any size or dtype and device
-    when None). Metadata only."""
-    shape = f"(n, {size or 'd_y'})"
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape {shape}; got {_describe(value)}")
-    if not value.is_floating_point():
-        raise TypeError(f"{name} must have a floating dtype; got {_describe(value)}")
-    if value.ndim != 2 or value.shape[0] == 0 or value.shape[1] != (size or value.shape[1]):
-        raise ValueError(f"{name} must have shape {shape} with n >= 1, one example per row; got {_describe(value)}")
-    if reference is not None and value.device != reference.device:
-        raise ValueError(f"{name} must be on the model's device {reference.device}; got {_describe(value)}")
-    if reference is not None and value.dtype != reference.dtype:
-        raise TypeError(f"{name} must have the model's dtype {reference.dtype}; got {_describe(value)}")
-    return value
 
 
 def _check_probabilities(name: str, y: torch.Tensor) -> torch.Tensor:
@@ -115,7 +94,7 @@ def _check_encoder(encoder: object, y: object) -> None:
     if not callable(encoder):
         raise TypeError(f"encoder must be a torch.nn.Module (or a function); got {_describe(encoder)}")
     module = encoder if isinstance(encoder, nn.Module) else nn.Sequential()
-    _check_batch("y", y, _in_features(module), next(module.parameters(), None))
+    _checks.rows("y", y, _in_features(module), next(module.parameters(), None))
     for layer in module.modules():
         if isinstance(layer, nn.modules.batchnorm._BatchNorm) and layer.training:
             raise ValueError(
@@ -136,106 +115,12 @@ def _check_latents(z: object, y: torch.Tensor) -> None:
 
 
 def _check_gaussian(mu: object, logvar: object) -> tuple[torch.Tensor, torch.Tensor]:
-    for name, value in (("mu", mu), ("logvar", logvar)):
-        if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-            raise TypeError(f"{name} must be a floating torch.Tensor; got {_describe(value)}")
+    _checks.tensor("mu", mu, floating=True)
+    _checks.tensor("logvar", logvar, floating=True)
     if mu.shape != logvar.shape:
         raise ValueError(f"mu and logvar must have the same shape; got {tuple(mu.shape)} and {tuple(logvar.shape)}")
-    if mu.device != logvar.device:
-        raise ValueError(f"mu and logvar must be on the same device; got {mu.device} and {logvar.device}")
+    _checks.alike(mu=mu, logvar=logvar)
     return mu, logvar
-
-
-# --------------------------------------------------------------------------
-# Building blocks
-# --------------------------------------------------------------------------
-
-
-def mlp(
-    sizes: Sequence[int],
-    *,
-    activation: Callable[[], torch.nn.Module] = nn.Tanh,
-    output: torch.nn.Module | None = None,
-    seed: int = 0,
-) -> torch.nn.Sequential:
-    r"""A multilayer perceptron: affine layers of the given sizes with an activation
-    between them.
-
-    Parameters
-    ----------
-    sizes : sequence of int
-        The widths ``[d_in, h_1, ..., d_out]``, at least two positive ints.
-    activation : callable
-        Makes the nonlinearity placed after every affine layer but the last:
-        a module class such as ``nn.Tanh``, or
-        ``functools.partial(nn.LeakyReLU, 0.2)``.
-    output : torch.nn.Module, optional
-        A module appended after the last affine layer, such as
-        ``nn.Sigmoid()`` for outputs in :math:`(0, 1)`.
-    seed : int
-        Seed of the initial weights; the global random state is left as it was.
-
-    Returns
-    -------
-    torch.nn.Sequential
-
-    Raises
-    ------
-    TypeError
-        If ``sizes`` is not a sequence of ints, ``activation`` does not make a
-        module when called with no argument, ``output`` is not a module, or
-        ``seed`` is not an int.
-    ValueError
-        If ``sizes`` has fewer than two entries or one below 1.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from gradland.ae import mlp
-    >>> net = mlp([2, 16, 1], seed=3)
-    >>> net
-    Sequential(
-      (0): Linear(in_features=2, out_features=16, bias=True)
-      (1): Tanh()
-      (2): Linear(in_features=16, out_features=1, bias=True)
-    )
-    >>> net(torch.zeros(5, 2)).shape
-    torch.Size([5, 1])
-    """
-    if isinstance(sizes, (str, torch.Tensor)) or not isinstance(sizes, Iterable):
-        raise TypeError(f"sizes must be a sequence of ints [d_in, ..., d_out]; got {_describe(sizes)}")
-    sizes = list(sizes)
-    if any(isinstance(size, bool) or not isinstance(size, Integral) for size in sizes):
-        raise TypeError(f"sizes must be ints [d_in, ..., d_out]; got {sizes!r}")
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"sizes must be at least two positive ints [d_in, ..., d_out]; got {sizes!r}")
-    sizes = [int(size) for size in sizes]
-    if not callable(activation) or isinstance(activation, nn.Module):
-        raise TypeError(f"activation must make a module when called, such as nn.Tanh; got {activation!r}")
-    if output is not None and not isinstance(output, nn.Module):
-        raise TypeError(f"output must be a torch.nn.Module such as nn.Sigmoid(), or None; got {output!r}")
-    seed = _checks.integer("seed", seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        layers: list[nn.Module] = []
-        for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(nn.Linear(d_in, d_out))
-            if i < len(sizes) - 2:
-                layers.append(_activation(activation))
-    if output is not None:
-        layers.append(output)
-    return nn.Sequential(*layers)
-
-
-def _activation(make: Callable[[], torch.nn.Module]) -> torch.nn.Module:
-    """``make()``, which must be a module: the nonlinearity of :func:`mlp`."""
-    try:
-        layer = make()
-    except TypeError as error:  # a function such as torch.tanh, which needs an input
-        raise TypeError(f"activation must make a module when called with no argument; got {make!r}") from error
-    if not isinstance(layer, nn.Module):
-        raise TypeError(f"activation must make a torch.nn.Module; it made {_describe(layer)}")
-    return layer
 
 
 # --------------------------------------------------------------------------
@@ -284,7 +169,8 @@ class Autoencoder(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> from gradland.ae import Autoencoder, mlp
+    >>> from gradland.ae import Autoencoder
+    >>> from gradland.layers import mlp
     >>> model = Autoencoder(mlp([2, 16, 1]), mlp([1, 16, 2], seed=1))
     >>> model.d_y, model.d_z
     (2, 1)
@@ -310,7 +196,7 @@ class Autoencoder(nn.Module):
     def check(self, y: object) -> torch.Tensor:
         """Return ``y`` if it is a floating ``(n, d_y)`` batch on the model's device and
         dtype; raise otherwise."""
-        return _check_batch("y", y, self.d_y, self._reference())
+        return _checks.rows("y", y, self.d_y, self._reference())
 
     def encode(self, y: torch.Tensor) -> torch.Tensor:
         r"""The latents :math:`\operatorname{enc}(\bm{y})`, shape ``(n, d_z)``."""
@@ -318,7 +204,7 @@ class Autoencoder(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         r"""The points :math:`\operatorname{dec}(\bm{z})`, shape ``(n, d_y)``."""
-        return self.decoder(_check_batch("z", z, self.d_z, self._reference()))
+        return self.decoder(_checks.rows("z", z, self.d_z, self._reference()))
 
     def reconstruct(self, y: torch.Tensor) -> torch.Tensor:
         r"""The reconstruction :math:`\operatorname{dec}(\operatorname{enc}(\bm{y}))`,
@@ -372,7 +258,8 @@ class DenoisingAutoencoder(Autoencoder):
     Examples
     --------
     >>> import torch
-    >>> from gradland.ae import DenoisingAutoencoder, mlp
+    >>> from gradland.ae import DenoisingAutoencoder
+    >>> from gradland.layers import mlp
     >>> model = DenoisingAutoencoder(mlp([2, 16, 2]), mlp([2, 16, 2], seed=1),
     ...                              noise=0.3)
     >>> y = torch.zeros(4, 2)
@@ -523,7 +410,8 @@ class ContractiveAutoencoder(Autoencoder):
     Examples
     --------
     >>> import torch
-    >>> from gradland.ae import ContractiveAutoencoder, mlp
+    >>> from gradland.ae import ContractiveAutoencoder
+    >>> from gradland.layers import mlp
     >>> model = ContractiveAutoencoder(mlp([2, 16, 2]), mlp([2, 16, 2], seed=1),
     ...                                lam=0.1)
     >>> model.contraction(torch.zeros(3, 2)).shape
@@ -706,7 +594,8 @@ class VariationalAutoencoder(Autoencoder):
     Examples
     --------
     >>> import torch
-    >>> from gradland.ae import VariationalAutoencoder, mlp
+    >>> from gradland.ae import VariationalAutoencoder
+    >>> from gradland.layers import mlp
     >>> vae = VariationalAutoencoder(mlp([4, 16, 2 * 2]), mlp([2, 16, 4], seed=1))
     >>> mu, logvar = vae.encode(torch.zeros(3, 4))
     >>> mu.shape, logvar.shape
@@ -867,7 +756,8 @@ def train(
     Examples
     --------
     >>> from gradland.data import horn
-    >>> from gradland.ae import Autoencoder, mlp, train
+    >>> from gradland.ae import Autoencoder, train
+    >>> from gradland.layers import mlp
     >>> model = Autoencoder(mlp([2, 16, 1]), mlp([1, 16, 2], seed=1))
     >>> history = train(model, horn(256, x=1.0).y, steps=100, lr=0.02)
     >>> len(history.loss), history.loss[-1] < 0.5 * history.loss[0]
@@ -875,7 +765,7 @@ def train(
     """
     if not isinstance(model, Autoencoder):
         raise TypeError(f"model must be an Autoencoder of gradland.ae; got {_describe(model)}")
-    data = _check_batch("data", data, model.d_y, model._reference())
+    data = _checks.rows("data", data, model.d_y, model._reference())
     if isinstance(model, VariationalAutoencoder) and model.likelihood == "bernoulli":
         _check_probabilities("data", data)
     steps = _checks.integer("steps", steps, minimum=1)

@@ -27,6 +27,7 @@ from gradland import _checks, train
 from gradland._checks import describe as _describe
 from gradland.ebm import LatentEBM
 from gradland.ebm import _check_beta, free_energy
+from gradland.layers import mlp
 
 __all__ = [
     "fit",
@@ -303,10 +304,10 @@ class EnergyMLP(nn.Module):
     Raises
     ------
     ValueError
-        If ``hidden`` is not a positive int, or points are not of shape
-        ``(n, 2)`` or not on the parameters' device.
+        If ``hidden`` is below 1, or points are not of shape ``(n, 2)`` or
+        not on the parameters' device.
     TypeError
-        If ``seed`` is not an int, or points are not of the parameters' dtype.
+        If ``hidden`` or ``seed`` is not an int, or points are not of the parameters' dtype.
 
     Examples
     --------
@@ -320,14 +321,8 @@ class EnergyMLP(nn.Module):
 
     def __init__(self, hidden: int = 64, *, seed: int = 0):
         super().__init__()
-        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
-            raise ValueError(f"hidden must be a positive int; got {hidden!r}")
-        seed = _checks.integer("seed", seed)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.net = nn.Sequential(
-                nn.Linear(2, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, 1)
-            )
+        hidden = _checks.integer("hidden", hidden, minimum=1)
+        self.net = mlp([2, hidden, hidden, 1], activation=nn.SiLU, seed=seed)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """The energies of points ``y`` of shape ``(n, 2)``: shape ``(n,)``."""

@@ -45,6 +45,7 @@ from torch import nn
 
 from gradland import _checks
 from gradland._checks import describe as _describe
+from gradland.layers import mlp
 
 __all__ = ["EllipseDecoder", "HornDecoder", "LatentEBM", "free_energy", "softmin_weights"]
 
@@ -152,10 +153,10 @@ class HornDecoder(nn.Module):
     Raises
     ------
     ValueError
-        If ``hidden`` is not a positive int; and, when called, if ``x`` and
-        ``z`` do not broadcast together or are not on the parameters' device.
+        If ``hidden`` is below 1; and, when called, if ``x`` and ``z`` do
+        not broadcast together or are not on the parameters' device.
     TypeError
-        If ``seed`` is not an int; and, when called, if ``x`` or ``z`` is not a
+        If ``hidden`` or ``seed`` is not an int; and, when called, if ``x`` or ``z`` is not a
         floating tensor of the parameters' dtype.
 
     Examples
@@ -169,14 +170,8 @@ class HornDecoder(nn.Module):
 
     def __init__(self, hidden: int = 32, *, seed: int = 0):
         super().__init__()
-        if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
-            raise ValueError(f"hidden must be a positive int; got {hidden!r}")
-        seed = _checks.integer("seed", seed)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.net = nn.Sequential(
-                nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 6)
-            )
+        hidden = _checks.integer("hidden", hidden, minimum=1)
+        self.net = mlp([1, hidden, hidden, 6], activation=nn.Tanh, seed=seed)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Decode inputs ``x`` and angles ``z`` (broadcast together) into points

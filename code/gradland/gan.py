@@ -40,7 +40,7 @@ from torch import nn
 
 from gradland import _checks
 from gradland._checks import describe as _describe
-from gradland.ae import _check_batch, mlp
+from gradland.layers import mlp
 from gradland.train import History, fit
 
 __all__ = [
@@ -99,7 +99,7 @@ def _check_networks(cost: object, gen: object, data: object) -> torch.Tensor:
         raise TypeError(f"cost must be a gradland.gan.CostNet; got {_describe(cost)}")
     if not isinstance(gen, GeneratorNet):
         raise TypeError(f"gen must be a gradland.gan.GeneratorNet; got {_describe(gen)}")
-    data = _check_batch("data", data, cost.d, next(cost.parameters()))
+    data = _checks.rows("data", data, cost.d, next(cost.parameters()))
     if gen.d != cost.d:
         raise ValueError(f"gen makes points of size d = {gen.d}, the cost network reads d = {cost.d}")
     weight = next(gen.parameters())
@@ -128,7 +128,7 @@ def _check_snapshots(snapshot_at: object, steps: int) -> set[int]:
 
 def _mlp(sizes: Sequence[int], seed: int) -> nn.Sequential:
     """Linear layers of the given sizes with leaky ReLUs between them, seeded: the
-    autoencoders' perceptron of :func:`gradland.ae.mlp` with another activation."""
+    perceptron of :func:`gradland.layers.mlp` with another activation."""
     return mlp(list(sizes), activation=functools.partial(nn.LeakyReLU, 0.2), seed=seed)
 
 
@@ -187,7 +187,7 @@ class CostNet(nn.Module):
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         r"""The energies :math:`C(\bm{y}_i)` of a batch ``y`` of shape ``(n, d)``: shape
         ``(n,)``."""
-        y = _check_batch("y", y, self.d, self.net[0].weight)
+        y = _checks.rows("y", y, self.d, self.net[0].weight)
         energy = self.net(y).squeeze(-1)
         return energy.abs() if self.nonnegative else energy
 
@@ -264,7 +264,7 @@ class GeneratorNet(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         r"""The samples :math:`G(\bm{z}_i)` of a batch ``z`` of shape ``(n, d_z)``:
         shape ``(n, d)``."""
-        z = _check_batch("z", z, self.d_z, self.net[0].weight)
+        z = _checks.rows("z", z, self.d_z, self.net[0].weight)
         out = self.net(z)
         if self.output == "sigmoid":
             return torch.sigmoid(out)
