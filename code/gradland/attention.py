@@ -91,11 +91,24 @@ def _check_qkv(q: object, k: object, *v: object) -> None:
             f"keys and values must be as many (the same T); got k {_describe(k)} and v {_describe(v[0])}"
         )
     _checks.alike(**dict(named))
-    try:
-        torch.broadcast_shapes(*(value.shape[:-2] for _, value in named))
-    except RuntimeError:
+    if _broadcast(*(value.shape[:-2] for _, value in named)) is None:
         shapes = ", ".join(f"{name} {tuple(value.shape)}" for name, value in named)
-        raise ValueError(f"the batch dimensions of q, k and v (all but the last two) must broadcast; got {shapes}") from None
+        raise ValueError(f"the batch dimensions of q, k and v (all but the last two) must broadcast; got {shapes}")
+
+
+def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape that ``shapes`` broadcast to, or None if they do not (in pure Python:
+    ``torch.broadcast_shapes`` takes tens of microseconds)."""
+    if all(shape == shapes[0] for shape in shapes):
+        return tuple(shapes[0])
+    ndim = max(map(len, shapes))
+    out = []
+    for sizes in zip(*((1,) * (ndim - len(shape)) + tuple(shape) for shape in shapes)):
+        large = {size for size in sizes if size != 1}
+        if len(large) > 1:
+            return None
+        out.append(large.pop() if large else 1)
+    return tuple(out)
 
 
 def _check_mask(mask: object, q: torch.Tensor, k: torch.Tensor) -> None:
@@ -105,12 +118,8 @@ def _check_mask(mask: object, q: torch.Tensor, k: torch.Tensor) -> None:
         raise TypeError(f"mask must be a boolean tensor (True where a query may look at a key); got {_describe(mask)}")
     if mask.device != q.device:
         raise ValueError(f"mask must be on the device of the queries, {q.device}; got {_describe(mask)}")
-    scores_shape = (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
-    try:
-        shape = torch.broadcast_shapes(mask.shape, scores_shape)
-    except RuntimeError:
-        shape = None
-    if shape != scores_shape:
+    scores_shape = (*_broadcast(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
+    if _broadcast(mask.shape, scores_shape) != scores_shape:
         raise ValueError(
             f"mask must broadcast to the shape of the scores, {scores_shape}; got {_describe(mask)}"
         )

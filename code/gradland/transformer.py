@@ -95,10 +95,7 @@ def _check_mask(name: str, mask: object, shape: tuple[int, ...], device: torch.d
         return
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
         raise TypeError(f"{name} must be a boolean tensor (True where a query may look at a key); got {_describe(mask)}")
-    try:
-        fits = torch.broadcast_shapes(mask.shape, shape) == shape
-    except RuntimeError:
-        fits = False
+    fits = mask.ndim <= len(shape) and all(m in (1, n) for m, n in zip(reversed(mask.shape), reversed(shape)))
     if not fits or mask.device != device:
         raise ValueError(f"{name} must broadcast to {shape}, on {device}; got {_describe(mask)}")
 
