@@ -47,9 +47,12 @@ def test_horn_noise_has_the_requested_scale():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(n=0), "n must be a positive int"),
-    (dict(n=3, noise=-1.0), "noise"),
-    (dict(n=3, x=1.5), r"x must lie in \[0, 1\]"),
+    (dict(n=0), "n must be at least 1; got 0"),
+    (dict(n=3, noise=-1.0), "noise must be at least 0.0; got -1.0"),
+    (dict(n=3, noise=float("inf")), "noise must be a finite number; got inf"),
+    (dict(n=3, x=1.5), "x must be at most 1.0; got 1.5"),
+    (dict(n=3, seed=2**70), "seed must fit in 64 bits"),
+    (dict(n=3, device="nonsense"), "device must name a device"),
 ])
 def test_horn_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -167,3 +170,42 @@ def test_random_graph_is_seeded_and_in_range():
 def test_graphs_reject_bad_arguments(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.uint8, torch.complex64, "float32"])
+def test_generated_data_refuses_a_dtype_that_would_truncate_it(dtype):
+    for make in (lambda: data.horn(5, dtype=dtype), lambda: data.digits("train", dtype=dtype)):
+        with pytest.raises(TypeError, match="dtype must be a real floating-point torch.dtype"):
+            make()
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(n=True), TypeError, "n must be an int; got bool"),
+    (dict(x="0.5"), TypeError, "x must be a real number; got str"),
+    (dict(noise=None), TypeError, "noise must be a real number; got NoneType"),
+    (dict(seed=1.5), TypeError, "seed must be an int; got float"),
+])
+def test_horn_names_arguments_of_the_wrong_type(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        data.horn(**{"n": 3, **kwargs})
+
+
+@pytest.mark.parametrize("fraction", [1e-9, 0.9999999])
+def test_digits_refuses_a_split_that_leaves_one_side_empty(fraction):
+    with pytest.raises(ValueError, match="both must be at least 1"):
+        data.digits("train", test_fraction=fraction)
+
+
+def test_horn_manifold_checks_x_and_z():
+    z = torch.tensor([0.0, 1.0])
+    with pytest.raises(TypeError, match="z must have a floating-point dtype; got torch.complex64"):
+        data.horn_manifold(0.5, z.to(torch.complex64))
+    assert data.horn_manifold(torch.tensor([0.0, 1e30]), z)[1, 0].item() == float("inf")  # documented
+    with pytest.raises(ValueError, match="x must be at most 1.0; got 2.0"):
+        data.horn_manifold(2.0, z)
+    with pytest.raises(ValueError, match="x and z must broadcast together"):
+        data.horn_manifold(torch.zeros(3), z)
+    with pytest.raises(TypeError, match="x must be a real number; got NoneType"):
+        data.horn_manifold(None, z)
+    with pytest.raises(ValueError, match="z and x must be on the same device"):
+        data.horn_manifold(torch.zeros(2, device="meta"), z)

@@ -1,4 +1,4 @@
-r"""The data sets of Part II, generated or shipped with a package.
+r"""The data sets of the book, generated or shipped with a package.
 
 Nothing here is downloaded: the horn is generated from a seed, and the
 handwritten digits come with scikit-learn. The graphs of Chapter 15 are here too:
@@ -29,6 +29,8 @@ from typing import NamedTuple
 
 import torch
 
+from gradland import _checks
+
 #: Semi-axes :math:`(a_1, a_2)` of the horn's ellipse at :math:`x = 0`.
 HORN_AXES: tuple[float, float] = (0.4, 0.25)
 #: Growth rate :math:`\gamma`: the ellipse at :math:`x` is :math:`\mathrm{e}^{\gamma x}` times the one at 0.
@@ -44,6 +46,22 @@ class Horn(NamedTuple):
     """Targets, shape ``(n, 2)``."""
     z: torch.Tensor
     """Latent angles, shape ``(n,)``, in :math:`[0, 2\\pi)`; hidden from a learner."""
+
+
+def _floating(dtype: object) -> torch.dtype:
+    """The dtype of generated data must be a real floating one: an integer dtype would
+    truncate every value below 1 to 0."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a real floating-point torch.dtype; got {dtype!r}")
+    return dtype
+
+
+def _generator(seed: object) -> torch.Generator:
+    """A CPU generator seeded with ``seed``, an int that PyTorch can take."""
+    seed = _checks.integer("seed", seed)
+    if not -(2**63) <= seed < 2**64:
+        raise ValueError(f"seed must fit in 64 bits; got {seed}")
+    return torch.Generator().manual_seed(seed)
 
 
 def horn_manifold(x: torch.Tensor | float, z: torch.Tensor) -> torch.Tensor:
@@ -63,6 +81,18 @@ def horn_manifold(x: torch.Tensor | float, z: torch.Tensor) -> torch.Tensor:
         Shape ``broadcast(x, z).shape + (2,)``: the points
         :math:`\mathrm{e}^{\gamma x} (a_1 \cos z, a_2 \sin z)`.
 
+    Raises
+    ------
+    TypeError
+        If ``z`` is not a real floating tensor, or ``x`` neither a number nor
+        one.
+    ValueError
+        If a number ``x`` lies outside :math:`[0, 1]`, or a tensor ``x`` does
+        not broadcast with ``z`` or is on another device. The values of a
+        tensor ``x`` are not read (a model may call this function at every
+        step): outside :math:`[0, 1]` they give points off the horn, and
+        overflow to infinity beyond about 88.
+
     Examples
     --------
     >>> import math, torch
@@ -71,8 +101,16 @@ def horn_manifold(x: torch.Tensor | float, z: torch.Tensor) -> torch.Tensor:
     tensor([[0.4000, 0.0000],
             [0.0000, 0.2500]])
     """
-    if not isinstance(z, torch.Tensor):
-        raise TypeError(f"z must be a torch.Tensor of angles; got {type(z).__name__}")
+    _checks.tensor("z", z, floating=True, shape="(...,) of angles")
+    if isinstance(x, torch.Tensor):
+        _checks.tensor("x", x, floating=True)
+        _checks.alike(z=z, x=x)
+        try:
+            torch.broadcast_shapes(x.shape, z.shape)
+        except RuntimeError:
+            raise ValueError(f"x and z must broadcast together; got shapes {tuple(x.shape)} and {tuple(z.shape)}") from None
+    else:
+        x = _checks.real("x", x, minimum=0.0, maximum=1.0)
     x = torch.as_tensor(x, dtype=z.dtype, device=z.device)
     scale = torch.exp(HORN_FLARE * x)
     return torch.stack((scale * HORN_AXES[0] * torch.cos(z), scale * HORN_AXES[1] * torch.sin(z)), dim=-1)
@@ -114,8 +152,13 @@ def horn(
 
     Raises
     ------
+    TypeError
+        If an argument has the wrong type, or ``dtype`` is not a real
+        floating-point dtype (an integer one would truncate the sample).
     ValueError
-        If ``n < 1``, ``noise < 0`` or ``x`` lies outside :math:`[0, 1]`.
+        If ``n < 1``, ``noise`` is negative or infinite, ``x`` lies outside
+        :math:`[0, 1]`, ``seed`` does not fit in 64 bits, or ``device`` names no
+        device available here.
 
     Examples
     --------
@@ -126,13 +169,12 @@ def horn(
     >>> bool(((0 <= sample.x) & (sample.x <= 1)).all())
     True
     """
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int; got {n!r}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be a standard deviation >= 0; got {noise!r}")
-    if x is not None and not 0.0 <= x <= 1.0:
-        raise ValueError(f"x must lie in [0, 1]; got {x!r}")
-    generator = torch.Generator().manual_seed(seed)
+    n = _checks.integer("n", n, minimum=1)
+    noise = _checks.real("noise", noise, minimum=0.0)
+    if x is not None:
+        x = _checks.real("x", x, minimum=0.0, maximum=1.0)
+    device, dtype = _checks.device("device", device), _floating(dtype)
+    generator = _generator(seed)
     if x is None:
         xs = torch.rand(n, generator=generator, dtype=torch.float64)
     else:
@@ -179,6 +221,16 @@ def digits(
     Digits
         The named tuple ``(images, labels)``.
 
+    Raises
+    ------
+    TypeError
+        If an argument has the wrong type, or ``dtype`` is not a real
+        floating-point dtype (an integer one would truncate the intensities).
+    ValueError
+        If ``split`` is unknown, ``test_fraction`` is not in :math:`(0, 1)` or
+        leaves one side of the split empty, or ``device`` names no device
+        available here.
+
     Examples
     --------
     >>> from gradland.data import digits
@@ -192,14 +244,20 @@ def digits(
 
     if split not in {"all", "train", "test"}:
         raise ValueError(f"split must be 'all', 'train' or 'test'; got {split!r}")
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must lie in (0, 1); got {test_fraction!r}")
+    test_fraction = _checks.real("test_fraction", test_fraction, positive=True, below=1.0)
+    device, dtype = _checks.device("device", device), _floating(dtype)
+    generator = _generator(seed)
     pixels, labels = load_digits(return_X_y=True)
     images = torch.as_tensor(pixels, dtype=torch.float64) / 16.0  # intensities are 0..16
     labels = torch.as_tensor(labels, dtype=torch.int64)
+    n_test = round(test_fraction * len(labels))
+    if not 0 < n_test < len(labels):
+        raise ValueError(
+            f"test_fraction={test_fraction:g} of {len(labels)} images leaves "
+            f"{n_test} for testing and {len(labels) - n_test} for training; both must be at least 1"
+        )
     if split != "all":
-        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-        n_test = round(test_fraction * len(labels))
+        order = torch.randperm(len(labels), generator=generator)
         keep = order[:n_test] if split == "test" else order[n_test:]
         images, labels = images[keep], labels[keep]
     return Digits(images.to(device=device, dtype=dtype), labels.to(device=device))
@@ -296,6 +354,8 @@ class Graph(NamedTuple):
     Examples
     --------
     >>> import torch
+
+from gradland import _checks
     >>> from gradland.data import Graph
     >>> path = Graph(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), torch.eye(3),
     ...              torch.tensor([0, 0, 1]))
