@@ -191,10 +191,10 @@ def test_jacobian_rejects_bad_input(jacobian) -> None:
 def test_jacobian_rejects_bad_output(jacobian) -> None:
     with pytest.raises(
         ValueError,
-        match=r"f must return a scalar, shape \(\), or a vector, shape \(m,\); got shape \(2, 2\)",
+        match=r"f must return a tensor of shape \(\) or \(m,\); got shape \(2, 2\)",
     ):
         jacobian(lambda x: torch.outer(x, x), torch.ones(2))
-    with pytest.raises(TypeError, match="f must return a torch.Tensor; got tuple"):
+    with pytest.raises(TypeError, match=r"f must return a torch.Tensor of shape \(\) or \(m,\); got tuple"):
         jacobian(lambda x: (x, x), torch.ones(2))
 
 

@@ -15,13 +15,23 @@ result that looks fine and is not. The checks follow three rules:
   (an index in range, a finite input) are made once, where data enters.
 
 The helpers return the checked value, converted where that is harmless (an
-integer of NumPy's as a Python ``int``, a real number as a ``float``).
+integer of NumPy's as a Python ``int``, a real number as a ``float``). They
+come in three groups: numbers and options (:func:`integer`, :func:`integers`,
+:func:`real`, :func:`inverse_temperature`, :func:`betas`, :func:`choice`),
+objects (:func:`function`, :func:`instance`, :func:`module`, :func:`generator`,
+:func:`dtype`, :func:`device`) and tensors (:func:`tensor`, :func:`point`,
+:func:`energies`, :func:`returned`, :func:`alike`, :func:`rows`,
+:func:`rowwise`). A module keeps a check of its own only where it holds
+knowledge of the module's domain (an edge list, a batch of sequences), and
+builds it from these.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from numbers import Integral, Real
+from typing import Any
 
 import torch
 
@@ -34,14 +44,34 @@ def describe(value: object) -> str:
     return type(value).__name__
 
 
-def integer(name: str, value: object, *, minimum: int | None = None) -> int:
-    """Fail unless ``value`` is an integer (not a bool) of at least ``minimum``; return
-    it as an ``int``."""
+# --------------------------------------------------------------------------
+# Numbers and options
+# --------------------------------------------------------------------------
+
+
+def integer(name: str, value: object, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Fail unless ``value`` is an integer (not a bool) between ``minimum`` and
+    ``maximum``, inclusive; return it as an ``int``."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an int; got {describe(value)}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be at least {minimum}; got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}; got {value}")
     return int(value)
+
+
+def integers(
+    name: str, value: object, *, minimum: int | None = None, maximum: int | None = None, count: int = 0
+) -> list[int]:
+    """Fail unless ``value`` is a sequence (a list, a tuple, a range) of at least
+    ``count`` integers, each as :func:`integer` asks; return them as a list."""
+    if isinstance(value, (str, bytes, dict, torch.Tensor)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a sequence of ints; got {describe(value)}")
+    values = list(value)
+    if len(values) < count:
+        raise ValueError(f"{name} must hold at least {count} ints; got {values!r}")
+    return [integer(f"{name}[{i}]", v, minimum=minimum, maximum=maximum) for i, v in enumerate(values)]
 
 
 def real(
@@ -77,10 +107,103 @@ def real(
     return value
 
 
+def inverse_temperature(name: str, value: object) -> float:
+    """Fail unless ``value`` is a positive real number, ``math.inf`` included, or a
+    tensor holding one number (read once, where it enters); return it as a
+    ``float``."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{name} must be a single number; got {describe(value)}")
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number; got {describe(value)}")
+    if not value > 0:  # NaN fails too
+        raise ValueError(f"{name} must be a positive inverse temperature (math.inf allowed); got {value!r}")
+    return float(value)
+
+
+def betas(name: str, value: object) -> tuple[float, float]:
+    """Fail unless ``value`` is a pair of numbers in [0, 1), the decay rates of Adam's
+    two moving averages; return it as a tuple of floats."""
+    if isinstance(value, (str, bytes, torch.Tensor)) or not isinstance(value, (tuple, list)):
+        raise TypeError(f"{name} must be a pair of numbers (beta_1, beta_2); got {describe(value)}")
+    if len(value) != 2:
+        raise ValueError(f"{name} must be a pair of numbers (beta_1, beta_2); got {len(value)} of them")
+    first, second = (real(f"{name}[{i}]", beta, minimum=0.0, below=1.0) for i, beta in enumerate(value))
+    return first, second
+
+
+def choice(name: str, value: object, options: Iterable[Any]) -> Any:
+    """Fail unless ``value`` is one of ``options`` (names, usually)."""
+    options = tuple(options)
+    if not any(type(value) is type(option) and value == option for option in options):
+        raise ValueError(f"{name} must be one of {options}; got {value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------
+# Objects: functions, modules, generators, dtypes and devices
+# --------------------------------------------------------------------------
+
+
 def function(name: str, value: object, what: str = "a function") -> None:
     """Fail unless ``value`` is callable."""
     if not callable(value):
         raise TypeError(f"{name} must be {what}; got {describe(value)}")
+
+
+def instance(name: str, value: object, cls: type | tuple[type, ...], what: str | None = None) -> Any:
+    """Fail unless ``value`` is an instance of ``cls``, which ``what`` names (by
+    default its full name, such as ``a gradland.rnn.ElmanRNN``)."""
+    if not isinstance(value, cls):
+        what = what or f"a {cls.__module__}.{cls.__qualname__}"  # type: ignore[union-attr]
+        raise TypeError(f"{name} must be {what}; got {describe(value)}")
+    return value
+
+
+def module(name: str, value: object, what: str = "a torch.nn.Module") -> torch.nn.Module:
+    """Fail unless ``value`` is a :class:`torch.nn.Module`."""
+    return instance(name, value, torch.nn.Module, what)
+
+
+def generator(name: str, value: object) -> torch.Generator | None:
+    """Fail unless ``value`` is None or a :class:`torch.Generator` that draws on the
+    CPU, the package's one source of seeded draws (the same numbers on every
+    device)."""
+    if value is not None and not isinstance(value, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator or None; got {describe(value)}")
+    if value is not None and value.device.type != "cpu":
+        raise ValueError(f"{name} must draw on the CPU; got one on {value.device}")
+    return value
+
+
+def dtype(name: str, value: object, *, optional: bool = True) -> torch.dtype | None:
+    """Fail unless ``value`` is a floating-point :class:`torch.dtype` (or None, the
+    default dtype, if ``optional``)."""
+    if not (isinstance(value, torch.dtype) and value.is_floating_point) and not (optional and value is None):
+        raise TypeError(f"{name} must be a floating-point torch.dtype{' or None' * optional}; got {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def device(name: str, value: object) -> torch.device:
+    """Fail unless ``value`` names a device that exists here (``None`` is the CPU);
+    return it as a :class:`torch.device`."""
+    if value is None:
+        return torch.device("cpu")
+    if not isinstance(value, (str, torch.device)):
+        raise TypeError(f"{name} must be a torch.device or a string such as 'cuda'; got {describe(value)}")
+    try:
+        result = torch.device(value)
+    except RuntimeError as error:
+        raise ValueError(f"{name} must name a device such as 'cpu' or 'cuda'; got {value!r}") from error
+    if result.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name} is {value!r}, but PyTorch sees no CUDA device here")
+    return result
+
+
+# --------------------------------------------------------------------------
+# Tensors (metadata only)
+# --------------------------------------------------------------------------
 
 
 def tensor(
@@ -121,6 +244,27 @@ def point(name: str, x: object) -> torch.Tensor:
     return x
 
 
+def energies(name: str, value: object) -> torch.Tensor:
+    """Fail unless ``value`` is a floating ``(n,)`` tensor, ``n >= 1``: one energy per
+    example."""
+    tensor(name, value, floating=True, shape="(n,), one energy per example")
+    if value.ndim != 1 or value.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (n,) with n >= 1, one energy per example; got {describe(value)}")
+    return value
+
+
+def returned(name: str, value: object, *, ndim: tuple[int, ...], shape: str) -> torch.Tensor:
+    """Fail unless ``value``, what the function ``name`` returned, is a floating
+    tensor with an allowed number of dimensions, ``shape`` in words."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must return a torch.Tensor of shape {shape}; got {describe(value)}")
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must return a floating-point tensor; got dtype {value.dtype}")
+    if value.ndim not in ndim:
+        raise ValueError(f"{name} must return a tensor of shape {shape}; got shape {tuple(value.shape)}")
+    return value
+
+
 def alike(**tensors: torch.Tensor) -> None:
     """Fail unless all the tensors, given by name, share one dtype (else
     :class:`TypeError`) and one device (else :class:`ValueError`). Metadata only."""
@@ -150,17 +294,12 @@ def rows(name: str, value: object, size: int | None, reference: torch.Tensor | N
     return value
 
 
-def device(name: str, value: object) -> torch.device:
-    """Fail unless ``value`` names a device that exists here (``None`` is the CPU);
-    return it as a :class:`torch.device`."""
-    if value is None:
-        return torch.device("cpu")
-    if not isinstance(value, (str, torch.device)):
-        raise TypeError(f"{name} must be a torch.device or a string such as 'cuda'; got {describe(value)}")
-    try:
-        result = torch.device(value)
-    except RuntimeError as error:
-        raise ValueError(f"{name} must name a device such as 'cpu' or 'cuda'; got {value!r}") from error
-    if result.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{name} is {value!r}, but PyTorch sees no CUDA device here")
-    return result
+def rowwise(name: str, model: torch.nn.Module, rows: str = "rows") -> None:
+    """Fail unless ``model`` treats the ``rows`` of a batch independently: no batch
+    normalisation in training mode, which mixes them."""
+    for part, layer in model.named_modules():
+        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) and layer.training:
+            raise ValueError(
+                f"{name} must treat the {rows} of a batch independently, but {'.'.join(filter(None, (name, part)))} "
+                f"is a {type(layer).__name__} in training mode, which mixes them (call {name}.eval())"
+            )

@@ -82,7 +82,13 @@ def unbroadcast(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     tensor([[12.],
             [12.]])
     """
-    _check_source(g, shape)
+    _checks.tensor("unbroadcast: g", g)
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"unbroadcast: shape must be a tuple of sizes; got {type(shape).__name__}")
+    n = len(shape)
+    if n > g.ndim or any(s != 1 and s != t for s, t in zip(shape, g.shape[g.ndim - n:])):
+        raise ValueError(f"unbroadcast: an operand of shape {tuple(shape)} does not broadcast to the "
+                         f"gradient's shape {tuple(g.shape)}: it cannot be summed back to it")
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
@@ -92,18 +98,6 @@ def unbroadcast(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     if not dims:
         return g.reshape(shape)
     return g.sum(dim=dims, keepdim=True).reshape(shape)
-
-
-def _check_source(g: torch.Tensor, shape: torch.Size) -> None:
-    """Fail unless an operand of ``shape`` broadcasts to ``g.shape`` (metadata only)."""
-    if not isinstance(g, torch.Tensor):
-        raise TypeError(f"unbroadcast: g must be a torch.Tensor; got {type(g).__name__}")
-    if not isinstance(shape, (tuple, list)):
-        raise TypeError(f"unbroadcast: shape must be a tuple of sizes; got {type(shape).__name__}")
-    n = len(shape)
-    if n > g.ndim or any(s != 1 and s != t for s, t in zip(shape, g.shape[g.ndim - n:])):
-        raise ValueError(f"unbroadcast: an operand of shape {tuple(shape)} does not broadcast to the "
-                         f"gradient's shape {tuple(g.shape)}: it cannot be summed back to it")
 
 
 def _dims(dim: Dim, ndim: int) -> tuple[int, ...]:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from gradland import _checks
-from gradland.autodiff import Tensor, _backpropagate, _kind
+from gradland.autodiff import Tensor, _backpropagate, _check_engine_tensor, _kind
 
 __all__ = ["grad", "jvp", "vjp"]
 
@@ -35,16 +35,6 @@ def _leaves(primals: Sequence[torch.Tensor | Tensor], requires_grad: bool, where
             raise TypeError(f"{where}: a primal must be a torch.Tensor; got {_kind(p)}")
     return [Tensor(p.data if isinstance(p, Tensor) else p, requires_grad=requires_grad)
             for p in primals]
-
-
-def _check_output(out, transform: str) -> Tensor:
-    """The result of the function being transformed, which must be a Tensor."""
-    if not isinstance(out, Tensor):
-        raise TypeError(
-            f"{transform}: the function must return a gradland.autodiff.Tensor; "
-            f"got {_kind(out)} (a result computed outside this engine carries no derivative)"
-        )
-    return out
 
 
 def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor, Callable]:
@@ -85,7 +75,8 @@ def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor,
     """
     _checks.function("vjp: f", f)
     leaves = _leaves(primals, requires_grad=True, where="vjp")
-    out = _check_output(f(*leaves), "vjp")
+    out = f(*leaves)
+    _check_engine_tensor("vjp", "the value of f", out)
 
     def vjp_fn(v: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if not isinstance(v, torch.Tensor):
@@ -223,7 +214,8 @@ def jvp(
                 f"got {tuple(t.shape)}"
             )
         x.tangent = t
-    out = _check_output(f(*inputs), "jvp")
+    out = f(*inputs)
+    _check_engine_tensor("jvp", "the value of f", out)
     if out.tangent is None:  # f ignored its inputs: the tangent is zero
         return out.data, torch.zeros_like(out.data)
     return out.data, out.tangent

@@ -102,8 +102,7 @@ class Linear(Module):
 
     def __init__(self, n_in: int, n_out: int, bias: bool = True, *, device=None, dtype=None):
         n_in, n_out = _checks.integer("n_in", n_in, minimum=1), _checks.integer("n_out", n_out, minimum=1)
-        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-            raise TypeError(f"dtype must be a floating-point torch.dtype; got {dtype!r}")
+        _checks.dtype("dtype", dtype)
         bound = 1 / math.sqrt(n_in)
         # Drawn on the CPU and then moved, so that every device starts from the
         # same weights (a CUDA generator would draw others).
@@ -153,18 +152,8 @@ class MLP(Module):
 
     def __init__(self, sizes: Sequence[int], activation: str = "relu", *,
                  device=None, dtype=None):
-        if not isinstance(sizes, Sequence) or isinstance(sizes, str):
-            raise TypeError(f"sizes must be a sequence of ints, such as [64, 32, 10]; got {_checks.describe(sizes)}")
-        if len(sizes) < 2:
-            raise ValueError(
-                f"an MLP needs at least an input and an output size; got {list(sizes)}"
-            )
-        sizes = [_checks.integer(f"sizes[{i}]", size, minimum=1) for i, size in enumerate(sizes)]
-        if activation not in {"relu", "tanh", "sigmoid"}:
-            raise ValueError(
-                f"activation must be 'relu', 'tanh' or 'sigmoid'; got {activation!r}"
-            )
-        self.activation = activation
+        sizes = _checks.integers("sizes", sizes, minimum=1, count=2)  # an input and an output
+        self.activation = _checks.choice("activation", activation, ("relu", "tanh", "sigmoid"))
         self.layers = [Linear(a, b, device=device, dtype=dtype)
                        for a, b in zip(sizes[:-1], sizes[1:])]
 
@@ -306,12 +295,7 @@ class Adam(SGD):
     def __init__(self, params, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         super().__init__(params, lr)
-        if not isinstance(betas, Sequence) or isinstance(betas, str):
-            raise TypeError(f"betas must be a pair of numbers (beta1, beta2); got {_checks.describe(betas)}")
-        if len(betas) != 2:
-            raise ValueError(f"betas must be a pair of numbers (beta1, beta2); got {len(betas)} of them")
-        betas = tuple(_checks.real(f"betas[{i}]", beta, minimum=0.0, below=1.0) for i, beta in enumerate(betas))
-        self.betas, self.eps, self.t = betas, _checks.real("eps", eps, positive=True), 0
+        self.betas, self.eps, self.t = _checks.betas("betas", betas), _checks.real("eps", eps, positive=True), 0
         self.m = [torch.zeros_like(p.data) for p in self.params]
         self.v = [torch.zeros_like(p.data) for p in self.params]
 

@@ -33,23 +33,6 @@ __all__ = ["Descent", "jacobian_fd", "gradient_descent"]
 
 
 # ---------------------------------------------------------------------------
-# Input checks, shared by the public functions below.
-# ---------------------------------------------------------------------------
-
-
-def _check_output(y: object, allowed_ndim: tuple[int, ...], expected: str) -> torch.Tensor:
-    """Fail unless ``y``, a value of f, is a floating tensor with an allowed number of
-    dims."""
-    if not isinstance(y, torch.Tensor):
-        raise TypeError(f"f must return a torch.Tensor of shape {expected}; got {type(y).__name__}")
-    if not y.is_floating_point():
-        raise TypeError(f"f must return a floating-point tensor; got dtype {y.dtype}")
-    if y.ndim not in allowed_ndim:
-        raise ValueError(f"f must return a tensor of shape {expected}; got shape {tuple(y.shape)}")
-    return y
-
-
-# ---------------------------------------------------------------------------
 # Finite differences: the Jacobian from evaluations of f alone.
 # ---------------------------------------------------------------------------
 
@@ -153,7 +136,7 @@ def jacobian_fd(
             f"eps={eps:g} is below the resolution of x's dtype {x.dtype} at x: "
             "a step of eps does not change x (use a larger eps or float64)"
         )
-    y = _check_output(f(x), (0, 1), "(m,) or () for a scalar function")
+    y = _checks.returned("f", f(x), ndim=(0, 1), shape="(m,) or ()")
     m, n = y.numel(), x.shape[0]
     columns = []
     for j in range(n):
@@ -161,7 +144,7 @@ def jacobian_fd(
         step[j] = eps
         y_plus, y_minus = f(x + step), f(x - step)
         for y_j in (y_plus, y_minus):
-            if _check_output(y_j, (0, 1), "(m,)").shape != y.shape:
+            if _checks.returned("f", y_j, ndim=(0, 1), shape="(m,)").shape != y.shape:
                 raise ValueError(
                     "f must return the same shape at every point; got "
                     f"{tuple(y.shape)} at x and {tuple(y_j.shape)} at a point "
@@ -286,7 +269,7 @@ def gradient_descent(
     with torch.enable_grad():  # also when called under torch.no_grad()
         for k in range(steps + 1):
             x = iterates[k].clone().requires_grad_()
-            y = _check_output(f(x), (0,), "() (f must be scalar-valued)")
+            y = _checks.returned("f", f(x), ndim=(0,), shape="(), a scalar")
             if not torch.isfinite(y):
                 raise diverged(k, f"f(x_{k})")
             values.append(y.detach())

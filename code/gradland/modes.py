@@ -37,7 +37,7 @@ __all__ = ["jacobian_forward", "jacobian_reverse", "mlp_function", "mlp_jvp"]
 
 
 # ---------------------------------------------------------------------------
-# Input checks, shared by the two Jacobian functions.
+# Errors of f, in words the caller can act on.
 # ---------------------------------------------------------------------------
 
 
@@ -56,18 +56,6 @@ def _blame_f(error: RuntimeError) -> Exception:
         return error
     clear.__cause__ = error
     return clear
-
-
-def _check_output(y: object) -> None:
-    """Fail unless ``y``, what ``f`` returned, is a floating-point scalar or vector."""
-    if not isinstance(y, torch.Tensor):
-        raise TypeError(f"f must return a torch.Tensor; got {type(y).__name__}")
-    if not y.is_floating_point():
-        raise TypeError(f"f must return a floating-point tensor; got dtype {y.dtype}")
-    if y.ndim > 1:
-        raise ValueError(
-            f"f must return a scalar, shape (), or a vector, shape (m,); got shape {tuple(y.shape)}"
-        )
 
 
 # ---------------------------------------------------------------------------
@@ -144,11 +132,11 @@ def jacobian_forward(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor)
         if x_j._version:
             raise ValueError(IN_PLACE)
         if j == 0:
-            _check_output(y)
+            _checks.returned("f", y, ndim=(0, 1), shape="() or (m,)")
         columns.append(column.reshape(-1))
     if n == 0:  # no direction to push forward: evaluate f for m alone
         y = f(x)
-        _check_output(y)
+        _checks.returned("f", y, ndim=(0, 1), shape="() or (m,)")
         return torch.zeros(y.numel(), 0, dtype=y.dtype, device=y.device)
     return torch.stack(columns, dim=1)
 
@@ -227,7 +215,7 @@ def jacobian_reverse(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor)
         y, pullback = torch.func.vjp(f, x)
     except RuntimeError as error:  # f's fault: say so
         raise _blame_f(error)
-    _check_output(y)
+    _checks.returned("f", y, ndim=(0, 1), shape="() or (m,)")
     m = y.numel()
     basis = torch.eye(m, dtype=y.dtype, device=y.device)
     rows = []
@@ -334,8 +322,7 @@ def mlp_function(
     n, m = _checks.integer("n", n, minimum=1), _checks.integer("m", m, minimum=1)
     width, depth = _checks.integer("width", width, minimum=1), _checks.integer("depth", depth, minimum=0)
     seed = _checks.integer("seed", seed)
-    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
-        raise TypeError(f"dtype must be a floating-point torch.dtype; got {dtype!r}")
+    _checks.dtype("dtype", dtype, optional=False)
     device = _checks.device("device", device)
     generator = torch.Generator().manual_seed(seed)
     sizes = [n] + [width] * depth + [m]
