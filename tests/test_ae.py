@@ -52,7 +52,7 @@ def test_an_identity_autoencoder_gives_zero_energy_everywhere():
     "y, error, message",
     [
         ([[0.0, 0.0]], TypeError, "torch.Tensor"),
-        (torch.zeros(3, 2, dtype=torch.int64), TypeError, "floating dtype"),
+        (torch.zeros(3, 2, dtype=torch.int64), TypeError, "floating-point dtype"),
         (torch.zeros(3, 3), ValueError, r"shape \(n, 2\)"),
         (torch.zeros(2), ValueError, r"shape \(n, 2\)"),
         (torch.zeros(0, 2), ValueError, r"shape \(n, 2\) with n >= 1"),
@@ -118,7 +118,7 @@ def test_hyperparameters_are_checked_by_name(cls, name, value, error, message):
 def test_train_checks_its_arguments():
     model = small(ae.Autoencoder)
     y = torch.zeros(4, 2)
-    with pytest.raises(TypeError, match="model must be an Autoencoder of gradland.ae; got Linear"):
+    with pytest.raises(TypeError, match="model must be a gradland.ae.Autoencoder; got Linear"):
         ae.train(nn.Linear(2, 2), y)
     for bad, error, message in [
         ({"steps": 0}, ValueError, "steps must be at least 1; got 0"),
@@ -141,7 +141,7 @@ def test_train_checks_its_arguments():
         (torch.zeros(4, 3), ValueError, r"data must have shape \(n, 2\)"),
         (torch.zeros(0, 2), ValueError, r"data must have shape \(n, 2\) with n >= 1"),
         (torch.zeros(1, 4, 2), ValueError, r"data must have shape \(n, 2\)"),
-        (torch.zeros(4, 2, dtype=torch.int64), TypeError, "data must have a floating dtype"),
+        (torch.zeros(4, 2, dtype=torch.int64), TypeError, "data must have a floating-point dtype"),
         (torch.zeros(4, 2, dtype=torch.float64), TypeError, "data must have the model's dtype torch.float32"),
         ([[0.0, 0.0]], TypeError, "data must be a torch.Tensor"),
         (torch.zeros(4, 2, device="meta"), ValueError, "data must be on the model's device cpu"),
@@ -306,17 +306,17 @@ def test_encoder_jacobian_checks_its_inputs():
     for encoder, y_bad, error, message in [
         (None, y, TypeError, "encoder must be a torch.nn.Module"),
         (linear, [[0.0] * 3], TypeError, r"y must be a torch.Tensor of shape \(n, 3\); got list"),
-        (linear, y.long(), TypeError, "y must have a floating dtype"),
+        (linear, y.long(), TypeError, "y must have a floating-point dtype"),
         (linear, torch.randn(5, 4), ValueError, r"y must have shape \(n, 3\)"),
         (linear, torch.randn(0, 3), ValueError, r"y must have shape \(n, 3\) with n >= 1"),
         (linear, torch.randn(5), ValueError, r"y must have shape \(n, 3\)"),
-        (torch.tanh, torch.randn(5), ValueError, r"y must have shape \(n, d_y\)"),
+        (torch.tanh, torch.randn(5), ValueError, r"y must have shape \(n, d\)"),
         (linear, y.double(), TypeError, "y must have the model's dtype torch.float32"),
         (linear, y.to("meta"), ValueError, "y must be on the model's device cpu"),
-        (nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2)), y, ValueError, "BatchNorm1d in training mode mixes"),
-        (lambda y: y.sum(1), y, ValueError, r"the encoder must return shape \(5, d_z\)"),
+        (nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2)), y, ValueError, "BatchNorm1d in training mode, which mixes"),
+        (lambda y: y.sum(1), y, ValueError, r"the encoder must return a tensor of shape \(5, d_z\)"),
         (lambda y: y.detach(), y, ValueError, "must depend on y through autograd"),
-        (lambda y: y.long(), y, TypeError, "the encoder must return a floating tensor"),
+        (lambda y: y.long(), y, TypeError, "the encoder must return a floating-point tensor"),
     ]:
         with pytest.raises(error, match=message):
             ae.encoder_jacobian(encoder, y_bad)

@@ -167,7 +167,7 @@ def test_purify_rejects_bad_input() -> None:
     with pytest.raises(KeyError, match=r"missing \['0.bias'\], unexpected \[\]"):
         fn(missing, buffers, x)
     extra = {**buffers, "extra": torch.zeros(1)}
-    with pytest.raises(KeyError, match=r"buffers must have the names of the module's buffers; missing \[\], unexpected \['extra'\]"):
+    with pytest.raises(KeyError, match=r"buffers must have the expected names; missing \[\], unexpected \['extra'\]"):
         fn(params, extra, x)
 
 
@@ -294,17 +294,17 @@ def test_per_example_gradients_reject_bad_input(per_example) -> None:
     x, y = torch.randn(4, 3, dtype=DT), torch.randn(4, 2, dtype=DT)
     with pytest.raises(TypeError, match="model must be a torch.nn.Module; got function"):
         per_example(lambda x: x, F.mse_loss, x, y)
-    with pytest.raises(TypeError, match=r"loss_fn must be callable, loss_fn\(output, target\); got str"):
+    with pytest.raises(TypeError, match=r"loss_fn must be a function loss_fn\(output, target\); got str"):
         per_example(model, "mse", x, y)
     with pytest.raises(TypeError, match=r"y must be a torch.Tensor of shape \(batch, \.\.\.\); got list"):
         per_example(model, F.mse_loss, x, [1.0, 2.0])
-    with pytest.raises(ValueError, match=r"x must have a batch dimension first, shape \(batch, \.\.\.\); got shape \(\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, \.\.\.\); got shape \(\)"):
         per_example(model, F.mse_loss, torch.tensor(1.0, dtype=DT), y)
     with pytest.raises(ValueError, match=r"same number of examples \(their first dimension\); got shapes \(4, 3\) and \(5, 2\)"):
         per_example(model, F.mse_loss, x, torch.randn(5, 2, dtype=DT))
     with pytest.raises(ValueError, match=r"need at least one example; got an empty batch, x of shape \(0, 3\)"):
         per_example(model, F.mse_loss, x[:0], y[:0])
-    with pytest.raises(ValueError, match="loss_fn must return a scalar, the loss of the batch; got shape \\(1, 2\\)"):
+    with pytest.raises(ValueError, match=r"loss_fn must return a tensor of shape \(\), the loss; got shape \(1, 2\)"):
         per_example(model, lambda out, t: (out - t) ** 2, x, y)
     with pytest.raises(ValueError, match="x is on meta but the model's parameters are on cpu"):
         per_example(model, F.mse_loss, x.to("meta"), y)
@@ -314,7 +314,7 @@ def test_per_example_gradients_reject_bad_input(per_example) -> None:
 def test_per_example_gradients_reject_models_that_mix_examples(per_example) -> None:
     model = nn.Sequential(nn.Linear(3, 4, dtype=DT), nn.BatchNorm1d(4, dtype=DT))
     x, y = torch.randn(4, 3, dtype=DT), torch.randn(4, 4, dtype=DT)
-    with pytest.raises(ValueError, match=r"but 1 is a BatchNorm1d in training mode, .* call model.eval\(\) first"):
+    with pytest.raises(ValueError, match=r"but model.1 is a BatchNorm1d in training mode, .* \(call model.eval\(\)\)"):
         per_example(model, F.mse_loss, x, y)
     frozen = mlp([3, 2]).requires_grad_(False)
     with pytest.raises(ValueError, match="model has no parameters that require gradients"):
@@ -346,7 +346,7 @@ def test_the_two_per_example_gradients_refuse_the_same_bad_losses(per_example) -
     for bad_y in (torch.zeros(2), torch.zeros(2, 2), torch.zeros(2, 3)):
         with pytest.raises(ValueError, match="y does not fit the model's output"):
             per_example(model, torch.nn.functional.mse_loss, x, bad_y)
-    with pytest.raises(TypeError, match="loss_fn must return a floating-point loss; got dtype torch.int64"):
+    with pytest.raises(TypeError, match="loss_fn must return a floating-point tensor; got dtype torch.int64"):
         per_example(model, lambda out, t: (out > 0).sum(), x, y)
-    with pytest.raises(TypeError, match="loss_fn must (return a tensor|compute the loss with torch operations)"):
+    with pytest.raises(TypeError, match="loss_fn must (return a torch.Tensor|compute the loss with torch operations)"):
         per_example(model, lambda out, t: float((out - t).pow(2).sum().detach()), x, y)

@@ -19,9 +19,9 @@ integer of NumPy's as a Python ``int``, a real number as a ``float``). They
 come in three groups: numbers and options (:func:`integer`, :func:`integers`,
 :func:`real`, :func:`inverse_temperature`, :func:`betas`, :func:`choice`),
 objects (:func:`function`, :func:`instance`, :func:`module`, :func:`generator`,
-:func:`dtype`, :func:`device`) and tensors (:func:`tensor`, :func:`point`,
-:func:`energies`, :func:`returned`, :func:`alike`, :func:`rows`,
-:func:`rowwise`). A module keeps a check of its own only where it holds
+:func:`dtype`, :func:`device`, :func:`keys`) and tensors (:func:`tensor`,
+:func:`point`, :func:`energies`, :func:`returned`, :func:`alike`, :func:`like`,
+:func:`rows`, :func:`rowwise`). A module keeps a check of its own only where it holds
 knowledge of the module's domain (an edge list, a batch of sequences), and
 builds it from these.
 """
@@ -201,6 +201,18 @@ def device(name: str, value: object) -> torch.device:
     return result
 
 
+def keys(name: str, value: object, expected: Iterable[str]) -> dict:
+    """Fail unless ``value`` is a dict with exactly the keys ``expected``; a key that
+    is missing or unexpected raises :class:`KeyError`, as a dict does."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{name} must be a dict name -> tensor; got {describe(value)}")
+    expected = set(expected)
+    missing, unexpected = sorted(expected - set(value)), sorted(set(value) - expected)
+    if missing or unexpected:
+        raise KeyError(f"{name} must have the expected names; missing {missing}, unexpected {unexpected}")
+    return value
+
+
 # --------------------------------------------------------------------------
 # Tensors (metadata only)
 # --------------------------------------------------------------------------
@@ -265,32 +277,61 @@ def returned(name: str, value: object, *, ndim: tuple[int, ...], shape: str) -> 
     return value
 
 
-def alike(**tensors: torch.Tensor) -> None:
-    """Fail unless all the tensors, given by name, share one dtype (else
-    :class:`TypeError`) and one device (else :class:`ValueError`). Metadata only."""
+def alike(*, same_shape: bool = False, **tensors: torch.Tensor) -> None:
+    """Fail unless all the tensors, given by name, share one shape if ``same_shape``
+    (else :class:`ValueError`), one dtype (else :class:`TypeError`) and one device
+    (else :class:`ValueError`). Metadata only."""
     (first, a), *rest = tensors.items()
     for name, b in rest:
+        if same_shape and b.shape != a.shape:
+            raise ValueError(
+                f"{first} and {name} must have the same shape; got {tuple(a.shape)} and {tuple(b.shape)}"
+            )
         if b.dtype != a.dtype:
             raise TypeError(f"{first} and {name} must have the same dtype; got {a.dtype} and {b.dtype}")
         if b.device != a.device:
             raise ValueError(f"{first} and {name} must be on the same device; got {a.device} and {b.device}")
 
 
-def rows(name: str, value: object, size: int | None, reference: torch.Tensor | None) -> torch.Tensor:
-    """``value`` must be a floating ``(n, size)`` tensor, ``n >= 1``, with the dtype and
-    device of ``reference``, a parameter of the model (any size or dtype and device
-    when None). Metadata only."""
-    shape = f"(n, {size or 'd_y'})"
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape {shape}; got {describe(value)}")
-    if not value.is_floating_point():
-        raise TypeError(f"{name} must have a floating dtype; got {describe(value)}")
+def like(name: str, value: torch.Tensor, reference: torch.Tensor, owner: str = "the model") -> torch.Tensor:
+    """Fail unless the tensor ``value`` has the dtype (else :class:`TypeError`) and the
+    device (else :class:`ValueError`) of ``reference``, a parameter of ``owner``: the
+    check of an input against a model, as :func:`alike` checks inputs against each
+    other. Metadata only."""
+    if value.dtype != reference.dtype:
+        raise TypeError(f"{name} must have {owner}'s dtype {reference.dtype}; got {describe(value)}")
+    if value.device != reference.device:
+        raise ValueError(f"{name} must be on {owner}'s device {reference.device}; got {describe(value)}")
+    return value
+
+
+def rows(
+    name: str, value: object, size: int | None = None, reference: torch.Tensor | None = None, *, row: str = "example"
+) -> torch.Tensor:
+    """Fail unless ``value`` is a floating ``(n, size)`` tensor, ``n >= 1``, one
+    ``row`` per row, :func:`like` ``reference``, a parameter of the model (any size,
+    or any dtype and device, when None). Metadata only."""
+    shape = f"(n, {size or 'd'})"
+    tensor(name, value, floating=True, shape=shape)
     if value.ndim != 2 or value.shape[0] == 0 or value.shape[1] != (size or value.shape[1]):
-        raise ValueError(f"{name} must have shape {shape} with n >= 1, one example per row; got {describe(value)}")
-    if reference is not None and value.device != reference.device:
-        raise ValueError(f"{name} must be on the model's device {reference.device}; got {describe(value)}")
-    if reference is not None and value.dtype != reference.dtype:
-        raise TypeError(f"{name} must have the model's dtype {reference.dtype}; got {describe(value)}")
+        raise ValueError(f"{name} must have shape {shape} with n >= 1, one {row} per row; got {describe(value)}")
+    return value if reference is None else like(name, value, reference)
+
+
+def entries(
+    name: str, value: torch.Tensor, *, minimum: float | None = None, maximum: float | None = None, why: str = ""
+) -> torch.Tensor:
+    """Fail unless every entry of the tensor ``value`` lies between ``minimum`` and
+    ``maximum`` (NaN passes, and propagates); ``why`` says what needs it. This
+    reads the values: make it once, where data enters."""
+    low = -math.inf if minimum is None else minimum
+    high = math.inf if maximum is None else maximum
+    if bool(((value < low) | (value > high)).any()):
+        bounds = f"in [{low:g}, {high:g}]" if minimum is not None and maximum is not None else (
+            f"of at least {low:g}" if minimum is not None else f"of at most {high:g}"
+        )
+        got = f"values from {value.min().item():g} to {value.max().item():g}"
+        raise ValueError(f"{name} must have entries {bounds}{why}; got {got}")
     return value
 
 

@@ -50,18 +50,8 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------
-# Input checks of the module; the shared ones are in gradland._checks
+# The checks of the module's own; the others are in gradland._checks
 # --------------------------------------------------------------------------
-
-
-def _check_probabilities(name: str, y: torch.Tensor) -> torch.Tensor:
-    """``y`` must hold probabilities, entries in [0, 1] (NaN passes, and propagates)."""
-    if bool(((y < 0) | (y > 1)).any()):
-        raise ValueError(
-            f"{name} must have entries in [0, 1] for the Bernoulli likelihood; got values from "
-            f"{y.min().item():g} to {y.max().item():g}"
-        )
-    return y
 
 
 def _in_features(module: torch.nn.Module) -> int | None:
@@ -75,9 +65,7 @@ def _in_features(module: torch.nn.Module) -> int | None:
 def _check_size(name: str, value: object, module: object, role: str) -> int:
     """The size ``d_y`` or ``d_z`` of an encoder or decoder ``module``: given, or read
     from its first ``nn.Linear``; a given size must agree with it."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"{role} must be a torch.nn.Module; got {_describe(module)}")
-    read = _in_features(module)
+    read = _in_features(_checks.module(role, module))
     if value is None:
         if read is None:
             raise ValueError(f"cannot read {name} from the {role}: it has no nn.Linear layer; pass {name}")
@@ -88,39 +76,14 @@ def _check_size(name: str, value: object, module: object, role: str) -> int:
     return value
 
 
-def _check_encoder(encoder: object, y: object) -> None:
-    """For :func:`encoder_jacobian`: a callable that treats rows independently, and a
-    batch ``y`` it can take."""
-    if not callable(encoder):
-        raise TypeError(f"encoder must be a torch.nn.Module (or a function); got {_describe(encoder)}")
-    module = encoder if isinstance(encoder, nn.Module) else nn.Sequential()
-    _checks.rows("y", y, _in_features(module), next(module.parameters(), None))
-    for layer in module.modules():
-        if isinstance(layer, nn.modules.batchnorm._BatchNorm) and layer.training:
-            raise ValueError(
-                f"encoder must treat the rows of y independently; its {type(layer).__name__} in training "
-                "mode mixes them (call encoder.eval())"
-            )
-
-
 def _check_latents(z: object, y: torch.Tensor) -> None:
     """For :func:`encoder_jacobian`: the encoder's output must be a floating
     ``(n, d_z)`` tensor that depends on ``y`` through autograd."""
-    if not isinstance(z, torch.Tensor) or not z.is_floating_point():
-        raise TypeError(f"the encoder must return a floating tensor; got {_describe(z)}")
-    if z.ndim != 2 or z.shape[0] != y.shape[0]:
-        raise ValueError(f"the encoder must return shape ({y.shape[0]}, d_z) for this y; got {_describe(z)}")
+    _checks.returned("the encoder", z, ndim=(2,), shape=f"({len(y)}, d_z) for this y")
+    if len(z) != len(y):
+        raise ValueError(f"the encoder must return a tensor of shape ({len(y)}, d_z) for this y; got {_describe(z)}")
     if not z.requires_grad:
         raise ValueError("the encoder's output must depend on y through autograd; it has no gradient")
-
-
-def _check_gaussian(mu: object, logvar: object) -> tuple[torch.Tensor, torch.Tensor]:
-    _checks.tensor("mu", mu, floating=True)
-    _checks.tensor("logvar", logvar, floating=True)
-    if mu.shape != logvar.shape:
-        raise ValueError(f"mu and logvar must have the same shape; got {tuple(mu.shape)} and {tuple(logvar.shape)}")
-    _checks.alike(mu=mu, logvar=logvar)
-    return mu, logvar
 
 
 # --------------------------------------------------------------------------
@@ -363,7 +326,10 @@ def encoder_jacobian(encoder: torch.nn.Module, y: torch.Tensor, *, create_graph:
     ...     encoder_jacobian(linear, torch.randn(5, 3), create_graph=False).shape
     torch.Size([5, 2, 3])
     """
-    _check_encoder(encoder, y)
+    _checks.function("encoder", encoder, "a torch.nn.Module (or a function)")
+    module = encoder if isinstance(encoder, nn.Module) else nn.Sequential()
+    _checks.rows("y", y, _in_features(module), next(module.parameters(), None))
+    _checks.rowwise("encoder", module)  # a row of the Jacobian per example
     with torch.enable_grad():  # also inside torch.no_grad(), e.g. when only evaluating
         y = y.detach().requires_grad_(True)
         z = encoder(y)
@@ -496,7 +462,9 @@ def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, samples: int | None =
     """
     if samples is not None:
         samples = _checks.integer("samples", samples, minimum=1)
-    mu, logvar = _check_gaussian(mu, logvar)
+    _checks.tensor("mu", mu, floating=True)
+    _checks.tensor("logvar", logvar, floating=True)
+    _checks.alike(mu=mu, logvar=logvar, same_shape=True)
     shape = mu.shape if samples is None else (samples, *mu.shape)
     # drawn on the CPU: the same samples on any device
     eps = torch.randn(shape, dtype=mu.dtype).to(mu.device)
@@ -540,7 +508,9 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     >>> gaussian_kl(torch.tensor([[3.0, 4.0]]), torch.zeros(1, 2))  # (9 + 16) / 2
     tensor([12.5000])
     """
-    mu, logvar = _check_gaussian(mu, logvar)
+    _checks.tensor("mu", mu, floating=True)
+    _checks.tensor("logvar", logvar, floating=True)
+    _checks.alike(mu=mu, logvar=logvar, same_shape=True)
     return 0.5 * (logvar.exp() + mu.square() - 1.0 - logvar).sum(dim=-1)
 
 
@@ -615,9 +585,7 @@ class VariationalAutoencoder(Autoencoder):
         scale: float = 1.0,
     ):
         super().__init__(encoder, decoder, d_y, d_z)
-        if likelihood not in ("gaussian", "bernoulli"):
-            raise ValueError(f"likelihood must be 'gaussian' or 'bernoulli'; got {likelihood!r}")
-        self.likelihood = likelihood
+        self.likelihood = _checks.choice("likelihood", likelihood, ("gaussian", "bernoulli"))
         self.scale = _checks.real("scale", scale, positive=True)
 
     def encode(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -652,7 +620,7 @@ class VariationalAutoencoder(Autoencoder):
 
     def _log_likelihood(self, y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         if self.likelihood == "bernoulli":
-            _check_probabilities("y", y)
+            _checks.entries("y", y, minimum=0, maximum=1, why=" for the Bernoulli likelihood")
             return -nn.functional.binary_cross_entropy_with_logits(out, y.expand_as(out), reduction="none").sum(dim=-1)
         s2 = self.scale**2
         return -0.5 * ((y - out).square().sum(dim=-1) / s2 + self.d_y * math.log(2 * math.pi * s2))
@@ -763,11 +731,10 @@ def train(
     >>> len(history.loss), history.loss[-1] < 0.5 * history.loss[0]
     (100, True)
     """
-    if not isinstance(model, Autoencoder):
-        raise TypeError(f"model must be an Autoencoder of gradland.ae; got {_describe(model)}")
+    _checks.instance("model", model, Autoencoder)
     data = _checks.rows("data", data, model.d_y, model._reference())
     if isinstance(model, VariationalAutoencoder) and model.likelihood == "bernoulli":
-        _check_probabilities("data", data)
+        _checks.entries("data", data, minimum=0, maximum=1, why=" for the Bernoulli likelihood")
     steps = _checks.integer("steps", steps, minimum=1)
     lr = _checks.real("lr", lr, positive=True)
     batch_size = min(_checks.integer("batch_size", batch_size, minimum=1), len(data))

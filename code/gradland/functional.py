@@ -43,40 +43,17 @@ TensorDict = dict[str, torch.Tensor]
 
 
 # ---------------------------------------------------------------------------
-# Input checks, shared by the public functions below.
+# The check of a batch, shared by the two per-example gradient functions.
 # ---------------------------------------------------------------------------
 
 
-def _check_module(name: str, value: object) -> None:
-    """Fail unless ``value`` is a :class:`torch.nn.Module`."""
-    if not isinstance(value, torch.nn.Module):
-        raise TypeError(f"{name} must be a torch.nn.Module; got {type(value).__name__}")
-
-
-def _check_names(what: str, given: object, expected: TensorDict) -> None:
-    """Fail unless ``given`` is a dict of tensors with exactly the keys of
-    ``expected``."""
-    if not isinstance(given, dict):
-        raise TypeError(f"{what} must be a dict name -> tensor; got {type(given).__name__}")
-    missing = sorted(set(expected) - set(given))
-    unexpected = sorted(set(given) - set(expected))
-    if missing or unexpected:
-        raise KeyError(
-            f"{what} must have the names of the module's {what}; "
-            f"missing {missing}, unexpected {unexpected}"
-        )
-
-
 def _check_batch(model: object, loss_fn: object, x: object, y: object) -> None:
-    """The checks common to the two per-example gradient functions."""
-    _check_module("model", model)
-    if not callable(loss_fn):
-        raise TypeError(f"loss_fn must be callable, loss_fn(output, target); got {type(loss_fn).__name__}")
-    for name, value in (("x", x), ("y", y)):
-        if not isinstance(value, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor of shape (batch, ...); got {type(value).__name__}")
-        if value.ndim == 0:
-            raise ValueError(f"{name} must have a batch dimension first, shape (batch, ...); got shape ()")
+    """The checks of the two per-example gradient functions: a batch ``x, y`` of
+    examples that ``model`` treats one by one, and parameters to differentiate."""
+    _checks.module("model", model)
+    _checks.function("loss_fn", loss_fn, "a function loss_fn(output, target)")
+    _checks.tensor("x", x, min_ndim=1, shape="(batch, ...)")
+    _checks.tensor("y", y, min_ndim=1, shape="(batch, ...)")
     if x.shape[0] != y.shape[0]:
         raise ValueError(
             "x and y must hold the same number of examples (their first dimension); "
@@ -94,28 +71,7 @@ def _check_batch(model: object, loss_fn: object, x: object, y: object) -> None:
         )
     if y.device != x.device:
         raise ValueError(f"x and y must be on the same device; got {x.device} and {y.device}")
-    for name, layer in model.named_modules():
-        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) and layer.training:
-            raise ValueError(
-                "per-example gradients need a model that treats every example on its own, "
-                f"but {name or 'the model'} is a {type(layer).__name__} in training mode, which "
-                "mixes the examples of a batch and updates its running statistics; "
-                "call model.eval() first"
-            )
-
-
-def _check_scalar(loss: object) -> None:
-    """Fail unless ``loss_fn`` returned a floating-point scalar tensor, as a gradient
-    needs."""
-    if not isinstance(loss, torch.Tensor):
-        raise TypeError(f"loss_fn must return a tensor, the loss of the batch; got {type(loss).__name__}")
-    if not loss.is_floating_point():
-        raise TypeError(f"loss_fn must return a floating-point loss; got dtype {loss.dtype}")
-    if loss.ndim != 0:
-        raise ValueError(
-            "loss_fn must return a scalar, the loss of the batch; "
-            f"got shape {tuple(loss.shape)}"
-        )
+    _checks.rowwise("model", model, "examples")
 
 
 @contextlib.contextmanager
@@ -227,7 +183,7 @@ def purify(
     >>> torch.equal(fn(params, buffers, x)[0], y)
     True
     """
-    _check_module("module", module)
+    _checks.module("module", module)
     private = copy.deepcopy(module)  # frozen: architecture, settings, mode
     params = {k: p.detach().clone() for k, p in module.named_parameters()}
     buffers = {k: b.detach().clone() for k, b in module.named_buffers()}
@@ -236,8 +192,8 @@ def purify(
     def fn(
         params: TensorDict, buffers: TensorDict, x: torch.Tensor, seed: int = 0
     ) -> tuple[torch.Tensor, TensorDict]:
-        _check_names("parameters", params, dict(private.named_parameters()))
-        _check_names("buffers", buffers, dict(private.named_buffers()))
+        _checks.keys("parameters", params, dict(private.named_parameters()))
+        _checks.keys("buffers", buffers, dict(private.named_buffers()))
         # copies of the state, for the module to update and for us to return
         new_buffers = {name: b.clone() for name, b in buffers.items()}
         with torch.random.fork_rng(devices=cuda_devices):  # restored on exit
@@ -337,7 +293,7 @@ def per_example_grads_loop(
     with torch.enable_grad(), _clear_errors(x, y):  # works inside torch.no_grad() too
         for b in range(x.shape[0]):
             loss = loss_fn(model(x[b : b + 1]), y[b : b + 1])  # a batch of one
-            _check_scalar(loss)
+            _checks.returned("loss_fn", loss, ndim=(0,), shape="(), the loss")
             grads = torch.autograd.grad(loss, params, allow_unused=True)
             for (k, p), g in zip(named, grads):  # None: p does not affect loss
                 per_example[k].append(torch.zeros_like(p) if g is None else g)
@@ -423,7 +379,7 @@ def per_example_grads_vmap(
         state = (params, frozen, buffers)
         output = functional_call(model, state, (batch_of_one,))
         loss = loss_fn(output, y_b.unsqueeze(0))
-        _check_scalar(loss)
+        _checks.returned("loss_fn", loss, ndim=(0,), shape="(), the loss")
         return loss
 
     # grad: the gradient of one example's loss; vmap: for every example at once

@@ -39,7 +39,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from gradland import _checks
-from gradland._checks import describe as _describe
 from gradland.layers import mlp
 from gradland.train import History, fit
 
@@ -55,81 +54,17 @@ __all__ = [
 KINDS = ("logistic", "hinge")
 
 
-# --------------------------------------------------------------------------
-# Input checks (the batch check is gradland.ae's)
-# --------------------------------------------------------------------------
+#: Why the hinge loss needs non-negative energies: else an energy of the data falling
+#: without end lowers either loss.
+_HINGE = " for the hinge loss (use CostNet(..., nonnegative=True))"
 
 
-def _check_hidden(hidden: object) -> tuple[int, ...]:
-    """The widths of the hidden layers: a positive int or a sequence of them."""
-    widths = (hidden,) if isinstance(hidden, int) and not isinstance(hidden, bool) else hidden
-    if not isinstance(widths, (tuple, list)):
-        raise TypeError(f"hidden must be an int or a sequence of ints; got {_describe(hidden)}")
-    return tuple(_checks.integer("each of hidden", width, minimum=1) for width in widths)
-
-
-def _check_kind(kind: object) -> str:
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
-    return kind  # type: ignore[return-value]
-
-
-def _check_energies(name: str, value: object) -> torch.Tensor:
-    """Energies ``(n,)``, floating, ``n >= 1``. Metadata only."""
-    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating torch.Tensor of energies; got {_describe(value)}")
-    if value.ndim != 1 or value.shape[0] == 0:
-        raise ValueError(f"{name} must have shape (n,), one energy per example; got {_describe(value)}")
-    return value
-
-
-def _check_nonnegative(name: str, value: torch.Tensor, kind: str) -> None:
-    """Energies must be non-negative for the hinge ``kind`` (otherwise an energy of the
-    data falling without end lowers either loss). Reads the values."""
-    if kind == "hinge" and bool((value < 0).any()):
-        raise ValueError(
-            f"{name} must be non-negative for the hinge loss (use CostNet(..., nonnegative=True)); "
-            f"got a minimum of {value.min().item():g}"
-        )
-
-
-def _check_networks(cost: object, gen: object, data: object) -> torch.Tensor:
-    """For :func:`train_gan`: the two networks, and data they can both work with."""
-    if not isinstance(cost, CostNet):
-        raise TypeError(f"cost must be a gradland.gan.CostNet; got {_describe(cost)}")
-    if not isinstance(gen, GeneratorNet):
-        raise TypeError(f"gen must be a gradland.gan.GeneratorNet; got {_describe(gen)}")
-    data = _checks.rows("data", data, cost.d, next(cost.parameters()))
-    if gen.d != cost.d:
-        raise ValueError(f"gen makes points of size d = {gen.d}, the cost network reads d = {cost.d}")
-    weight = next(gen.parameters())
-    if weight.device != data.device or weight.dtype != data.dtype:
-        raise ValueError(
-            f"gen must have the data's device and dtype, {data.device} and {data.dtype}; "
-            f"got {weight.device} and {weight.dtype}"
-        )
-    return data
-
-
-def _check_betas(betas: object) -> tuple[float, float]:
-    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise TypeError(f"betas must be a pair of numbers (beta_1, beta_2); got {betas!r}")
-    return tuple(_checks.real(f"betas[{i}]", beta, minimum=0, below=1) for i, beta in enumerate(betas))
-
-
-def _check_snapshots(snapshot_at: object, steps: int) -> set[int]:
-    if not isinstance(snapshot_at, Iterable) or isinstance(snapshot_at, (str, torch.Tensor)):
-        raise TypeError(f"snapshot_at must be a sequence of step counts; got {_describe(snapshot_at)}")
-    snapshot_at = set(snapshot_at)
-    if any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= steps for s in snapshot_at):
-        raise ValueError(f"snapshot_at must hold step counts between 0 and {steps}; got {sorted(snapshot_at, key=str)}")
-    return snapshot_at
-
-
-def _mlp(sizes: Sequence[int], seed: int) -> nn.Sequential:
-    """Linear layers of the given sizes with leaky ReLUs between them, seeded: the
-    perceptron of :func:`gradland.layers.mlp` with another activation."""
-    return mlp(list(sizes), activation=functools.partial(nn.LeakyReLU, 0.2), seed=seed)
+def _mlp(d_in: int, hidden: object, d_out: int, seed: int) -> nn.Sequential:
+    """Linear layers from ``d_in`` through the widths ``hidden`` (one int or a sequence
+    of them) to ``d_out``, with leaky ReLUs between them, seeded: the perceptron of
+    :func:`gradland.layers.mlp` with another activation."""
+    widths = _checks.integers("hidden", (hidden,) if isinstance(hidden, int) else hidden, minimum=1)
+    return mlp([d_in, *widths, d_out], activation=functools.partial(nn.LeakyReLU, 0.2), seed=seed)
 
 
 # --------------------------------------------------------------------------
@@ -182,7 +117,7 @@ class CostNet(nn.Module):
         super().__init__()
         self.d = _checks.integer("d", d, minimum=1)
         self.nonnegative = bool(nonnegative)
-        self.net = _mlp((self.d, *_check_hidden(hidden), 1), seed)
+        self.net = _mlp(self.d, hidden, 1, seed)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         r"""The energies :math:`C(\bm{y}_i)` of a batch ``y`` of shape ``(n, d)``: shape
@@ -254,12 +189,9 @@ class GeneratorNet(nn.Module):
         super().__init__()
         self.d_z = _checks.integer("d_z", d_z, minimum=1)
         self.d = _checks.integer("d", d, minimum=1)
-        if output not in self.OUTPUTS:
-            raise ValueError(f"output must be one of {self.OUTPUTS}; got {output!r}")
-        if latent not in self.LATENTS:
-            raise ValueError(f"latent must be one of {self.LATENTS}; got {latent!r}")
-        self.output, self.latent = output, latent
-        self.net = _mlp((self.d_z, *_check_hidden(hidden), self.d), seed)
+        self.output = _checks.choice("output", output, self.OUTPUTS)
+        self.latent = _checks.choice("latent", latent, self.LATENTS)
+        self.net = _mlp(self.d_z, hidden, self.d, seed)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         r"""The samples :math:`G(\bm{z}_i)` of a batch ``z`` of shape ``(n, d_z)``:
@@ -280,11 +212,7 @@ class GeneratorNet(nn.Module):
         :class:`torch.Generator`, if given) and then moved, so a seed gives the
         same latents on every device.
         """
-        n = _checks.integer("n", n, minimum=1)
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator or None; got {_describe(generator)}")
-        if generator is not None and generator.device.type != "cpu":
-            raise ValueError(f"generator must draw on the CPU; got one on {generator.device}")
+        n, generator = _checks.integer("n", n, minimum=1), _checks.generator("generator", generator)
         weight = self.net[0].weight
         if self.latent == "normal":
             z = torch.randn(n, self.d_z, generator=generator)
@@ -367,16 +295,17 @@ def cost_loss(
     >>> cost_loss(torch.tensor([0.0]), torch.tensor([0.0]))  # 2 log 2
     tensor(1.3863)
     """
-    kind = _check_kind(kind)
+    kind = _checks.choice("kind", kind, KINDS)
     margin = _checks.real("margin", margin, positive=True)
-    energy_data = _check_energies("energy_data", energy_data)
-    energy_fake = _check_energies("energy_fake", energy_fake)
+    energy_data = _checks.energies("energy_data", energy_data)
+    energy_fake = _checks.energies("energy_fake", energy_fake)
     if energy_data.device != energy_fake.device:
         raise ValueError(
             f"energy_data and energy_fake must be on one device; got {energy_data.device} and {energy_fake.device}"
         )
-    _check_nonnegative("energy_data", energy_data, kind)
-    _check_nonnegative("energy_fake", energy_fake, kind)
+    if kind == "hinge":
+        _checks.entries("energy_data", energy_data, minimum=0, why=_HINGE)
+        _checks.entries("energy_fake", energy_fake, minimum=0, why=_HINGE)
     if kind == "logistic":
         return F.softplus(energy_data).mean() + F.softplus(-energy_fake).mean()
     return energy_data.mean() + F.relu(margin - energy_fake).mean()
@@ -432,9 +361,10 @@ def generator_loss(energy_fake: torch.Tensor, *, kind: str = "logistic", saturat
     >>> generator_loss(torch.tensor([0.0]))  # log 2
     tensor(0.6931)
     """
-    kind = _check_kind(kind)
-    energy_fake = _check_energies("energy_fake", energy_fake)
-    _check_nonnegative("energy_fake", energy_fake, kind)
+    kind = _checks.choice("kind", kind, KINDS)
+    energy_fake = _checks.energies("energy_fake", energy_fake)
+    if kind == "hinge":
+        _checks.entries("energy_fake", energy_fake, minimum=0, why=_HINGE)
     if saturating and kind == "hinge":
         raise ValueError("saturating=True only applies to kind='logistic'")
     if kind == "hinge":
@@ -526,12 +456,13 @@ def train_gan(
     ------
     TypeError
         If ``cost`` or ``gen`` is of the wrong class, ``data`` is not a
-        floating tensor of their dtype, ``betas`` is not a pair, or a number
-        is of the wrong type.
+        floating tensor of their dtype, ``betas`` or ``snapshot_at`` is not a
+        sequence, or a number is of the wrong type.
     ValueError
         If ``data`` is not of shape ``(N, d)`` on their device, the sizes of
         the networks disagree, the hinge loss meets a cost network that can
-        be negative, or a number is out of range.
+        be negative, ``betas`` does not hold two numbers, or a number is out
+        of range.
     FloatingPointError
         If a loss is NaN or infinite: the run has diverged.
 
@@ -546,19 +477,24 @@ def train_gan(
     >>> len(history.cost_loss), sorted(history.snapshots)
     (20, [0, 20])
     """
-    data = _check_networks(cost, gen, data)
-    kind = _check_kind(kind)
+    _checks.instance("cost", cost, CostNet)
+    _checks.instance("gen", gen, GeneratorNet)
+    data = _checks.rows("data", data, cost.d, next(cost.parameters()))
+    if gen.d != cost.d:
+        raise ValueError(f"gen makes points of size d = {gen.d}, the cost network reads d = {cost.d}")
+    _checks.like("data", data, next(gen.parameters()), "gen")
+    kind = _checks.choice("kind", kind, KINDS)
     if kind == "hinge" and not cost.nonnegative:
         raise ValueError("the hinge loss needs a non-negative cost network: CostNet(..., nonnegative=True)")
     steps = _checks.integer("steps", steps, minimum=0)
     batch_size = _checks.integer("batch_size", batch_size, minimum=1)
     margin = _checks.real("margin", margin, positive=True)
-    betas = _check_betas(betas)
+    betas = _checks.betas("betas", betas)
     opt_cost = torch.optim.Adam(cost.parameters(), lr=_checks.real("lr_cost", lr_cost, positive=True), betas=betas)
     opt_gen = torch.optim.Adam(
         gen.parameters(), lr=_checks.real("lr_generator", lr_generator, positive=True), betas=betas
     )
-    snapshot_at = _check_snapshots(snapshot_at, steps)
+    snapshot_at = set(_checks.integers("snapshot_at", snapshot_at, minimum=0, maximum=steps))
     rng = torch.Generator().manual_seed(_checks.integer("seed", seed))  # batches and latents
     energies = {}  # the energies of the last step of C, for the history
 
