@@ -179,13 +179,13 @@ class EncoderPredictorDecoder(nn.Module):
     Four parts, named after what they do:
 
     * ``encoder``: embeds the context :math:`\bm{x}` (tokens plus positions)
-      and maps it through :class:`EncoderBlock` layers to the memory
-      :math:`\bm{M}`;
+      and maps it through :class:`~gradland.transformer.EncoderBlock` layers
+      to the memory :math:`\bm{M}`;
     * ``embed_y``: embeds the target delayed by one step, the start symbol
       followed by :math:`y[1], \dots, y[T - 1]` (the second encoder);
-    * ``predictor``: :class:`DecoderBlock` layers, causal in the target and
-      attending to the memory: at step :math:`t` they predict the
-      representation of the *next* symbol :math:`y[t]`;
+    * ``predictor``: :class:`~gradland.transformer.DecoderBlock` layers,
+      causal in the target and attending to the memory: at step :math:`t`
+      they predict the representation of the *next* symbol :math:`y[t]`;
     * ``decoder``: a linear map from that representation to the logits of
       the ``vocab_y`` target symbols.
 
@@ -204,7 +204,8 @@ class EncoderPredictorDecoder(nn.Module):
     Raises
     ------
     TypeError, ValueError
-        If a size is not an int of at least 1, or as :class:`EncoderBlock`.
+        If a size is not an int of at least 1, or as
+        :class:`~gradland.transformer.EncoderBlock`.
 
     Examples
     --------
@@ -358,10 +359,11 @@ class EncoderPredictorDecoder(nn.Module):
 class LanguageModel(nn.Module):
     r"""A causal transformer language model: the predictor without a context.
 
-    Embedding with sinusoidal positions, ``layers`` :class:`EncoderBlock`
-    layers made causal by :func:`gradland.attention.causal_mask`, a final
-    layer norm (with ``norm_first``), and a linear decoder to the logits of
-    the ``vocab`` symbols. Fed the sequence :math:`y[1], \dots, y[t]`, row
+    Embedding with sinusoidal positions, ``layers``
+    :class:`~gradland.transformer.EncoderBlock` layers made causal by
+    :func:`gradland.attention.causal_mask`, a final layer norm (with
+    ``norm_first``), and a linear decoder to the logits of the ``vocab``
+    symbols. Fed the sequence :math:`y[1], \dots, y[t]`, row
     :math:`t` of its output scores :math:`y[t + 1]`.
 
     Parameters
