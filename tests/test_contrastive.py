@@ -174,19 +174,20 @@ def test_contrastive_loss_strictly_decreases_inside_the_margin():
 
 
 @pytest.mark.parametrize(
-    ("args", "kwargs", "match"),
+    ("args", "kwargs", "error", "match"),
     [
-        ((torch.zeros(3), torch.zeros(4)), {}, "pair up"),
-        ((torch.zeros(3, 1), torch.zeros(3, 1)), {}, r"shape \(n,\)"),
-        ((torch.zeros(3, dtype=torch.long), torch.zeros(3)), {}, "floating"),
-        (([0.0], torch.zeros(1)), {}, "e_pos"),
-        ((torch.zeros(3), torch.zeros(3)), {"kind": "square"}, "kind must be one of"),
-        ((torch.zeros(3), torch.zeros(3)), {"margin": 0.0}, "margin must be positive"),
-        ((torch.zeros(3), torch.zeros(3)), {"margin": math.inf}, "margin must be a finite number; got inf"),
+        ((torch.zeros(3), torch.zeros(4)), {}, ValueError, "pair up"),
+        ((torch.zeros(3, 1), torch.zeros(3, 1)), {}, ValueError, r"shape \(n,\)"),
+        ((torch.zeros(0), torch.zeros(0)), {}, ValueError, r"e_pos must have shape \(n,\) with n >= 1"),
+        ((torch.zeros(3, dtype=torch.long), torch.zeros(3)), {}, TypeError, "e_pos must have a floating-point dtype"),
+        (([0.0], torch.zeros(1)), {}, TypeError, "e_pos must be a torch.Tensor"),
+        ((torch.zeros(3), torch.zeros(3)), {"kind": "square"}, ValueError, "kind must be one of"),
+        ((torch.zeros(3), torch.zeros(3)), {"margin": 0.0}, ValueError, "margin must be positive"),
+        ((torch.zeros(3), torch.zeros(3)), {"margin": math.inf}, ValueError, "margin must be a finite number; got inf"),
     ],
 )
-def test_contrastive_loss_checks_its_inputs(args, kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_contrastive_loss_checks_its_inputs(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
         contrastive_loss(*args, **kwargs)
 
 
@@ -297,8 +298,10 @@ def test_regularised_checks_its_inputs():
     with pytest.raises(ValueError, match="d must be at least 1; got 0"):
         RegularisedEBM(d=0)
     model = RegularisedEBM()
-    with pytest.raises(ValueError, match=r"z must have shape \(2, 2\)"):
+    with pytest.raises(ValueError, match=r"z must have shape \(n, 2\), one latent per row"):
         model.energy(torch.zeros(2, 2), torch.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"z must have one row per row of y, \(2, 2\)"):
+        model.energy(torch.zeros(2, 2), torch.zeros(3, 2))
     with pytest.raises(TypeError, match="RegularisedEBM"):
         fit_regularised(LatentEBM(EllipseDecoder()), torch.zeros(2, 2))
 
@@ -395,7 +398,7 @@ def test_a_diverging_run_stops_with_its_step():
         ({"lr": math.inf}, ValueError, "lr must be a finite number; got inf"),
         ({"lr": 0.0}, ValueError, "lr must be positive; got 0.0"),
         ({"lr": "0.01"}, TypeError, "lr must be a real number; got str"),
-        ({"y": torch.zeros(0, 2)}, ValueError, r"y must hold at least one point; got a tensor of shape \(0, 2\)"),
+        ({"y": torch.zeros(0, 2)}, ValueError, r"y must have shape \(n, 2\) with n >= 1, one point per row; got a tensor of shape \(0, 2\)"),
     ],
 )
 def test_fit_checks_its_hyper_parameters_and_data(change, error, message):
@@ -410,12 +413,12 @@ def test_fit_checks_its_hyper_parameters_and_data(change, error, message):
         ({"beta": 0.0}, ValueError, "beta must be a positive inverse temperature"),
         ({"y": [[0.0, 0.0]]}, TypeError, r"y must be a torch.Tensor of shape \(n, 2\); got list"),
         ({"y": torch.zeros(3, 2, dtype=torch.int64)}, TypeError, "y must have a floating-point dtype"),
-        ({"y": torch.zeros(3, 3)}, ValueError, r"y must be a floating tensor of points of shape \(n, 2\)"),
+        ({"y": torch.zeros(3, 3)}, ValueError, r"y must have shape \(n, 2\)"),
         ({"z_grid": GRID.reshape(1, -1, 1)}, ValueError, r"z_grid must have shape \(K,\) with K >= 1"),
         ({"z_grid": torch.zeros(0)}, ValueError, r"z_grid must have shape \(K,\) with K >= 1"),
-        ({"z_grid": [0.0, 1.0]}, TypeError, r"z_grid must be a torch.Tensor of shape \(K,\); got list"),
+        ({"z_grid": [0.0, 1.0]}, TypeError, r"z_grid must be a torch.Tensor of shape \(K,\) with K >= 1; got list"),
         ({"x": torch.zeros(1)}, ValueError, r"x must have shape \(3,\), one input per target"),
-        ({"model": EllipseDecoder()}, TypeError, "model must be a LatentEBM of gradland.ebm; got EllipseDecoder"),
+        ({"model": EllipseDecoder()}, TypeError, "model must be a gradland.ebm.LatentEBM; got EllipseDecoder"),
     ],
 )
 def test_fit_and_force_check_their_model_data_and_grid(change, error, message):
@@ -457,7 +460,7 @@ def test_langevin_checks_its_hyper_parameters(kwargs, error, message):
         ({"langevin_steps": -1}, ValueError, "langevin_steps must be at least 0; got -1"),
         ({"langevin_steps": 2.5}, TypeError, "langevin_steps must be an int; got float"),
         ({"seed": 0.5}, TypeError, "seed must be an int; got float"),
-        ({"y": torch.zeros(0, 2)}, ValueError, "y must hold at least one point"),
+        ({"y": torch.zeros(0, 2)}, ValueError, r"y must have shape \(n, 2\) with n >= 1"),
         ({"energy": lambda y: y.sum(dim=1)}, TypeError, "energy must be a torch.nn.Module, such as EnergyMLP; got function"),
     ],
 )
@@ -469,18 +472,20 @@ def test_fit_contrastive_checks_its_hyper_parameters(kwargs, error, message):
 
 
 def test_energy_mlp_and_fourier_decoder_refuse_another_dtype_instead_of_casting():
-    with pytest.raises(TypeError, match="y and the model's parameters must have the same dtype"):
+    with pytest.raises(TypeError, match="y must have the model's dtype torch.float32"):
         EnergyMLP(hidden=4)(torch.zeros(3, 2, dtype=torch.float64))
     with pytest.raises(TypeError, match="hidden must be an int; got bool"):
         EnergyMLP(hidden=True)
     dec = FourierDecoder(harmonics=3)
     z = torch.linspace(0, 2 * math.pi, 11)
-    with pytest.raises(TypeError, match="z and coef must have the same dtype; got torch.float64 and torch.float32"):
+    with pytest.raises(TypeError, match="z must have the decoder's dtype torch.float32; got .*float64"):
         dec(z.double())
     with pytest.raises(TypeError, match="z must have a floating-point dtype"):
         dec(torch.zeros(3, dtype=torch.int64))
-    with pytest.raises(ValueError, match="harmonics must be a positive int; got True"):
+    with pytest.raises(TypeError, match="harmonics must be an int; got bool"):
         FourierDecoder(harmonics=True)
+    with pytest.raises(ValueError, match="harmonics must be at least 1; got 0"):
+        FourierDecoder(harmonics=0)
     double = FourierDecoder(harmonics=3).double()  # converting the module is the way
     torch.testing.assert_close(double(z.double()).float(), dec(z))
 
@@ -495,16 +500,16 @@ def test_energy_mlp_and_fourier_decoder_refuse_another_dtype_instead_of_casting(
         (lambda: RegularisedEBM().infer_z(torch.zeros(3, 2), steps=-1), ValueError, "steps must be at least 0; got -1"),
         (lambda: RegularisedEBM().free_energy(torch.zeros(3, 2), steps=2.5), TypeError, "steps must be an int"),
         (lambda: RegularisedEBM().infer_z(torch.zeros(3, 2, dtype=torch.float64)), TypeError,
-         "y and the model's parameters must have the same dtype"),
+         "y must have the model's dtype torch.float32"),
         (lambda: RegularisedEBM().energy(torch.zeros(3, 2), torch.zeros(3, 2, dtype=torch.float64)), TypeError,
-         "z and the model's parameters must have the same dtype"),
+         "z must have the model's dtype torch.float32"),
         (lambda: fit_regularised(RegularisedEBM(), torch.zeros(3, 2), steps=-1), ValueError,
          "steps must be at least 0; got -1"),
         (lambda: fit_regularised(RegularisedEBM(), torch.zeros(3, 2), lr=math.inf), ValueError,
          "lr must be a finite number; got inf"),
         (lambda: fit_regularised(RegularisedEBM(), torch.zeros(3, 2), infer_steps=-1), ValueError,
          "infer_steps must be at least 0; got -1"),
-        (lambda: fit_regularised(RegularisedEBM(), torch.zeros(0, 2)), ValueError, "y must hold at least one point"),
+        (lambda: fit_regularised(RegularisedEBM(), torch.zeros(0, 2)), ValueError, r"y must have shape \(n, 2\) with n >= 1"),
     ],
 )
 def test_regularised_model_and_training_check_their_hyper_parameters(call, error, message):

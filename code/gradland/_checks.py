@@ -306,15 +306,23 @@ def like(name: str, value: torch.Tensor, reference: torch.Tensor, owner: str = "
 
 
 def rows(
-    name: str, value: object, size: int | None = None, reference: torch.Tensor | None = None, *, row: str = "example"
+    name: str,
+    value: object,
+    size: int | None = None,
+    reference: torch.Tensor | None = None,
+    *,
+    row: str = "example",
+    empty: bool = False,
 ) -> torch.Tensor:
-    """Fail unless ``value`` is a floating ``(n, size)`` tensor, ``n >= 1``, one
-    ``row`` per row, :func:`like` ``reference``, a parameter of the model (any size,
-    or any dtype and device, when None). Metadata only."""
+    """Fail unless ``value`` is a floating ``(n, size)`` tensor, one ``row`` per row,
+    with ``n >= 1`` (or ``n >= 0`` if ``empty``), :func:`like` ``reference``, a
+    parameter of the model (any size, or any dtype and device, when None).
+    Metadata only."""
     shape = f"(n, {size or 'd'})"
     tensor(name, value, floating=True, shape=shape)
-    if value.ndim != 2 or value.shape[0] == 0 or value.shape[1] != (size or value.shape[1]):
-        raise ValueError(f"{name} must have shape {shape} with n >= 1, one {row} per row; got {describe(value)}")
+    if value.ndim != 2 or (value.shape[0] == 0 and not empty) or value.shape[1] != (size or value.shape[1]):
+        n = "" if empty else " with n >= 1"
+        raise ValueError(f"{name} must have shape {shape}{n}, one {row} per row; got {describe(value)}")
     return value if reference is None else like(name, value, reference)
 
 

@@ -25,8 +25,7 @@ from torch import nn
 
 from gradland import _checks, train
 from gradland._checks import describe as _describe
-from gradland.ebm import LatentEBM
-from gradland.ebm import _check_beta, free_energy
+from gradland.ebm import LatentEBM, _check_grid, free_energy
 from gradland.layers import mlp
 
 __all__ = [
@@ -42,33 +41,6 @@ __all__ = [
     "RegularisedEBM",
     "fit_regularised",
 ]
-
-
-def _check_points(name: str, y: object, *, like: torch.Tensor | None = None, nonempty: bool = False) -> torch.Tensor:
-    r"""Fail unless ``y`` is a floating tensor of points of shape ``(n, 2)`` (with
-    :math:`n \ge 1` if ``nonempty``), of the dtype and device of ``like`` if given.
-    Metadata only."""
-    y = _checks.tensor(name, y, floating=True, shape="(n, 2)")
-    if y.ndim != 2 or y.shape[1] != 2:
-        raise ValueError(f"{name} must be a floating tensor of points of shape (n, 2); got {_describe(y)}")
-    if nonempty and len(y) == 0:
-        raise ValueError(f"{name} must hold at least one point; got {_describe(y)}")
-    if like is not None:
-        _checks.alike(**{name: y, "the model's parameters": like})
-    return y
-
-
-def _check_grid(model: object, y: torch.Tensor, z_grid: object, x: object) -> None:
-    """The checks of :func:`fit` and :func:`force`: the model, the grid and ``x``."""
-    if not isinstance(model, LatentEBM):
-        raise TypeError(f"model must be a LatentEBM of gradland.ebm; got {_describe(model)}")
-    z_grid = _checks.tensor("z_grid", z_grid, floating=True, shape="(K,)")
-    if z_grid.ndim != 1 or len(z_grid) == 0:
-        raise ValueError(f"z_grid must have shape (K,) with K >= 1; got {_describe(z_grid)}")
-    if x is not None:
-        x = _checks.tensor("x", x, floating=True, shape=f"({len(y)},)")
-        if tuple(x.shape) != (len(y),):
-            raise ValueError(f"x must have shape ({len(y)},), one input per target; got {_describe(x)}")
 
 
 def fit(
@@ -134,9 +106,10 @@ def fit(
     >>> losses[-1] < 0.01 * losses[0]
     True
     """
-    y = _check_points("y", y, nonempty=True)
-    _check_grid(model, y, z_grid, x)
-    _check_beta(beta)
+    _checks.instance("model", model, LatentEBM)
+    y = _checks.rows("y", y, 2, row="point")
+    _check_grid(y, z_grid, x)
+    _checks.inverse_temperature("beta", beta)
     steps = _checks.integer("steps", steps, minimum=0)
     lr = _checks.real("lr", lr, positive=True)
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -216,8 +189,9 @@ def force(
             [0., 0.],
             [0., 0.]])
     """
-    y = _check_points("y", y)
-    _check_grid(model, y, z_grid, x)
+    _checks.instance("model", model, LatentEBM)
+    y = _checks.rows("y", y, 2, row="point", empty=True)
+    _check_grid(y, z_grid, x)
     with torch.no_grad():
         points = model.decode(
             z_grid if x is None else z_grid[None, :], None if x is None else x[:, None]
@@ -249,11 +223,12 @@ class FourierDecoder(nn.Module):
     Raises
     ------
     ValueError
-        If ``harmonics`` is not a positive int, or angles are not on the
-        parameters' device.
+        If ``harmonics`` is below 1, or angles are not on the parameters'
+        device.
     TypeError
-        If ``seed`` is not an int, or angles are not of the parameters' dtype:
-        as in :mod:`torch.nn`, convert the module (``.double()``), not the data.
+        If ``harmonics`` or ``seed`` is not an int, or angles are not of the
+        parameters' dtype: as in :mod:`torch.nn`, convert the module
+        (``.double()``), not the data.
 
     Examples
     --------
@@ -266,8 +241,7 @@ class FourierDecoder(nn.Module):
 
     def __init__(self, harmonics: int = 8, *, seed: int = 0):
         super().__init__()
-        if isinstance(harmonics, bool) or not isinstance(harmonics, int) or harmonics < 1:
-            raise ValueError(f"harmonics must be a positive int; got {harmonics!r}")
+        harmonics = _checks.integer("harmonics", harmonics, minimum=1)
         seed = _checks.integer("seed", seed)
         coef = torch.zeros(harmonics, 2, 2)
         noise = torch.randn(2, 2, generator=torch.Generator().manual_seed(seed))
@@ -278,8 +252,7 @@ class FourierDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Decode angles ``z`` of any shape into points of shape ``z.shape + (2,)``."""
-        z = _checks.tensor("z", z, floating=True)
-        _checks.alike(z=z, coef=self.coef)
+        z = _checks.like("z", _checks.tensor("z", z, floating=True), self.coef, "the decoder")
         hz = z.unsqueeze(-1) * self.orders  # (..., H)
         basis = torch.stack((torch.cos(hz), torch.sin(hz)), dim=-1)  # (..., H, 2)
         return torch.einsum("...hj,hij->...i", basis, self.coef) + self.bias
@@ -307,7 +280,8 @@ class EnergyMLP(nn.Module):
         If ``hidden`` is below 1, or points are not of shape ``(n, 2)`` or
         not on the parameters' device.
     TypeError
-        If ``hidden`` or ``seed`` is not an int, or points are not of the parameters' dtype.
+        If ``hidden`` or ``seed`` is not an int, or points are not of the
+        parameters' dtype.
 
     Examples
     --------
@@ -326,7 +300,7 @@ class EnergyMLP(nn.Module):
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """The energies of points ``y`` of shape ``(n, 2)``: shape ``(n,)``."""
-        y = _check_points("y", y, like=self.net[0].weight)
+        y = _checks.rows("y", y, 2, self.net[0].weight, row="point", empty=True)
         return nn.functional.softplus(self.net(y)).squeeze(-1)
 
 
@@ -371,6 +345,16 @@ def contrastive_loss(
     torch.Tensor
         The mean loss, a scalar.
 
+    Raises
+    ------
+    TypeError
+        If ``e_pos`` or ``e_neg`` is not a floating tensor, or ``margin`` not
+        a real number.
+    ValueError
+        If the energies are not of shape ``(n,)`` with :math:`n \ge 1` or do
+        not pair up, ``kind`` is unknown, or ``margin`` is not positive and
+        finite.
+
     Examples
     --------
     >>> import torch
@@ -382,16 +366,13 @@ def contrastive_loss(
     ...                  margin=1.0)  # (0.04 + 0.25 + 0.25) / 2
     tensor(0.2700)
     """
-    for name, e in (("e_pos", e_pos), ("e_neg", e_neg)):
-        if not isinstance(e, torch.Tensor) or not e.is_floating_point() or e.ndim != 1:
-            raise ValueError(f"{name} must be a floating tensor of energies of shape (n,); got {_describe(e)}")
+    e_pos, e_neg = _checks.energies("e_pos", e_pos), _checks.energies("e_neg", e_neg)
     if e_pos.shape != e_neg.shape or e_pos.device != e_neg.device:
         raise ValueError(
             "e_pos and e_neg must pair up, with the same shape and device; got "
             f"{_describe(e_pos)} and {_describe(e_neg)}"
         )
-    if kind not in CONTRASTIVE_KINDS:
-        raise ValueError(f"kind must be one of {CONTRASTIVE_KINDS}; got {kind!r}")
+    kind = _checks.choice("kind", kind, CONTRASTIVE_KINDS)
     margin = _checks.real("margin", margin, positive=True)
     if kind == "hinge":
         return torch.relu(margin + e_pos - e_neg).mean()
@@ -458,12 +439,11 @@ def langevin(
     True
     """
     _checks.function("energy", energy)
-    y0 = _check_points("y0", y0)
+    y0 = _checks.rows("y0", y0, 2, row="point", empty=True)
     steps = _checks.integer("steps", steps, minimum=0)
     step_size = _checks.real("step_size", step_size, positive=True)
     noise = _checks.real("noise", noise, minimum=0.0)
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None; got {_describe(generator)}")
+    _checks.instance("generator", generator, (torch.Generator, type(None)), "a torch.Generator or None")
     y = y0.detach().clone()
     # where the noise is drawn
     source = torch.device("cpu") if generator is None else generator.device
@@ -550,11 +530,9 @@ def fit_contrastive(
     >>> bool(energy(y).mean() < energy(y_hat).mean())
     True
     """
-    if not isinstance(energy, nn.Module):
-        raise TypeError(f"energy must be a torch.nn.Module, such as EnergyMLP; got {_describe(energy)}")
-    y = _check_points("y", y, nonempty=True)
-    if kind is not None and kind not in CONTRASTIVE_KINDS:
-        raise ValueError(f"kind must be None or one of {CONTRASTIVE_KINDS}; got {kind!r}")
+    _checks.module("energy", energy, "a torch.nn.Module, such as EnergyMLP")
+    y = _checks.rows("y", y, 2, row="point")
+    kind = _checks.choice("kind", kind, (None, *CONTRASTIVE_KINDS))
     margin = _checks.real("margin", margin, positive=True)
     steps = _checks.integer("steps", steps, minimum=0)
     lr = _checks.real("lr", lr, positive=True)
@@ -636,8 +614,7 @@ class RegularisedEBM(nn.Module):
         super().__init__()
         d = _checks.integer("d", d, minimum=1)
         lam = _checks.real("lam", lam, minimum=0.0)
-        if penalty not in PENALTIES:
-            raise ValueError(f"penalty must be one of {PENALTIES}; got {penalty!r}")
+        penalty = _checks.choice("penalty", penalty, PENALTIES)
         seed = _checks.integer("seed", seed)
         noise = torch.randn(2, d, generator=torch.Generator().manual_seed(seed))
         self.weight = nn.Parameter(0.3 * torch.eye(2, d) + 0.05 * noise)
@@ -656,10 +633,10 @@ class RegularisedEBM(nn.Module):
     def energy(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         r"""The energies :math:`E(\bm{y}_i, \bm{z}_i)` of ``n`` pairs: ``y`` ``(n, 2)``,
         ``z`` ``(n, d)``, result ``(n,)``."""
-        y = _check_points("y", y, like=self.weight)
-        if not isinstance(z, torch.Tensor) or tuple(z.shape) != (len(y), self.weight.shape[1]):
-            raise ValueError(f"z must have shape ({len(y)}, {self.weight.shape[1]}); got {_describe(z)}")
-        _checks.alike(**{"z": z, "the model's parameters": self.weight})
+        y = _checks.rows("y", y, 2, self.weight, row="point", empty=True)
+        z = _checks.rows("z", z, self.weight.shape[1], self.weight, row="latent", empty=True)
+        if len(z) != len(y):
+            raise ValueError(f"z must have one row per row of y, ({len(y)}, {self.weight.shape[1]}); got {_describe(z)}")
         residual = y - z @ self.weight.T - self.bias
         return residual.square().sum(dim=-1) + self.lam * self.penalty_of(z)
 
@@ -690,7 +667,7 @@ class RegularisedEBM(nn.Module):
             If ``y`` has the wrong shape or device, or ``steps`` is negative.
         """
         steps = _checks.integer("steps", steps, minimum=0)
-        y = _check_points("y", y, like=self.weight)
+        y = _checks.rows("y", y, 2, self.weight, row="point", empty=True)
         with torch.no_grad():
             w = self.weight.detach()
             eta = 0.5 / (torch.linalg.matrix_norm(w, ord=2).item() ** 2 + self.lam)
@@ -776,9 +753,8 @@ def fit_regularised(
     >>> losses[-1] < 0.1 * losses[0]
     True
     """
-    if not isinstance(model, RegularisedEBM):
-        raise TypeError(f"model must be a RegularisedEBM; got {_describe(model)}")
-    y = _check_points("y", y, like=model.weight, nonempty=True)
+    _checks.instance("model", model, RegularisedEBM)
+    y = _checks.rows("y", y, 2, model.weight, row="point")
     steps = _checks.integer("steps", steps, minimum=0)
     lr = _checks.real("lr", lr, positive=True)
     infer_steps = _checks.integer("infer_steps", infer_steps, minimum=0)

@@ -50,10 +50,20 @@ from gradland.layers import mlp
 __all__ = ["EllipseDecoder", "HornDecoder", "LatentEBM", "free_energy", "softmin_weights"]
 
 
-def _check_angles(name: str, z: object) -> torch.Tensor:
-    if not isinstance(z, torch.Tensor) or not z.is_floating_point():
-        raise TypeError(f"{name} must be a floating torch.Tensor of angles; got {_describe(z)}")
-    return z
+def _check_grid(y: object, z_grid: object, x: object) -> None:
+    """The arguments of a search over a grid of latent values: targets ``y`` of shape
+    ``(n, 2)``, the grid ``z_grid``, floating, ``(K,)`` with ``K >= 1``, and ``x``,
+    None or an input per target. Metadata only."""
+    _checks.tensor("y", y, ndim=2, shape="(n, 2)")
+    if y.shape[1] != 2:
+        raise ValueError(f"y must have shape (n, 2); got {_describe(y)}")
+    _checks.tensor("z_grid", z_grid, floating=True, ndim=1, shape="(K,) with K >= 1")
+    if len(z_grid) == 0:
+        raise ValueError(f"z_grid must have shape (K,) with K >= 1; got {_describe(z_grid)}")
+    if x is not None:
+        _checks.tensor("x", x, floating=True, shape=f"({len(y)},)")
+        if tuple(x.shape) != (len(y),):
+            raise ValueError(f"x must have shape ({len(y)},), one input per target; got {_describe(x)}")
 
 
 def _circle(z: torch.Tensor) -> torch.Tensor:
@@ -129,8 +139,7 @@ class EllipseDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Decode angles ``z`` of any shape into points of shape ``z.shape + (2,)``."""
-        z = _check_angles("z", z)
-        _checks.alike(z=z, weight=self.weight)
+        z = _checks.like("z", _checks.tensor("z", z, floating=True), self.weight, "the decoder")
         return _circle(z) @ self.weight.T + self.bias
 
 
@@ -156,8 +165,8 @@ class HornDecoder(nn.Module):
         If ``hidden`` is below 1; and, when called, if ``x`` and ``z`` do
         not broadcast together or are not on the parameters' device.
     TypeError
-        If ``hidden`` or ``seed`` is not an int; and, when called, if ``x`` or ``z`` is not a
-        floating tensor of the parameters' dtype.
+        If ``hidden`` or ``seed`` is not an int; and, when called, if ``x``
+        or ``z`` is not a floating tensor of the parameters' dtype.
 
     Examples
     --------
@@ -176,10 +185,8 @@ class HornDecoder(nn.Module):
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Decode inputs ``x`` and angles ``z`` (broadcast together) into points
         ``(..., 2)``."""
-        x = _check_angles("x", x)
-        z = _check_angles("z", z)
         for name, value in (("x", x), ("z", z)):
-            _checks.alike(**{name: value, "the decoder's weights": self.net[0].weight})
+            _checks.like(name, _checks.tensor(name, value, floating=True), self.net[0].weight, "the decoder")
         try:
             x, z = torch.broadcast_tensors(x, z)
         except RuntimeError:
@@ -223,8 +230,7 @@ class LatentEBM(nn.Module):
 
     def __init__(self, decoder: Callable[..., torch.Tensor]):
         super().__init__()
-        if not callable(decoder):
-            raise TypeError(f"decoder must be callable; got {type(decoder).__name__}")
+        _checks.function("decoder", decoder, "callable, a module or a function")
         self.decoder = decoder
 
     def decode(self, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
@@ -249,11 +255,10 @@ class LatentEBM(nn.Module):
         torch.Tensor
             The squared distances, shape ``broadcast(y.shape[:-1], z.shape)``.
         """
-        if not isinstance(y, torch.Tensor) or y.ndim == 0 or y.shape[-1] != 2:
-            raise ValueError(
-                f"y must be a tensor of points of shape (..., 2); got {_describe(y)}"
-            )
-        z = _check_angles("z", z)
+        _checks.tensor("y", y, shape="(..., 2)")
+        if y.ndim == 0 or y.shape[-1] != 2:
+            raise ValueError(f"y must have shape (..., 2), points; got {_describe(y)}")
+        z = _checks.tensor("z", z, floating=True)
         if y.device != z.device:
             raise ValueError(
                 f"y and z must be on the same device; got {y.device} and {z.device}"
@@ -268,16 +273,12 @@ class LatentEBM(nn.Module):
         y : torch.Tensor
             Targets, shape ``(n, 2)``.
         z_grid : torch.Tensor
-            The latent values, shape ``(K,)``.
+            The latent values, a floating tensor of shape ``(K,)``,
+            :math:`K \ge 1`.
         x : torch.Tensor, optional
-            Inputs of a conditional model, shape ``(n,)``.
+            Inputs of a conditional model, a floating tensor of shape ``(n,)``.
         """
-        if not isinstance(y, torch.Tensor) or y.ndim != 2 or y.shape[1] != 2:
-            raise ValueError(f"y must have shape (n, 2); got {_describe(y)}")
-        if not isinstance(z_grid, torch.Tensor) or z_grid.ndim != 1:
-            raise ValueError(f"z_grid must have shape (K,); got {_describe(z_grid)}")
-        if x is not None and (not isinstance(x, torch.Tensor) or tuple(x.shape) != (y.shape[0],)):
-            raise ValueError(f"x must have shape ({y.shape[0]},), one input per target; got {_describe(x)}")
+        _check_grid(y, z_grid, x)
         return self.energy(y[:, None, :], z_grid[None, :], None if x is None else x[:, None])
 
     def free_energy(
@@ -333,21 +334,20 @@ class LatentEBM(nn.Module):
         Raises
         ------
         ValueError
-            If ``y`` or ``z0`` has the wrong shape, they differ in dtype, ``lr``
-            is not positive and finite, or ``steps`` is negative.
+            If ``y`` or ``z0`` has the wrong shape, they are on different
+            devices, ``lr`` is not positive and finite, or ``steps`` is
+            negative.
         TypeError
-            If ``z0`` is not a floating tensor, ``lr`` not a real number or
-            ``steps`` not an int.
+            If ``y`` is not a tensor, ``z0`` not a floating tensor of the dtype
+            of ``y``, ``lr`` not a real number or ``steps`` not an int.
         """
-        if not isinstance(y, torch.Tensor) or y.ndim != 2 or y.shape[1] != 2:
+        _checks.tensor("y", y, ndim=2, shape="(n, 2)")
+        if y.shape[1] != 2:
             raise ValueError(f"y must have shape (n, 2); got {_describe(y)}")
-        if not isinstance(z0, torch.Tensor) or tuple(z0.shape) != (len(y),):
+        _checks.tensor("z0", z0, floating=True, shape=f"({len(y)},), one start per target")
+        if tuple(z0.shape) != (len(y),):
             raise ValueError(f"z0 must have shape ({len(y)},), one start per target; got {_describe(z0)}")
-        z0 = _check_angles("z0", z0)
-        if z0.dtype != y.dtype:
-            raise ValueError(
-                f"z0 must have the dtype of y ({y.dtype}), so that no precision is silently lost; got {z0.dtype}"
-            )
+        _checks.alike(y=y, z0=z0)  # no precision silently lost
         lr = _checks.real("lr", lr, positive=True)
         steps = _checks.integer("steps", steps, minimum=0)
         z = z0.detach().clone().requires_grad_(True)
@@ -397,14 +397,16 @@ class LatentEBM(nn.Module):
         Raises
         ------
         ValueError
-            If ``y0`` is not a floating tensor of shape ``(n, 2)``, ``lr`` is not
-            positive and finite, ``steps`` is negative, or (at the first step)
-            ``z_grid``, ``beta`` or ``x`` is invalid.
+            If ``y0`` is not of shape ``(n, 2)``, ``lr`` is not positive and
+            finite, ``steps`` is negative, or (at the first step) ``z_grid``,
+            ``beta`` or ``x`` is invalid.
         TypeError
-            If ``lr`` is not a real number or ``steps`` not an int.
+            If ``y0`` is not a floating tensor, ``lr`` not a real number or
+            ``steps`` not an int.
         """
-        if not isinstance(y0, torch.Tensor) or not y0.is_floating_point() or y0.ndim != 2 or y0.shape[1] != 2:
-            raise ValueError(f"y0 must be a floating tensor of shape (n, 2); got {_describe(y0)}")
+        _checks.tensor("y0", y0, floating=True, ndim=2, shape="(n, 2)")
+        if y0.shape[1] != 2:
+            raise ValueError(f"y0 must have shape (n, 2); got {_describe(y0)}")
         lr = _checks.real("lr", lr, positive=True)
         steps = _checks.integer("steps", steps, minimum=0)
         y = y0.detach().clone().requires_grad_(True)
@@ -420,29 +422,6 @@ class LatentEBM(nn.Module):
 # ---------------------------------------------------------------------------
 # The free energy (Chapter 8).
 # ---------------------------------------------------------------------------
-
-
-def _check_energies(energies: object) -> torch.Tensor:
-    if not isinstance(energies, torch.Tensor):
-        raise TypeError(f"energies must be a torch.Tensor; got {type(energies).__name__}")
-    if not energies.is_floating_point():
-        raise TypeError(f"energies must have a floating dtype; got {energies.dtype}")
-    if energies.ndim == 0:
-        raise ValueError("energies must have at least one dimension (the K latent values)")
-    return energies
-
-
-def _check_beta(beta: object) -> float:
-    if isinstance(beta, torch.Tensor):
-        if beta.numel() != 1:
-            raise ValueError(f"beta must be a single number; got a tensor of shape {tuple(beta.shape)}")
-        beta = beta.item()
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)):
-        raise TypeError(f"beta must be a real number; got {type(beta).__name__}")
-    beta = float(beta)
-    if math.isnan(beta) or beta <= 0:
-        raise ValueError(f"beta must be a positive inverse temperature (math.inf allowed); got {beta!r}")
-    return beta
 
 
 def free_energy(energies: torch.Tensor, beta: float, dim: int = -1) -> torch.Tensor:
@@ -517,8 +496,8 @@ def free_energy(energies: torch.Tensor, beta: float, dim: int = -1) -> torch.Ten
     >>> free_energy(torch.tensor([1.0, -math.inf]), 1.0)  # a certain latent
     tensor(-inf)
     """
-    energies = _check_energies(energies)
-    beta = _check_beta(beta)
+    energies = _checks.tensor("energies", energies, floating=True, min_ndim=1)
+    beta = _checks.inverse_temperature("beta", beta)
     lowest = energies.amin(dim=dim, keepdim=True)
     if beta > torch.finfo(energies.dtype).max:  # math.inf, or as good as
         return lowest.squeeze(dim)
@@ -582,8 +561,8 @@ def softmin_weights(energies: torch.Tensor, beta: float, dim: int = -1) -> torch
     >>> softmin_weights(torch.tensor([1.0, 2.0, 1.0]), 1e-8)
     tensor([0.3333, 0.3333, 0.3333])
     """
-    energies = _check_energies(energies)
-    beta = _check_beta(beta)
+    energies = _checks.tensor("energies", energies, floating=True, min_ndim=1)
+    beta = _checks.inverse_temperature("beta", beta)
     lowest = energies.amin(dim=dim, keepdim=True)
     at_min = (energies == lowest).to(energies.dtype)
     cold = at_min / at_min.sum(dim=dim, keepdim=True)  # the weights at beta = inf
