@@ -241,7 +241,7 @@ def test_constructor_checks():
         ElmanRNN(True, 2)
     with pytest.raises(ValueError, match=r"nonlinearity must be one of \('tanh', 'relu'\); got 'sigmoid'"):
         ElmanRNN(2, 3, nonlinearity="sigmoid")
-    with pytest.raises(TypeError, match="dtype must be a floating torch.dtype or None; got torch.int64"):
+    with pytest.raises(TypeError, match="dtype must be a floating-point torch.dtype or None; got torch.int64"):
         ElmanRNN(2, 3, dtype=torch.int64)
     with pytest.raises(ValueError, match="device must name a device"):
         ElmanRNN(2, 3, device="nonsense")
@@ -257,17 +257,17 @@ def test_forward_checks():
     rnn = ElmanRNN(2, 3)
     with pytest.raises(TypeError, match="x must be a torch.Tensor of shape"):
         rnn([[1.0, 2.0]])
-    with pytest.raises(ValueError, match=r"x must have shape \(B, T, 2\) or \(T, 2\).*got a tensor of shape \(4, 5, 3\)"):
+    with pytest.raises(ValueError, match=r"x must have shape \(B, T, 2\) or \(T, 2\).*got shape \(4, 5, 3\)"):
         rnn(torch.zeros(4, 5, 3))
     with pytest.raises(ValueError, match="T >= 1"):
         rnn(torch.zeros(4, 0, 2))
-    with pytest.raises(TypeError, match="x must have a floating dtype"):
+    with pytest.raises(TypeError, match="x must have a floating-point dtype"):
         rnn(torch.zeros(4, 5, 2, dtype=torch.int64))
     with pytest.raises(TypeError, match="x must have the network's dtype torch.float32"):
         rnn(torch.zeros(4, 5, 2, dtype=DT))
     with pytest.raises(ValueError, match="x must be on the network's device cpu"):
         rnn(torch.zeros(4, 5, 2, device="meta"))
-    with pytest.raises(ValueError, match=r"h0 must have shape \(4, 3\) for this x; got a tensor of shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"h0 must have shape \(4, 3\) for this x; got shape \(3,\)"):
         rnn(torch.zeros(4, 5, 2), torch.zeros(3))
     with pytest.raises(TypeError, match="h0 must have the network's dtype"):
         rnn(torch.zeros(4, 5, 2), torch.zeros(4, 3, dtype=DT))
@@ -280,10 +280,10 @@ def test_forward_checks():
     [
         (torch.zeros(4, 2), torch.zeros(3, 3), ValueError, "x_t and h_prev must have the same leading"),
         (torch.zeros(1, 2), torch.zeros(3), ValueError, "x_t and h_prev must have the same leading"),
-        (torch.tensor(1.0), torch.zeros(3), ValueError, r"x_t must have shape \(..., 2\); got a tensor of shape \(\)"),
+        (torch.tensor(1.0), torch.zeros(3), ValueError, r"x_t must have shape \(..., 2\); got shape \(\)"),
         (torch.zeros(3), torch.zeros(3), ValueError, r"x_t must have shape \(..., 2\)"),
         (torch.zeros(0), torch.zeros(3), ValueError, r"x_t must have shape \(..., 2\)"),
-        (torch.zeros(2, dtype=torch.int64), torch.zeros(3), TypeError, "x_t must have a floating dtype"),
+        (torch.zeros(2, dtype=torch.int64), torch.zeros(3), TypeError, "x_t must have a floating-point dtype"),
         (torch.zeros(2, dtype=DT), torch.zeros(3), TypeError, "x_t must have the network's dtype"),
         ([0.0, 0.0], torch.zeros(3), TypeError, "x_t must be a torch.Tensor"),
         (torch.zeros(2, device="meta"), torch.zeros(3), ValueError, "x_t must be on the network's device"),
@@ -304,7 +304,7 @@ def test_function_checks():
         bptt(torch.nn.RNN(2, 3), torch.zeros(5, 2), torch.zeros(5, 3))
     with pytest.raises(ValueError, match=r"grad_states must have shape \(5, 3\), the shape of the states"):
         bptt(rnn, torch.zeros(5, 2), torch.zeros(5, 2))
-    with pytest.raises(TypeError, match="grad_states must have a floating dtype"):
+    with pytest.raises(TypeError, match="grad_states must have a floating-point dtype"):
         bptt(rnn, torch.zeros(5, 2), torch.zeros(5, 3, dtype=torch.complex64))
     with pytest.raises(ValueError, match="grad_states must be on the network's device"):
         bptt(rnn, torch.zeros(5, 2), torch.zeros(5, 3, device="meta"))
@@ -314,7 +314,7 @@ def test_function_checks():
         delayed_recall(2, 5, 5)
     with pytest.raises(ValueError, match="symbols must be at least 2; got 1"):
         delayed_recall(2, 5, 1, symbols=1)
-    with pytest.raises(TypeError, match="dtype must be a floating torch.dtype or None; got 'float32'"):
+    with pytest.raises(TypeError, match="dtype must be a floating-point torch.dtype or None; got 'float32'"):
         delayed_recall(2, 5, 1, dtype="float32")
     with pytest.raises(TypeError, match="generator must be a torch.Generator or None; got int"):
         delayed_recall(2, 5, 1, generator=0)
@@ -335,7 +335,7 @@ def test_function_checks():
         ({"seed": None}, TypeError, "seed must be an int; got NoneType"),
         ({"device": "nonsense"}, ValueError, "device must name a device"),
         ({"device": "meta"}, ValueError, "device must hold values to train on; got 'meta'"),
-        ({"checkpoints": 4}, TypeError, "checkpoints must be a tuple of step numbers; got int"),
+        ({"checkpoints": 4}, TypeError, "checkpoints must be a sequence of ints; got int"),
         ({"batch_size": 0}, ValueError, "batch_size must be at least 1"),
         ({"test_size": 2.0}, TypeError, "test_size must be an int"),
         ({"symbols": 0}, ValueError, "symbols must be at least 2; got 0"),
@@ -441,9 +441,17 @@ def test_train_recall_measures_the_accuracy_at_the_checkpoints():
     assert result.checkpoints[12] == result.accuracy
 
 
-@pytest.mark.parametrize("bad", [(0,), (13,), (2.0,), (True,)])
-def test_train_recall_rejects_checkpoints_outside_the_run(bad):
-    with pytest.raises(ValueError, match="checkpoints must be ints between 1 and steps = 12"):
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        ((0,), ValueError, r"checkpoints\[0\] must be at least 1; got 0"),
+        ((4, 13), ValueError, r"checkpoints\[1\] must be at most 12; got 13"),
+        ((2.0,), TypeError, r"checkpoints\[0\] must be an int; got float"),
+        ((True,), TypeError, r"checkpoints\[0\] must be an int; got bool"),
+    ],
+)
+def test_train_recall_rejects_checkpoints_outside_the_run(bad, error, message):
+    with pytest.raises(error, match=message):
         train_recall(1, length=6, d=8, steps=12, checkpoints=bad)
 
 

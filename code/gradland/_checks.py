@@ -225,24 +225,33 @@ def tensor(
     ndim: int | tuple[int, ...] | None = None,
     min_ndim: int = 0,
     floating: bool = False,
+    size: int | None = None,
+    exact: tuple[int, ...] | None = None,
     shape: str = "",
+    reference: torch.Tensor | None = None,
+    owner: str = "the model",
 ) -> torch.Tensor:
     """Fail unless ``value`` is a tensor with an allowed number of dimensions (``ndim``,
-    one or several, or at least ``min_ndim``) and a floating-point dtype if
-    ``floating``; ``shape`` is the shape it must have, in words, for the message.
-    Metadata only."""
+    one or several, or at least ``min_ndim``), a last dimension of ``size``, or the
+    ``exact`` shape, if given, a floating-point dtype if ``floating``, and the dtype
+    and device of ``reference``, a parameter of ``owner`` (see :func:`like`);
+    ``shape`` is the shape it must have, in words, for the message (``exact`` by
+    default). Metadata only."""
+    shape = shape or ("" if exact is None else str(tuple(exact)))
     expected = f" of shape {shape}" if shape else ""
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor{expected}; got {describe(value)}")
     if floating and not value.is_floating_point():
         raise TypeError(f"{name} must have a floating-point dtype; got {value.dtype}")
     allowed = (ndim,) if isinstance(ndim, int) else ndim
-    if (allowed is not None and value.ndim not in allowed) or value.ndim < min_ndim:
+    wrong = (allowed is not None and value.ndim not in allowed) or value.ndim < min_ndim
+    wrong |= size is not None and (value.ndim == 0 or value.shape[-1] != size)
+    if wrong or (exact is not None and tuple(value.shape) != tuple(exact)):
         what = f"have shape {shape}" if shape else f"have {min_ndim} or more dimensions"
         if allowed is not None and not shape:
             what = f"have {' or '.join(map(str, allowed))} dimensions"
         raise ValueError(f"{name} must {what}; got shape {tuple(value.shape)}")
-    return value
+    return value if reference is None else like(name, value, reference, owner)
 
 
 def point(name: str, x: object) -> torch.Tensor:

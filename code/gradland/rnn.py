@@ -65,53 +65,6 @@ __all__ = [
 NONLINEARITIES = ("tanh", "relu")
 
 
-# --------------------------------------------------------------------------
-# Input checks (the shared ones are in gradland._checks)
-# --------------------------------------------------------------------------
-
-
-def _check_input(name: str, value: object, shape: str, weight: torch.Tensor, *, size: int | None = None,
-                 ndims: tuple[int, ...] = (), exact: tuple[int, ...] | None = None) -> torch.Tensor:
-    """``value`` must be a floating tensor with the dtype and device of ``weight``, of
-    the shape ``shape`` says in words: ``exact``, or last dimension ``size`` with a
-    number of dimensions in ``ndims`` (any when empty). Metadata only."""
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape {shape}; got {_describe(value)}")
-    if not value.is_floating_point():
-        raise TypeError(f"{name} must have a floating dtype; got {_describe(value)}")
-    if exact is not None:
-        wrong = tuple(value.shape) != exact
-    else:
-        wrong = value.ndim == 0 or value.shape[-1] != size or bool(ndims and value.ndim not in ndims)
-    if wrong:
-        raise ValueError(f"{name} must have shape {shape}; got {_describe(value)}")
-    if value.dtype != weight.dtype:
-        raise TypeError(f"{name} must have the network's dtype {weight.dtype}; got {_describe(value)}")
-    if value.device != weight.device:
-        raise ValueError(f"{name} must be on the network's device {weight.device}; got {_describe(value)}")
-    return value
-
-
-def _check_dtype(dtype: object) -> torch.dtype | None:
-    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise TypeError(f"dtype must be a floating torch.dtype or None; got {dtype!r}")
-    return dtype
-
-
-def _check_generator(generator: object) -> torch.Generator | None:
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None; got {_describe(generator)}")
-    if generator is not None and generator.device.type != "cpu":
-        raise ValueError(f"generator must draw on the CPU; got one on {generator.device}")
-    return generator
-
-
-def _check_rnn(rnn: object) -> ElmanRNN:
-    if not isinstance(rnn, ElmanRNN):
-        raise TypeError(f"rnn must be a gradland.rnn.ElmanRNN; got {type(rnn).__name__}")
-    return rnn
-
-
 def _activation(nonlinearity: str, u: torch.Tensor) -> torch.Tensor:
     return torch.tanh(u) if nonlinearity == "tanh" else torch.relu(u)
 
@@ -188,11 +141,9 @@ class ElmanRNN(nn.Module):
         super().__init__()
         self.n = _checks.integer("n", n, minimum=1)
         self.d = _checks.integer("d", d, minimum=1)
-        if nonlinearity not in NONLINEARITIES:
-            raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}; got {nonlinearity!r}")
-        self.nonlinearity = nonlinearity
+        self.nonlinearity = _checks.choice("nonlinearity", nonlinearity, NONLINEARITIES)
         device = None if device is None else _checks.device("device", device)
-        kw = {"device": device, "dtype": _check_dtype(dtype)}
+        kw = {"device": device, "dtype": _checks.dtype("dtype", dtype)}
         self.weight = nn.Parameter(torch.empty(d, n + d, **kw))
         self.bias = nn.Parameter(torch.empty(d, **kw)) if bias else None
         bound = 1 / math.sqrt(d)
@@ -244,29 +195,29 @@ class ElmanRNN(nn.Module):
         >>> torch.allclose(rnn.step(x_t, h_prev), two_products)
         True
         """
-        self._check_step(x_t, h_prev)
+        for name, value, size in (("x_t", x_t, self.n), ("h_prev", h_prev, self.d)):
+            _checks.tensor(name, value, floating=True, size=size, shape=f"(..., {size})", reference=self.weight,
+                           owner="the network")
+        if x_t.shape[:-1] != h_prev.shape[:-1]:
+            shapes = f"{tuple(x_t.shape)} and {tuple(h_prev.shape)}"
+            raise ValueError(f"x_t and h_prev must have the same leading (batch) dimensions; got shapes {shapes}")
         v = linalg.stack(x_t, h_prev)  # [x[t]; h[t-1]], shape (..., n + d)
         u = linalg.linear(v, self.weight, self.bias)  # W v + b, one product
         return _activation(self.nonlinearity, u)
 
-    def _check_step(self, x_t: object, h_prev: object) -> None:
-        _check_input("x_t", x_t, f"(..., {self.n})", self.weight, size=self.n)
-        _check_input("h_prev", h_prev, f"(..., {self.d})", self.weight, size=self.d)
-        if x_t.shape[:-1] != h_prev.shape[:-1]:
-            shapes = f"{tuple(x_t.shape)} and {tuple(h_prev.shape)}"
-            raise ValueError(f"x_t and h_prev must have the same leading (batch) dimensions; got shapes {shapes}")
-
     def _check_sequence(self, x: object, h0: object) -> torch.Tensor:
-        """Check ``x`` (B, T, n) or (T, n) and ``h0``; return ``h0``, zeros when
-        None."""
+        """Check a batch of sequences ``x``, (B, T, n) or (T, n) with T >= 1, and its
+        initial state ``h0``; return ``h0``, zeros when None. Metadata only."""
         shape = f"(B, T, {self.n}) or (T, {self.n}) with T >= 1"
-        _check_input("x", x, shape, self.weight, size=self.n, ndims=(2, 3))
+        _checks.tensor("x", x, ndim=(2, 3), floating=True, size=self.n, shape=shape, reference=self.weight,
+                       owner="the network")
         if x.shape[-2] == 0:
             raise ValueError(f"x must have shape {shape}; got {_describe(x)}")
         state_shape = (*x.shape[:-2], self.d)
         if h0 is None:
             return torch.zeros(state_shape, dtype=x.dtype, device=x.device)
-        return _check_input("h0", h0, f"{state_shape} for this x", self.weight, exact=state_shape)
+        return _checks.tensor("h0", h0, floating=True, exact=state_shape, shape=f"{state_shape} for this x",
+                              reference=self.weight, owner="the network")
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         r"""Run the network over whole sequences: the unrolled loop over
@@ -444,10 +395,11 @@ def bptt(
     >>> torch.allclose(grad_w, rnn.weight.grad), torch.allclose(grad_b, rnn.bias.grad)
     (True, True)
     """
-    rnn = _check_rnn(rnn)
+    rnn = _checks.instance("rnn", rnn, ElmanRNN)
     h0 = rnn._check_sequence(x, h0)
     state_shape = (*x.shape[:-1], rnn.d)
-    _check_input("grad_states", grad_states, f"{state_shape}, the shape of the states", rnn.weight, exact=state_shape)
+    _checks.tensor("grad_states", grad_states, floating=True, exact=state_shape,
+                   shape=f"{state_shape}, the shape of the states", reference=rnn.weight, owner="the network")
     with torch.no_grad():
         # Forward sweep: keep every stacked input v[t] = [x[t]; h[t-1]] and f'(u[t]).
         inputs, slopes, h = [], [], h0
@@ -520,7 +472,7 @@ def state_jacobians(rnn: ElmanRNN, x: torch.Tensor, h0: torch.Tensor | None = No
     >>> torch.allclose(J[0], torch.func.jacrev(last_from_h0)(h0))
     True
     """
-    rnn = _check_rnn(rnn)
+    rnn = _checks.instance("rnn", rnn, ElmanRNN)
     if isinstance(x, torch.Tensor) and x.ndim != 2:
         raise ValueError(f"x must be one sequence, shape (T, {rnn.n}); got {_describe(x)}")
     h = rnn._check_sequence(x, h0)
@@ -613,8 +565,8 @@ def delayed_recall(
     delay = _checks.integer("delay", delay, minimum=0)
     if not delay < length:
         raise ValueError(f"delay must be an int with 0 <= delay < length = {length}; got {delay!r}")
-    generator, device = _check_generator(generator), _checks.device("device", device)
-    dtype = _check_dtype(dtype) or torch.get_default_dtype()
+    generator, device = _checks.generator("generator", generator), _checks.device("device", device)
+    dtype = _checks.dtype("dtype", dtype) or torch.get_default_dtype()
     s = torch.randint(symbols, (batch, length), generator=generator)
     target = torch.full_like(s, -100)
     target[:, delay:] = s[:, : length - delay]
@@ -757,10 +709,7 @@ def train_recall(
     test_size = _checks.integer("test_size", test_size, minimum=1)
     symbols = _checks.integer("symbols", symbols, minimum=2)
     lr, seed = _checks.real("lr", lr, positive=True), _checks.integer("seed", seed)
-    if not isinstance(checkpoints, (tuple, list)):
-        raise TypeError(f"checkpoints must be a tuple of step numbers; got {_describe(checkpoints)}")
-    if not all(isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= steps for c in checkpoints):
-        raise ValueError(f"checkpoints must be ints between 1 and steps = {steps}; got {checkpoints!r}")
+    checkpoints = _checks.integers("checkpoints", checkpoints, minimum=1, maximum=steps)
     device = _checks.device("device", device)
     if device.type == "meta":
         raise ValueError("device must hold values to train on; got 'meta'")
