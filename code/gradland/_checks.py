@@ -16,7 +16,7 @@ result that looks fine and is not. The checks follow three rules:
 
 The helpers return the checked value, converted where that is harmless (an
 integer of NumPy's as a Python ``int``, a real number as a ``float``). They
-come in three groups: numbers and options (:func:`integer`, :func:`integers`,
+come in three groups: numbers and options (:func:`integer`, :func:`sizes`, :func:`integers`,
 :func:`real`, :func:`inverse_temperature`, :func:`betas`, :func:`choice`),
 objects (:func:`function`, :func:`instance`, :func:`module`, :func:`generator`,
 :func:`dtype`, :func:`device`, :func:`keys`) and tensors (:func:`tensor`,
@@ -59,6 +59,12 @@ def integer(name: str, value: object, *, minimum: int | None = None, maximum: in
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be at most {maximum}; got {value}")
     return int(value)
+
+
+def sizes(**values: object) -> list[int]:
+    """Fail unless every value, given by name, is a size: an integer of at least 1
+    (see :func:`integer`); return them as ints, in order."""
+    return [integer(name, value, minimum=1) for name, value in values.items()]
 
 
 def integers(

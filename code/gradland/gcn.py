@@ -69,29 +69,6 @@ __all__ = ["normalised_adjacency", "propagate", "attention_propagate", "GCNLayer
 # --------------------------------------------------------------------------
 
 
-def _check_sizes(dtype: object, **sizes: object) -> None:
-    """Fail unless each size is an int of at least 1, and dtype floating or None."""
-    for name, value in sizes.items():
-        _checks.integer(name, value, minimum=1)
-    if not (dtype is None or (isinstance(dtype, torch.dtype) and dtype.is_floating_point)):
-        raise TypeError(f"dtype must be a floating-point torch.dtype or None; got {dtype!r}")
-
-
-def _check_features(name: str, x: object, linear: nn.Linear | None = None, rows: int | None = None) -> torch.Tensor:
-    """A floating ``(T, d)`` tensor with ``T >= 1`` (or ``rows``) rows; with ``linear``,
-    ``d`` is its input size, and the dtype and device those of its weight."""
-    per = "one node per row" if rows is None else "one edge per row"
-    _checks.tensor(name, x, floating=True, shape=f"(T, d), {per}")
-    width = None if linear is None else linear.in_features
-    if x.ndim != 2 or (x.shape[0] == 0 if rows is None else x.shape[0] != rows) \
-            or (width is not None and x.shape[1] != width):
-        wanted = f"(T, {width or 'd'}) with T >= 1" if rows is None else f"({rows}, {width or 'd'})"
-        raise ValueError(f"{name} must have shape {wanted}, {per}; got {_describe(x)}")
-    if linear is not None:
-        _checks.alike(**{name: x, "the parameters": linear.weight})
-    return x
-
-
 def _check_edge_index(edge_index: object, num_nodes: int, device: torch.device | None = None, *,
                       name: str = "edge_index", checked: bool = False, keep_loops: bool = False) -> torch.Tensor:
     """Check an int64 ``(2, n_e)`` edge index; unless ``checked``, its node numbers too,
@@ -116,21 +93,11 @@ def _check_edge_index(edge_index: object, num_nodes: int, device: torch.device |
 
 def _check_graph(x: object, edge_index: object, linear: nn.Linear | None = None, *, name: str = "x",
                  checked: bool = False, keep_loops: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Node features ``x`` and an edge index on their device."""
-    x = _check_features(name, x, linear)
+    """Node features ``x``, ``(T, d)`` with ``T >= 1`` (``d`` and the dtype and
+    device those of ``linear``, if given), and an edge index on their device."""
+    width, weight = (None, None) if linear is None else (linear.in_features, linear.weight)
+    x = _checks.rows(name, x, width, weight, row="node")
     return x, _check_edge_index(edge_index, x.shape[0], x.device, checked=checked, keep_loops=keep_loops)
-
-
-def _check_gated(layer: GatedGCNLayer, h: object, edge_index: object, h_edge: object,
-                 checked: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """The inputs of a :class:`GatedGCNLayer`: ``h_edge`` if, and only if, ``w_e``."""
-    h, edge_index = _check_graph(h, edge_index, layer.w_s, name="h", checked=checked, keep_loops=True)
-    if (h_edge is None) != (layer.w_e is None):
-        wanted = "edge features h_edge of shape (n_e, d)" if layer.w_e is not None else "no edge features (h_edge=None)"
-        raise ValueError(f"this layer was built with edge_features={layer.w_e is not None}: pass {wanted}")
-    if h_edge is not None:
-        _check_features("h_edge", h_edge, layer.w_e, rows=edge_index.shape[1])
-    return h, edge_index
 
 
 def _check_per_node(name: str, value: object, n: int, device: torch.device, of: str, *, mask: bool = False) -> None:
@@ -197,7 +164,7 @@ def normalised_adjacency(graph: torch.Tensor, num_nodes: int | None = None, *, s
     >>> normalised_adjacency(edge_index, 3, sparse=True)._nnz()   # 4 edges and 3 loops
     7
     """
-    _check_sizes(dtype)
+    _checks.dtype("dtype", dtype)
     if isinstance(graph, torch.Tensor) and graph.is_floating_point():
         if graph.ndim != 2 or graph.shape[0] != graph.shape[1]:
             raise ValueError(f"graph, floating so a dense adjacency, must be square (T, T); got {_describe(graph)}")
@@ -305,8 +272,7 @@ def attention_propagate(x: torch.Tensor, edge_index: torch.Tensor, *, normalisat
     True
     """
     x, edge_index = _check_graph(x, edge_index)
-    if normalisation not in ("symmetric", "mean"):
-        raise ValueError(f"normalisation must be 'symmetric' or 'mean'; got {normalisation!r}")
+    _checks.choice("normalisation", normalisation, ("symmetric", "mean"))
     T = x.shape[0]
     src, dst = edge_index
     mask = torch.eye(T, dtype=torch.bool, device=x.device)  # the self-loops
@@ -369,8 +335,8 @@ class GCNLayer(nn.Module):
     def __init__(self, d_in: int, d_out: int, *, sparse: bool = True, bias: bool = True,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        _check_sizes(dtype, d_in=d_in, d_out=d_out)
-        self.d_in, self.d_out, self.sparse = d_in, d_out, bool(sparse)
+        (self.d_in, self.d_out), self.sparse = _checks.sizes(d_in=d_in, d_out=d_out), bool(sparse)
+        _checks.dtype("dtype", dtype)
         self.lin = nn.Linear(d_in, d_out, bias=False, device=device, dtype=dtype)
         self.bias = nn.Parameter(torch.zeros(d_out, device=device, dtype=dtype)) if bias else None
         nn.init.xavier_uniform_(self.lin.weight)
@@ -461,8 +427,8 @@ class GatedGCNLayer(nn.Module):
     def __init__(self, d: int, *, edge_features: bool = False, normalise: bool = True, residual: bool = True,
                  eps: float = 1e-6, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        _check_sizes(dtype, d=d)
-        self.d, self.normalise, self.residual = d, bool(normalise), bool(residual)
+        (self.d,), self.normalise, self.residual = _checks.sizes(d=d), bool(normalise), bool(residual)
+        _checks.dtype("dtype", dtype)
         self.eps = _checks.real("eps", eps, minimum=0.0)
         kw = {"device": device, "dtype": dtype}
         self.w_s = nn.Linear(d, d, **kw)  # the node itself
@@ -472,6 +438,14 @@ class GatedGCNLayer(nn.Module):
         self.w_e = nn.Linear(d, d, bias=False, **kw) if edge_features else None
 
     def _edge_scores(self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None) -> torch.Tensor:
+        """The scores of the edges, before the gates' sigmoid; ``h_edge`` is checked
+        here, where it is used: given if, and only if, the layer has ``w_e``."""
+        if (h_edge is None) != (self.w_e is None):
+            wanted = "edge features h_edge of shape (n_e, d)" if self.w_e is not None else "no edge features (h_edge=None)"
+            raise ValueError(f"this layer was built with edge_features={self.w_e is not None}: pass {wanted}")
+        if h_edge is not None:
+            _checks.tensor("h_edge", h_edge, floating=True, exact=(edge_index.shape[1], self.d),
+                           shape=f"({edge_index.shape[1]}, {self.d}), one edge per row", reference=self.w_e.weight)
         src, dst = edge_index
         e_hat = self.w_q(h).index_select(0, dst) + self.w_k(h).index_select(0, src)  # receiver i and sender j of each edge
         return e_hat if h_edge is None else e_hat + self.w_e(h_edge)
@@ -482,7 +456,7 @@ class GatedGCNLayer(nn.Module):
 
     def gates(self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None) -> torch.Tensor:
         r"""The gates :math:`\bm{\zeta}_{ij}`, shape ``(n_e, d)``, one row per edge."""
-        h, edge_index = _check_gated(self, h, edge_index, h_edge, checked=False)
+        h, edge_index = _check_graph(h, edge_index, self.w_s, name="h", keep_loops=True)
         gate = torch.sigmoid(self._edge_scores(h, edge_index, h_edge))
         return self._normalise(gate, edge_index[1], h.shape[0]) if self.normalise else gate
 
@@ -490,7 +464,7 @@ class GatedGCNLayer(nn.Module):
                  checked: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         r"""The layer before its activation and residual:
         :math:`(\hat{\bm{h}}, \hat{\bm{e}})`; ``checked`` as in :func:`propagate`."""
-        h, edge_index = _check_gated(self, h, edge_index, h_edge, checked)
+        h, edge_index = _check_graph(h, edge_index, self.w_s, name="h", checked=checked, keep_loops=True)
         src, dst = edge_index
         # a k = 1 convolution over the edges
         e_hat = self._edge_scores(h, edge_index, h_edge)
@@ -552,7 +526,8 @@ class GCN(nn.Module):
                  sparse: bool = True, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        _check_sizes(dtype, d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
+        _checks.sizes(d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
+        _checks.dtype("dtype", dtype)
         self.dropout = _checks.real("dropout", dropout, minimum=0.0, below=1.0)
         sizes = [d_in] + [d_hidden] * (layers - 1) + [d_out]
         self.layers = nn.ModuleList(GCNLayer(a, b, sparse=sparse, device=device, dtype=dtype)
@@ -592,7 +567,8 @@ class GatedGCN(nn.Module):
                  edge_features: bool = True, normalise: bool = True, device: torch.device | str | None = None,
                  dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        _check_sizes(dtype, d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
+        _checks.sizes(d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
+        _checks.dtype("dtype", dtype)
         self.dropout = _checks.real("dropout", dropout, minimum=0.0, below=1.0)
         kw = {"device": device, "dtype": dtype}
         self.embed = nn.Linear(d_in, d_hidden, **kw)
@@ -633,14 +609,15 @@ class MLP(nn.Module):
     def __init__(self, d_in: int, d_hidden: int, d_out: int, *, layers: int = 2, dropout: float = 0.5,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
-        _check_sizes(dtype, d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
+        _checks.sizes(d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
+        _checks.dtype("dtype", dtype)
         self.dropout = _checks.real("dropout", dropout, minimum=0.0, below=1.0)
         sizes = [d_in] + [d_hidden] * (layers - 1) + [d_out]
         self.layers = nn.ModuleList(nn.Linear(a, b, device=device, dtype=dtype) for a, b in zip(sizes, sizes[1:]))
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of shape ``(T, d_out)``; ``edge_index`` is ignored."""
-        x = _check_features("x", x, self.layers[0])
+        x = _checks.rows("x", x, self.layers[0].in_features, self.layers[0].weight, row="node")
         for index, layer in enumerate(self.layers):
             x = layer(F.dropout(x, self.dropout, self.training))
             if index < len(self.layers) - 1:
@@ -756,11 +733,9 @@ def train_node_classifier(model: nn.Module, graph: Graph, train_mask: torch.Tens
     >>> history.train_accuracy[-1]
     1.0
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, called as model(x, edge_index); got {_describe(model)}")
-    if not isinstance(graph, Graph):
-        raise TypeError(f"graph must be a gradland.data.Graph; got {_describe(graph)}")
-    x = _check_features("graph.x", graph.x)
+    _checks.module("model", model, "a torch.nn.Module, called as model(x, edge_index)")
+    _checks.instance("graph", graph, Graph)
+    x = _checks.rows("graph.x", graph.x, row="node")
     n = x.shape[0]
     _check_per_node("graph.labels", graph.labels, n, x.device, "graph.x")
     _check_per_node("train_mask", train_mask, n, x.device, "graph.x", mask=True)
