@@ -394,7 +394,7 @@ def test_solvers_reject_bad_options(solve) -> None:
 def test_solvers_reject_bad_inputs(solve) -> None:
     with pytest.raises(TypeError, match="g must be a function of z; got int"):
         solve(3, torch.zeros(3))
-    with pytest.raises(TypeError, match=r"z0 must be a torch.Tensor of shape \(\.\.\., d\); got list"):
+    with pytest.raises(TypeError, match=r"z0 must be a torch.Tensor of shape \(\.\.\., d\), at least one dimension; got list"):
         solve(torch.cos, [0.0, 0.0])
     with pytest.raises(TypeError, match="z0 must have a floating-point dtype; got torch.int64"):
         solve(torch.cos, torch.zeros(3, dtype=torch.int64))
@@ -402,7 +402,7 @@ def test_solvers_reject_bad_inputs(solve) -> None:
         solve(torch.cos, torch.tensor(0.0))
     with pytest.raises(ValueError, match=r"g must return a tensor of shape \(2, 3\), the shape of z; got shape \(2, 4\)"):
         solve(lambda z: torch.zeros(2, 4), torch.zeros(2, 3))
-    with pytest.raises(ValueError, match=r"g must return a tensor of shape \(3,\), the shape of z; got list"):
+    with pytest.raises(TypeError, match=r"g must return a tensor of shape \(3,\), the shape of z; got list"):
         solve(lambda z: [0.0] * 3, torch.zeros(3))
 
 
@@ -423,7 +423,7 @@ def test_fixed_point_layer_rejects_bad_construction() -> None:
         FixedPoint(lambda z, x: z, 3)
     with pytest.raises(ValueError, match="z_size must be at least 1; got 0"):
         FixedPoint(cell(), 0)
-    with pytest.raises(ValueError, match=r"solver must be one of \['anderson', 'iteration'\]; got 'newton'"):
+    with pytest.raises(ValueError, match=r"solver must be one of \('anderson', 'iteration'\); got 'newton'"):
         FixedPoint(cell(), 5, solver="newton")
     with pytest.raises(ValueError, match=r"the iteration solver takes the options \[\]; got \['memory'\]"):
         FixedPoint(cell(), 5, solver="iteration", memory=3)
@@ -468,15 +468,17 @@ def test_fixed_point_layer_rejects_bad_inputs() -> None:
     layer = FixedPoint(cell(), 5)
     with pytest.raises(TypeError, match=r"x must be a torch.Tensor of shape \(\.\.\., n\); got list"):
         layer([1.0, 2.0])
-    with pytest.raises(ValueError, match=r"x must be a floating-point tensor of shape \(\.\.\., n\); "
-                       r"got torch.int64 of shape \(2, 4\)"):
+    with pytest.raises(TypeError, match="x must have a floating-point dtype; got torch.int64"):
         layer(torch.ones(2, 4, dtype=torch.int64))
-    with pytest.raises(TypeError, match="x must have the dtype of the parameters of f, torch.float64; got torch.float32"):
+    with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., n\); got shape \(\)"):
+        layer(torch.tensor(1.0, dtype=DT))
+    with pytest.raises(TypeError, match="x must have f's dtype torch.float64; got .*float32"):
         layer(torch.ones(2, 4))
+    with pytest.raises(ValueError, match="x must be on f's device cpu; got .*on meta"):
+        layer(torch.ones(2, 4, dtype=DT, device="meta"))
     with pytest.raises(ValueError, match=r"z0 must have shape \(2, 5\) = \(\*x.shape\[:-1\], z_size\); got shape \(2, 4\)"):
         layer(torch.ones(2, 4, dtype=DT), torch.zeros(2, 4, dtype=DT))
-    with pytest.raises(TypeError, match=r"z0 must have the dtype and device of x, torch.float64 on cpu; "
-                       r"got torch.float64 on meta"):
+    with pytest.raises(ValueError, match="x and z0 must be on the same device; got cpu and meta"):
         layer(torch.ones(2, 4, dtype=DT), torch.zeros(2, 5, dtype=DT, device="meta"))
 
 

@@ -94,28 +94,17 @@ class SolverResult(NamedTuple):
 
 
 # ---------------------------------------------------------------------------
-# Checks and the convergence test, shared by the two solvers.
+# The convergence test, shared by the two solvers, and the check of g's value.
 # ---------------------------------------------------------------------------
-
-
-def _check_options(tol: object, max_iter: object, prefix: str = "") -> None:
-    _checks.real(f"{prefix}tol", tol, positive=True)
-    _checks.integer(f"{prefix}max_iter", max_iter, minimum=1)
-
-
-def _check_start(g: object, z0: object) -> None:
-    _checks.function("g", g, "a function of z")
-    _checks.tensor("z0", z0, floating=True, shape="(..., d)")
-    if z0.ndim == 0:
-        raise ValueError("z0 must have shape (..., d), at least one dimension; got shape ()")
 
 
 def _apply(g: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> torch.Tensor:
     """``g(z)``, checked to be a tensor of the shape of ``z``."""
     gz = g(z)
-    if not isinstance(gz, torch.Tensor) or gz.shape != z.shape:
-        got = f"shape {tuple(gz.shape)}" if isinstance(gz, torch.Tensor) else type(gz).__name__
-        raise ValueError(f"g must return a tensor of shape {tuple(z.shape)}, the shape of z; got {got}")
+    if not isinstance(gz, torch.Tensor):
+        raise TypeError(f"g must return a tensor of shape {tuple(z.shape)}, the shape of z; got {_checks.describe(gz)}")
+    if gz.shape != z.shape:
+        raise ValueError(f"g must return a tensor of shape {tuple(z.shape)}, the shape of z; got shape {tuple(gz.shape)}")
     return gz
 
 
@@ -234,7 +223,8 @@ def fixed_point_iteration(
         If the residual is still above ``tol`` after ``max_iter`` evaluations,
         or stops being finite.
     TypeError
-        If ``g`` is not callable or ``z0`` not a floating-point tensor.
+        If ``g`` is not callable, ``z0`` not a floating-point tensor, or ``g``
+        does not return a tensor.
     ValueError
         If ``tol`` or ``max_iter`` is out of range, ``z0`` has no dimension, or
         ``g`` changes the shape.
@@ -254,8 +244,9 @@ def fixed_point_iteration(
     >>> len(residuals)  # evaluations of cos
     60
     """
-    _check_options(tol, max_iter)
-    _check_start(g, z0)
+    tol, max_iter = _checks.real("tol", tol, positive=True), _checks.integer("max_iter", max_iter, minimum=1)
+    _checks.function("g", g, "a function of z")
+    _checks.tensor("z0", z0, floating=True, min_ndim=1, shape="(..., d), at least one dimension")
     z, residuals = z0, []
     while True:
         gz = _apply(g, z)
@@ -328,7 +319,8 @@ def anderson(
         If the residual is still above ``tol`` after ``max_iter`` evaluations,
         or stops being finite.
     TypeError
-        If ``g`` is not callable or ``z0`` not a floating-point tensor.
+        If ``g`` is not callable, ``z0`` not a floating-point tensor, or ``g``
+        does not return a tensor.
     ValueError
         If an option is out of range, ``z0`` has no dimension, or ``g``
         changes the shape.
@@ -348,8 +340,9 @@ def anderson(
     >>> len(residuals)  # evaluations of cos, against 60 for plain iteration
     14
     """
-    _check_options(tol, max_iter)
-    _check_start(g, z0)
+    tol, max_iter = _checks.real("tol", tol, positive=True), _checks.integer("max_iter", max_iter, minimum=1)
+    _checks.function("g", g, "a function of z")
+    _checks.tensor("z0", z0, floating=True, min_ndim=1, shape="(..., d), at least one dimension")
     memory = _checks.integer("memory", memory, minimum=1)
     omega = _checks.real("omega", omega, positive=True, maximum=1)
     lam = _checks.real("lam", lam, positive=True)
@@ -613,6 +606,15 @@ class FixedPoint(torch.nn.Module):
 
     Raises
     ------
+    TypeError
+        If ``f`` is not a :class:`torch.nn.Module`, or a number is of the wrong
+        type; when called, if ``x`` is not a floating tensor of the dtype of
+        the parameters of ``f``, or ``z0`` not of the dtype of ``x``.
+    ValueError
+        If ``f`` batch-normalises, ``solver`` or a solver option is unknown,
+        or a number is out of range; when called, if ``x`` has no dimension,
+        ``z0`` has the wrong shape, or they and ``f`` are on different
+        devices.
     ConvergenceError
         From the forward pass, or from ``backward()``, when a solve fails.
 
@@ -645,8 +647,7 @@ class FixedPoint(torch.nn.Module):
         **solver_options,
     ) -> None:
         super().__init__()
-        if not isinstance(f, torch.nn.Module):
-            raise TypeError(f"f must be a torch.nn.Module called as f(z, x); got {type(f).__name__}")
+        _checks.module("f", f, "a torch.nn.Module called as f(z, x)")
         z_size = _checks.integer("z_size", z_size, minimum=1)
         if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in f.modules()):
             raise ValueError(
@@ -654,8 +655,7 @@ class FixedPoint(torch.nn.Module):
                 "mixes them: the solve would couple the examples"
             )
         solvers = {"anderson": anderson, "iteration": fixed_point_iteration}
-        if solver not in solvers:
-            raise ValueError(f"solver must be one of {sorted(solvers)}; got {solver!r}")
+        _checks.choice("solver", solver, sorted(solvers))
         known = {"iteration": set(), "anderson": {"memory", "omega", "lam"}}[solver]
         if set(solver_options) - known:
             raise ValueError(
@@ -663,8 +663,10 @@ class FixedPoint(torch.nn.Module):
             )
         backward_tol = tol if backward_tol is None else backward_tol
         backward_max_iter = max_iter if backward_max_iter is None else backward_max_iter
-        _check_options(tol, max_iter)
-        _check_options(backward_tol, backward_max_iter, prefix="backward_")
+        _checks.real("tol", tol, positive=True)
+        _checks.integer("max_iter", max_iter, minimum=1)
+        _checks.real("backward_tol", backward_tol, positive=True)
+        _checks.integer("backward_max_iter", backward_max_iter, minimum=1)
         self.f, self.z_size, self.solver = f, z_size, solver
         self._solver, self._options = solvers[solver], solver_options
         self._limits = {"forward": (tol, max_iter), "backward": (backward_tol, backward_max_iter)}
@@ -704,26 +706,13 @@ class FixedPoint(torch.nn.Module):
     def forward(self, x: torch.Tensor, z0: torch.Tensor | None = None) -> torch.Tensor:
         """Return :math:`\\bm{z}^\\star`, shape ``(*x.shape[:-1], z_size)``; ``z0``
         defaults to zeros."""
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor of shape (..., n); got {type(x).__name__}")
-        if not x.is_floating_point() or x.ndim == 0:
-            raise ValueError(
-                f"x must be a floating-point tensor of shape (..., n); got {x.dtype} of shape {tuple(x.shape)}"
-            )
-        param = next(self.f.parameters(), None)
-        if param is not None and param.dtype != x.dtype:
-            raise TypeError(f"x must have the dtype of the parameters of f, {param.dtype}; got {x.dtype}")
+        _checks.tensor("x", x, floating=True, min_ndim=1, shape="(..., n)", reference=next(self.f.parameters(), None),
+                       owner="f")
         shape = (*x.shape[:-1], self.z_size)
         if z0 is None:
             z0 = torch.zeros(shape, dtype=x.dtype, device=x.device)
-        if not isinstance(z0, torch.Tensor) or z0.shape != shape:
-            got = f"shape {tuple(z0.shape)}" if isinstance(z0, torch.Tensor) else type(z0).__name__
-            raise ValueError(f"z0 must have shape {shape} = (*x.shape[:-1], z_size); got {got}")
-        if z0.dtype != x.dtype or z0.device != x.device:
-            raise TypeError(
-                f"z0 must have the dtype and device of x, {x.dtype} on {x.device}; "
-                f"got {z0.dtype} on {z0.device}"
-            )
+        _checks.tensor("z0", z0, exact=shape, shape=f"{shape} = (*x.shape[:-1], z_size)")
+        _checks.alike(x=x, z0=z0)
         return _ImplicitFixedPoint.apply(self, x, z0.detach(), *self.f.parameters())
 
     def extra_repr(self) -> str:
