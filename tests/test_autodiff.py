@@ -401,7 +401,7 @@ def test_cross_entropy_checks_its_inputs(logits, target, message):
 def test_cross_entropy_refuses_labels_that_are_not_integer_tensors(logits, target, message):
     with pytest.raises(TypeError, match=message):
         ad.cross_entropy(Tensor(logits), target)
-    with pytest.raises(TypeError, match="logits must be a gradland.autodiff.Tensor; got torch.Tensor"):
+    with pytest.raises(TypeError, match="logits must be a gradland.autodiff.Tensor; got a tensor of shape"):
         ad.cross_entropy(torch.zeros(3, 4), torch.tensor([0, 1, 2]))
 
 
@@ -452,9 +452,9 @@ def test_complex_data_and_foreign_tensors_are_refused():
     with pytest.raises(TypeError, match="data must be real; got dtype torch.complex64"):
         Tensor(torch.ones(2, dtype=torch.complex64))
     for function in (ad.softmax, ad.logsumexp):
-        with pytest.raises(TypeError, match="x must be a gradland.autodiff.Tensor; got torch.Tensor"):
+        with pytest.raises(TypeError, match="x must be a gradland.autodiff.Tensor; got a tensor of shape"):
             function(torch.ones(3))
-        with pytest.raises(TypeError, match="x must be a gradland.autodiff.Tensor; got builtins.list"):
+        with pytest.raises(TypeError, match="x must be a gradland.autodiff.Tensor; got list"):
             function([1.0, 2.0])
 
 

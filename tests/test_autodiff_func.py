@@ -74,7 +74,7 @@ def test_transforms_check_their_inputs():
         jvp(lambda x: x, (torch.ones(2),), (torch.ones(3),))
     with pytest.raises(TypeError, match="a tangent must be a torch.Tensor; got builtins.list"):
         jvp(lambda x: x, (torch.ones(2),), ([1.0, 1.0],))
-    with pytest.raises(TypeError, match="the value of f must be a gradland.autodiff.Tensor; got torch.Tensor"):
+    with pytest.raises(TypeError, match="the value of f must be a gradland.autodiff.Tensor; got a tensor of shape"):
         grad(lambda x: x.data.sum())(torch.ones(2))  # left the engine: no derivative to find
     with pytest.raises(TypeError, match="jvp: the value of f must be a gradland.autodiff.Tensor"):
         jvp(lambda x: x.data, (torch.ones(2),), (torch.ones(2),))

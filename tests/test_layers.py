@@ -16,9 +16,17 @@ def test_mlp_is_seeded_and_leaves_the_global_state_alone():
     assert not torch.equal(a[0].weight, c[0].weight)
 
 
-@pytest.mark.parametrize("sizes", [[3], [3, 0], [-1, 2], []])
-def test_mlp_rejects_bad_sizes(sizes):
-    with pytest.raises(ValueError, match="sizes must be at least two positive ints"):
+@pytest.mark.parametrize(
+    "sizes, message",
+    [
+        ([3], r"sizes must hold at least 2 ints; got \[3\]"),
+        ([], r"sizes must hold at least 2 ints; got \[\]"),
+        ([3, 0], r"sizes\[1\] must be at least 1; got 0"),
+        ([-1, 2], r"sizes\[0\] must be at least 1; got -1"),
+    ],
+)
+def test_mlp_rejects_bad_sizes(sizes, message):
+    with pytest.raises(ValueError, match=message):
         mlp(sizes)
 
 
@@ -28,8 +36,8 @@ def test_mlp_rejects_bad_sizes(sizes):
         ({"sizes": None}, "sizes must be a sequence of ints"),
         ({"sizes": 5}, "sizes must be a sequence of ints"),
         ({"sizes": "23"}, "sizes must be a sequence of ints"),
-        ({"sizes": [3, 2.5]}, r"sizes must be ints .*2\.5"),
-        ({"sizes": [True, 2]}, "sizes must be ints"),
+        ({"sizes": [3, 2.5]}, r"sizes\[1\] must be an int; got float"),
+        ({"sizes": [True, 2]}, r"sizes\[0\] must be an int; got bool"),
         ({"activation": None}, "activation must make a module"),
         ({"activation": "tanh"}, "activation must make a module"),
         ({"activation": nn.Tanh()}, "activation must make a module"),

@@ -670,12 +670,6 @@ def _kind(value: object) -> str:
     return f"{type(value).__module__}.{type(value).__name__}"
 
 
-def _check_engine_tensor(where: str, name: str, value: object) -> None:
-    """Fail unless ``value`` is a Tensor of this engine (not a torch tensor)."""
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{where}: {name} must be a gradland.autodiff.Tensor; got {_kind(value)}")
-
-
 def logsumexp(x: Tensor, dim: Dim = -1, keepdim: bool = False) -> Tensor:
     r"""Stable :math:`\log \sum_i \exp(x_i)` along ``dim``, as :meth:`Tensor.logsumexp`.
 
@@ -685,7 +679,7 @@ def logsumexp(x: Tensor, dim: Dim = -1, keepdim: bool = False) -> Tensor:
     >>> logsumexp(Tensor([1000.0, 1000.0]))  # 1000 + log 2 in float32, no overflow
     Tensor(1000.6932)
     """
-    _check_engine_tensor("logsumexp", "x", x)
+    _checks.instance("logsumexp: x", x, Tensor)
     return x.logsumexp(dim, keepdim)
 
 
@@ -701,7 +695,7 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
     >>> softmax(Tensor([0.0, 0.0, 0.0, 0.0]))
     Tensor([0.2500, 0.2500, 0.2500, 0.2500])
     """
-    _check_engine_tensor("softmax", "x", x)
+    _checks.instance("softmax: x", x, Tensor)
     return (x - x.logsumexp(dim, keepdim=True)).exp()
 
 
@@ -750,7 +744,7 @@ def cross_entropy(logits: Tensor, target: torch.Tensor) -> Tensor:
     >>> cross_entropy(Tensor(torch.full((2, 4), 1e8)), torch.tensor([0, 3]))  # still
     Tensor(1.3863)
     """
-    _check_engine_tensor("cross_entropy", "logits", logits)
+    _checks.instance("cross_entropy: logits", logits, Tensor)
     if logits.ndim != 2 or 0 in logits.shape:
         raise ValueError(
             "cross_entropy: logits must have shape (B, K) with B, K >= 1; "

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from gradland import _checks
-from gradland.autodiff import Tensor, _backpropagate, _check_engine_tensor, _kind
+from gradland.autodiff import Tensor, _backpropagate, _kind
 
 __all__ = ["grad", "jvp", "vjp"]
 
@@ -76,7 +76,7 @@ def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor,
     _checks.function("vjp: f", f)
     leaves = _leaves(primals, requires_grad=True, where="vjp")
     out = f(*leaves)
-    _check_engine_tensor("vjp", "the value of f", out)
+    _checks.instance("vjp: the value of f", out, Tensor)
 
     def vjp_fn(v: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if not isinstance(v, torch.Tensor):
@@ -215,7 +215,7 @@ def jvp(
             )
         x.tangent = t
     out = f(*inputs)
-    _check_engine_tensor("jvp", "the value of f", out)
+    _checks.instance("jvp: the value of f", out, Tensor)
     if out.tangent is None:  # f ignored its inputs: the tangent is zero
         return out.data, torch.zeros_like(out.data)
     return out.data, out.tangent

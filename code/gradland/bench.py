@@ -235,7 +235,8 @@ def compare(
         If ``rounds`` or ``number`` is below 1, ``warmup`` below 0, or the outputs
         differ in shape.
     TypeError
-        If a function returns something other than tensors.
+        If ``ours`` or ``theirs`` is not callable, a count is not an int, or a
+        function returns something other than tensors.
 
     Examples
     --------
@@ -246,9 +247,10 @@ def compare(
     >>> result.max_difference == 0.0, result.speedup > 0
     (True, True)
     """
-    if rounds < 1 or number < 1 or warmup < 0:
-        raise ValueError(f"need rounds >= 1, number >= 1 and warmup >= 0; "
-                         f"got rounds={rounds}, number={number}, warmup={warmup}")
+    _checks.function("ours", ours, "a function of no arguments")
+    _checks.function("theirs", theirs, "a function of no arguments")
+    rounds, number = _checks.integer("rounds", rounds, minimum=1), _checks.integer("number", number, minimum=1)
+    warmup = _checks.integer("warmup", warmup, minimum=0)
     from gradland._device import device_name
 
     difference = _largest_difference(ours(), theirs())

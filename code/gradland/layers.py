@@ -13,8 +13,7 @@ function, :func:`gradland.modes.mlp_function`.)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from numbers import Integral
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -76,18 +75,10 @@ def mlp(
     >>> net(torch.zeros(5, 2)).shape
     torch.Size([5, 1])
     """
-    if isinstance(sizes, (str, torch.Tensor)) or not isinstance(sizes, Iterable):
-        raise TypeError(f"sizes must be a sequence of ints [d_in, ..., d_out]; got {_describe(sizes)}")
-    sizes = list(sizes)
-    if any(isinstance(size, bool) or not isinstance(size, Integral) for size in sizes):
-        raise TypeError(f"sizes must be ints [d_in, ..., d_out]; got {sizes!r}")
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"sizes must be at least two positive ints [d_in, ..., d_out]; got {sizes!r}")
-    sizes = [int(size) for size in sizes]
+    sizes = _checks.integers("sizes", sizes, minimum=1, count=2)  # [d_in, ..., d_out]
     if not callable(activation) or isinstance(activation, nn.Module):
         raise TypeError(f"activation must make a module when called, such as nn.Tanh; got {activation!r}")
-    if output is not None and not isinstance(output, nn.Module):
-        raise TypeError(f"output must be a torch.nn.Module such as nn.Sigmoid(), or None; got {output!r}")
+    _checks.instance("output", output, (nn.Module, type(None)), "a torch.nn.Module such as nn.Sigmoid(), or None")
     seed = _checks.integer("seed", seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from gradland import _checks
 from gradland._checks import describe
 
 __all__ = ["History", "fit"]
@@ -189,16 +190,12 @@ def fit(
             f"each loss needs an optimiser of the same name; got losses {list(losses)} "
             f"and optimisers {list(optimizers)}"
         )
-    if isinstance(steps, bool) or not isinstance(steps, int):
-        raise TypeError(f"steps must be an int; got {describe(steps)}")
-    if steps < 0:
-        raise ValueError(f"steps must be at least 0; got {steps}")
-    if schedule is not None and not callable(schedule):
-        raise TypeError(f"schedule must be callable; got {describe(schedule)}")
+    steps = _checks.integer("steps", steps, minimum=0)
+    if schedule is not None:
+        _checks.function("schedule", schedule, "callable")
     callbacks = tuple(callbacks)
     for callback in callbacks:
-        if not callable(callback):
-            raise TypeError(f"each callback must be callable; got {describe(callback)}")
+        _checks.function("each callback", callback, "callable")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TypeError(f"seed must be an int or None; got {describe(seed)}")
 
