@@ -16,14 +16,19 @@ result that looks fine and is not. The checks follow three rules:
 
 The helpers return the checked value, converted where that is harmless (an
 integer of NumPy's as a Python ``int``, a real number as a ``float``). They
-come in three groups: numbers and options (:func:`integer`, :func:`sizes`, :func:`integers`,
-:func:`real`, :func:`inverse_temperature`, :func:`betas`, :func:`choice`),
-objects (:func:`function`, :func:`instance`, :func:`module`, :func:`generator`,
-:func:`dtype`, :func:`device`, :func:`keys`) and tensors (:func:`tensor`,
-:func:`point`, :func:`energies`, :func:`returned`, :func:`alike`, :func:`like`,
-:func:`rows`, :func:`rowwise`). A module keeps a check of its own only where it holds
-knowledge of the module's domain (an edge list, a batch of sequences), and
-builds it from these.
+come in four groups:
+
+* numbers and options: :func:`integer`, :func:`sizes`, :func:`integers`,
+  :func:`real`, :func:`inverse_temperature`, :func:`betas`, :func:`choice`;
+* objects: :func:`function`, :func:`instance`, :func:`module`,
+  :func:`rowwise`, :func:`generator`, :func:`dtype`, :func:`device`,
+  :func:`keys`;
+* tensors, by their metadata: :func:`tensor`, :func:`point`, :func:`rows`,
+  :func:`energies`, :func:`returned`, :func:`alike`, :func:`like`;
+* values, read once where data enters: :func:`entries`.
+
+A module keeps a check of its own only where it holds knowledge of the
+module's domain (an edge list, a batch of sequences), and builds it from these.
 """
 
 from __future__ import annotations
@@ -148,7 +153,7 @@ def choice(name: str, value: object, options: Iterable[Any]) -> Any:
 
 
 # --------------------------------------------------------------------------
-# Objects: functions, modules, generators, dtypes and devices
+# Objects: functions, modules, generators, dtypes, devices and dicts
 # --------------------------------------------------------------------------
 
 
@@ -170,6 +175,17 @@ def instance(name: str, value: object, cls: type | tuple[type, ...], what: str |
 def module(name: str, value: object, what: str = "a torch.nn.Module") -> torch.nn.Module:
     """Fail unless ``value`` is a :class:`torch.nn.Module`."""
     return instance(name, value, torch.nn.Module, what)
+
+
+def rowwise(name: str, model: torch.nn.Module, what: str = "rows") -> None:
+    """Fail unless ``model`` treats the rows of a batch (``what`` they are) one by
+    one: no batch normalisation in training mode, which mixes them."""
+    for part, layer in model.named_modules():
+        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) and layer.training:
+            raise ValueError(
+                f"{name} must treat the {what} of a batch independently, but {'.'.join(filter(None, (name, part)))} "
+                f"is a {type(layer).__name__} in training mode, which mixes them (call {name}.eval())"
+            )
 
 
 def generator(name: str, value: object) -> torch.Generator | None:
@@ -220,7 +236,7 @@ def keys(name: str, value: object, expected: Iterable[str]) -> dict:
 
 
 # --------------------------------------------------------------------------
-# Tensors (metadata only)
+# Tensors, by their metadata only
 # --------------------------------------------------------------------------
 
 
@@ -269,6 +285,27 @@ def point(name: str, x: object) -> torch.Tensor:
             "(flatten it, and reshape inside f if f needs another shape)"
         )
     return x
+
+
+def rows(
+    name: str,
+    value: object,
+    size: int | None = None,
+    reference: torch.Tensor | None = None,
+    *,
+    row: str = "example",
+    empty: bool = False,
+) -> torch.Tensor:
+    """Fail unless ``value`` is a floating ``(n, size)`` tensor, one ``row`` per row,
+    with ``n >= 1`` (or ``n >= 0`` if ``empty``), :func:`like` ``reference``, a
+    parameter of the model (any size, or any dtype and device, when None).
+    Metadata only."""
+    shape = f"(n, {size or 'd'})"
+    tensor(name, value, floating=True, shape=shape)
+    if value.ndim != 2 or (value.shape[0] == 0 and not empty) or value.shape[1] != (size or value.shape[1]):
+        n = "" if empty else " with n >= 1"
+        raise ValueError(f"{name} must have shape {shape}{n}, one {row} per row; got {describe(value)}")
+    return value if reference is None else like(name, value, reference)
 
 
 def energies(name: str, value: object) -> torch.Tensor:
@@ -320,25 +357,9 @@ def like(name: str, value: torch.Tensor, reference: torch.Tensor, owner: str = "
     return value
 
 
-def rows(
-    name: str,
-    value: object,
-    size: int | None = None,
-    reference: torch.Tensor | None = None,
-    *,
-    row: str = "example",
-    empty: bool = False,
-) -> torch.Tensor:
-    """Fail unless ``value`` is a floating ``(n, size)`` tensor, one ``row`` per row,
-    with ``n >= 1`` (or ``n >= 0`` if ``empty``), :func:`like` ``reference``, a
-    parameter of the model (any size, or any dtype and device, when None).
-    Metadata only."""
-    shape = f"(n, {size or 'd'})"
-    tensor(name, value, floating=True, shape=shape)
-    if value.ndim != 2 or (value.shape[0] == 0 and not empty) or value.shape[1] != (size or value.shape[1]):
-        n = "" if empty else " with n >= 1"
-        raise ValueError(f"{name} must have shape {shape}{n}, one {row} per row; got {describe(value)}")
-    return value if reference is None else like(name, value, reference)
+# --------------------------------------------------------------------------
+# Values: these read a tensor, so make them once, where data enters
+# --------------------------------------------------------------------------
 
 
 def entries(
@@ -356,14 +377,3 @@ def entries(
         got = f"values from {value.min().item():g} to {value.max().item():g}"
         raise ValueError(f"{name} must have entries {bounds}{why}; got {got}")
     return value
-
-
-def rowwise(name: str, model: torch.nn.Module, rows: str = "rows") -> None:
-    """Fail unless ``model`` treats the ``rows`` of a batch independently: no batch
-    normalisation in training mode, which mixes them."""
-    for part, layer in model.named_modules():
-        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm) and layer.training:
-            raise ValueError(
-                f"{name} must treat the {rows} of a batch independently, but {'.'.join(filter(None, (name, part)))} "
-                f"is a {type(layer).__name__} in training mode, which mixes them (call {name}.eval())"
-            )
