@@ -215,9 +215,9 @@ def test_the_blocks_check_their_inputs_by_name():
             method(y, memory[:, :0])
         with pytest.raises(TypeError, match="mask must be a boolean tensor"):
             method(y, memory, torch.ones(4, 4))  # was a NotImplementedError from bitwise_and
-        with pytest.raises(ValueError, match=r"mask must broadcast to \(3, 4, 4\)"):
+        with pytest.raises(ValueError, match=r"mask must broadcast to the shape of the scores, \(3, 4, 4\)"):
             method(y, memory, torch.ones(4, 5, dtype=torch.bool))
-        with pytest.raises(ValueError, match=r"memory_mask must broadcast to \(3, 4, 6\)"):
+        with pytest.raises(ValueError, match=r"memory_mask must broadcast to the shape of the scores, \(3, 4, 6\)"):
             method(y, memory, None, torch.ones(4, 5, dtype=torch.bool))
     assert dec(y, memory, torch.ones(3, 2, 4, 4, dtype=torch.bool)).shape == (3, 4, 8)  # one mask per head
 

@@ -77,9 +77,7 @@ def _check_qkv(q: object, k: object, *v: object) -> None:
     that fit together."""
     named = [("q", q), ("k", k), *(("v", value) for value in v)]
     for name, value in named:
-        _checks.tensor(name, value, floating=True, shape="(..., T, d)")
-        if value.ndim < 2:
-            raise ValueError(f"{name} must have shape (..., T, d), at least 2 dimensions; got {_describe(value)}")
+        _checks.tensor(name, value, min_ndim=2, floating=True, shape="(..., T, d), at least 2 dimensions")
     if q.shape[-1] != k.shape[-1] or q.shape[-1] == 0:
         raise ValueError(
             f"queries and keys must have the same size d >= 1; got q {_describe(q)} and k {_describe(k)}"
@@ -111,43 +109,32 @@ def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
     return tuple(out)
 
 
-def _check_mask(mask: object, q: torch.Tensor, k: torch.Tensor) -> None:
-    """Fail unless ``mask`` is a boolean tensor, on the device of ``q``, that broadcasts
-    to the scores."""
+def _check_mask(name: str, mask: object, shape: tuple[int, ...], device: torch.device) -> None:
+    """Fail unless ``mask`` is a boolean tensor on ``device``, that of the queries,
+    which broadcasts to ``shape``, that of the scores (used by
+    :mod:`gradland.transformer` too)."""
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise TypeError(f"mask must be a boolean tensor (True where a query may look at a key); got {_describe(mask)}")
-    if mask.device != q.device:
-        raise ValueError(f"mask must be on the device of the queries, {q.device}; got {_describe(mask)}")
-    scores_shape = (*_broadcast(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
-    if _broadcast(mask.shape, scores_shape) != scores_shape:
-        raise ValueError(
-            f"mask must broadcast to the shape of the scores, {scores_shape}; got {_describe(mask)}"
-        )
+        raise TypeError(f"{name} must be a boolean tensor (True where a query may look at a key); got {_describe(mask)}")
+    if mask.device != device:
+        raise ValueError(f"{name} must be on the device of the queries, {device}; got {_describe(mask)}")
+    if _broadcast(mask.shape, shape) != shape:
+        raise ValueError(f"{name} must broadcast to the shape of the scores, {shape}; got {_describe(mask)}")
 
 
-def _check_scale(scale: object) -> float | None:
-    """Fail unless ``scale`` is None or a finite number >= 0; return it as a float."""
-    return None if scale is None else _checks.real("scale", scale, minimum=0.0)
+def _scores_shape(q: torch.Tensor, k: torch.Tensor) -> tuple[int, ...]:
+    """The shape ``(..., T_q, T_k)`` of the scores of queries ``q`` and keys ``k``."""
+    return (*_broadcast(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
 
 
-def _check_sizes(d_model: object, heads: object, dtype: object) -> None:
-    """Fail unless ``heads`` divides ``d_model`` and ``dtype`` is a floating dtype or
-    None."""
-    _checks.integer("d_model", d_model, minimum=1)
-    _checks.integer("heads", heads, minimum=1)
-    if d_model % heads:
-        raise ValueError(f"heads must divide d_model; got d_model={d_model}, heads={heads}")
-    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise TypeError(f"dtype must be a floating-point torch.dtype or None; got {dtype!r}")
-
-
-def _check_set(name: str, value: object, weight: torch.Tensor, *, keys: bool = False) -> None:
-    """Fail unless ``value`` is a batch of sets ``(B, T, d)`` with the size, dtype and
-    device of ``weight``; the keys' set must not be empty."""
+def _check_set(name: str, value: object, weight: torch.Tensor, *, keys: bool = False, batch: bool = True) -> None:
+    """Fail unless ``value`` is a batch of sets ``(B, T, d)`` (any ``(..., d)`` without
+    ``batch``) with the size, dtype and device of ``weight``; a set of keys must not
+    be empty (used by :mod:`gradland.transformer` too)."""
     d_model = weight.shape[-1]
-    _checks.tensor(name, value, ndim=3, floating=True, shape=f"(B, T, {d_model})")
-    if value.shape[-1] != d_model or (keys and value.shape[1] == 0):
-        raise ValueError(f"{name} must have shape (B, T, {d_model}) with T >= 1; got {_describe(value)}")
+    shape = f"(B, T, {d_model})" if batch else f"(..., {d_model})"
+    _checks.tensor(name, value, ndim=3 if batch else None, floating=True, shape=shape)
+    if value.ndim == 0 or value.shape[-1] != d_model or (keys and value.shape[-2] == 0):
+        raise ValueError(f"{name} must have shape {shape}{' with T >= 1' * keys}; got {_describe(value)}")
     _checks.alike(**{name: value, "the parameters": weight})
 
 
@@ -218,8 +205,8 @@ def attention_weights(
     """
     _check_qkv(q, k)
     if mask is not None:
-        _check_mask(mask, q, k)
-    scale = _check_scale(scale)
+        _check_mask("mask", mask, _scores_shape(q, k), q.device)
+    scale = None if scale is None else _checks.real("scale", scale, minimum=0.0)
     beta = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     # (..., T_q, T_k): one row of scores per query
     scores = q @ k.transpose(-2, -1) * beta
@@ -310,8 +297,8 @@ def attention(
     """
     _check_qkv(q, k, v)
     if mask is not None:
-        _check_mask(mask, q, k)
-    scale = _check_scale(scale)
+        _check_mask("mask", mask, _scores_shape(q, k), q.device)
+    scale = None if scale is None else _checks.real("scale", scale, minimum=0.0)
     if fused:
         if hard:
             raise ValueError("the fused path does soft attention only; use fused=False")
@@ -471,9 +458,11 @@ class MultiHeadAttention(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        _check_sizes(d_model, heads, dtype)
-        if device is not None:
-            _checks.device("device", device)
+        d_model, heads = _checks.sizes(d_model=d_model, heads=heads)
+        if d_model % heads:
+            raise ValueError(f"heads must divide d_model; got d_model={d_model}, heads={heads}")
+        _checks.dtype("dtype", dtype)
+        _checks.device("device", device)
         self.d_model, self.heads, self.fused = d_model, heads, fused
         # initialised on the CPU and then moved, so that the weights start the same on any device
         kw = {"bias": bias, "dtype": dtype}

@@ -57,8 +57,7 @@ __all__ = [
 def _check_tokens(name: str, tokens: object, vocab: int, device: torch.device, *, ndim: int = 2) -> None:
     """Fail unless ``tokens`` is an int64 tensor ``(B, T)`` (``(N,)`` with ``ndim=1``)
     on ``device`` whose values lie in ``0..vocab - 1``: one transfer from the device."""
-    shape = "(B, T)" if ndim == 2 else "(N,)"
-    _checks.tensor(name, tokens, ndim=ndim, shape=shape)
+    _checks.tensor(name, tokens, ndim=ndim, shape="(B, T)" if ndim == 2 else "(N,)")
     if tokens.dtype != torch.long:
         raise TypeError(f"{name} must be an integer tensor of token indices (torch.long); got {_describe(tokens)}")
     if tokens.shape[-1] == 0 or tokens.device != device:
@@ -72,8 +71,7 @@ def _check_tokens(name: str, tokens: object, vocab: int, device: torch.device, *
 def _check_corpus(model: object, tokens: object, context: object) -> int:
     """Fail unless ``model`` is a :class:`LanguageModel` and ``tokens`` a sequence of
     its tokens longer than ``context``; return ``context``."""
-    if not isinstance(model, LanguageModel):
-        raise TypeError(f"model must be a LanguageModel; got {_describe(model)}")
+    _checks.instance("model", model, LanguageModel, "a LanguageModel")
     _check_tokens("tokens", tokens, model.vocab, model.decoder.weight.device, ndim=1)
     context = _checks.integer("context", context, minimum=1)
     if len(tokens) <= context:
@@ -84,8 +82,7 @@ def _check_corpus(model: object, tokens: object, context: object) -> int:
 def _check_pairs(model: object, x: object, y: object, *, x_values: bool = True) -> None:
     """Fail unless ``model`` is an :class:`EncoderPredictorDecoder` and ``x``, ``y`` as
     many of its source and target sequences."""
-    if not isinstance(model, EncoderPredictorDecoder):
-        raise TypeError(f"model must be an EncoderPredictorDecoder; got {_describe(model)}")
+    _checks.instance("model", model, EncoderPredictorDecoder, "an EncoderPredictorDecoder")
     device = model.decoder.weight.device
     if x_values:
         _check_tokens("x", x, model.vocab_x, device)
@@ -100,14 +97,11 @@ def _check_model(d_model: object, device: object, dtype: object, **sizes: object
     """Fail unless the sizes are ints of at least 1, ``d_model`` is even (the position
     codes come in sine-cosine pairs), ``device`` a device and ``dtype`` floating-point;
     the blocks check the rest."""
-    for name, value in {**sizes, "d_model": d_model}.items():
-        _checks.integer(name, value, minimum=1)
+    *_, d_model = _checks.sizes(**sizes, d_model=d_model)
     if d_model % 2:
         raise ValueError(f"d_model must be even, for the sine-cosine position codes; got {d_model}")
-    if device is not None:
-        _checks.device("device", device)
-    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise TypeError(f"dtype must be a floating-point torch.dtype or None; got {dtype!r}")
+    _checks.device("device", device)
+    _checks.dtype("dtype", dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -337,9 +331,9 @@ class EncoderPredictorDecoder(nn.Module):
         return y_in[:, 1:]
 
     def _check_memory(self, memory: object, y_in: object) -> None:
+        """Fail unless ``y_in`` holds delayed targets, a row per set of ``memory``."""
         _check_tokens("y_in", y_in, self.vocab_y + 1, self.decoder.weight.device)
-        if not isinstance(memory, torch.Tensor) or memory.ndim != 3:
-            raise ValueError(f"memory must have shape (B, T', d); got {_describe(memory)}")
+        _checks.tensor("memory", memory, ndim=3, shape="(B, T', d)")
         if len(memory) != len(y_in):
             raise ValueError(f"y_in and memory must hold as many sequences; got {_describe(y_in)} and {_describe(memory)}")
 
@@ -468,19 +462,18 @@ class LanguageModel(nn.Module):
         Raises
         ------
         TypeError
-            If an argument has the wrong type (``generator`` must be a CPU
-            :class:`torch.Generator`).
+            If an argument has the wrong type (``generator`` must be a
+            :class:`torch.Generator` or None).
         ValueError
             If ``prompt`` holds tokens outside ``0..vocab - 1`` or is on another
-            device, ``n < 0``, ``context < 1``, or the temperature is not a
-            finite positive number.
+            device, ``n < 0``, ``context < 1``, the temperature is not a finite
+            positive number, or ``generator`` does not draw on the CPU.
         """
         n = _checks.integer("n", n, minimum=0)
         temperature = _checks.real("temperature", temperature, positive=True)
         if context is not None:
             context = _checks.integer("context", context, minimum=1)
-        if generator is not None and not (isinstance(generator, torch.Generator) and generator.device.type == "cpu"):
-            raise TypeError(f"generator must be a CPU torch.Generator or None; got {_describe(generator)}")
+        _checks.generator("generator", generator)
         _check_tokens("prompt", prompt, self.vocab, self.decoder.weight.device)
         out = prompt
         for _ in range(n):  # the symbols it draws need no check

@@ -45,59 +45,12 @@ from torch import nn
 
 from gradland import _checks
 from gradland._checks import describe as _describe
-from gradland.attention import MultiHeadAttention, causal_mask
+from gradland.attention import MultiHeadAttention, _check_mask, _check_set, causal_mask
 
 __all__ = ["FeedForward", "EncoderBlock", "DecoderBlock", "sinusoidal_positions"]
 
 #: The nonlinearities of the feed-forward block, by name (GELU is the exact one, not the tanh approximation).
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"relu": F.relu, "gelu": F.gelu}
-
-
-# ---------------------------------------------------------------------------
-# The input checks: metadata only.
-
-
-def _check_sizes(d_model: object, heads: object, d_ff: object, activation: object = "relu",
-                 eps: object = 1e-5, device: object = None, dtype: object = None) -> int:
-    """Fail unless the sizes and options of a block are valid; return ``d_ff``, by
-    default ``4 * d_model``."""
-    d_model = _checks.integer("d_model", d_model, minimum=1)
-    d_ff = 4 * d_model if d_ff is None else d_ff
-    for name, value in (("heads", heads), ("d_ff", d_ff)):
-        _checks.integer(name, value, minimum=1)
-    if d_model % heads:
-        raise ValueError(f"heads must divide d_model; got d_model={d_model}, heads={heads}")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
-    _checks.real("eps", eps, minimum=0.0)
-    if device is not None:
-        _checks.device("device", device)
-    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise TypeError(f"dtype must be a floating-point torch.dtype or None; got {dtype!r}")
-    return d_ff
-
-
-def _check_set(name: str, value: object, weight: torch.Tensor, *, batch: bool = True) -> None:
-    """Fail unless ``value`` is a batch of sets ``(B, T, d)`` (any ``(..., d)`` without
-    ``batch``) with the size, dtype and device of ``weight``."""
-    d_model = weight.shape[-1]
-    shape = f"(B, T, {d_model})" if batch else f"(..., {d_model})"
-    _checks.tensor(name, value, ndim=3 if batch else None, floating=True, shape=shape)
-    if value.ndim == 0 or value.shape[-1] != d_model:
-        raise ValueError(f"{name} must have shape {shape}; got {_describe(value)}")
-    _checks.alike(**{name: value, "the parameters": weight})
-
-
-def _check_mask(name: str, mask: object, shape: tuple[int, ...], device: torch.device) -> None:
-    """Fail unless ``mask`` is None or a boolean tensor on ``device`` that broadcasts to
-    ``shape``."""
-    if mask is None:
-        return
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise TypeError(f"{name} must be a boolean tensor (True where a query may look at a key); got {_describe(mask)}")
-    fits = mask.ndim <= len(shape) and all(m in (1, n) for m, n in zip(reversed(mask.shape), reversed(shape)))
-    if not fits or mask.device != device:
-        raise ValueError(f"{name} must broadcast to {shape}, on {device}; got {_describe(mask)}")
 
 
 # ---------------------------------------------------------------------------
@@ -161,7 +114,10 @@ class FeedForward(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        _check_sizes(d_model, 1, _checks.integer("d_ff", d_ff), activation, device=device, dtype=dtype)
+        _checks.sizes(d_model=d_model, d_ff=d_ff)
+        _checks.choice("activation", activation, ACTIVATIONS)
+        _checks.dtype("dtype", dtype)
+        _checks.device("device", device)
         self.activation = activation
         self.linear1 = nn.Linear(d_model, d_ff, bias=bias, device=device, dtype=dtype)  # W_1, b_1
         self.linear2 = nn.Linear(d_ff, d_model, bias=bias, device=device, dtype=dtype)  # W_2, b_2
@@ -258,7 +214,9 @@ class EncoderBlock(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        d_ff = _check_sizes(d_model, heads, d_ff, activation, eps, device, dtype)
+        d_model = _checks.integer("d_model", d_model, minimum=1)
+        d_ff = 4 * d_model if d_ff is None else d_ff
+        _checks.real("eps", eps, minimum=0.0)  # attention and feed-forward check the rest
         kw = {"device": device, "dtype": dtype}
         self.d_model, self.norm_first = d_model, norm_first
         self.self_attn = MultiHeadAttention(d_model, heads, bias=bias, fused=fused, **kw)
@@ -369,7 +327,9 @@ class DecoderBlock(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        d_ff = _check_sizes(d_model, heads, d_ff, activation, eps, device, dtype)
+        d_model = _checks.integer("d_model", d_model, minimum=1)
+        d_ff = 4 * d_model if d_ff is None else d_ff
+        _checks.real("eps", eps, minimum=0.0)  # attention and feed-forward check the rest
         kw = {"device": device, "dtype": dtype}
         self.d_model, self.norm_first = d_model, norm_first
         self.self_attn = MultiHeadAttention(d_model, heads, bias=bias, fused=fused, **kw)
@@ -443,17 +403,16 @@ class DecoderBlock(nn.Module):
         self, y: object, memory: object, mask: object, memory_mask: object, causal: bool
     ) -> torch.Tensor:
         """Check the inputs, then the first branch: the causal self-attention."""
-        _check_set("y", y, self.ffn.linear1.weight)
+        _check_set("y", y, self.ffn.linear1.weight, keys=True)
         _check_set("memory", memory, self.ffn.linear1.weight)
         (B, T), T_m = y.shape[:2], memory.shape[1]
-        if T == 0:
-            raise ValueError(f"y must hold T >= 1 elements; got {_describe(y)}")
         if memory.shape[0] != B or T_m == 0:
             raise ValueError(f"memory must hold B = {B} sequences of T' >= 1 elements; got {_describe(memory)}")
         heads = self.self_attn.heads
         for name, m, keys in (("mask", mask, T), ("memory_mask", memory_mask, T_m)):
-            four = isinstance(m, torch.Tensor) and m.ndim == 4
-            _check_mask(name, m, (B, heads, T, keys) if four else (B, T, keys), y.device)
+            if m is not None:
+                four = isinstance(m, torch.Tensor) and m.ndim == 4
+                _check_mask(name, m, (B, heads, T, keys) if four else (B, T, keys), y.device)
         if causal:
             causal_part = causal_mask(T, device=y.device)
             mask = causal_part if mask is None else mask & causal_part
