@@ -81,12 +81,12 @@ def test_models_check_their_arguments():
     for sizes, kind in ((5, "int"), (None, "NoneType"), ("abc", "str")):
         with pytest.raises(TypeError, match=f"sizes must be a sequence of ints.*; got {kind}"):
             MLP(sizes)
-    with pytest.raises(ValueError, match="n_in must be at least 1; got 0"):
+    with pytest.raises(ValueError, match="d_in must be at least 1; got 0"):
         Linear(0, 3)
-    with pytest.raises(ValueError, match="n_out must be at least 1; got -1"):
+    with pytest.raises(ValueError, match="d_out must be at least 1; got -1"):
         Linear(4, -1)
     for bad in (2.5, "2", None, True):
-        with pytest.raises(TypeError, match="n_in must be an int"):
+        with pytest.raises(TypeError, match="d_in must be an int"):
             Linear(bad, 3)
     with pytest.raises(TypeError, match="dtype must be a floating-point torch.dtype or None; got torch.int64"):
         Linear(4, 3, dtype=torch.int64)

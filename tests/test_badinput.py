@@ -74,9 +74,9 @@ SPECS = [
      lambda: {"f": _f, "x": torch.tensor([0.0, 2.0])},
      {"f": Arg("callable"), "x": Arg("tensor", accepts=("wrong-size", "meta"), mentions=("f",))}),
     ("modes.mlp_function", modes.mlp_function,
-     lambda: {"n": 5, "m": 3, "width": 8, "depth": 2, "seed": 0},
-     {"n": Arg("int", minimum=1), "m": Arg("int", minimum=1), "width": Arg("int", minimum=1),
-      "depth": Arg("int", minimum=0), "seed": Arg("int", accepts=("below-minimum",))}),
+     lambda: {"n": 5, "m": 3, "d_hidden": 8, "layers": 2, "seed": 0},
+     {"n": Arg("int", minimum=1), "m": Arg("int", minimum=1), "d_hidden": Arg("int", minimum=1),
+      "layers": Arg("int", minimum=0), "seed": Arg("int", accepts=("below-minimum",))}),
     # --- Chapter 5 -------------------------------------------------------------------
     ("functional.per_example_grads_loop", functional.per_example_grads_loop,
      lambda: {"model": _linear_model(), "loss_fn": F.mse_loss,
@@ -107,8 +107,8 @@ SPECS = [
                                             omit=("meta",)),
       "tol": Arg("real", positive=True), "memory": Arg("int", minimum=1)}),
     ("implicit.TanhCell", implicit.TanhCell,
-     lambda: {"x_size": 3, "z_size": 4, "spectral_norm": 0.5},
-     {"x_size": Arg("int", minimum=1), "z_size": Arg("int", minimum=1),
+     lambda: {"d_x": 3, "d_z": 4, "spectral_norm": 0.5},
+     {"d_x": Arg("int", minimum=1), "d_z": Arg("int", minimum=1),
       "spectral_norm": Arg("real", positive=True)}),
     # --- shared machinery -------------------------------------------------------------
     ("bench.median_time", bench.median_time,

@@ -64,7 +64,7 @@ def test_fit_lowers_the_loss_and_recovers_the_ellipse(beta):
 
 def test_fit_conditional_horn_lowers_the_loss():
     data = horn(64, seed=1)
-    model = LatentEBM(HornDecoder(hidden=8))
+    model = LatentEBM(HornDecoder(d_hidden=8))
     losses = fit(model, data.y, GRID[::2], math.inf, data.x, steps=60, lr=0.02)
     assert losses[-1] < 0.5 * losses[0]
 
@@ -124,7 +124,7 @@ def test_cold_force_pulls_only_the_nearest_points():
 
 def test_force_conditional_shape():
     data = horn(3, seed=2)
-    model = LatentEBM(HornDecoder(hidden=4))
+    model = LatentEBM(HornDecoder(d_hidden=4))
     points, forces = force(model, data.y, GRID[:8], 2.0, data.x)
     assert points.shape == forces.shape == (3, 8, 2)
 
@@ -197,12 +197,12 @@ def test_contrastive_loss_checks_its_inputs(args, kwargs, error, match):
 
 
 def test_energy_mlp_is_non_negative_and_checks_its_input():
-    energy = EnergyMLP(hidden=8)
+    energy = EnergyMLP(d_hidden=8)
     assert bool((energy(10 * torch.randn(50, 2)) >= 0).all())
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
         energy(torch.zeros(5, 3))
-    with pytest.raises(ValueError, match="hidden"):
-        EnergyMLP(hidden=0)
+    with pytest.raises(ValueError, match="d_hidden"):
+        EnergyMLP(d_hidden=0)
 
 
 def test_langevin_descends_and_is_reproducible():
@@ -221,7 +221,7 @@ def test_langevin_descends_and_is_reproducible():
 
 def test_pushing_down_only_collapses():
     y = horn(24, x=1.0, noise=0.1, seed=0).y
-    energy = EnergyMLP(hidden=16)
+    energy = EnergyMLP(d_hidden=16)
     fit_contrastive(energy, y, kind=None, steps=150, lr=0.02)
     with torch.no_grad():
         far = energy(6 * torch.rand(200, 2) - 3)
@@ -231,7 +231,7 @@ def test_pushing_down_only_collapses():
 @pytest.mark.parametrize("kind", CONTRASTIVE_KINDS)
 def test_contrastive_training_lowers_its_loss_and_separates_data_from_samples(kind):
     y = horn(24, x=1.0, noise=0.1, seed=0).y
-    energy = EnergyMLP(hidden=16)
+    energy = EnergyMLP(d_hidden=16)
     losses, y_hat = fit_contrastive(energy, y, kind=kind, steps=150, lr=0.02)
     assert sum(losses[-10:]) / 10 < losses[0]
     with torch.no_grad():
@@ -239,7 +239,7 @@ def test_contrastive_training_lowers_its_loss_and_separates_data_from_samples(ki
 
 
 def test_fit_contrastive_checks_its_inputs():
-    energy = EnergyMLP(hidden=4)
+    energy = EnergyMLP(d_hidden=4)
     with pytest.raises(ValueError, match="kind"):
         fit_contrastive(energy, torch.zeros(3, 2), kind="ranking", steps=1)
     with pytest.raises(ValueError, match="box"):
@@ -325,7 +325,7 @@ def test_training_runs_on_the_gpu():
         assert losses[-1] < losses[0]
     points, forces = force(model, y, grid, 3.0)
     assert points.device.type == forces.device.type == "cuda"
-    energy = EnergyMLP(hidden=16).to("cuda")
+    energy = EnergyMLP(d_hidden=16).to("cuda")
     losses, y_hat = fit_contrastive(energy, y, steps=20, langevin_steps=2)
     assert y_hat.device.type == "cuda" and len(losses) == 20
 
@@ -358,8 +358,8 @@ def test_fit_gives_the_losses_of_the_hand_written_loop():
 
 def test_fit_contrastive_gives_the_losses_and_samples_of_the_hand_written_loop():
     y = horn(16, x=1.0, noise=0.1, seed=0).y
-    ours, ours_hat = fit_contrastive(EnergyMLP(hidden=8), y, steps=15, lr=0.02, langevin_steps=2, seed=4)
-    energy, generator = EnergyMLP(hidden=8), torch.Generator().manual_seed(4)
+    ours, ours_hat = fit_contrastive(EnergyMLP(d_hidden=8), y, steps=15, lr=0.02, langevin_steps=2, seed=4)
+    energy, generator = EnergyMLP(d_hidden=8), torch.Generator().manual_seed(4)
     y_hat = []
 
     def loss():
@@ -422,7 +422,7 @@ def test_fit_checks_its_hyper_parameters_and_data(change, error, message):
     ],
 )
 def test_fit_and_force_check_their_model_data_and_grid(change, error, message):
-    model = LatentEBM(HornDecoder(hidden=4) if "x" in change else EllipseDecoder())
+    model = LatentEBM(HornDecoder(d_hidden=4) if "x" in change else EllipseDecoder())
     args = {"model": model, "y": torch.zeros(3, 2), "z_grid": GRID, "beta": 1.0, "x": None} | change
     with pytest.raises(error, match=message):
         force(**args)
@@ -465,7 +465,7 @@ def test_langevin_checks_its_hyper_parameters(kwargs, error, message):
     ],
 )
 def test_fit_contrastive_checks_its_hyper_parameters(kwargs, error, message):
-    args = {"energy": EnergyMLP(hidden=4), "y": torch.zeros(3, 2)}
+    args = {"energy": EnergyMLP(d_hidden=4), "y": torch.zeros(3, 2)}
     args.update(kwargs)
     with pytest.raises(error, match=message):
         fit_contrastive(args.pop("energy"), args.pop("y"), **args)
@@ -473,9 +473,9 @@ def test_fit_contrastive_checks_its_hyper_parameters(kwargs, error, message):
 
 def test_energy_mlp_and_fourier_decoder_refuse_another_dtype_instead_of_casting():
     with pytest.raises(TypeError, match="y must have the model's dtype torch.float32"):
-        EnergyMLP(hidden=4)(torch.zeros(3, 2, dtype=torch.float64))
-    with pytest.raises(TypeError, match="hidden must be an int; got bool"):
-        EnergyMLP(hidden=True)
+        EnergyMLP(d_hidden=4)(torch.zeros(3, 2, dtype=torch.float64))
+    with pytest.raises(TypeError, match="d_hidden must be an int; got bool"):
+        EnergyMLP(d_hidden=True)
     dec = FourierDecoder(harmonics=3)
     z = torch.linspace(0, 2 * math.pi, 11)
     with pytest.raises(TypeError, match="z must have the decoder's dtype torch.float32; got .*float64"):

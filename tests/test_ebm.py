@@ -51,14 +51,14 @@ def test_ellipse_decoder_rejects_wrong_shapes():
 
 
 def test_horn_decoder_broadcasts_and_is_seeded():
-    dec = ebm.HornDecoder(hidden=8, seed=3)
+    dec = ebm.HornDecoder(d_hidden=8, seed=3)
     out = dec(torch.rand(4, 1), torch.rand(1, 6))
     assert out.shape == (4, 6, 2)
-    again = ebm.HornDecoder(hidden=8, seed=3)
+    again = ebm.HornDecoder(d_hidden=8, seed=3)
     x, z = torch.rand(5), torch.rand(5)
     torch.testing.assert_close(dec(x, z), again(x, z))
-    with pytest.raises(ValueError, match="hidden must be at least 1; got 0"):
-        ebm.HornDecoder(hidden=0)
+    with pytest.raises(ValueError, match="d_hidden must be at least 1; got 0"):
+        ebm.HornDecoder(d_hidden=0)
 
 
 def test_energy_is_the_squared_distance_to_the_decoded_point():
@@ -438,16 +438,16 @@ def test_ellipse_decoder_checks_its_arguments(kwargs, error, message):
 def test_decoders_refuse_angles_of_another_dtype_instead_of_casting():
     with pytest.raises(TypeError, match="z must have the decoder's dtype torch.float32; got .*float64"):
         EllipseDecoder()(torch.zeros(3, dtype=torch.float64))
-    horn = ebm.HornDecoder(hidden=4)
+    horn = ebm.HornDecoder(d_hidden=4)
     with pytest.raises(TypeError, match="z must have the decoder's dtype"):
         horn(torch.zeros(3), torch.zeros(3, dtype=torch.float64))
     with pytest.raises(TypeError, match="x must have the decoder's dtype"):
         horn(torch.zeros(3, dtype=torch.float64), torch.zeros(3))
     with pytest.raises(ValueError, match=r"x and z must broadcast together; got shapes \(5,\) and \(7,\)"):
         horn(torch.zeros(5), torch.zeros(7))
-    with pytest.raises(TypeError, match="hidden must be an int; got bool"):
-        ebm.HornDecoder(hidden=True)
-    double = ebm.HornDecoder(hidden=4).double()  # converting the module is the way
+    with pytest.raises(TypeError, match="d_hidden must be an int; got bool"):
+        ebm.HornDecoder(d_hidden=True)
+    double = ebm.HornDecoder(d_hidden=4).double()  # converting the module is the way
     assert double(torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)).dtype == torch.float64
 
 

@@ -193,9 +193,9 @@ def test_shape_dtype_and_device_errors_are_clear():
     [
         (lambda: CostNet(True), TypeError, "d must be an int; got bool"),
         (lambda: CostNet(0), ValueError, "d must be at least 1; got 0"),
-        (lambda: CostNet(2, hidden=(16, 0)), ValueError, r"hidden\[1\] must be at least 1; got 0"),
-        (lambda: CostNet(2, hidden="16"), TypeError, "hidden must be a sequence of ints; got str"),
-        (lambda: CostNet(2, hidden=(16.0,)), TypeError, r"hidden\[0\] must be an int; got float"),
+        (lambda: CostNet(2, d_hidden=(16, 0)), ValueError, r"d_hidden\[1\] must be at least 1; got 0"),
+        (lambda: CostNet(2, d_hidden="16"), TypeError, "d_hidden must be a sequence of ints; got str"),
+        (lambda: CostNet(2, d_hidden=(16.0,)), TypeError, r"d_hidden\[0\] must be an int; got float"),
         (lambda: CostNet(2, seed=1.5), TypeError, "seed must be an int; got float"),
         (lambda: GeneratorNet(True, 2), TypeError, "d_z must be an int; got bool"),
         (lambda: GeneratorNet(1, 2.0), TypeError, "d must be an int; got float"),
@@ -305,7 +305,7 @@ def test_logistic_optimum_is_the_log_density_ratio():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_gan_trains_on_the_gpu():
-    cost, gen = CostNet(2, hidden=16).to("cuda"), GeneratorNet(1, 2, hidden=16).to("cuda")
+    cost, gen = CostNet(2, d_hidden=16).to("cuda"), GeneratorNet(1, 2, d_hidden=16).to("cuda")
     history = train_gan(cost, gen, horn(256, x=1.0, device="cuda").y, steps=20)
     assert len(history.cost_loss) == 20
     assert gen(gen.sample_latent(4)).device.type == "cuda"
@@ -325,11 +325,11 @@ def _gen_method(name):
 
 
 SPECS = [
-    ("gan.CostNet", CostNet, lambda: {"d": 2, "hidden": (8,), "seed": 0},
-     {"d": Arg("int", minimum=1), "hidden": HIDDEN, "seed": Arg("int")}),
+    ("gan.CostNet", CostNet, lambda: {"d": 2, "d_hidden": (8,), "seed": 0},
+     {"d": Arg("int", minimum=1), "d_hidden": HIDDEN, "seed": Arg("int")}),
     ("gan.CostNet.forward", lambda y: CostNet(2, 8)(y), lambda: {"y": torch.zeros(3, 2)}, {"y": T}),
-    ("gan.GeneratorNet", GeneratorNet, lambda: {"d_z": 1, "d": 2, "hidden": 8, "output": None, "latent": "normal"},
-     {"d_z": Arg("int", minimum=1), "d": Arg("int", minimum=1), "hidden": HIDDEN,
+    ("gan.GeneratorNet", GeneratorNet, lambda: {"d_z": 1, "d": 2, "d_hidden": 8, "output": None, "latent": "normal"},
+     {"d_z": Arg("int", minimum=1), "d": Arg("int", minimum=1), "d_hidden": HIDDEN,
       "output": Arg("custom", accepts=("None",), custom={"None": None, "relu": "relu"}),
       "latent": Arg("custom", custom={"None": None, "cauchy": "cauchy"})}),
     ("gan.GeneratorNet.forward", _gen_method("forward"), lambda: {"z": torch.zeros(3, 1)}, {"z": T}),

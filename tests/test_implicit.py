@@ -421,7 +421,7 @@ def test_anderson_rejects_bad_options() -> None:
 def test_fixed_point_layer_rejects_bad_construction() -> None:
     with pytest.raises(TypeError, match=r"f must be a torch.nn.Module called as f\(z, x\); got function"):
         FixedPoint(lambda z, x: z, 3)
-    with pytest.raises(ValueError, match="z_size must be at least 1; got 0"):
+    with pytest.raises(ValueError, match="d_z must be at least 1; got 0"):
         FixedPoint(cell(), 0)
     with pytest.raises(ValueError, match=r"solver must be one of \('anderson', 'iteration'\); got 'newton'"):
         FixedPoint(cell(), 5, solver="newton")
@@ -476,7 +476,7 @@ def test_fixed_point_layer_rejects_bad_inputs() -> None:
         layer(torch.ones(2, 4))
     with pytest.raises(ValueError, match="x must be on f's device cpu; got .*on meta"):
         layer(torch.ones(2, 4, dtype=DT, device="meta"))
-    with pytest.raises(ValueError, match=r"z0 must have shape \(2, 5\) = \(\*x.shape\[:-1\], z_size\); got shape \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"z0 must have shape \(2, 5\) = \(\*x.shape\[:-1\], d_z\); got shape \(2, 4\)"):
         layer(torch.ones(2, 4, dtype=DT), torch.zeros(2, 4, dtype=DT))
     with pytest.raises(ValueError, match="x and z0 must be on the same device; got cpu and meta"):
         layer(torch.ones(2, 4, dtype=DT), torch.zeros(2, 5, dtype=DT, device="meta"))

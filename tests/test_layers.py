@@ -85,8 +85,8 @@ def test_the_horn_decoder_and_the_energy_mlp_are_mlps_of_the_same_weights():
     from gradland.contrastive import EnergyMLP
     from gradland.ebm import HornDecoder
 
-    for model, sizes, activation in ((HornDecoder(hidden=8, seed=3), [1, 8, 8, 6], nn.Tanh),
-                                     (EnergyMLP(hidden=8, seed=3), [2, 8, 8, 1], nn.SiLU)):
+    for model, sizes, activation in ((HornDecoder(d_hidden=8, seed=3), [1, 8, 8, 6], nn.Tanh),
+                                     (EnergyMLP(d_hidden=8, seed=3), [2, 8, 8, 1], nn.SiLU)):
         reference = mlp(sizes, activation=activation, seed=3)
         assert str(model.net) == str(reference)
         for a, b in zip(model.net.parameters(), reference.parameters()):

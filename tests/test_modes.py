@@ -43,11 +43,11 @@ def worked_example(x: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize("jacobian", JACOBIANS)
 @PROPERTY
-@given(n=sizes, m=sizes, width=sizes, depth=st.integers(min_value=0, max_value=3), seed=seeds)
+@given(n=sizes, m=sizes, d_hidden=sizes, layers=st.integers(min_value=0, max_value=3), seed=seeds)
 def test_jacobian_matches_pytorch_on_random_mlps(
-    jacobian, n: int, m: int, width: int, depth: int, seed: int
+    jacobian, n: int, m: int, d_hidden: int, layers: int, seed: int
 ) -> None:
-    f = modes.mlp_function(n, m, width=width, depth=depth, seed=seed % 1000, dtype=DT)
+    f = modes.mlp_function(n, m, d_hidden=d_hidden, layers=layers, seed=seed % 1000, dtype=DT)
     x = randn(n, seed=seed)
     J = jacobian(f, x)
     assert J.shape == (m, n) and J.dtype == DT
@@ -104,7 +104,7 @@ def test_empty_inputs_and_outputs(jacobian) -> None:
 @pytest.mark.parametrize("jacobian", JACOBIANS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_jacobian_keeps_the_dtype(jacobian, dtype: torch.dtype) -> None:
-    f = modes.mlp_function(3, 2, width=4, depth=1, dtype=dtype)
+    f = modes.mlp_function(3, 2, d_hidden=4, layers=1, dtype=dtype)
     assert jacobian(f, torch.ones(3, dtype=dtype)).dtype == dtype
 
 
@@ -129,7 +129,7 @@ def test_forward_uses_n_jvps_and_reverse_m_pullbacks(monkeypatch) -> None:
 
     monkeypatch.setattr(torch.func, "jvp", counting_jvp)
     monkeypatch.setattr(torch.func, "vjp", counting_vjp)
-    f = modes.mlp_function(6, 2, width=5, depth=2, dtype=DT)
+    f = modes.mlp_function(6, 2, d_hidden=5, layers=2, dtype=DT)
     x = randn(6)
     modes.jacobian_forward(f, x)
     assert calls == {"jvp": 6, "vjp": 0, "pullback": 0}
@@ -141,7 +141,7 @@ def test_forward_uses_n_jvps_and_reverse_m_pullbacks(monkeypatch) -> None:
 
 
 def test_mlp_function_shapes_and_formula() -> None:
-    f = modes.mlp_function(5, 3, width=4, depth=2, seed=7, dtype=DT)
+    f = modes.mlp_function(5, 3, d_hidden=4, layers=2, seed=7, dtype=DT)
     assert [tuple(W.shape) for W in f.weights] == [(4, 5), (4, 4), (3, 4)]
     W1, W2, W3 = f.weights
     x = randn(5, seed=8)
@@ -150,7 +150,7 @@ def test_mlp_function_shapes_and_formula() -> None:
 
 
 def test_mlp_function_depth_zero_is_linear() -> None:
-    f = modes.mlp_function(4, 2, depth=0, dtype=DT)
+    f = modes.mlp_function(4, 2, layers=0, dtype=DT)
     (W,) = f.weights
     x = randn(4)
     torch.testing.assert_close(f(x), W @ x, **TOL)
@@ -164,7 +164,7 @@ def test_mlp_function_is_reproducible_and_seeded() -> None:
 
 
 def test_mlp_function_weights_have_variance_one_over_fan_in() -> None:
-    f = modes.mlp_function(400, 300, width=500, depth=1, dtype=DT)
+    f = modes.mlp_function(400, 300, d_hidden=500, layers=1, dtype=DT)
     for W in f.weights:
         fan_in = W.shape[1]
         assert abs(W.var().item() * fan_in - 1.0) < 0.05
@@ -206,17 +206,17 @@ def test_jacobian_forward_checks_the_output_with_no_input() -> None:
 def test_mlp_function_accepts_numpy_integers() -> None:
     import numpy as np
 
-    f = modes.mlp_function(np.int64(3), np.int32(2), width=np.int64(4), depth=np.int64(1))
+    f = modes.mlp_function(np.int64(3), np.int32(2), d_hidden=np.int64(4), layers=np.int64(1))
     assert f(torch.zeros(3)).shape == (2,)
 
 
 def test_mlp_function_rejects_bad_sizes() -> None:
     with pytest.raises(ValueError, match="n must be at least 1; got 0"):
         modes.mlp_function(0, 3)
-    with pytest.raises(ValueError, match="depth must be at least 0; got -1"):
-        modes.mlp_function(2, 3, depth=-1)
-    with pytest.raises(TypeError, match="width must be an int; got float"):
-        modes.mlp_function(2, 3, width=2.5)
+    with pytest.raises(ValueError, match="layers must be at least 0; got -1"):
+        modes.mlp_function(2, 3, layers=-1)
+    with pytest.raises(TypeError, match="d_hidden must be an int; got float"):
+        modes.mlp_function(2, 3, d_hidden=2.5)
     for dtype in (torch.int64, "float32", None):
         with pytest.raises(TypeError, match="dtype must be a floating-point torch.dtype; got"):
             modes.mlp_function(2, 3, dtype=dtype)
@@ -252,7 +252,7 @@ def test_the_two_jacobians_refuse_the_same_bad_functions() -> None:
 
 def test_jacobian_follows_the_device_of_the_input() -> None:
     # the meta device stands in for a GPU: it exists on every machine
-    f = modes.mlp_function(3, 2, width=4, depth=1, device="meta")
+    f = modes.mlp_function(3, 2, d_hidden=4, layers=1, device="meta")
     assert f.weights[0].device.type == "meta"
     x = torch.ones(3, device="meta")
     for jacobian in JACOBIANS:
@@ -261,7 +261,7 @@ def test_jacobian_follows_the_device_of_the_input() -> None:
 
 
 def test_everything_runs_on_every_device(device) -> None:
-    f = modes.mlp_function(4, 3, width=5, depth=2, dtype=DT, device=device)
+    f = modes.mlp_function(4, 3, d_hidden=5, layers=2, dtype=DT, device=device)
     x = randn(4, seed=9).to(device)
     reference = torch.func.jacrev(f)(x)
     for jacobian in JACOBIANS:
@@ -270,10 +270,10 @@ def test_everything_runs_on_every_device(device) -> None:
         torch.testing.assert_close(J, reference, **TOL)
 
 
-@pytest.mark.parametrize("depth", [0, 1, 3])
-def test_mlp_jvp_matches_torch_func_jvp(depth: int) -> None:
-    f = modes.mlp_function(n=6, m=4, width=7, depth=depth, dtype=torch.float64)
-    gen = torch.Generator().manual_seed(depth)
+@pytest.mark.parametrize("layers", [0, 1, 3])
+def test_mlp_jvp_matches_torch_func_jvp(layers: int) -> None:
+    f = modes.mlp_function(n=6, m=4, d_hidden=7, layers=layers, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(layers)
     for shape in [(6,), (6, 5)]:
         x = torch.randn(shape, generator=gen, dtype=torch.float64)
         x_dot = torch.randn(shape, generator=gen, dtype=torch.float64)

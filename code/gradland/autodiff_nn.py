@@ -68,13 +68,14 @@ class Linear(Module):
     r"""An affine layer :math:`\bm{y} = \bm{W} \bm{x} + \bm{b}`, applied to a batch
     stored as rows.
 
-    As in :class:`torch.nn.Linear`, the weight has shape ``(out, in)`` and a
-    batch ``X`` of shape ``(B, in)`` gives ``X @ W.T + b``; the initial
-    values are drawn uniformly from :math:`[-1/\sqrt{\text{in}}, 1/\sqrt{\text{in}}]`.
+    As in :class:`torch.nn.Linear`, the weight has shape ``(d_out, d_in)`` and
+    a batch ``X`` of shape ``(B, d_in)`` gives ``X @ W.T + b``; the initial
+    values are drawn uniformly from
+    :math:`[-1/\sqrt{d_{\text{in}}}, 1/\sqrt{d_{\text{in}}}]`.
 
     Parameters
     ----------
-    n_in, n_out : int
+    d_in, d_out : int
         The sizes of an input and of an output, at least 1.
     bias : bool, optional
         Whether to add a bias :math:`\bm{b}`.
@@ -100,17 +101,17 @@ class Linear(Module):
     torch.Size([5, 3])
     """
 
-    def __init__(self, n_in: int, n_out: int, bias: bool = True, *, device=None, dtype=None):
-        n_in, n_out = _checks.integer("n_in", n_in, minimum=1), _checks.integer("n_out", n_out, minimum=1)
+    def __init__(self, d_in: int, d_out: int, bias: bool = True, *, device=None, dtype=None):
+        d_in, d_out = _checks.integer("d_in", d_in, minimum=1), _checks.integer("d_out", d_out, minimum=1)
         _checks.dtype("dtype", dtype)
-        bound = 1 / math.sqrt(n_in)
+        bound = 1 / math.sqrt(d_in)
         # Drawn on the CPU and then moved, so that every device starts from the
         # same weights (a CUDA generator would draw others).
-        weight = torch.empty(n_out, n_in, dtype=dtype).uniform_(-bound, bound)
+        weight = torch.empty(d_out, d_in, dtype=dtype).uniform_(-bound, bound)
         self.weight = Tensor(weight.to(device), requires_grad=True)
         self.bias = None
         if bias:
-            b = torch.empty(n_out, dtype=dtype).uniform_(-bound, bound)
+            b = torch.empty(d_out, dtype=dtype).uniform_(-bound, bound)
             self.bias = Tensor(b.to(device), requires_grad=True)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -185,8 +186,8 @@ class MLP(Module):
                       "sigmoid": torch.nn.Sigmoid}[self.activation]
         modules = []
         for layer in self.layers:
-            n_out, n_in = layer.weight.shape
-            linear = torch.nn.Linear(n_in, n_out, bias=layer.bias is not None,
+            d_out, d_in = layer.weight.shape
+            linear = torch.nn.Linear(d_in, d_out, bias=layer.bias is not None,
                                      device=layer.weight.device, dtype=layer.weight.dtype)
             with torch.no_grad():
                 linear.weight.copy_(layer.weight.data)

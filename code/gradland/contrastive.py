@@ -269,7 +269,7 @@ class EnergyMLP(nn.Module):
 
     Parameters
     ----------
-    hidden : int
+    d_hidden : int
         Width of the two hidden layers.
     seed : int
         Seed of the initial weights.
@@ -277,26 +277,26 @@ class EnergyMLP(nn.Module):
     Raises
     ------
     ValueError
-        If ``hidden`` is below 1, or points are not of shape ``(n, 2)`` or
+        If ``d_hidden`` is below 1, or points are not of shape ``(n, 2)`` or
         not on the parameters' device.
     TypeError
-        If ``hidden`` or ``seed`` is not an int, or points are not of the
+        If ``d_hidden`` or ``seed`` is not an int, or points are not of the
         parameters' dtype.
 
     Examples
     --------
     >>> import torch
     >>> from gradland.contrastive import EnergyMLP
-    >>> energy = EnergyMLP(hidden=8)
+    >>> energy = EnergyMLP(d_hidden=8)
     >>> e = energy(torch.zeros(5, 2))
     >>> e.shape, bool((e >= 0).all())
     (torch.Size([5]), True)
     """
 
-    def __init__(self, hidden: int = 64, *, seed: int = 0):
+    def __init__(self, d_hidden: int = 64, *, seed: int = 0):
         super().__init__()
-        hidden = _checks.integer("hidden", hidden, minimum=1)
-        self.net = mlp([2, hidden, hidden, 1], activation=nn.SiLU, seed=seed)
+        d_hidden = _checks.integer("d_hidden", d_hidden, minimum=1)
+        self.net = mlp([2, d_hidden, d_hidden, 1], activation=nn.SiLU, seed=seed)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """The energies of points ``y`` of shape ``(n, 2)``: shape ``(n,)``."""
@@ -525,7 +525,7 @@ def fit_contrastive(
     >>> import torch
     >>> from gradland.data import horn
     >>> from gradland.contrastive import EnergyMLP, fit_contrastive
-    >>> energy, y = EnergyMLP(hidden=16), horn(32, x=1.0).y
+    >>> energy, y = EnergyMLP(d_hidden=16), horn(32, x=1.0).y
     >>> losses, y_hat = fit_contrastive(energy, y, steps=100, lr=0.01)
     >>> bool(energy(y).mean() < energy(y_hat).mean())
     True

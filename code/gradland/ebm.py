@@ -154,7 +154,7 @@ class HornDecoder(nn.Module):
 
     Parameters
     ----------
-    hidden : int
+    d_hidden : int
         Width of the two hidden layers.
     seed : int
         Seed of the initial weights.
@@ -162,25 +162,25 @@ class HornDecoder(nn.Module):
     Raises
     ------
     ValueError
-        If ``hidden`` is below 1; and, when called, if ``x`` and ``z`` do
+        If ``d_hidden`` is below 1; and, when called, if ``x`` and ``z`` do
         not broadcast together or are not on the parameters' device.
     TypeError
-        If ``hidden`` or ``seed`` is not an int; and, when called, if ``x``
+        If ``d_hidden`` or ``seed`` is not an int; and, when called, if ``x``
         or ``z`` is not a floating tensor of the parameters' dtype.
 
     Examples
     --------
     >>> import torch
     >>> from gradland.ebm import HornDecoder
-    >>> dec = HornDecoder(hidden=8)
+    >>> dec = HornDecoder(d_hidden=8)
     >>> dec(torch.rand(5, 1), torch.rand(1, 7)).shape  # x and z broadcast
     torch.Size([5, 7, 2])
     """
 
-    def __init__(self, hidden: int = 32, *, seed: int = 0):
+    def __init__(self, d_hidden: int = 32, *, seed: int = 0):
         super().__init__()
-        hidden = _checks.integer("hidden", hidden, minimum=1)
-        self.net = mlp([1, hidden, hidden, 6], activation=nn.Tanh, seed=seed)
+        d_hidden = _checks.integer("d_hidden", d_hidden, minimum=1)
+        self.net = mlp([1, d_hidden, d_hidden, 6], activation=nn.Tanh, seed=seed)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Decode inputs ``x`` and angles ``z`` (broadcast together) into points

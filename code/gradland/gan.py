@@ -59,11 +59,11 @@ KINDS = ("logistic", "hinge")
 _HINGE = " for the hinge loss (use CostNet(..., nonnegative=True))"
 
 
-def _mlp(d_in: int, hidden: object, d_out: int, seed: int) -> nn.Sequential:
-    """Linear layers from ``d_in`` through the widths ``hidden`` (one int or a sequence
-    of them) to ``d_out``, with leaky ReLUs between them, seeded: the perceptron of
-    :func:`gradland.layers.mlp` with another activation."""
-    widths = _checks.integers("hidden", (hidden,) if isinstance(hidden, int) else hidden, minimum=1)
+def _mlp(d_in: int, d_hidden: object, d_out: int, seed: int) -> nn.Sequential:
+    """Linear layers from ``d_in`` through the widths ``d_hidden`` (one int or a
+    sequence of them) to ``d_out``, with leaky ReLUs between them, seeded: the
+    perceptron of :func:`gradland.layers.mlp` with another activation."""
+    widths = _checks.integers("d_hidden", (d_hidden,) if isinstance(d_hidden, int) else d_hidden, minimum=1)
     return mlp([d_in, *widths, d_out], activation=functools.partial(nn.LeakyReLU, 0.2), seed=seed)
 
 
@@ -87,7 +87,7 @@ class CostNet(nn.Module):
     ----------
     d : int
         The size :math:`d` of the targets.
-    hidden : int or sequence of int
+    d_hidden : int or sequence of int
         Widths of the hidden layers.
     nonnegative : bool
         Whether to make the energy non-negative, :math:`C = \lvert h \rvert`.
@@ -107,17 +107,17 @@ class CostNet(nn.Module):
     --------
     >>> import torch
     >>> from gradland.gan import CostNet
-    >>> cost = CostNet(2, hidden=(16, 16), nonnegative=True)
+    >>> cost = CostNet(2, d_hidden=(16, 16), nonnegative=True)
     >>> energies = cost(torch.zeros(5, 2))
     >>> energies.shape, bool((energies >= 0).all())
     (torch.Size([5]), True)
     """
 
-    def __init__(self, d: int, hidden: int | Sequence[int] = (64, 64), *, nonnegative: bool = False, seed: int = 0):
+    def __init__(self, d: int, d_hidden: int | Sequence[int] = (64, 64), *, nonnegative: bool = False, seed: int = 0):
         super().__init__()
         self.d = _checks.integer("d", d, minimum=1)
         self.nonnegative = bool(nonnegative)
-        self.net = _mlp(self.d, hidden, 1, seed)
+        self.net = _mlp(self.d, d_hidden, 1, seed)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         r"""The energies :math:`C(\bm{y}_i)` of a batch ``y`` of shape ``(n, d)``: shape
@@ -144,7 +144,7 @@ class GeneratorNet(nn.Module):
         The size :math:`d_z` of the latent.
     d : int
         The size :math:`d` of the samples.
-    hidden : int or sequence of int
+    d_hidden : int or sequence of int
         Widths of the hidden layers.
     output : {None, "sigmoid", "tanh"}
         The output activation.
@@ -167,7 +167,7 @@ class GeneratorNet(nn.Module):
     --------
     >>> import torch
     >>> from gradland.gan import GeneratorNet
-    >>> gen = GeneratorNet(d_z=3, d=64, hidden=32, output="sigmoid")
+    >>> gen = GeneratorNet(d_z=3, d=64, d_hidden=32, output="sigmoid")
     >>> y_hat = gen(gen.sample_latent(10, generator=torch.Generator().manual_seed(0)))
     >>> y_hat.shape, bool(((0 <= y_hat) & (y_hat <= 1)).all())
     (torch.Size([10, 64]), True)
@@ -180,7 +180,7 @@ class GeneratorNet(nn.Module):
         self,
         d_z: int,
         d: int,
-        hidden: int | Sequence[int] = (64, 64),
+        d_hidden: int | Sequence[int] = (64, 64),
         *,
         output: str | None = None,
         latent: str = "normal",
@@ -191,7 +191,7 @@ class GeneratorNet(nn.Module):
         self.d = _checks.integer("d", d, minimum=1)
         self.output = _checks.choice("output", output, self.OUTPUTS)
         self.latent = _checks.choice("latent", latent, self.LATENTS)
-        self.net = _mlp(self.d_z, hidden, self.d, seed)
+        self.net = _mlp(self.d_z, d_hidden, self.d, seed)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         r"""The samples :math:`G(\bm{z}_i)` of a batch ``z`` of shape ``(n, d_z)``:
@@ -471,7 +471,7 @@ def train_gan(
     >>> import torch
     >>> from gradland.data import horn
     >>> from gradland.gan import CostNet, GeneratorNet, train_gan
-    >>> cost, gen = CostNet(2, hidden=32), GeneratorNet(1, 2, hidden=32)
+    >>> cost, gen = CostNet(2, d_hidden=32), GeneratorNet(1, 2, d_hidden=32)
     >>> history = train_gan(cost, gen, horn(256, x=1.0).y, steps=20,
     ...                     snapshot_at=[0, 20])
     >>> len(history.cost_loss), sorted(history.snapshots)

@@ -393,9 +393,9 @@ class TanhCell(torch.nn.Module):
 
     Parameters
     ----------
-    x_size : int
+    d_x : int
         :math:`n`, the size of the input :math:`\bm{x} \in \R^n`.
-    z_size : int
+    d_z : int
         :math:`d`, the size of the state :math:`\bm{z} \in \R^d`.
     spectral_norm : float, optional
         :math:`\lVert \bm{W} \rVert_2` at initialisation, positive.
@@ -424,19 +424,19 @@ class TanhCell(torch.nn.Module):
     """
 
     def __init__(
-        self, x_size: int, z_size: int, *, spectral_norm: float = 0.9, device=None, dtype=None
+        self, d_x: int, d_z: int, *, spectral_norm: float = 0.9, device=None, dtype=None
     ) -> None:
         super().__init__()
-        x_size, z_size = _checks.integer("x_size", x_size, minimum=1), _checks.integer("z_size", z_size, minimum=1)
+        d_x, d_z = _checks.integer("d_x", d_x, minimum=1), _checks.integer("d_z", d_z, minimum=1)
         spectral_norm = _checks.real("spectral_norm", spectral_norm, positive=True)
         # Drawn on the CPU and then moved, so that every device starts from the
         # same numbers (a CUDA generator would draw others).
-        W = torch.randn(z_size, z_size, dtype=dtype)
+        W = torch.randn(d_z, d_z, dtype=dtype)
         W = W * (spectral_norm / torch.linalg.matrix_norm(W, ord=2))
-        U = torch.randn(z_size, x_size, dtype=dtype) / math.sqrt(x_size)
+        U = torch.randn(d_z, d_x, dtype=dtype) / math.sqrt(d_x)
         self.W = torch.nn.Parameter(W.to(device))
         self.U = torch.nn.Parameter(U.to(device))
-        self.b = torch.nn.Parameter(torch.zeros(z_size, dtype=dtype, device=device))
+        self.b = torch.nn.Parameter(torch.zeros(d_z, dtype=dtype, device=device))
 
     @torch.no_grad()
     def clip_spectral_norm_(self, max_norm: float = 0.9) -> float:
@@ -584,7 +584,7 @@ class FixedPoint(torch.nn.Module):
         The map, called as ``f(z, x)``, returning a tensor of the shape of
         ``z``; its parameters receive gradients. It must treat the examples of
         a batch independently (no batch normalisation).
-    z_size : int
+    d_z : int
         :math:`d`: the state has shape ``(*x.shape[:-1], d)``.
     solver : {"anderson", "iteration"}, optional
         :func:`anderson` or :func:`fixed_point_iteration`, for both solves.
@@ -637,7 +637,7 @@ class FixedPoint(torch.nn.Module):
     def __init__(
         self,
         f: torch.nn.Module,
-        z_size: int,
+        d_z: int,
         *,
         solver: str = "anderson",
         tol: float = 1e-5,
@@ -648,7 +648,7 @@ class FixedPoint(torch.nn.Module):
     ) -> None:
         super().__init__()
         _checks.module("f", f, "a torch.nn.Module called as f(z, x)")
-        z_size = _checks.integer("z_size", z_size, minimum=1)
+        d_z = _checks.integer("d_z", d_z, minimum=1)
         if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in f.modules()):
             raise ValueError(
                 "f must treat the examples of a batch independently, and batch normalisation "
@@ -667,7 +667,7 @@ class FixedPoint(torch.nn.Module):
         _checks.integer("max_iter", max_iter, minimum=1)
         _checks.real("backward_tol", backward_tol, positive=True)
         _checks.integer("backward_max_iter", backward_max_iter, minimum=1)
-        self.f, self.z_size, self.solver = f, z_size, solver
+        self.f, self.d_z, self.solver = f, d_z, solver
         self._solver, self._options = solvers[solver], solver_options
         self._limits = {"forward": (tol, max_iter), "backward": (backward_tol, backward_max_iter)}
         self.forward_residuals: list[float] = []
@@ -704,17 +704,17 @@ class FixedPoint(torch.nn.Module):
             ) from None
 
     def forward(self, x: torch.Tensor, z0: torch.Tensor | None = None) -> torch.Tensor:
-        """Return :math:`\\bm{z}^\\star`, shape ``(*x.shape[:-1], z_size)``; ``z0``
+        """Return :math:`\\bm{z}^\\star`, shape ``(*x.shape[:-1], d_z)``; ``z0``
         defaults to zeros."""
         _checks.tensor("x", x, floating=True, min_ndim=1, shape="(..., n)", reference=next(self.f.parameters(), None),
                        owner="f")
-        shape = (*x.shape[:-1], self.z_size)
+        shape = (*x.shape[:-1], self.d_z)
         if z0 is None:
             z0 = torch.zeros(shape, dtype=x.dtype, device=x.device)
-        _checks.tensor("z0", z0, exact=shape, shape=f"{shape} = (*x.shape[:-1], z_size)")
+        _checks.tensor("z0", z0, exact=shape, shape=f"{shape} = (*x.shape[:-1], d_z)")
         _checks.alike(x=x, z0=z0)
         return _ImplicitFixedPoint.apply(self, x, z0.detach(), *self.f.parameters())
 
     def extra_repr(self) -> str:
         tol, max_iter = self._limits["forward"]
-        return f"z_size={self.z_size}, solver={self.solver!r}, tol={tol:g}, max_iter={max_iter}"
+        return f"d_z={self.d_z}, solver={self.solver!r}, tol={tol:g}, max_iter={max_iter}"

@@ -237,16 +237,16 @@ def mlp_function(
     n: int,
     m: int,
     *,
-    width: int = 64,
-    depth: int = 2,
+    d_hidden: int = 64,
+    layers: int = 2,
     seed: int = 0,
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     r"""A pure function :math:`\bm{f} \colon \R^n \to \R^m`: a small random MLP.
 
-    The function is a multilayer perceptron with ``depth`` hidden layers of
-    ``width`` units, :math:`\tanh` activations and fixed random weights,
+    The function is a multilayer perceptron with ``layers`` hidden layers of
+    ``d_hidden`` units, :math:`\tanh` activations and fixed random weights,
 
     .. math::
 
@@ -254,7 +254,7 @@ def mlp_function(
         \bm{h}_k = \tanh(\bm{W}_k \bm{h}_{k-1}), \quad k = 1, \dots, L,
         \qquad \bm{f}(\bm{x}) = \bm{W}_{L+1} \bm{h}_L,
 
-    with :math:`L` the depth; with :math:`L = 1`, for instance,
+    with :math:`L` the number of hidden layers; with :math:`L = 1`, for instance,
     :math:`\bm{f}(\bm{x}) = \bm{W}_2 \tanh(\bm{W}_1 \bm{x})`. There are no
     biases: the function is a plain chain of matrix products and
     :math:`\tanh`, the chain of Jacobians of the chapter. It is *pure*: the
@@ -274,9 +274,9 @@ def mlp_function(
     ----------
     n, m : int
         Numbers of inputs and outputs (at least 1).
-    width : int, optional
-        Units per hidden layer (at least 1).
-    depth : int, optional
+    d_hidden : int, optional
+        Units per hidden layer, the width (at least 1).
+    layers : int, optional
         Number of hidden layers :math:`L` (0 or more; 0 gives an affine map).
     seed : int, optional
         Seed of the weights.
@@ -308,7 +308,7 @@ def mlp_function(
     --------
     >>> import torch
     >>> from gradland.modes import mlp_function, jacobian_forward
-    >>> f = mlp_function(n=5, m=3, width=8, depth=2)
+    >>> f = mlp_function(n=5, m=3, d_hidden=8, layers=2)
     >>> f(torch.zeros(5)).shape
     torch.Size([3])
     >>> [tuple(W.shape) for W in f.weights]
@@ -320,12 +320,13 @@ def mlp_function(
     True
     """
     n, m = _checks.integer("n", n, minimum=1), _checks.integer("m", m, minimum=1)
-    width, depth = _checks.integer("width", width, minimum=1), _checks.integer("depth", depth, minimum=0)
+    d_hidden = _checks.integer("d_hidden", d_hidden, minimum=1)
+    layers = _checks.integer("layers", layers, minimum=0)
     seed = _checks.integer("seed", seed)
     _checks.dtype("dtype", dtype, optional=False)
     device = _checks.device("device", device)
     generator = torch.Generator().manual_seed(seed)
-    sizes = [n] + [width] * depth + [m]
+    sizes = [n] + [d_hidden] * layers + [m]
     weights = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         W = torch.randn(fan_out, fan_in, generator=generator, dtype=dtype) / fan_in**0.5
@@ -381,7 +382,7 @@ def mlp_jvp(
     --------
     >>> import torch
     >>> from gradland.modes import mlp_function, mlp_jvp
-    >>> f = mlp_function(n=5, m=3, width=8, depth=2, dtype=torch.float64)
+    >>> f = mlp_function(n=5, m=3, d_hidden=8, layers=2, dtype=torch.float64)
     >>> x = torch.randn(5, dtype=torch.float64)
     >>> x_dot = torch.randn(5, dtype=torch.float64)
     >>> y, y_dot = mlp_jvp(f, x, x_dot)
