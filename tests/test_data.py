@@ -209,3 +209,75 @@ def test_horn_manifold_checks_x_and_z():
         data.horn_manifold(None, z)
     with pytest.raises(ValueError, match="z and x must be on the same device"):
         data.horn_manifold(torch.zeros(2, device="meta"), z)
+
+
+# ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
+
+from badinput import Arg, cases, run  # noqa: E402
+
+SEED = Arg("int", custom={"huge": 2**64})
+DEVICE = Arg("custom", accepts=("None",), custom={"None": None, "nonsense": "nonsense", "int": 1.5})
+DTYPE = Arg("custom", custom={"None": None, "int": torch.int64, "str": "float32", "complex": torch.complex64})
+COUNT = Arg("int", minimum=1)
+PROBABILITY = Arg("real", custom={"negative": -0.1, "above-one": 1.5})
+ANGLES = torch.tensor([0.0, math.pi / 2])
+
+
+def _graph_to(device):
+    return data.karate_club().to(device)
+
+
+# Horn, Digits and Graph are named tuples, records that check nothing: their tensors are
+# checked where they are used (gradland.gcn.train_node_classifier checks a Graph's).
+SPECS = [
+    # z holds angles of any shape, and is the only tensor when x is a number
+    ("data.horn_manifold", data.horn_manifold, lambda: {"x": 0.0, "z": ANGLES},
+     {"x": Arg("real", accepts=("tensor",), custom={"above-one": 1.5, "negative": -0.5,  # a tensor x is documented
+                                                  "int-tensor": torch.tensor(0), "meta": torch.tensor(0.5, device="meta"),
+                                                  "no-broadcast": torch.zeros(3), "float64": torch.tensor(0.5).double()}),
+      "z": Arg("tensor", accepts=("extra-dim", "missing-dim", "wrong-size"), omit=("meta",),
+               custom={"complex": ANGLES.to(torch.complex64)})}),
+    # a tensor x broadcasts with z: a batch of any shape that does
+    ("data.horn_manifold(tensor x)", data.horn_manifold, lambda: {"x": torch.tensor([0.5, 1.0]), "z": ANGLES},
+     {"x": Arg("tensor", accepts=("extra-dim", "missing-dim"), mentions=("z",),
+               custom={"float64": torch.tensor([0.5, 1.0]).double()}),
+      "z": Arg("tensor", accepts=("extra-dim", "missing-dim"), mentions=("x",))}),
+    ("data.horn", data.horn,
+     lambda: {"n": 5, "x": None, "noise": 0.1, "seed": 1, "device": None, "dtype": torch.float32},
+     {"n": COUNT, "x": Arg("real", accepts=("None",), custom={"above-one": 1.5, "negative": -0.5}),
+      "noise": Arg("real", custom={"negative": -1.0}), "seed": SEED, "device": DEVICE, "dtype": DTYPE}),
+    ("data.digits", data.digits,
+     lambda: {"split": "train", "test_fraction": 0.2, "seed": 0, "device": None, "dtype": torch.float32},
+     {"split": Arg("custom", custom={"None": None, "int": 1, "unknown": "validation", "list": ["train"]}),
+      "test_fraction": Arg("real", positive=True, custom={"one": 1.0, "tiny": 1e-9}), "seed": SEED,
+      "device": DEVICE, "dtype": DTYPE}),
+    ("data.manual_text", data.manual_text, dict, {}),
+    ("data.docstring_text", data.docstring_text, dict, {}),
+    ("data.karate_club", data.karate_club, dict, {}),
+    # None is the CPU, as everywhere in the package (gradland._checks.device)
+    ("data.Graph.to", _graph_to, lambda: {"device": "cpu"}, {"device": DEVICE}),
+    ("data.sbm", data.sbm,
+     lambda: {"sizes": (5, 5), "p_in": 0.5, "p_out": 0.1, "features": 2, "signal": 1.0, "seed": 1},
+     {"sizes": Arg("custom", custom={"None": None, "int": 5, "str": "55", "empty": (), "zero": (5, 0),
+                                     "float": (5, 2.5), "bool": (5, True), "tensor": torch.tensor([5, 5])}),
+      "p_in": PROBABILITY, "p_out": PROBABILITY, "features": COUNT, "signal": Arg("real"),
+      "seed": SEED}),
+    ("data.random_graph", data.random_graph, lambda: {"num_nodes": 10, "edges": 20, "seed": 0, "device": None},
+     {"num_nodes": COUNT, "edges": Arg("int", minimum=0), "seed": SEED, "device": DEVICE}),
+    ("data.reversal_task", data.reversal_task,
+     lambda: {"n_train": 10, "n_test": 5, "length": 4, "symbols": 3, "seed": 0, "device": None},
+     {"n_train": Arg("int", minimum=1, custom={"too-many": 100}), "n_test": COUNT, "length": COUNT,
+      "symbols": COUNT, "seed": SEED, "device": DEVICE}),
+]
+VALID = {target: valid for target, _, valid, _ in SPECS}
+CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
+
+
+@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
+def test_the_valid_call_works(target, call, valid, args):
+    call(**valid())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_gets_a_clear_error(case):
+    run(case, VALID[case.target]())

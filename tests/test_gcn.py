@@ -462,9 +462,9 @@ X, EDGES = torch.randn(3, 4), torch.tensor([[0, 1], [1, 2]])
     pytest.param(lambda: propagate(X, torch.zeros(3, 2, dtype=torch.long)), ValueError,
                  r"edge_index must have shape \(2, n_e\)", id="edges-3-rows"),
     pytest.param(lambda: propagate(X, torch.tensor([[0, 3], [1, 2]])), ValueError,
-                 r"node numbers in 0..2; got values from 0 to 3", id="node-3-of-3"),
+                 r"node numbers in 0..2 \(one per row of x\); got values from 0 to 3", id="node-3-of-3"),
     pytest.param(lambda: propagate(X, torch.tensor([[0, -1], [1, 2]])), ValueError,
-                 r"node numbers in 0..2; got values from -1 to 2", id="node-minus-1"),
+                 r"node numbers in 0..2 \(one per row of x\); got values from -1 to 2", id="node-minus-1"),
     pytest.param(lambda: propagate(X, EDGES.to("meta")), ValueError,
                  "edge_index must be on the device of the node features, cpu", id="edges-on-meta"),
     pytest.param(lambda: propagate(X.long(), EDGES), TypeError, "x must have a floating-point dtype", id="int-x"),
@@ -615,3 +615,125 @@ def test_layers_and_training_on_cuda():
         layer(x, g.edge_index, checked=True)
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+# ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
+
+from badinput import Arg, cases, run  # noqa: E402
+
+BAD_PATH = [[0, 1, 1, 2], [1, 0, 2, 1]]  # the path 0 - 1 - 2, both ways
+BAD_DTYPE = Arg("custom", accepts=("None",), custom={"None": None, "int": torch.int64, "str": "float32"})
+BAD_DEVICE = Arg("custom", accepts=("None",), custom={"None": None, "nonsense": "nonsense", "int": 1.5})
+# an edge index: an int64 one is the valid kind, and any number of edges will do; the meta
+# device is a mismatch with the node features (where there are none, see normalised_adjacency)
+BAD_EDGES = Arg("tensor", accepts=("int64", "wrong-size"),
+            custom={"float": torch.tensor(BAD_PATH, dtype=torch.float32),
+                    "int32": torch.tensor(BAD_PATH, dtype=torch.int32),
+                    "negative": torch.tensor([[0, -1], [1, 0]]), "too-large": torch.tensor([[0, 3], [3, 0]])})
+BAD_NODES = Arg("tensor", mentions=("the model",))  # node features, (T, d), checked against a model
+BAD_SIZE = Arg("int", minimum=1)
+BAD_RATE = Arg("real", custom={"negative": -0.1, "one": 1.0})  # a dropout probability, in [0, 1)
+BAD_MODEL_ARGS = {"d_in": BAD_SIZE, "d_hidden": BAD_SIZE, "d_out": BAD_SIZE, "layers": BAD_SIZE, "dropout": BAD_RATE,
+              "device": BAD_DEVICE, "dtype": BAD_DTYPE}
+
+
+def _module(cls, method=None, *args, **kwargs):
+    def call(**arguments):
+        torch.manual_seed(0)
+        module = cls(*args, **kwargs)
+        return (getattr(module, method) if method else module)(**arguments)
+    return call
+
+
+def _graph(**changes):
+    """The valid arguments of a model's forward, or of a layer's: a path of 3 nodes."""
+    return {"x": torch.ones(3, 4), "edge_index": torch.tensor(BAD_PATH), **changes}
+
+
+def _train_valid():
+    g = karate_club()
+    train = torch.zeros(34, dtype=torch.bool)
+    train[[0, 33]] = True
+    return {"model": GCN(34, 4, 2), "graph": g, "train_mask": train, "epochs": 2, "lr": 0.01,
+            "weight_decay": 5e-4, "eval_every": 1}
+
+
+_KARATE = karate_club()
+
+SPECS = [
+    # with an edge index, graph is the only tensor: on the meta device the result is there too
+    ("gcn.normalised_adjacency", normalised_adjacency,
+     lambda: {"graph": torch.tensor(BAD_PATH), "num_nodes": 3, "dtype": torch.float32},
+     {"graph": Arg("tensor", accepts=("int64", "wrong-size"), omit=("meta",),
+                   custom={"int32": torch.tensor(BAD_PATH, dtype=torch.int32), "negative": torch.tensor([[0, -1], [1, 0]]),
+                           "too-large": torch.tensor([[0, 3], [3, 0]])}),
+      "num_nodes": Arg("int", minimum=1, custom={"too-small": 2}),
+      "dtype": Arg("custom", custom={"None": None, "int": torch.int64, "str": "float32"})}),
+    ("gcn.normalised_adjacency(dense)", normalised_adjacency,
+     lambda: {"graph": torch.ones(3, 3), "num_nodes": 3},
+     {"graph": Arg("tensor", omit=("meta",), custom={"half": torch.full((3, 3), 0.5),
+                                                     "nan": torch.full((3, 3), math.nan)}),
+      "num_nodes": Arg("int", minimum=1, accepts=("None",), custom={"other": 4})}),  # None: the matrix's size
+    # features of any width d
+    ("gcn.propagate", propagate, _graph,
+     {"x": Arg("tensor", accepts=("wrong-size",), mentions=("edge_index",)), "edge_index": BAD_EDGES}),
+    ("gcn.attention_propagate", attention_propagate, lambda: _graph(normalisation="mean"),
+     {"x": Arg("tensor", accepts=("wrong-size",), mentions=("edge_index",)), "edge_index": BAD_EDGES,
+      "normalisation": Arg("custom", custom={"None": None, "sum": "sum"})}),
+    ("gcn.GCNLayer", GCNLayer, lambda: {"d_in": 4, "d_out": 2, "device": None, "dtype": None},
+     {"d_in": BAD_SIZE, "d_out": BAD_SIZE, "device": BAD_DEVICE, "dtype": BAD_DTYPE}),
+    ("gcn.GCNLayer.forward", _module(GCNLayer, None, 4, 2), _graph, {"x": BAD_NODES, "edge_index": BAD_EDGES}),
+    ("gcn.GCNLayer.forward(dense)", _module(GCNLayer, None, 4, 2, sparse=False), _graph,
+     {"x": BAD_NODES, "edge_index": BAD_EDGES}),
+    ("gcn.GatedGCNLayer", GatedGCNLayer, lambda: {"d": 4, "eps": 1e-6, "device": None, "dtype": None},
+     {"d": BAD_SIZE, "eps": Arg("real", custom={"negative": -1.0}), "device": BAD_DEVICE, "dtype": BAD_DTYPE}),
+    ("gcn.GatedGCNLayer.forward", _module(GatedGCNLayer, None, 4, edge_features=True),
+     lambda: {"h": torch.ones(3, 4), "edge_index": torch.tensor(BAD_PATH), "h_edge": torch.ones(4, 4)},
+     {"h": BAD_NODES, "edge_index": BAD_EDGES, "h_edge": Arg("tensor", mentions=("h_edge",))}),
+    ("gcn.GatedGCNLayer.gates", _module(GatedGCNLayer, "gates", 4),
+     lambda: {"h": torch.ones(3, 4), "edge_index": torch.tensor(BAD_PATH), "h_edge": None},
+     {"h": BAD_NODES, "edge_index": BAD_EDGES, "h_edge": Arg("custom", mentions=("edge_features",), custom={"tensor": torch.ones(4, 4), "str": "x"})}),
+    ("gcn.GCN", GCN, lambda: {"d_in": 4, "d_hidden": 8, "d_out": 2, "layers": 2, "dropout": 0.5,
+                              "device": None, "dtype": None}, BAD_MODEL_ARGS),
+    ("gcn.GCN.forward", _module(GCN, None, 4, 8, 2), _graph, {"x": BAD_NODES, "edge_index": BAD_EDGES}),
+    ("gcn.GatedGCN", GatedGCN, lambda: {"d_in": 4, "d_hidden": 8, "d_out": 2, "layers": 2, "dropout": 0.5,
+                                        "device": None, "dtype": None}, BAD_MODEL_ARGS),
+    ("gcn.GatedGCN.forward", _module(GatedGCN, None, 4, 8, 2), _graph, {"x": BAD_NODES, "edge_index": BAD_EDGES}),
+    ("gcn.MLP", MLP, lambda: {"d_in": 4, "d_hidden": 8, "d_out": 2, "layers": 2, "dropout": 0.5,
+                              "device": None, "dtype": None}, BAD_MODEL_ARGS),
+    # MLP ignores the graph, by design: it neither reads nor checks edge_index
+    ("gcn.MLP.forward", _module(MLP, None, 4, 8, 2), _graph, {"x": BAD_NODES}),
+    ("gcn.accuracy", accuracy,
+     lambda: {"logits": torch.eye(3, 2), "labels": torch.tensor([0, 1, 1]),
+              "mask": torch.tensor([True, True, False])},
+     {"logits": Arg("tensor", accepts=("wrong-size",), mentions=("labels",),  # any number of classes
+                     custom={"nan": torch.full((3, 2), math.nan), "empty": torch.zeros(3, 0)}),
+      "labels": Arg("tensor", accepts=("int64",), mentions=("logits",),
+                    custom={"float": torch.zeros(3), "too-large": torch.tensor([0, 1, 2])}),
+      "mask": Arg("tensor", accepts=("None", "bool"), mentions=("logits",),
+                  custom={"int": torch.tensor([1, 1, 0]), "none-selected": torch.zeros(3, dtype=torch.bool)})}),
+    ("gcn.train_node_classifier", train_node_classifier, _train_valid,
+     {"model": Arg("custom", custom={"None": None, "function": lambda x, e: x, "few-classes": GCN(34, 4, 1), "other-input": GCN(5, 4, 2)}),
+      "graph": Arg("custom", custom={"None": None, "tuple": tuple(_KARATE),
+                                     "short-labels": _KARATE._replace(labels=_KARATE.labels[:33]),
+                                     "float-labels": _KARATE._replace(labels=_KARATE.labels.float()),
+                                     "negative-labels": _KARATE._replace(labels=_KARATE.labels - 1),
+                                     "int-x": _KARATE._replace(x=_KARATE.x.long()),
+                                     "float-edges": _KARATE._replace(edge_index=_KARATE.edge_index.float())}),
+      "train_mask": Arg("tensor", accepts=("bool",), mentions=("graph.x",),
+                        custom={"int": torch.ones(34, dtype=torch.long), "empty": torch.zeros(34, dtype=torch.bool)}),
+      "epochs": BAD_SIZE, "lr": Arg("real", positive=True), "weight_decay": Arg("real", custom={"negative": -1.0}),
+      "eval_every": BAD_SIZE}),
+]
+VALID = {target: valid for target, _, valid, _ in SPECS}
+CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
+
+
+@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
+def test_the_valid_call_works(target, call, valid, args):
+    call(**valid())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_gets_a_clear_error(case):
+    run(case, VALID[case.target]())

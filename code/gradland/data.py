@@ -242,8 +242,7 @@ def digits(
     """
     from sklearn.datasets import load_digits
 
-    if split not in {"all", "train", "test"}:
-        raise ValueError(f"split must be 'all', 'train' or 'test'; got {split!r}")
+    _checks.choice("split", split, ("all", "train", "test"))
     test_fraction = _checks.real("test_fraction", test_fraction, positive=True, below=1.0)
     device, dtype = _checks.device("device", device), _floating(dtype)
     generator = _generator(seed)
@@ -354,8 +353,6 @@ class Graph(NamedTuple):
     Examples
     --------
     >>> import torch
-
-from gradland import _checks
     >>> from gradland.data import Graph
     >>> path = Graph(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), torch.eye(3),
     ...              torch.tensor([0, 0, 1]))
@@ -384,8 +381,6 @@ from gradland import _checks
         ValueError
             If ``device`` names no device that exists here.
         """
-        from gradland import _checks
-
         device = _checks.device("device", device)
         return Graph(*(t.to(device) for t in self))
 
@@ -482,8 +477,6 @@ def sbm(
     >>> g.num_nodes, g.x.shape, g.labels.bincount().tolist()
     (50, torch.Size([50, 4]), [20, 30])
     """
-    from gradland import _checks
-
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or not len(sizes):
         raise TypeError(f"sizes must be a non-empty sequence of block sizes, such as (100, 100); got {sizes!r}")
     sizes = [_checks.integer(f"sizes[{k}]", s, minimum=1) for k, s in enumerate(sizes)]
@@ -492,12 +485,12 @@ def sbm(
     features = _checks.integer("features", features, minimum=1)
     signal = _checks.real("signal", signal)
     seed = _checks.integer("seed", seed)
+    generator = _generator(seed)  # the features' draws; networkx draws the graph from the same seed
     nx = _networkx()
     k = len(sizes)
     probs = [[p_in if a == b else p_out for b in range(k)] for a in range(k)]
     graph = nx.stochastic_block_model(sizes, probs, seed=seed)
     labels = torch.repeat_interleave(torch.arange(k), torch.tensor(sizes))
-    generator = torch.Generator().manual_seed(seed)
     means = torch.nn.functional.normalize(torch.randn(k, features, generator=generator), dim=1)
     x = signal * means[labels] + torch.randn(labels.shape[0], features, generator=generator)
     edges = list(graph.edges())
@@ -541,11 +534,9 @@ def random_graph(num_nodes: int, edges: int, *, seed: int = 0, device: torch.dev
     >>> random_graph(1000, 5000).shape
     torch.Size([2, 5000])
     """
-    from gradland import _checks
-
     num_nodes = _checks.integer("num_nodes", num_nodes, minimum=1)
     edges = _checks.integer("edges", edges, minimum=0)
-    generator = torch.Generator().manual_seed(_checks.integer("seed", seed))
+    generator = _generator(seed)
     return torch.randint(num_nodes, (2, edges), generator=generator).to(_checks.device("device", device))
 
 
@@ -607,11 +598,9 @@ def reversal_task(
     >>> any(tuple(s) in seen for s in x_test.tolist())
     False
     """
-    from gradland import _checks
-
     for name, value in (("n_train", n_train), ("n_test", n_test), ("length", length), ("symbols", symbols)):
         _checks.integer(name, value, minimum=1)
-    generator = torch.Generator().manual_seed(_checks.integer("seed", seed))
+    generator = _generator(seed)
     device = None if device is None else _checks.device("device", device)
     total = n_train + n_test
     if total > symbols**length // 2:

@@ -70,9 +70,11 @@ __all__ = ["normalised_adjacency", "propagate", "attention_propagate", "GCNLayer
 
 
 def _check_edge_index(edge_index: object, num_nodes: int, device: torch.device | None = None, *,
-                      name: str = "edge_index", checked: bool = False, keep_loops: bool = False) -> torch.Tensor:
+                      name: str = "edge_index", checked: bool = False, keep_loops: bool = False,
+                      nodes: str = "one per row of x") -> torch.Tensor:
     """Check an int64 ``(2, n_e)`` edge index; unless ``checked``, its node numbers too,
-    dropping its self-loops unless ``keep_loops``: one transfer from the device."""
+    dropping its self-loops unless ``keep_loops``: one transfer from the device.
+    ``nodes`` says where ``num_nodes`` came from, for the message."""
     _checks.tensor(name, edge_index, shape="(2, n_e), one edge (source, target) per column")
     if edge_index.dtype != torch.long:
         raise TypeError(f"{name} must have dtype torch.int64 (long); got {_describe(edge_index)}")
@@ -87,7 +89,8 @@ def _check_edge_index(edge_index: object, num_nodes: int, device: torch.device |
     loops = [] if keep_loops else [(src == dst).sum()]
     low, high, *loops = torch.stack([*torch.aminmax(edge_index), *loops]).tolist()  # one transfer
     if low < 0 or high >= num_nodes:
-        raise ValueError(f"{name} must hold node numbers in 0..{num_nodes - 1}; got values from {low} to {high}")
+        raise ValueError(f"{name} must hold node numbers in 0..{num_nodes - 1} ({nodes}); "
+                         f"got values from {low} to {high}")
     return edge_index[:, src != dst] if loops and loops[0] else edge_index
 
 
@@ -97,7 +100,8 @@ def _check_graph(x: object, edge_index: object, linear: nn.Linear | None = None,
     device those of ``linear``, if given), and an edge index on their device."""
     width, weight = (None, None) if linear is None else (linear.in_features, linear.weight)
     x = _checks.rows(name, x, width, weight, row="node")
-    return x, _check_edge_index(edge_index, x.shape[0], x.device, checked=checked, keep_loops=keep_loops)
+    return x, _check_edge_index(edge_index, x.shape[0], x.device, checked=checked, keep_loops=keep_loops,
+                                nodes=f"one per row of {name}")
 
 
 def _check_per_node(name: str, value: object, n: int, device: torch.device, of: str, *, mask: bool = False) -> None:
@@ -164,7 +168,7 @@ def normalised_adjacency(graph: torch.Tensor, num_nodes: int | None = None, *, s
     >>> normalised_adjacency(edge_index, 3, sparse=True)._nnz()   # 4 edges and 3 loops
     7
     """
-    _checks.dtype("dtype", dtype)
+    _checks.dtype("dtype", dtype, optional=False)
     if isinstance(graph, torch.Tensor) and graph.is_floating_point():
         if graph.ndim != 2 or graph.shape[0] != graph.shape[1]:
             raise ValueError(f"graph, floating so a dense adjacency, must be square (T, T); got {_describe(graph)}")
@@ -180,7 +184,7 @@ def normalised_adjacency(graph: torch.Tensor, num_nodes: int | None = None, *, s
     if num_nodes is None:
         raise ValueError("num_nodes, the number of nodes, is required with an edge index")
     num_nodes = _checks.integer("num_nodes", num_nodes, minimum=1)
-    edge_index = _check_edge_index(graph, num_nodes, name="graph", checked=checked)
+    edge_index = _check_edge_index(graph, num_nodes, name="graph", checked=checked, nodes=f"num_nodes = {num_nodes}")
     loops = torch.arange(num_nodes, device=edge_index.device).expand(2, num_nodes)
     src, dst = torch.cat([edge_index, loops], dim=1)
     weight = torch.ones(src.shape[0], dtype=dtype, device=src.device)
@@ -337,6 +341,7 @@ class GCNLayer(nn.Module):
         super().__init__()
         (self.d_in, self.d_out), self.sparse = _checks.sizes(d_in=d_in, d_out=d_out), bool(sparse)
         _checks.dtype("dtype", dtype)
+        _checks.device("device", device)
         self.lin = nn.Linear(d_in, d_out, bias=False, device=device, dtype=dtype)
         self.bias = nn.Parameter(torch.zeros(d_out, device=device, dtype=dtype)) if bias else None
         nn.init.xavier_uniform_(self.lin.weight)
@@ -429,6 +434,7 @@ class GatedGCNLayer(nn.Module):
         super().__init__()
         (self.d,), self.normalise, self.residual = _checks.sizes(d=d), bool(normalise), bool(residual)
         _checks.dtype("dtype", dtype)
+        _checks.device("device", device)
         self.eps = _checks.real("eps", eps, minimum=0.0)
         kw = {"device": device, "dtype": dtype}
         self.w_s = nn.Linear(d, d, **kw)  # the node itself
@@ -445,7 +451,8 @@ class GatedGCNLayer(nn.Module):
             raise ValueError(f"this layer was built with edge_features={self.w_e is not None}: pass {wanted}")
         if h_edge is not None:
             _checks.tensor("h_edge", h_edge, floating=True, exact=(edge_index.shape[1], self.d),
-                           shape=f"({edge_index.shape[1]}, {self.d}), one edge per row", reference=self.w_e.weight)
+                           shape=f"({edge_index.shape[1]}, {self.d}), one edge per row, as in edge_index",
+                           reference=self.w_e.weight)
         src, dst = edge_index
         e_hat = self.w_q(h).index_select(0, dst) + self.w_k(h).index_select(0, src)  # receiver i and sender j of each edge
         return e_hat if h_edge is None else e_hat + self.w_e(h_edge)
@@ -528,6 +535,7 @@ class GCN(nn.Module):
         super().__init__()
         _checks.sizes(d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
         _checks.dtype("dtype", dtype)
+        _checks.device("device", device)
         self.dropout = _checks.real("dropout", dropout, minimum=0.0, below=1.0)
         sizes = [d_in] + [d_hidden] * (layers - 1) + [d_out]
         self.layers = nn.ModuleList(GCNLayer(a, b, sparse=sparse, device=device, dtype=dtype)
@@ -569,6 +577,7 @@ class GatedGCN(nn.Module):
         super().__init__()
         _checks.sizes(d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
         _checks.dtype("dtype", dtype)
+        _checks.device("device", device)
         self.dropout = _checks.real("dropout", dropout, minimum=0.0, below=1.0)
         kw = {"device": device, "dtype": dtype}
         self.embed = nn.Linear(d_in, d_hidden, **kw)
@@ -611,6 +620,7 @@ class MLP(nn.Module):
         super().__init__()
         _checks.sizes(d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
         _checks.dtype("dtype", dtype)
+        _checks.device("device", device)
         self.dropout = _checks.real("dropout", dropout, minimum=0.0, below=1.0)
         sizes = [d_in] + [d_hidden] * (layers - 1) + [d_out]
         self.layers = nn.ModuleList(nn.Linear(a, b, device=device, dtype=dtype) for a, b in zip(sizes, sizes[1:]))
@@ -718,8 +728,10 @@ def train_node_classifier(model: nn.Module, graph: Graph, train_mask: torch.Tens
     Raises
     ------
     TypeError, ValueError
-        For an argument of the wrong type or out of range, or labels outside
-        ``0 .. K - 1``, with ``K`` the number of logits the model returns.
+        For an argument of the wrong type or out of range, node numbers in
+        ``graph.edge_index`` outside ``0 .. T - 1``, or labels outside
+        ``0 .. K - 1``, with ``K`` the number of logits the model returns; an
+        error of the model's own check of its input says so.
     FloatingPointError
         If the loss is NaN or infinite: the run has diverged.
 
@@ -738,6 +750,7 @@ def train_node_classifier(model: nn.Module, graph: Graph, train_mask: torch.Tens
     x = _checks.rows("graph.x", graph.x, row="node")
     n = x.shape[0]
     _check_per_node("graph.labels", graph.labels, n, x.device, "graph.x")
+    edges = _check_edge_index(graph.edge_index, n, x.device, name="graph.edge_index", checked=True)  # values below
     _check_per_node("train_mask", train_mask, n, x.device, "graph.x", mask=True)
     epochs = _checks.integer("epochs", epochs, minimum=1)
     eval_every = _checks.integer("eval_every", eval_every, minimum=1)
@@ -746,14 +759,21 @@ def train_node_classifier(model: nn.Module, graph: Graph, train_mask: torch.Tens
     train = train_mask.nonzero().squeeze(1)  # the labelled nodes, read once from the device
     if train.numel() == 0:
         raise ValueError("train_mask selects no node: at least one labelled node is needed")
-    low, high = torch.stack(torch.aminmax(graph.labels)).tolist()
+    ends = torch.aminmax(edges) if edges.numel() else (edges.new_zeros(()),) * 2
+    low, high, first, last = torch.stack([*torch.aminmax(graph.labels.long()), *ends]).tolist()  # one transfer
+    if first < 0 or last >= n:
+        raise ValueError(f"graph.edge_index must hold node numbers in 0..{n - 1} (one per row of graph.x); "
+                         f"got values from {first} to {last}")
     if low < 0:
         raise ValueError(f"graph.labels must be classes 0, 1, ...; got values from {low} to {high}")
     train_labels, test_mask = graph.labels[train], ~train_mask
 
     def loss(epoch: int) -> torch.Tensor:
         model.train()
-        logits = model(x, graph.edge_index)
+        try:
+            logits = model(x, graph.edge_index)
+        except (TypeError, ValueError) as error:  # the model's own check: say what it was called on
+            raise type(error)(f"model(graph.x, graph.edge_index) refused its input: {error}") from error
         if epoch == 1 and not (isinstance(logits, torch.Tensor) and logits.ndim == 2 and logits.shape[0] == n
                                and logits.shape[1] > high and logits.is_floating_point()):
             raise ValueError(f"model must return floating logits of shape ({n}, K), with K > {high}, the largest "
