@@ -15,6 +15,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from badinput import Arg, cases, run
 from gradland.contrastive import (
     CONTRASTIVE_KINDS,
     EnergyMLP,
@@ -515,3 +516,98 @@ def test_energy_mlp_and_fourier_decoder_refuse_another_dtype_instead_of_casting(
 def test_regularised_model_and_training_check_their_hyper_parameters(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
+
+T = Arg("tensor")
+OPTIONAL = Arg("tensor", accepts=("None",))  # x: None is an unconditional model
+BETA = Arg("real", positive=True, accepts=("inf", "tensor"))  # math.inf, and a one-number tensor, by design
+STEPS = Arg("int", minimum=0)
+RATE = Arg("real", positive=True)
+ANGLES = Arg("tensor", accepts=("extra-dim", "missing-dim", "wrong-size"))  # angles of any shape
+BATTERY_GRID = torch.linspace(0, 2 * math.pi, 9)[:-1]
+GRID_ARG = Arg("tensor", accepts=("wrong-size",))  # a grid of any K >= 1
+KIND = Arg("custom", custom={"other": "wasserstein", "upper": "Hinge"})
+
+
+def _points(n=4):
+    return horn(n, x=1.0).y
+
+
+def _method(model, name):
+    return lambda **arguments: getattr(model, name)(**arguments)
+
+
+SPECS = [
+    ("contrastive.fit", fit,
+     lambda: {"model": LatentEBM(EllipseDecoder()), "y": _points(), "z_grid": BATTERY_GRID, "beta": 1.0, "x": None,
+              "steps": 1, "lr": 0.01},
+     {"model": Arg("custom", custom={"None": None, "decoder": EllipseDecoder(),
+                                     "fixed": LatentEBM(lambda z: horn_manifold(1.0, z))}),
+      "y": T, "z_grid": GRID_ARG, "beta": BETA,
+      "x": Arg("custom", custom={"str": "x", "tensor": torch.ones(4)}),  # an unconditional model refuses x
+      "steps": STEPS, "lr": RATE}),
+    ("contrastive.fit-conditional", fit,
+     lambda: {"model": LatentEBM(HornDecoder(d_hidden=4)), "y": _points(), "z_grid": BATTERY_GRID, "beta": 1.0,
+              "x": torch.ones(4), "steps": 1, "lr": 0.01},
+     {"x": T}),
+    ("contrastive.force", force,
+     lambda: {"model": LatentEBM(EllipseDecoder()), "y": _points(), "z_grid": BATTERY_GRID, "beta": 1.0, "x": None},
+     {"model": Arg("custom", custom={"None": None, "decoder": EllipseDecoder()}), "y": T, "z_grid": GRID_ARG,
+      "beta": BETA, "x": Arg("custom", custom={"str": "x", "tensor": torch.ones(4)})}),
+    ("contrastive.force-conditional", force,
+     lambda: {"model": LatentEBM(HornDecoder(d_hidden=4)), "y": _points(), "z_grid": BATTERY_GRID, "beta": 1.0,
+              "x": torch.ones(4)},
+     {"x": T}),
+    ("contrastive.FourierDecoder", FourierDecoder, lambda: {"harmonics": 4, "seed": 0},
+     {"harmonics": Arg("int", minimum=1), "seed": Arg("int")}),
+    ("contrastive.FourierDecoder.forward", lambda z: FourierDecoder(4)(z), lambda: {"z": torch.rand(3, 5)},
+     {"z": ANGLES}),
+    ("contrastive.EnergyMLP", EnergyMLP, lambda: {"d_hidden": 8, "seed": 0},
+     {"d_hidden": Arg("int", minimum=1), "seed": Arg("int")}),
+    ("contrastive.EnergyMLP.forward", lambda y: EnergyMLP(8)(y), lambda: {"y": torch.zeros(5, 2)}, {"y": T}),
+    ("contrastive.contrastive_loss", contrastive_loss,
+     lambda: {"e_pos": torch.tensor([0.2, 0.5]), "e_neg": torch.tensor([2.0, 0.5]), "kind": "hinge", "margin": 1.0},
+     {"e_pos": T, "e_neg": T, "kind": Arg("custom", custom={"None": None, **KIND.custom}),
+      "margin": Arg("real", positive=True)}),
+    ("contrastive.langevin", langevin,
+     lambda: {"energy": lambda y: y.square().sum(dim=1), "y0": torch.ones(3, 2), "steps": 2, "step_size": 0.1,
+              "noise": 0.05, "generator": torch.Generator().manual_seed(0)},
+     {"energy": Arg("callable"), "y0": Arg("tensor", omit=("meta",)),  # the only tensor: nothing to mismatch
+      "steps": STEPS, "step_size": RATE, "noise": Arg("real", custom={"negative": -1.0}),
+      "generator": Arg("custom", accepts=("None",), custom={"None": None, "int": 0, "str": "cpu"})}),
+    ("contrastive.fit_contrastive", fit_contrastive,
+     lambda: {"energy": EnergyMLP(8), "y": _points(), "kind": "hinge", "margin": 1.0, "steps": 1, "lr": 0.01,
+              "box": 3.0, "langevin_steps": 1, "seed": 0},
+     {"energy": Arg("custom", custom={"None": None, "function": lambda y: y.sum(dim=1)}), "y": T,
+      "kind": KIND, "margin": RATE, "steps": STEPS, "lr": RATE, "box": RATE,
+      "langevin_steps": STEPS, "seed": Arg("int")}),
+    ("contrastive.RegularisedEBM", RegularisedEBM, lambda: {"d": 2, "lam": 1.0, "penalty": "ring", "seed": 0},
+     {"d": Arg("int", minimum=1), "lam": Arg("real", custom={"negative": -1.0}),
+      "penalty": Arg("custom", custom={"None": None, "other": "l3"}), "seed": Arg("int")}),
+    ("contrastive.RegularisedEBM.energy", _method(RegularisedEBM(d=3), "energy"),
+     lambda: {"y": torch.zeros(4, 2), "z": torch.zeros(4, 3)}, {"y": T, "z": T}),
+    ("contrastive.RegularisedEBM.penalty_of", _method(RegularisedEBM(d=3), "penalty_of"),
+     lambda: {"z": torch.zeros(4, 3)}, {"z": T}),
+    ("contrastive.RegularisedEBM.infer_z", _method(RegularisedEBM(d=3), "infer_z"),
+     lambda: {"y": torch.zeros(4, 2), "steps": 2}, {"y": T, "steps": STEPS}),
+    ("contrastive.RegularisedEBM.free_energy", _method(RegularisedEBM(d=3), "free_energy"),
+     lambda: {"y": torch.zeros(4, 2), "steps": 2}, {"y": T, "steps": STEPS}),
+    ("contrastive.fit_regularised", fit_regularised,
+     lambda: {"model": RegularisedEBM(), "y": _points(), "steps": 1, "lr": 0.02, "infer_steps": 2},
+     {"model": Arg("custom", custom={"None": None, "latent": LatentEBM(EllipseDecoder())}), "y": T,
+      "steps": STEPS, "lr": RATE, "infer_steps": STEPS}),
+]
+VALID = {target: valid for target, _, valid, _ in SPECS}
+CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
+
+
+@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
+def test_the_valid_call_works(target, call, valid, args):
+    call(**valid())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_gets_a_clear_error(case):
+    run(case, VALID[case.target]())

@@ -25,8 +25,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from badinput import Arg, cases, run
 from gradland import data, ebm
-from gradland.ebm import EllipseDecoder, LatentEBM, free_energy, softmin_weights
+from gradland.data import horn_manifold
+from gradland.ebm import EllipseDecoder, HornDecoder, LatentEBM, free_energy, softmin_weights
 
 def test_ellipse_decoder_draws_the_affine_image_of_the_circle():
     weight = torch.tensor([[2.0, 0.5], [0.0, 1.0]])
@@ -835,3 +837,80 @@ def test_free_energy_counts_a_beta_beyond_the_dtype_as_infinite():
     assert free_energy(energies, 1e300).item() == 10.0
     assert softmin_weights(energies, 1e300).tolist() == [0.5, 0.0, 0.5]
     assert softmin_weights(energies, 1e38).tolist() == [0.5, 0.0, 0.5]  # -beta E overflows
+
+
+# ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
+
+T = Arg("tensor")
+ANGLES = Arg("tensor", accepts=("extra-dim", "missing-dim", "wrong-size"))  # angles of any shape
+OPTIONAL = Arg("tensor", accepts=("None",))  # x: None is an unconditional model
+BETA = Arg("real", positive=True, accepts=("inf", "tensor"))  # math.inf, and a one-number tensor, by design
+DIM = Arg("int", custom={"out-of-range": 3})
+STEPS = Arg("int", minimum=0)
+LR = Arg("real", positive=True)
+GRID = torch.linspace(0, 2 * math.pi, 9)[:-1]
+
+
+def _ebm_method(name, decoder=horn_manifold):
+    model = LatentEBM(decoder)
+    return lambda **arguments: getattr(model, name)(**arguments)
+
+
+def _targets(n=3):
+    return horn_manifold(torch.full((n,), 0.5), torch.linspace(0.0, 3.0, n))
+
+
+SPECS = [
+    ("ebm.EllipseDecoder", EllipseDecoder, lambda: {"weight": torch.eye(2), "bias": torch.zeros(2), "seed": 0},
+     {"weight": Arg("tensor", accepts=("None",)), "bias": Arg("tensor", accepts=("None",)), "seed": Arg("int")}),
+    ("ebm.EllipseDecoder.forward", lambda z: EllipseDecoder()(z), lambda: {"z": torch.zeros(3)}, {"z": ANGLES}),
+    ("ebm.HornDecoder", HornDecoder, lambda: {"d_hidden": 8, "seed": 0},
+     {"d_hidden": Arg("int", minimum=1), "seed": Arg("int")}),
+    ("ebm.HornDecoder.forward", lambda x, z: HornDecoder(8)(x, z),
+     lambda: {"x": torch.rand(5, 1), "z": torch.rand(1, 7)},
+     # x and z broadcast together: a missing or extra axis, or z's length on its own axis, broadcasts
+     {"x": Arg("tensor", accepts=("extra-dim", "missing-dim")),
+      "z": Arg("tensor", accepts=("extra-dim", "missing-dim", "wrong-size"))}),
+    ("ebm.LatentEBM", LatentEBM, lambda: {"decoder": horn_manifold}, {"decoder": Arg("callable")}),
+    ("ebm.LatentEBM.energy", _ebm_method("energy"),
+     lambda: {"y": _targets(), "z": torch.linspace(0.0, 3.0, 3), "x": torch.full((3,), 0.5)},
+     # y, z and x broadcast together: targets (..., 2) of any leading shape, one target (2,) included
+     {"y": Arg("tensor", accepts=("extra-dim", "missing-dim")), "z": Arg("tensor", accepts=("extra-dim", "missing-dim")),
+      "x": Arg("tensor", accepts=("None", "extra-dim", "missing-dim"))}),
+    ("ebm.LatentEBM.grid_energies", _ebm_method("grid_energies"),
+     lambda: {"y": _targets(), "z_grid": GRID, "x": torch.full((3,), 0.5)},
+     {"y": T, "z_grid": Arg("tensor", accepts=("wrong-size",)), "x": OPTIONAL}),
+    ("ebm.LatentEBM.free_energy", _ebm_method("free_energy"),
+     lambda: {"y": _targets(), "z_grid": GRID, "beta": 1.0, "x": torch.full((3,), 0.5)},
+     {"y": T, "z_grid": Arg("tensor", accepts=("wrong-size",)), "beta": BETA, "x": OPTIONAL}),
+    ("ebm.LatentEBM.infer_z_grid", _ebm_method("infer_z_grid"),
+     lambda: {"y": _targets(), "z_grid": GRID, "x": torch.full((3,), 0.5)},
+     {"y": T, "z_grid": Arg("tensor", accepts=("wrong-size",)), "x": OPTIONAL}),
+    ("ebm.LatentEBM.infer_z_descent", _ebm_method("infer_z_descent"),
+     lambda: {"y": _targets(), "z0": torch.zeros(3), "x": torch.full((3,), 0.5), "lr": 0.1, "steps": 2},
+     {"y": T, "z0": T, "x": OPTIONAL, "lr": LR, "steps": STEPS}),
+    ("ebm.LatentEBM.infer_y", _ebm_method("infer_y"),
+     lambda: {"y0": _targets(), "z_grid": GRID, "beta": 1.0, "x": torch.full((3,), 0.5), "lr": 0.05, "steps": 2},
+     {"y0": T, "z_grid": Arg("tensor", accepts=("wrong-size",)), "beta": BETA, "x": OPTIONAL, "lr": LR,
+      "steps": STEPS}),
+    ("ebm.free_energy", free_energy, lambda: {"energies": torch.tensor([[1.0, 2.0, 4.0]]), "beta": 1.0, "dim": -1},
+     # a batch of any leading shape, and any K
+     {"energies": Arg("tensor", accepts=("extra-dim", "missing-dim", "wrong-size"), omit=("meta",)),
+      "beta": BETA, "dim": DIM}),
+    ("ebm.softmin_weights", softmin_weights,
+     lambda: {"energies": torch.tensor([[1.0, 2.0, 4.0]]), "beta": 1.0, "dim": -1},
+     {"energies": Arg("tensor", accepts=("extra-dim", "missing-dim", "wrong-size"), omit=("meta",)),
+      "beta": BETA, "dim": DIM}),
+]
+VALID = {target: valid for target, _, valid, _ in SPECS}
+CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
+
+
+@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
+def test_the_valid_call_works(target, call, valid, args):
+    call(**valid())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_gets_a_clear_error(case):
+    run(case, VALID[case.target]())

@@ -624,6 +624,7 @@ class RegularisedEBM(nn.Module):
     def penalty_of(self, z: torch.Tensor) -> torch.Tensor:
         r"""The penalty :math:`R(\bm{z})` of latents of shape ``(n, d)``: shape
         ``(n,)``."""
+        z = _checks.rows("z", z, self.weight.shape[1], self.weight, row="latent", empty=True)
         if self.penalty == "l1":
             return z.abs().sum(dim=-1)
         if self.penalty == "l2":

@@ -37,6 +37,7 @@ Training these models is in :mod:`gradland.contrastive` (Chapter 9).
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 
@@ -50,20 +51,44 @@ from gradland.layers import mlp
 __all__ = ["EllipseDecoder", "HornDecoder", "LatentEBM", "free_energy", "softmin_weights"]
 
 
-def _check_grid(y: object, z_grid: object, x: object) -> None:
-    """The arguments of a search over a grid of latent values: targets ``y`` of shape
-    ``(n, 2)``, the grid ``z_grid``, floating, ``(K,)`` with ``K >= 1``, and ``x``,
-    None or an input per target. Metadata only."""
-    _checks.tensor("y", y, ndim=2, shape="(n, 2)")
+def _check_grid(y: object, z_grid: object, x: object, target: str = "y") -> None:
+    """The arguments of a search over a grid of latent values: targets ``y`` (named
+    ``target``), floating, of shape ``(n, 2)``, the grid ``z_grid``, floating,
+    ``(K,)`` with ``K >= 1``, and ``x``, None or an input per target, all on one
+    device. Metadata only."""
+    _checks.tensor(target, y, floating=True, ndim=2, shape="(n, 2)")
     if y.shape[1] != 2:
-        raise ValueError(f"y must have shape (n, 2); got {_describe(y)}")
+        raise ValueError(f"{target} must have shape (n, 2); got {_describe(y)}")
     _checks.tensor("z_grid", z_grid, floating=True, ndim=1, shape="(K,) with K >= 1")
     if len(z_grid) == 0:
         raise ValueError(f"z_grid must have shape (K,) with K >= 1; got {_describe(z_grid)}")
+    if z_grid.device != y.device:
+        raise ValueError(f"z_grid must be on the device of {target}, {y.device}; got {_describe(z_grid)}")
+    _check_x(x, y, target)
+
+
+def _check_x(x: object, y: torch.Tensor, target: str = "y") -> None:
+    """``x``: None, or a floating tensor of shape ``(n,)``, one input per target of
+    ``y`` (named ``target``), on its device. Metadata only."""
     if x is not None:
         _checks.tensor("x", x, floating=True, shape=f"({len(y)},)")
         if tuple(x.shape) != (len(y),):
             raise ValueError(f"x must have shape ({len(y)},), one input per target; got {_describe(x)}")
+        if x.device != y.device:
+            raise ValueError(f"x must be on the device of {target}, {y.device}; got {_describe(x)}")
+
+
+def _arity(decoder: Callable[..., torch.Tensor]) -> int | None:
+    """How many arguments ``decoder`` takes: 1 (``z``), 2 (``x, z``), or None when its
+    signature does not say."""
+    try:
+        parameters = inspect.signature(decoder.forward if isinstance(decoder, nn.Module) else decoder).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return None
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(p.kind in positional and p.default is p.empty for p in parameters)
 
 
 def _circle(z: torch.Tensor) -> torch.Tensor:
@@ -232,9 +257,14 @@ class LatentEBM(nn.Module):
         super().__init__()
         _checks.function("decoder", decoder, "callable, a module or a function")
         self.decoder = decoder
+        self._arity = _arity(decoder)
 
     def decode(self, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
         r"""The point :math:`\operatorname{dec}(\bm{x}, z)` of the model's manifold."""
+        if x is None and self._arity == 2:
+            raise TypeError("x must be a tensor of inputs: the decoder is conditional, decoder(x, z); got None")
+        if x is not None and self._arity == 1:
+            raise TypeError(f"x must be None: the decoder is unconditional, decoder(z); got {_describe(x)}")
         return self.decoder(z) if x is None else self.decoder(x, z)
 
     def energy(self, y: torch.Tensor, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
@@ -255,7 +285,7 @@ class LatentEBM(nn.Module):
         torch.Tensor
             The squared distances, shape ``broadcast(y.shape[:-1], z.shape)``.
         """
-        _checks.tensor("y", y, shape="(..., 2)")
+        _checks.tensor("y", y, shape="(..., 2)", floating=True)
         if y.ndim == 0 or y.shape[-1] != 2:
             raise ValueError(f"y must have shape (..., 2), points; got {_describe(y)}")
         z = _checks.tensor("z", z, floating=True)
@@ -348,6 +378,7 @@ class LatentEBM(nn.Module):
         if tuple(z0.shape) != (len(y),):
             raise ValueError(f"z0 must have shape ({len(y)},), one start per target; got {_describe(z0)}")
         _checks.alike(y=y, z0=z0)  # no precision silently lost
+        _check_x(x, y)
         lr = _checks.real("lr", lr, positive=True)
         steps = _checks.integer("steps", steps, minimum=0)
         z = z0.detach().clone().requires_grad_(True)
@@ -397,16 +428,16 @@ class LatentEBM(nn.Module):
         Raises
         ------
         ValueError
-            If ``y0`` is not of shape ``(n, 2)``, ``lr`` is not positive and
-            finite, ``steps`` is negative, or (at the first step) ``z_grid``,
-            ``beta`` or ``x`` is invalid.
+            If ``y0`` is not of shape ``(n, 2)``, ``z_grid`` not of shape
+            ``(K,)``, ``x`` not of shape ``(n,)``, they are not on one device,
+            ``beta`` is not positive, ``lr`` is not positive and finite, or
+            ``steps`` is negative.
         TypeError
-            If ``y0`` is not a floating tensor, ``lr`` not a real number or
-            ``steps`` not an int.
+            If ``y0``, ``z_grid`` or ``x`` is not a floating tensor, ``beta`` or
+            ``lr`` not a real number or ``steps`` not an int.
         """
-        _checks.tensor("y0", y0, floating=True, ndim=2, shape="(n, 2)")
-        if y0.shape[1] != 2:
-            raise ValueError(f"y0 must have shape (n, 2); got {_describe(y0)}")
+        _check_grid(y0, z_grid, x, target="y0")
+        _checks.inverse_temperature("beta", beta)
         lr = _checks.real("lr", lr, positive=True)
         steps = _checks.integer("steps", steps, minimum=0)
         y = y0.detach().clone().requires_grad_(True)
@@ -498,6 +529,7 @@ def free_energy(energies: torch.Tensor, beta: float, dim: int = -1) -> torch.Ten
     """
     energies = _checks.tensor("energies", energies, floating=True, min_ndim=1)
     beta = _checks.inverse_temperature("beta", beta)
+    dim = _checks.integer("dim", dim, minimum=-energies.ndim, maximum=energies.ndim - 1)
     lowest = energies.amin(dim=dim, keepdim=True)
     if beta > torch.finfo(energies.dtype).max:  # math.inf, or as good as
         return lowest.squeeze(dim)
@@ -563,6 +595,7 @@ def softmin_weights(energies: torch.Tensor, beta: float, dim: int = -1) -> torch
     """
     energies = _checks.tensor("energies", energies, floating=True, min_ndim=1)
     beta = _checks.inverse_temperature("beta", beta)
+    dim = _checks.integer("dim", dim, minimum=-energies.ndim, maximum=energies.ndim - 1)
     lowest = energies.amin(dim=dim, keepdim=True)
     at_min = (energies == lowest).to(energies.dtype)
     cold = at_min / at_min.sum(dim=dim, keepdim=True)  # the weights at beta = inf
