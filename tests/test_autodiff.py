@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from badinput import Arg, cases, run
 from gradland import autodiff as ad
 from gradland.autodiff import Tensor, unbroadcast
 
@@ -346,7 +347,7 @@ def test_backward_on_a_non_scalar_needs_a_gradient():
     x = Tensor(torch.ones(3), requires_grad=True)
     with pytest.raises(RuntimeError, match=r"scalar output; this tensor has shape \(3,\)"):
         (x * 2).backward()
-    with pytest.raises(ValueError, match=r"tensor's shape \(3,\); got \(2,\)"):
+    with pytest.raises(ValueError, match=r"gradient must have the output's shape \(3,\); got \(2,\)"):
         (x * 2).backward(torch.ones(2))
 
 
@@ -379,7 +380,7 @@ def test_transpose_property_is_for_matrices():
         (torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64), r"B, K >= 1; got \(0, 4\)"),
         (torch.zeros(3, 0), torch.tensor([0, 1, 2]), r"B, K >= 1; got \(3, 0\)"),
         (torch.zeros(3, 4), torch.tensor([0, 1]), r"target must have shape \(3,\).*; got \(2,\)"),
-        (torch.zeros(3, 4), torch.tensor([0, 1, 4]), r"labels must lie in 0\.\.3; got labels from 0 to 4"),
+        (torch.zeros(3, 4), torch.tensor([0, 1, 4]), r"target must hold labels in 0\.\.3; got labels from 0 to 4"),
         (torch.zeros(3, 4), torch.tensor([-1, 1, 2]), r"0\.\.3; got labels from -1 to 2"),
     ],
 )
@@ -437,7 +438,7 @@ def test_reductions_check_their_axes():
         x.sum(dim=(0, -2))
     with pytest.raises(ValueError, match=r"dim=\(\) is ambiguous"):
         x.mean(dim=())
-    with pytest.raises(IndexError, match="dimension 2 is out of range"):
+    with pytest.raises(ValueError, match="dim is 2, out of range for a tensor with 2 dimensions"):
         x.logsumexp(dim=2)
 
 
@@ -473,3 +474,108 @@ def test_cross_entropy_does_not_synchronise_with_the_gpu():
     F.cross_entropy(t, target).backward()
     torch.testing.assert_close(loss.data, F.cross_entropy(logits.data, target))
     torch.testing.assert_close(logits.grad, t.grad)
+
+
+# ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
+
+# An operator's argument has no name: a bad operand gets the message of the operator (its symbol) or,
+# for a type the engine does not know, Python's own "unsupported operand" TypeError, which lets the
+# other type answer first (NotImplemented). Integers are converted to floating point by design (see
+# Tensor), any shape that broadcasts is an operand, and the meta device is a foreign device.
+OPERAND = ("None", "str", "list")
+
+
+def _operand(symbol, accepts=("int64", "bool", "extra-dim", "missing-dim")):
+    return Arg("tensor", accepts=accepts, mentions=(symbol, "operands", "unsupported operand", "multiply sequence"))
+
+
+def _leaf():
+    return Tensor(torch.randn(2, 3, generator=torch.Generator().manual_seed(0)), requires_grad=True)
+
+
+def _on_leaf(name):
+    return lambda **arguments: getattr(_leaf(), name)(**arguments)
+
+
+DIM = Arg("int", custom={"out-of-range": 2, "tuple": (0, 0)})
+KEEPDIM = Arg("custom", custom={"None": None, "int": 1, "str": "yes"})
+
+SPECS = [
+    ("autodiff.Tensor", Tensor, lambda: {"data": torch.ones(2, 3), "requires_grad": True},
+     # any shape, integers converted to floating point, and on any device: it is the only tensor
+     {"data": Arg("tensor", accepts=("list", "int64", "bool", "extra-dim", "missing-dim", "wrong-size"),
+                  omit=("meta",)),
+      "requires_grad": Arg("custom", custom={"None": None, "int": 1, "str": "yes"})}),
+    ("autodiff.Tensor.__add__", lambda other: _leaf() + other, lambda: {"other": torch.ones(2, 3)},
+     {"other": _operand("+")}),
+    ("autodiff.Tensor.__mul__", lambda other: _leaf() * other, lambda: {"other": torch.ones(2, 3)},
+     {"other": _operand("*")}),
+    ("autodiff.Tensor.__truediv__", lambda other: _leaf() / other, lambda: {"other": torch.ones(2, 3)},
+     {"other": _operand("/")}),
+    ("autodiff.Tensor.__sub__", lambda other: _leaf() - other, lambda: {"other": torch.ones(2, 3)},
+     {"other": _operand("+")}),
+    ("autodiff.Tensor.__matmul__", lambda other: _leaf() @ other, lambda: {"other": torch.ones(3, 4)},
+     # a batch of matrices broadcasts, a vector is a one-column matrix, and (3, 5) gives a (2, 5) product
+     {"other": _operand("@", accepts=("int64", "bool", "extra-dim", "missing-dim", "wrong-size"))}),
+    ("autodiff.Tensor.__pow__", lambda exponent: _leaf() ** exponent, lambda: {"exponent": 2},
+     {"exponent": Arg("real", accepts=("inf", "nan"), mentions=("exponent",))}),  # as torch's a ** inf, a ** nan
+    ("autodiff.Tensor.sum", _on_leaf("sum"), lambda: {"dim": 1, "keepdim": False},
+     {"dim": Arg("int", accepts=("None",), custom=DIM.custom), "keepdim": KEEPDIM}),  # None: every axis
+    ("autodiff.Tensor.mean", _on_leaf("mean"), lambda: {"dim": 1, "keepdim": False},
+     {"dim": Arg("int", accepts=("None",), custom=DIM.custom), "keepdim": KEEPDIM}),
+    ("autodiff.Tensor.logsumexp", _on_leaf("logsumexp"), lambda: {"dim": 1, "keepdim": False},
+     {"dim": Arg("int", accepts=("None",), custom=DIM.custom), "keepdim": KEEPDIM}),
+    ("autodiff.Tensor.softmax", _on_leaf("softmax"), lambda: {"dim": 1}, {"dim": DIM}),
+    ("autodiff.Tensor.reshape", lambda shape: _leaf().reshape(shape), lambda: {"shape": (3, 2)},
+     {"shape": Arg("custom", custom={"None": None, "str": "3, 2", "wrong-count": (4, 2), "float": (3.0, 2),
+                                     "two-free": (-1, -1)})}),
+    ("autodiff.Tensor.transpose", _on_leaf("transpose"), lambda: {"dim0": 0, "dim1": 1},
+     {"dim0": DIM, "dim1": DIM}),
+    ("autodiff.Tensor.__getitem__", lambda index: _leaf()[index], lambda: {"index": (0, slice(1, None))},
+     # an int out of range, or too many of them, raises IndexError, the protocol of Python's sequences
+     # (iteration stops on it), as torch does
+     {"index": Arg("custom", custom={"None": None, "str": "a", "float": 0.5, "list": [0, 1]})}),
+    ("autodiff.Tensor.gather", _on_leaf("gather"), lambda: {"dim": 1, "index": torch.tensor([[0, 2], [1, 1]])},
+     {"dim": DIM, "index": Arg("custom", custom={"None": None, "list": [[0, 2], [1, 1]],
+                                                 "float": torch.tensor([[0.0, 2.0], [1.0, 1.0]]),
+                                                 # an index out of range is not looked for (see gather)
+                                                 "extra-dim": torch.tensor([[[0, 2], [1, 1]]]),
+                                                 "meta": torch.tensor([[0, 2], [1, 1]], device="meta")})}),
+    ("autodiff.Tensor.backward", lambda gradient: (_leaf() * 2).backward(gradient),
+     # None for a tensor of several numbers raises the documented RuntimeError, as in torch (tested above)
+     lambda: {"gradient": torch.ones(2, 3)}, {"gradient": Arg("tensor", omit=("None",))}),
+    ("autodiff.Tensor.backward-scalar", lambda gradient: (_leaf() * 2).sum().backward(gradient),
+     lambda: {"gradient": torch.tensor(1.0)}, {"gradient": Arg("tensor", accepts=("None",))}),  # the seed 1
+    ("autodiff.unbroadcast", unbroadcast, lambda: {"g": torch.ones(4, 2, 3), "shape": torch.Size([2, 1])},
+     # any g that the shape broadcasts to: more leading axes, or a stretched last one
+     {"g": Arg("tensor", accepts=("int64", "bool", "meta", "extra-dim", "missing-dim", "wrong-size")),
+      "shape": Arg("custom", custom={"None": None, "int": 2, "str": "21", "wrong": (3, 1), "negative": (-1, 1),
+                                     "float": (2.0, 1)})}),
+    ("autodiff.logsumexp", ad.logsumexp, lambda: {"x": Tensor([1000.0, 1000.0]), "dim": -1, "keepdim": False},
+     {"x": Arg("custom", custom={"None": None, "torch": torch.ones(2), "list": [1.0, 2.0]}),
+      "dim": Arg("int", accepts=("None",), custom={"out-of-range": 1}), "keepdim": KEEPDIM}),
+    ("autodiff.softmax", ad.softmax, lambda: {"x": Tensor([0.0, 0.0, 0.0, 0.0]), "dim": -1},
+     {"x": Arg("custom", custom={"None": None, "torch": torch.ones(2), "list": [1.0, 2.0]}),
+      "dim": Arg("int", custom={"out-of-range": 1})}),
+    ("autodiff.cross_entropy", ad.cross_entropy,
+     lambda: {"logits": Tensor(torch.zeros(2, 4)), "target": torch.tensor([0, 3])},
+     {"logits": Arg("custom", custom={"None": None, "torch": torch.zeros(2, 4), "vector": Tensor(torch.zeros(4)),
+                                      "empty": Tensor(torch.zeros(2, 0))}),
+      # labels move to the device of the logits by design, so no device is foreign (and meta has no values)
+      "target": Arg("custom", custom={"None": None, "list": [0, 3], "float": torch.tensor([0.0, 3.0]),
+                                      "bool": torch.tensor([True, False]), "extra-dim": torch.tensor([[0, 3]]),
+                                      "wrong-size": torch.tensor([0, 3, 1]), "out-of-range": torch.tensor([0, 4]),
+                                      "negative": torch.tensor([0, -1])})}),
+]
+VALID = {target: valid for target, _, valid, _ in SPECS}
+CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
+
+
+@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
+def test_the_valid_call_works(target, call, valid, args):
+    call(**valid())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_gets_a_clear_error(case):
+    run(case, VALID[case.target]())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from badinput import Arg, cases, run
 from gradland.autodiff import Tensor
 from gradland.autodiff_func import grad, jvp, vjp
 
@@ -95,3 +96,53 @@ def test_transforms_check_their_inputs():
         grad(lambda x: x.sum(), argnums="0")
     with pytest.raises(TypeError, match="vjp: a primal must be a torch.Tensor; got builtins.str"):
         vjp(lambda x: x, "abc")
+
+
+# ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
+
+# (an error that f raises itself, such as a call with the wrong number of arguments, is f's and propagates)
+F_ARG = Arg("callable", custom={"torch-only": lambda x: torch.ones(2)})
+# a primal is the only tensor (nothing to mismatch), of any shape, and integers become floating
+PRIMAL = Arg("tensor", accepts=("list", "int64", "bool", "extra-dim", "missing-dim", "wrong-size"),
+             mentions=("primal",), omit=("meta",))
+
+
+def _pullback(v):
+    return vjp(lambda x: x * x, torch.tensor([1.0, 2.0]))[1](v)
+
+
+SPECS = [
+    ("autodiff_func.vjp", lambda f, x: vjp(f, x), lambda: {"f": lambda x: x * x, "x": torch.tensor([1.0, 2.0])},
+     {"f": F_ARG, "x": PRIMAL}),
+    ("autodiff_func.vjp.vjp_fn", _pullback, lambda: {"v": torch.tensor([1.0, 0.0])},
+     {"v": Arg("tensor", mentions=("cotangent",))}),
+    ("autodiff_func.grad", lambda f, argnums, x: grad(f, argnums)(x),
+     lambda: {"f": lambda x: (x**3).sum(), "argnums": 0, "x": torch.tensor([1.0, 2.0])},
+     # a vector function has no gradient; any shape of x has one for a function that sums it
+     {"f": Arg("callable", custom={"vector": lambda x: x * x, **F_ARG.custom}, mentions=("scalar",)),
+      "argnums": Arg("int", custom={"out-of-range": 1, "tuple-str": ("0",)}),
+      "x": PRIMAL}),
+    ("autodiff_func.jvp", jvp,
+     lambda: {"f": lambda x: x.exp(), "primals": (torch.tensor([0.0, 1.0]),), "tangents": (torch.tensor([1.0, 1.0]),)},
+     {"f": F_ARG,
+      "primals": Arg("custom", custom={"None": None, "tensor": torch.tensor([0.0, 1.0]), "two": (torch.zeros(2),) * 2,
+                                       "str": ("x",), "longer": (torch.zeros(3),), "meta": (torch.zeros(2, device="meta"),)},
+                     mentions=("primal",)),
+      "tangents": Arg("custom", custom={"None": None, "tensor": torch.tensor([1.0, 1.0]), "empty": (),
+                                        "list": ([1.0, 1.0],), "longer": (torch.ones(3),),
+                                        "int64": (torch.ones(2, dtype=torch.int64),),
+                                        "meta": (torch.ones(2, device="meta"),)},
+                      mentions=("tangent",))}),
+]
+VALID = {target: valid for target, _, valid, _ in SPECS}
+CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
+
+
+@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
+def test_the_valid_call_works(target, call, valid, args):
+    call(**valid())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_gets_a_clear_error(case):
+    run(case, VALID[case.target]())

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from badinput import Arg, cases, run
 from gradland import autodiff_nn as adnn
 from gradland.autodiff import Tensor, cross_entropy
 from gradland.autodiff_nn import MLP, SGD, Adam, Linear
@@ -141,3 +142,61 @@ def test_an_optimiser_refuses_parameters_it_could_not_update():
     (w * w).sum().backward()
     opt.step()
     torch.testing.assert_close(w.data, torch.tensor([0.0, 0.0]))
+
+
+# ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
+
+DEVICE = Arg("custom", accepts=("None",), custom={"None": None, "int": 3.5, "unknown": "nowhere"})
+DTYPE = Arg("custom", accepts=("None",), custom={"None": None, "int": torch.int64, "str": "float32"})
+PARAMS = Arg("custom", custom={"None": None, "tensor": Tensor([1.0], requires_grad=True),
+                               "torch": [torch.ones(1, requires_grad=True)], "str": "w"})
+# a batch is a gradland Tensor; a torch tensor is lifted to a constant by design, as by every operation
+BATCH = Arg("custom", accepts=("torch",), custom={"None": None, "torch": torch.ones(5, 4), "str": "x",
+                              "wrong-size": Tensor(torch.ones(5, 3)), "meta": Tensor(torch.ones(5, 4, device="meta"))},
+            mentions=("@", "operands", "unsupported operand", "x must"))
+
+
+def _opt_step(optimiser):
+    def step(**arguments):
+        w = Tensor([1.0], requires_grad=True)
+        opt = optimiser([w], **arguments)
+        (w * w).sum().backward()
+        opt.step()
+    return step
+
+
+SPECS = [
+    ("autodiff_nn.Linear", Linear, lambda: {"d_in": 4, "d_out": 3, "bias": True, "device": None, "dtype": None},
+     {"d_in": Arg("int", minimum=1), "d_out": Arg("int", minimum=1),
+      "bias": Arg("custom", custom={"None": None, "int": 1, "str": "yes"}), "device": DEVICE, "dtype": DTYPE}),
+    ("autodiff_nn.Linear.forward", lambda x: Linear(4, 3)(x), lambda: {"x": Tensor(torch.ones(5, 4))}, {"x": BATCH}),
+    ("autodiff_nn.MLP", MLP, lambda: {"sizes": [2, 8, 1], "activation": "relu", "device": None, "dtype": None},
+     {"sizes": Arg("custom", custom={"None": None, "int": 3, "one": [2], "zero": [2, 0], "float": [2.0, 1],
+                                     "bool": [True, 1]}),
+      "activation": Arg("custom", custom={"None": None, "other": "gelu", "function": torch.tanh}),
+      "device": DEVICE, "dtype": DTYPE}),
+    ("autodiff_nn.MLP.forward", lambda x: MLP([4, 8, 3])(x), lambda: {"x": Tensor(torch.ones(5, 4))}, {"x": BATCH}),
+    ("autodiff_nn.MLP.to_torch", lambda: MLP([4, 8, 3]).to_torch(), lambda: {}, {}),
+    ("autodiff_nn.Module.parameters", lambda: list(Linear(3, 2).parameters()), lambda: {}, {}),
+    ("autodiff_nn.SGD", _opt_step(SGD), lambda: {"lr": 0.1}, {"lr": Arg("real", positive=True)}),
+    ("autodiff_nn.SGD-params", SGD, lambda: {"params": [Tensor([1.0], requires_grad=True)], "lr": 0.1},
+     {"params": PARAMS}),
+    ("autodiff_nn.Adam", _opt_step(Adam), lambda: {"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8},
+     {"lr": Arg("real", positive=True),
+      "betas": Arg("custom", custom={"None": None, "one": (0.5,), "nan": (math.nan, 0.9), "too-big": (1.0, 0.9),
+                                     "str": "0.9"}),
+      "eps": Arg("real", positive=True)}),
+    ("autodiff_nn.Adam-params", Adam, lambda: {"params": [Tensor([1.0], requires_grad=True)]}, {"params": PARAMS}),
+]
+VALID = {target: valid for target, _, valid, _ in SPECS}
+CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
+
+
+@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
+def test_the_valid_call_works(target, call, valid, args):
+    call(**valid())
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_gets_a_clear_error(case):
+    run(case, VALID[case.target]())

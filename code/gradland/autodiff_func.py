@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from gradland import _checks
-from gradland.autodiff import Tensor, _backpropagate, _kind
+from gradland.autodiff import Tensor, _backpropagate, _check_cotangent, _kind
 
 __all__ = ["grad", "jvp", "vjp"]
 
@@ -35,6 +35,16 @@ def _leaves(primals: Sequence[torch.Tensor | Tensor], requires_grad: bool, where
             raise TypeError(f"{where}: a primal must be a torch.Tensor; got {_kind(p)}")
     return [Tensor(p.data if isinstance(p, Tensor) else p, requires_grad=requires_grad)
             for p in primals]
+
+
+def _check_argnums(argnums: object, count: int | None = None) -> None:
+    """Fail unless ``argnums`` is an int or a tuple of ints, each at least 0 and below
+    ``count``, the number of arguments, if given."""
+    numbers = argnums if isinstance(argnums, tuple) else (argnums,)
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in numbers):
+        raise TypeError(f"grad: argnums must be an int or a tuple of ints; got {argnums!r}")
+    if any(i < 0 or (count is not None and i >= count) for i in numbers):
+        raise ValueError(f"grad: argnums must pick arguments among the {count or 'given'} given; got {argnums!r}")
 
 
 def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor, Callable]:
@@ -60,7 +70,7 @@ def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor,
     TypeError
         If ``f`` is not callable, a primal is not a tensor, ``f`` returns
         anything but a :class:`~gradland.autodiff.Tensor`, or ``vjp_fn`` is
-        given anything but a torch tensor.
+        given anything but a torch tensor of the output's dtype.
     ValueError
         If the cotangent given to ``vjp_fn`` does not have the output's shape
         and device.
@@ -79,15 +89,7 @@ def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor,
     _checks.instance("vjp: the value of f", out, Tensor)
 
     def vjp_fn(v: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        if not isinstance(v, torch.Tensor):
-            raise TypeError(f"vjp: the cotangent must be a torch.Tensor; got {_kind(v)}")
-        if v.device != out.device:
-            raise ValueError(f"vjp: the cotangent must be on the output's device, {out.device}; got {v.device}")
-        if v.shape != out.shape:
-            raise ValueError(
-                f"vjp: the cotangent must have the output's shape {tuple(out.shape)}; "
-                f"got {tuple(v.shape)}"
-            )
+        _check_cotangent("vjp: the cotangent", v, out.data)
         found = _backpropagate(out, v) if out.requires_grad else {}
         return tuple(found.get(leaf, torch.zeros_like(leaf.data)) for leaf in leaves)
 
@@ -121,7 +123,8 @@ def grad(
         If ``f`` is not callable or ``argnums`` not an int or a tuple of ints;
         when called, as :func:`vjp`.
     ValueError
-        When called, if ``f`` returns more than one number.
+        If an entry of ``argnums`` is negative; when called, if one is not
+        below the number of arguments, or ``f`` returns more than one number.
 
     Examples
     --------
@@ -131,10 +134,10 @@ def grad(
     tensor([ 3., 12.])
     """
     _checks.function("grad: f", f)
-    if not all(isinstance(i, int) for i in (argnums if isinstance(argnums, tuple) else (argnums,))):
-        raise TypeError(f"grad: argnums must be an int or a tuple of ints; got {argnums!r}")
+    _check_argnums(argnums)
 
     def gradient(*args: torch.Tensor):
+        _check_argnums(argnums, len(args))
         out, pullback = vjp(f, *args)
         if out.numel() != 1:
             raise ValueError(
@@ -180,7 +183,8 @@ def jvp(
     TypeError
         If ``f`` is not callable, ``primals`` or ``tangents`` is not a tuple or a
         list (a bare tensor would be read as the tuple of its rows), one of
-        their entries is not a tensor, or ``f`` returns anything but a
+        their entries is not a tensor, a tangent does not have its primal's
+        floating-point dtype, or ``f`` returns anything but a
         :class:`~gradland.autodiff.Tensor`.
     ValueError
         If there are not as many tangents as primals, or a tangent does not
@@ -202,6 +206,9 @@ def jvp(
             raise TypeError(f"jvp: a tangent must be a torch.Tensor; got {_kind(t)}")
         if isinstance(p, (torch.Tensor, Tensor)) and t.device != p.device:
             raise ValueError(f"jvp: a tangent must be on its primal's device, {p.device}; got {t.device}")
+        if not t.is_floating_point() or (isinstance(p, (torch.Tensor, Tensor)) and p.dtype.is_floating_point
+                                         and t.dtype != p.dtype):
+            raise TypeError(f"jvp: a tangent must have its primal's floating-point dtype; got {_checks.describe(t)}")
     if len(primals) != len(tangents):
         raise ValueError(
             f"jvp: got {len(primals)} primals but {len(tangents)} tangents"

@@ -18,7 +18,7 @@ The loss, :func:`gradland.autodiff.cross_entropy`, is part of the engine.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 
@@ -87,9 +87,10 @@ class Linear(Module):
     Raises
     ------
     TypeError
-        If a size is not an int, or ``dtype`` is not a floating-point dtype.
+        If a size is not an int, ``bias`` not a bool, ``device`` not a device
+        or a string, or ``dtype`` not a floating-point dtype.
     ValueError
-        If a size is below 1.
+        If a size is below 1, or ``device`` names no device here.
 
     Examples
     --------
@@ -104,6 +105,9 @@ class Linear(Module):
     def __init__(self, d_in: int, d_out: int, bias: bool = True, *, device=None, dtype=None):
         d_in, d_out = _checks.integer("d_in", d_in, minimum=1), _checks.integer("d_out", d_out, minimum=1)
         _checks.dtype("dtype", dtype)
+        device = _checks.device("device", device)
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias must be a bool; got {bias!r}")
         bound = 1 / math.sqrt(d_in)
         # Drawn on the CPU and then moved, so that every device starts from the
         # same weights (a CUDA generator would draw others).
@@ -135,11 +139,12 @@ class MLP(Module):
     Raises
     ------
     TypeError
-        If ``sizes`` is not a sequence of ints, or ``dtype`` is not a
-        floating-point dtype.
+        If ``sizes`` is not a sequence of ints, or ``device`` or ``dtype`` is
+        not one, as in :class:`Linear`.
     ValueError
-        If ``sizes`` has fewer than two entries or one below 1, or
-        ``activation`` is not one of the three.
+        If ``sizes`` has fewer than two entries or one below 1,
+        ``activation`` is not one of the three, or ``device`` names no device
+        here.
 
     Examples
     --------
@@ -230,9 +235,10 @@ class SGD:
     """
 
     def __init__(self, params, lr: float):
-        if isinstance(params, (Tensor, torch.Tensor)):
+        if isinstance(params, (Tensor, torch.Tensor)) or not isinstance(params, Iterable):
+            single = "a single " * isinstance(params, (Tensor, torch.Tensor))
             raise TypeError("params must be an iterable of gradland Tensors, such as [w]; "
-                            f"got a single {type(params).__module__}.{type(params).__name__}")
+                            f"got {single}{type(params).__module__}.{type(params).__name__}")
         self.params = list(params)
         for p in self.params:
             if not isinstance(p, Tensor):
