@@ -85,6 +85,25 @@ def integers(
     return [integer(f"{name}[{i}]", v, minimum=minimum, maximum=maximum) for i, v in enumerate(values)]
 
 
+def axis(name: str, dim: object, ndim: int) -> int:
+    """Fail unless ``dim`` is an axis of a tensor with ``ndim`` dimensions (a scalar has
+    the axes 0 and -1, as in torch); return it."""
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"{name} must be an int; got {dim!r}")
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise ValueError(f"{name} is {dim}, out of range for a tensor with {ndim} dimensions")
+    return dim
+
+
+def reshape(shape: object, numel: int) -> tuple[int, ...]:
+    """Fail unless ``shape`` is a shape for ``numel`` numbers, with at most one -1."""
+    sizes = integers("reshape: shape", shape, minimum=-1)
+    free, known = sizes.count(-1), math.prod(size for size in sizes if size != -1)
+    if not (known == numel if free == 0 else free == 1 and known > 0 and numel % known == 0):
+        raise ValueError(f"reshape: shape {tuple(sizes)} does not hold {numel} numbers (one size may be -1)")
+    return tuple(sizes)
+
+
 def real(
     name: str,
     value: object,
@@ -355,6 +374,28 @@ def like(name: str, value: torch.Tensor, reference: torch.Tensor, owner: str = "
     if value.device != reference.device:
         raise ValueError(f"{name} must be on {owner}'s device {reference.device}; got {describe(value)}")
     return value
+
+
+def leaf(data: object, requires_grad: object) -> None:
+    """For a tensor of the book's autodiff engine: fail unless ``data`` can hold numbers
+    (not None, not a string) and ``requires_grad`` is a bool. Metadata only."""
+    if data is None or isinstance(data, (str, bytes)):
+        raise TypeError(f"data must be a torch.Tensor, an array or a number; got {type(data).__name__}")
+    if not isinstance(requires_grad, bool):
+        raise TypeError(f"requires_grad must be a bool; got {requires_grad!r}")
+
+
+def cotangent(name: str, v: object, out: torch.Tensor) -> None:
+    """Fail unless ``v`` is a cotangent of ``out``: a torch tensor of its shape, dtype
+    and device. Metadata only."""
+    if not isinstance(v, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor; got {describe(v)}")
+    if v.device != out.device:
+        raise ValueError(f"{name} must be on the output's device, {out.device}; got {v.device}")
+    if v.dtype != out.dtype:
+        raise TypeError(f"{name} must have the output's dtype {out.dtype}; got {v.dtype}")
+    if v.shape != out.shape:
+        raise ValueError(f"{name} must have the output's shape {tuple(out.shape)}; got {tuple(v.shape)}")
 
 
 # --------------------------------------------------------------------------

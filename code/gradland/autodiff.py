@@ -100,38 +100,6 @@ def unbroadcast(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return g.sum(dim=dims, keepdim=True).reshape(shape)
 
 
-def _axis(name: str, dim: object, ndim: int) -> int:
-    """Fail unless ``dim`` is an axis of a tensor with ``ndim`` dimensions (a scalar
-    has the axes 0 and -1, as in torch); return it."""
-    if isinstance(dim, bool) or not isinstance(dim, int):
-        raise TypeError(f"{name} must be an int; got {dim!r}")
-    if not -max(ndim, 1) <= dim < max(ndim, 1):
-        raise ValueError(f"{name} is {dim}, out of range for a tensor with {ndim} dimensions")
-    return dim
-
-
-def _shape(shape: tuple, numel: int) -> tuple[int, ...]:
-    """Fail unless ``shape`` is a shape for ``numel`` numbers, with at most one -1."""
-    sizes = _checks.integers("reshape: shape", shape, minimum=-1)
-    free, known = sizes.count(-1), math.prod(size for size in sizes if size != -1)
-    if not (known == numel if free == 0 else free == 1 and known > 0 and numel % known == 0):
-        raise ValueError(f"reshape: shape {tuple(sizes)} does not hold {numel} numbers (one size may be -1)")
-    return tuple(sizes)
-
-
-def _check_cotangent(name: str, v: object, out: torch.Tensor) -> None:
-    """Fail unless ``v`` is a cotangent of ``out``: a torch tensor of its shape, dtype
-    and device. Metadata only."""
-    if not isinstance(v, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor; got {_kind(v)}")
-    if v.device != out.device:
-        raise ValueError(f"{name} must be on the output's device, {out.device}; got {v.device}")
-    if v.dtype != out.dtype:
-        raise TypeError(f"{name} must have the output's dtype {out.dtype}; got {v.dtype}")
-    if v.shape != out.shape:
-        raise ValueError(f"{name} must have the output's shape {tuple(out.shape)}; got {tuple(v.shape)}")
-
-
 def _dims(dim: Dim, ndim: int) -> tuple[int, ...]:
     """The axes a reduction runs over, as non-negative ints (all axes for None)."""
     if dim is None:
@@ -142,7 +110,7 @@ def _dims(dim: Dim, ndim: int) -> tuple[int, ...]:
     if not dims:  # torch reads () as every axis, NumPy as none: say which
         raise ValueError("dim=() is ambiguous: pass None to reduce over every axis")
     for d in dims:
-        _axis("dim", d, ndim)
+        _checks.axis("dim", d, ndim)
     if len({d % max(ndim, 1) for d in dims}) < len(dims):
         raise ValueError(f"dim names an axis twice; got {dim!r}")
     if ndim == 0:  # a scalar has no axis: like torch, accept 0 or -1, reduce nothing
@@ -161,15 +129,6 @@ def _expand_back(
 
 
 # -- The tensor, and its primitives, each with its VJP and JVP rules. ------------------
-
-
-def _check_leaf(data: object, requires_grad: object) -> None:
-    """Fail unless ``data`` can hold numbers (not None, not a string) and
-    ``requires_grad`` is a bool. Metadata only."""
-    if data is None or isinstance(data, (str, bytes)):
-        raise TypeError(f"data must be a torch.Tensor, an array or a number; got {type(data).__name__}")
-    if not isinstance(requires_grad, bool):
-        raise TypeError(f"requires_grad must be a bool; got {requires_grad!r}")
 
 
 class Tensor:
@@ -213,7 +172,7 @@ class Tensor:
     """
 
     def __init__(self, data, requires_grad: bool = False):
-        _check_leaf(data, requires_grad)
+        _checks.leaf(data, requires_grad)
         if isinstance(data, torch.Tensor):
             data = data.detach()  # torch computes values; we compute derivatives
         else:
@@ -560,7 +519,7 @@ class Tensor:
         """The same numbers in a new shape (one size may be -1)."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list, torch.Size)):
             shape = tuple(shape[0])
-        shape = _shape(shape, self.numel())
+        shape = _checks.reshape(shape, self.numel())
         a = self.data
         return self._make(
             a.reshape(shape), (self,),
@@ -571,7 +530,7 @@ class Tensor:
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         """Swap two axes; the backward pass swaps them back."""
-        dim0, dim1 = _axis("dim0", dim0, self.ndim), _axis("dim1", dim1, self.ndim)
+        dim0, dim1 = _checks.axis("dim0", dim0, self.ndim), _checks.axis("dim1", dim1, self.ndim)
         return self._make(
             self.data.transpose(dim0, dim1), (self,),
             (lambda g: g.transpose(dim0, dim1),),
@@ -615,7 +574,7 @@ class Tensor:
         """
         if not isinstance(index, torch.Tensor) or index.dtype != torch.int64:
             raise TypeError(f"gather: index must be an int64 torch.Tensor; got {_checks.describe(index)}")
-        dim = _axis("gather: dim", dim, self.ndim)
+        dim = _checks.axis("gather: dim", dim, self.ndim)
         others = [d for d in range(self.ndim) if d != dim % max(self.ndim, 1)]
         if index.ndim != self.ndim or any(index.shape[d] > self.shape[d] for d in others):
             raise ValueError(f"gather: index must have {self.ndim} dimensions, each but dim no larger than "
@@ -667,7 +626,7 @@ class Tensor:
                 )
             gradient = torch.ones_like(self.data)
         else:  # a torch tensor of this tensor's shape, dtype and device
-            _check_cotangent("backward(gradient): the gradient", gradient, self.data)
+            _checks.cotangent("backward(gradient): the gradient", gradient, self.data)
         for leaf, g in _backpropagate(self, gradient).items():
             leaf.grad = g if leaf.grad is None else leaf.grad + g
 
@@ -745,8 +704,8 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
     >>> softmax(Tensor([0.0, 0.0, 0.0, 0.0]))
     Tensor([0.2500, 0.2500, 0.2500, 0.2500])
     """
-    _checks.instance("softmax: x", x, Tensor)
-    _axis("softmax: dim", dim, x.ndim)
+    _checks.instance("x", x, Tensor)
+    _checks.axis("dim", dim, x.ndim)
     return (x - x.logsumexp(dim, keepdim=True)).exp()
 
 

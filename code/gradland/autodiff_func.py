@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from gradland import _checks
-from gradland.autodiff import Tensor, _backpropagate, _check_cotangent, _kind
+from gradland.autodiff import Tensor, _backpropagate, _kind
 
 __all__ = ["grad", "jvp", "vjp"]
 
@@ -89,7 +89,7 @@ def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor,
     _checks.instance("vjp: the value of f", out, Tensor)
 
     def vjp_fn(v: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        _check_cotangent("vjp: the cotangent", v, out.data)
+        _checks.cotangent("vjp: the cotangent", v, out.data)
         found = _backpropagate(out, v) if out.requires_grad else {}
         return tuple(found.get(leaf, torch.zeros_like(leaf.data)) for leaf in leaves)
 
