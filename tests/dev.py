@@ -68,8 +68,7 @@ def step(title: str, command: list[str]) -> tuple[str, float, int]:
 
 
 def check() -> int:
-    """``make check``: lint and test what changed (``ruff format`` fixes what the format
-    step reports), and check the notation everywhere."""
+    """``make check``: lint and test what changed, and check the notation everywhere."""
     start = time.perf_counter()
     changed = changed_files()
     python = [path for path in changed if path.endswith(".py")]
@@ -78,7 +77,6 @@ def check() -> int:
     ruff = shutil.which("ruff", path=str(Path(PYTHON).parent)) or shutil.which("ruff")
     if python and ruff:
         results.append(step("lint", [ruff, "check", *python]))
-        results.append(step("format", [ruff, "format", "--check", *python]))
     elif python:
         print("\n== lint: ruff is not installed (pip install -r requirements.txt)")
         results.append(("lint", 0.0, 1))

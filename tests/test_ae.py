@@ -6,15 +6,13 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from torch import nn
-
 from badinput import Arg, cases, run
 from gradland import ae
 from gradland.data import horn
 from gradland.layers import mlp
-
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 

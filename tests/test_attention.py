@@ -7,10 +7,6 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from torch import nn
-
 from gradland.attention import (
     AttentionPooling,
     MultiHeadAttention,
@@ -19,6 +15,9 @@ from gradland.attention import (
     causal_mask,
     padding_mask,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 

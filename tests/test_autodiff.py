@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from badinput import Arg, cases, run
 from gradland import autodiff as ad
 from gradland.autodiff import Tensor, unbroadcast
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 TOL = {"rtol": 1e-10, "atol": 1e-12}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from badinput import Arg, cases, run
 from gradland.autodiff import Tensor
 from gradland.autodiff_func import grad, jvp, vjp

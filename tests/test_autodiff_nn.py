@@ -8,7 +8,6 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
 from badinput import Arg, cases, run
 from gradland import autodiff_nn as adnn
 from gradland.autodiff import Tensor, cross_entropy

@@ -11,7 +11,6 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-
 from badinput import Arg, cases, run
 from gradland import bench, calculus, functional, implicit, linalg, modes, plot, train
 

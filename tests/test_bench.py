@@ -2,7 +2,6 @@ import time
 
 import pytest
 import torch
-
 from gradland.bench import median_time, saved_bytes
 
 

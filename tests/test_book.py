@@ -9,11 +9,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
 
+import gradland
 import gradland_book
 import pytest
 from conftest import REPO, REUSE_BUILD, jupyter_book
-
-import gradland
 
 CHAPTER_BUDGET_S = 60
 CLEAN_BUILD_BUDGET_S = 600

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import numpy as np
+import pytest
 import torch
+from gradland import calculus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.autograd.functional import hessian, jacobian
-
-from gradland import calculus
 
 DT = torch.float64
 FD_TOL = {"rtol": 1e-7, "atol": 1e-7}

@@ -11,9 +11,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
 from gradland import _checks
+from torch import nn
 
 
 def test_numbers_are_returned_as_python_numbers():

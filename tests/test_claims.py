@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-
 from gradland import claims
 
 RECORDED = {

@@ -12,9 +12,6 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from badinput import Arg, cases, run
 from gradland.contrastive import (
     CONTRASTIVE_KINDS,
@@ -29,8 +26,9 @@ from gradland.contrastive import (
     langevin,
 )
 from gradland.data import horn, horn_manifold
-from gradland.ebm import EllipseDecoder, HornDecoder, LatentEBM
-from gradland.ebm import softmin_weights
+from gradland.ebm import EllipseDecoder, HornDecoder, LatentEBM, softmin_weights
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 GRID = torch.linspace(0, 2 * math.pi, 65)[:-1]
 FINE = torch.linspace(0, 2 * math.pi, 361)[:-1]

@@ -1,7 +1,6 @@
+import gradland
 import pytest
 import torch
-
-import gradland
 
 
 def test_default_is_cuda_when_available(monkeypatch):

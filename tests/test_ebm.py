@@ -22,13 +22,13 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from badinput import Arg, cases, run
 from gradland import data, ebm
 from gradland.data import horn_manifold
 from gradland.ebm import EllipseDecoder, HornDecoder, LatentEBM, free_energy, softmin_weights
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 
 def test_ellipse_decoder_draws_the_affine_image_of_the_circle():
     weight = torch.tensor([[2.0, 0.5], [0.0, 1.0]])

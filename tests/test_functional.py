@@ -12,13 +12,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from gradland import functional
+from gradland.functional import per_example_grads_loop, per_example_grads_vmap, purify
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 from torch.func import grad
-
-from gradland import functional
-from gradland.functional import per_example_grads_loop, per_example_grads_vmap, purify
 
 TOL = {"rtol": 1e-10, "atol": 1e-12}
 DT = torch.float64

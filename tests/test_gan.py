@@ -6,12 +6,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from badinput import Arg, cases, run
 from gradland.data import horn
 from gradland.gan import CostNet, GeneratorNet, cost_loss, generator_loss, train_gan
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 energies = st.lists(st.floats(-5.0, 5.0), min_size=1, max_size=6).map(
     lambda v: torch.tensor(v, dtype=torch.float64)

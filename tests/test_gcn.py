@@ -9,9 +9,6 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from gradland.attention import attention_weights
 from gradland.data import Graph, karate_club, random_graph
 from gradland.gcn import (
@@ -27,6 +24,8 @@ from gradland.gcn import (
     train_node_classifier,
 )
 from gradland.train import History
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 

@@ -14,9 +14,6 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from gradland.bench import saved_bytes
 from gradland.implicit import (
     ConvergenceError,
@@ -26,6 +23,8 @@ from gradland.implicit import (
     fixed_point_iteration,
     relative_residual,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 DT = torch.float64
 TIGHT = {"tol": 1e-12, "max_iter": 500}

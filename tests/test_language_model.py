@@ -8,7 +8,6 @@ from collections import Counter
 import pytest
 import torch
 import torch.nn.functional as F
-
 from gradland.attention import causal_mask
 from gradland.data import reversal_task
 from gradland.language_model import (

@@ -2,10 +2,9 @@
 
 import pytest
 import torch
-from torch import nn
-
 from badinput import Arg, cases, run
 from gradland.layers import mlp
+from torch import nn
 
 
 def test_mlp_is_seeded_and_leaves_the_global_state_alone():

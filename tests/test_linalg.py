@@ -10,10 +10,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from gradland import linalg
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from gradland import linalg
 
 TOL = {"rtol": 1e-12, "atol": 1e-12}
 DT = torch.float64

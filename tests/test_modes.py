@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from gradland import modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from gradland import modes
 
 # torch.func.jvp compiles a helper with torch.jit.script on first use, which
 # newer PyTorch versions flag as deprecated: PyTorch's business, not ours.

@@ -11,14 +11,13 @@ import sys
 import venv
 from pathlib import Path
 
+import gradland
 import gradland_book
 import gradland_notebooks
 import nbformat
 import pytest
 from conftest import REPO
 from test_book import numbering
-
-import gradland
 
 CHAPTERS = sorted(p.stem for p in (REPO / "book").glob("*.md")
                   if "kernelspec:" in p.read_text().split("\n---\n", 1)[0])

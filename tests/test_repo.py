@@ -9,12 +9,11 @@ import sysconfig
 import venv
 from pathlib import Path
 
+import gradland
 import gradland_book
 import pytest
 import yaml
 from conftest import BIN, REPO
-
-import gradland
 
 
 def test_workflow_passes_actionlint():
@@ -138,3 +137,12 @@ def test_the_repository_address_is_set_in_one_place():
             seen += 1
             assert address in (repository, pages, pages.rstrip("/")), f"{path.name}: {address}"
     assert seen >= 5  # README, Preface and manual
+
+
+def test_ruff_finds_nothing_to_change():
+    """The Python of the repository (the package, its benchmarks, the tests and the
+    book's extension) passes ruff's lint, with the rules of pyproject.toml (pyflakes,
+    the pycodestyle errors and warnings, the order of imports)."""
+    paths = ["code", "tests", "book/_ext"]
+    done = subprocess.run([str(BIN / "ruff"), "check", *paths], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]

@@ -3,12 +3,11 @@ through time, the Jacobians through time, the memory task and the input checks."
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from badinput import Arg, cases, run
 from gradland import linalg
 from gradland.rnn import ElmanRNN, RecallNet, bptt, delayed_recall, state_jacobians, train_recall
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 

@@ -7,14 +7,13 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from torch import nn
-
 from gradland import linalg
 from gradland.attention import causal_mask, padding_mask
 from gradland.data import docstring_text, manual_text
 from gradland.transformer import DecoderBlock, EncoderBlock, FeedForward, sinusoidal_positions
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 

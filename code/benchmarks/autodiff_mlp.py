@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 
+import gradland
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits
-
-import gradland
 from gradland import autodiff as ad
 from gradland.autodiff_nn import MLP, SGD
 from gradland.bench import compare
+from sklearn.datasets import load_digits
 
 
 def make_steps(batch: int, width: int, device: torch.device):

@@ -26,9 +26,8 @@ import argparse
 import json
 import sys
 
-import torch
-
 import gradland
+import torch
 from gradland.bench import compare
 from gradland.data import random_graph
 from gradland.gcn import GCNLayer

@@ -25,12 +25,11 @@ from __future__ import annotations
 import argparse
 import json
 
-import torch
-from torch import nn
-
 import gradland
+import torch
 from gradland.bench import compare
 from gradland.transformer import EncoderBlock
+from torch import nn
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
