@@ -158,3 +158,27 @@ def run(case: Case, valid: dict[str, Any]) -> str:
     if not case.accepted:
         raise AssertionError(f"{case.id}: a result for a bad {case.name}, and no error")
     return "result"
+
+
+def battery(specs: list[tuple]) -> tuple[Callable[..., None], Callable[..., None]]:
+    """The two tests of a module's battery, for its ``specs`` (tuples of a target's name,
+    the call, a function that returns the valid arguments, and the :class:`Arg` of each
+    argument to try): one that the valid call works, one per bad case. A test file
+    binds them to names that start with ``test_``, so that pytest collects them::
+
+        test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)
+    """
+    import pytest
+
+    valid = {target: make for target, _, make, _ in specs}
+    all_cases = [case for target, call, make, args in specs for case in cases(target, call, make, args)]
+
+    @pytest.mark.parametrize("target, call, valid, args", specs, ids=[spec[0] for spec in specs])
+    def test_the_valid_call_works(target, call, valid, args):
+        call(**valid())
+
+    @pytest.mark.parametrize("case", all_cases, ids=[case.id for case in all_cases])
+    def test_bad_input_gets_a_clear_error(case):
+        run(case, valid[case.target]())
+
+    return test_the_valid_call_works, test_bad_input_gets_a_clear_error

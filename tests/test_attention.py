@@ -525,7 +525,7 @@ def test_attention_on_cuda():
 
 # ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
 
-from badinput import Arg, cases, run  # noqa: E402
+from badinput import Arg, battery  # noqa: E402
 
 T = Arg("tensor")
 DTYPE = Arg("custom", accepts=("None",), custom={"None": None, "int": torch.int64, "str": "float32"})
@@ -576,15 +576,4 @@ SPECS = [
     ("attention.AttentionPooling.attention_weights", _module(AttentionPooling, "attention_weights", 4, 2),
      lambda: {"x": torch.ones(3, 6, 4), "mask": None}, {"x": SET}),
 ]
-VALID = {target: valid for target, _, valid, _ in SPECS}
-CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
-
-
-@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
-def test_the_valid_call_works(target, call, valid, args):
-    call(**valid())
-
-
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input_gets_a_clear_error(case):
-    run(case, VALID[case.target]())
+test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from badinput import Arg, cases, run
+from badinput import Arg, battery
 from gradland import autodiff as ad
 from gradland.autodiff import Tensor, unbroadcast
 from hypothesis import given, settings
@@ -566,15 +566,4 @@ SPECS = [
                                       "wrong-size": torch.tensor([0, 3, 1]), "out-of-range": torch.tensor([0, 4]),
                                       "negative": torch.tensor([0, -1])})}),
 ]
-VALID = {target: valid for target, _, valid, _ in SPECS}
-CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
-
-
-@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
-def test_the_valid_call_works(target, call, valid, args):
-    call(**valid())
-
-
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input_gets_a_clear_error(case):
-    run(case, VALID[case.target]())
+test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from badinput import Arg, cases, run
+from badinput import Arg, battery
 from gradland.autodiff import Tensor
 from gradland.autodiff_func import grad, jvp, vjp
 
@@ -133,15 +133,4 @@ SPECS = [
                                         "meta": (torch.ones(2, device="meta"),)},
                       mentions=("tangent",))}),
 ]
-VALID = {target: valid for target, _, valid, _ in SPECS}
-CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
-
-
-@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
-def test_the_valid_call_works(target, call, valid, args):
-    call(**valid())
-
-
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input_gets_a_clear_error(case):
-    run(case, VALID[case.target]())
+test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from badinput import Arg, cases, run
+from badinput import Arg, battery
 from gradland import autodiff_nn as adnn
 from gradland.autodiff import Tensor, cross_entropy
 from gradland.autodiff_nn import MLP, SGD, Adam, Linear
@@ -187,15 +187,4 @@ SPECS = [
       "eps": Arg("real", positive=True)}),
     ("autodiff_nn.Adam-params", Adam, lambda: {"params": [Tensor([1.0], requires_grad=True)]}, {"params": PARAMS}),
 ]
-VALID = {target: valid for target, _, valid, _ in SPECS}
-CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
-
-
-@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
-def test_the_valid_call_works(target, call, valid, args):
-    call(**valid())
-
-
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input_gets_a_clear_error(case):
-    run(case, VALID[case.target]())
+test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

@@ -212,7 +212,7 @@ def test_horn_manifold_checks_x_and_z():
 
 # ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
 
-from badinput import Arg, cases, run  # noqa: E402
+from badinput import Arg, battery  # noqa: E402
 
 SEED = Arg("int", custom={"huge": 2**64})
 DEVICE = Arg("custom", accepts=("None",), custom={"None": None, "nonsense": "nonsense", "int": 1.5})
@@ -268,15 +268,4 @@ SPECS = [
      {"n_train": Arg("int", minimum=1, custom={"too-many": 100}), "n_test": COUNT, "length": COUNT,
       "symbols": COUNT, "seed": SEED, "device": DEVICE}),
 ]
-VALID = {target: valid for target, _, valid, _ in SPECS}
-CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
-
-
-@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
-def test_the_valid_call_works(target, call, valid, args):
-    call(**valid())
-
-
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input_gets_a_clear_error(case):
-    run(case, VALID[case.target]())
+test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from badinput import Arg, cases, run
+from badinput import Arg, battery
 from gradland.data import horn
 from gradland.gan import CostNet, GeneratorNet, cost_loss, generator_loss, train_gan
 from hypothesis import given, settings
@@ -351,15 +351,4 @@ SPECS = [
       "betas": Arg("custom", custom={"None": None, "one": (0.5,), "nan": (math.nan, 0.9), "too-big": (1.0, 0.9)}),
       "snapshot_at": Arg("custom", custom={"int": 5, "late": [3], "float": [1.5]}), "seed": Arg("int")}),
 ]
-VALID = {target: valid for target, _, valid, _ in SPECS}
-CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
-
-
-@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
-def test_the_valid_call_works(target, call, valid, args):
-    call(**valid())
-
-
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input_gets_a_clear_error(case):
-    run(case, VALID[case.target]())
+test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

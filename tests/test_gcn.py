@@ -618,7 +618,7 @@ def test_layers_and_training_on_cuda():
 
 # ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
 
-from badinput import Arg, cases, run  # noqa: E402
+from badinput import Arg, battery  # noqa: E402
 
 BAD_PATH = [[0, 1, 1, 2], [1, 0, 2, 1]]  # the path 0 - 1 - 2, both ways
 BAD_DTYPE = Arg("custom", accepts=("None",), custom={"None": None, "int": torch.int64, "str": "float32"})
@@ -724,15 +724,4 @@ SPECS = [
       "epochs": BAD_SIZE, "lr": Arg("real", positive=True), "weight_decay": Arg("real", custom={"negative": -1.0}),
       "eval_every": BAD_SIZE}),
 ]
-VALID = {target: valid for target, _, valid, _ in SPECS}
-CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
-
-
-@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
-def test_the_valid_call_works(target, call, valid, args):
-    call(**valid())
-
-
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input_gets_a_clear_error(case):
-    run(case, VALID[case.target]())
+test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from badinput import Arg, cases, run
+from badinput import Arg, battery
 from gradland.layers import mlp
 from torch import nn
 
@@ -71,13 +71,7 @@ SPECS = [
       "output": Arg("custom", custom={"str": "sigmoid", "class": nn.Sigmoid, "function": torch.sigmoid}),
       "seed": Arg("int")}),
 ]
-VALID = {target: valid for target, _, valid, _ in SPECS}
-CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
-
-
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input_gets_a_clear_error(case):
-    run(case, VALID[case.target]())
+test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)
 
 
 def test_the_horn_decoder_and_the_energy_mlp_are_mlps_of_the_same_weights():

@@ -3,7 +3,7 @@ through time, the Jacobians through time, the memory task and the input checks."
 
 import pytest
 import torch
-from badinput import Arg, cases, run
+from badinput import Arg, battery
 from gradland import linalg
 from gradland.rnn import ElmanRNN, RecallNet, bptt, delayed_recall, state_jacobians, train_recall
 from hypothesis import given, settings
@@ -502,15 +502,4 @@ SPECS = [
       "checkpoints": Arg("custom", custom={"int": 1, "late": (3,), "float": (1.0,)}), "seed": Arg("int"),
       "device": Arg("custom", accepts=("None",), custom={"None": None, "nonsense": "nonsense", "meta": "meta"})}),
 ]
-VALID = {target: valid for target, _, valid, _ in SPECS}
-CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
-
-
-@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
-def test_the_valid_call_works(target, call, valid, args):
-    call(**valid())
-
-
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_bad_input_gets_a_clear_error(case):
-    run(case, VALID[case.target]())
+test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

@@ -281,7 +281,7 @@ def test_blocks_on_cuda():
 
 # ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
 
-from badinput import Arg, cases, run  # noqa: E402
+from badinput import Arg, battery  # noqa: E402
 
 DTYPE = Arg("custom", accepts=("None",), custom={"None": None, "int": torch.int64, "str": "float32"})
 DEVICE = Arg("custom", accepts=("None",), custom={"None": None, "nonsense": "nonsense", "int": 1.5})
@@ -331,15 +331,4 @@ SPECS = [
      {"T": Arg("int", minimum=1), "d": Arg("int", minimum=2, custom={"odd": 5}), "device": DEVICE,
       "dtype": Arg("custom", custom={"None": None, "int": torch.int64, "bool": torch.bool, "str": "float32"})}),
 ]
-VALID = {target: valid for target, _, valid, _ in SPECS}
-CASES = [case for target, call, valid, args in SPECS for case in cases(target, call, valid, args)]
-
-
-@pytest.mark.parametrize("target, call, valid, args", SPECS, ids=[s[0] for s in SPECS])
-def test_the_valid_call_works(target, call, valid, args):
-    call(**valid())
-
-
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_the_battery_gets_a_clear_error(case):
-    run(case, VALID[case.target]())
+test_the_valid_call_works, test_the_battery_gets_a_clear_error = battery(SPECS)
