@@ -182,3 +182,17 @@ def battery(specs: list[tuple]) -> tuple[Callable[..., None], Callable[..., None
         run(case, valid[case.target]())
 
     return test_the_valid_call_works, test_bad_input_gets_a_clear_error
+
+
+def module_call(cls: type, method: str | None = None, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+    """A call for a spec that tries a module's method (its forward when ``method`` is
+    None) with the arguments of a case: ``cls(*args, **kwargs)`` is built afresh, after
+    the same seed, for every call, so that no case sees what another did to it."""
+    import torch
+
+    def call(**arguments: Any) -> Any:
+        torch.manual_seed(0)
+        module = cls(*args, **kwargs)
+        return (getattr(module, method) if method else module)(**arguments)
+
+    return call

@@ -525,7 +525,7 @@ def test_attention_on_cuda():
 
 # ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
 
-from badinput import Arg, battery  # noqa: E402
+from badinput import Arg, battery, module_call  # noqa: E402
 
 T = Arg("tensor")
 DTYPE = Arg("custom", accepts=("None",), custom={"None": None, "int": torch.int64, "str": "float32"})
@@ -535,13 +535,6 @@ MASK = Arg("tensor", accepts=("None", "bool", "extra-dim", "missing-dim"))  # an
 SCALE = Arg("real", accepts=("None",), custom={"negative": -1.0})
 SET = Arg("tensor", mentions=("the parameters",))
 
-
-def _module(cls, method=None, *args):
-    def call(**arguments):
-        torch.manual_seed(0)
-        module = cls(*args)
-        return (getattr(module, method) if method else module)(**arguments)
-    return call
 
 
 SPECS = [
@@ -560,20 +553,20 @@ SPECS = [
     ("attention.MultiHeadAttention", MultiHeadAttention,
      lambda: {"d_model": 8, "heads": 2, "device": None, "dtype": None},
      {"d_model": Arg("int", minimum=1), "heads": Arg("int", minimum=1), "device": DEVICE, "dtype": DTYPE}),
-    ("attention.MultiHeadAttention.forward", _module(MultiHeadAttention, None, 8, 2),
+    ("attention.MultiHeadAttention.forward", module_call(MultiHeadAttention, None, 8, 2),
      lambda: {"x": torch.ones(3, 5, 8), "xi": torch.ones(3, 5, 8), "mask": torch.ones(3, 5, 5, dtype=torch.bool)},
      {"x": SET, "xi": Arg("tensor", accepts=("None",), mentions=("the parameters",)),
       "mask": Arg("tensor", accepts=("None", "bool", "missing-dim"))}),
-    ("attention.MultiHeadAttention.attention_weights", _module(MultiHeadAttention, "attention_weights", 8, 2),
+    ("attention.MultiHeadAttention.attention_weights", module_call(MultiHeadAttention, "attention_weights", 8, 2),
      lambda: {"x": torch.ones(3, 2, 8), "xi": torch.ones(3, 5, 8), "mask": None},
      {"x": SET, "xi": Arg("tensor", accepts=("None",), mentions=("the parameters",))}),
     ("attention.AttentionPooling", AttentionPooling,
      lambda: {"d_model": 4, "heads": 2, "device": None, "dtype": None},
      {"d_model": Arg("int", minimum=1), "heads": Arg("int", minimum=1), "device": DEVICE, "dtype": DTYPE}),
-    ("attention.AttentionPooling.forward", _module(AttentionPooling, None, 4, 2),
+    ("attention.AttentionPooling.forward", module_call(AttentionPooling, None, 4, 2),
      lambda: {"x": torch.ones(3, 6, 4), "mask": padding_mask(torch.tensor([6, 2, 1]), 6)},
      {"x": SET, "mask": Arg("tensor", accepts=("None", "bool", "extra-dim", "missing-dim"))}),
-    ("attention.AttentionPooling.attention_weights", _module(AttentionPooling, "attention_weights", 4, 2),
+    ("attention.AttentionPooling.attention_weights", module_call(AttentionPooling, "attention_weights", 4, 2),
      lambda: {"x": torch.ones(3, 6, 4), "mask": None}, {"x": SET}),
 ]
 test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

@@ -618,7 +618,7 @@ def test_layers_and_training_on_cuda():
 
 # ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
 
-from badinput import Arg, battery  # noqa: E402
+from badinput import Arg, battery, module_call  # noqa: E402
 
 BAD_PATH = [[0, 1, 1, 2], [1, 0, 2, 1]]  # the path 0 - 1 - 2, both ways
 BAD_DTYPE = Arg("custom", accepts=("None",), custom={"None": None, "int": torch.int64, "str": "float32"})
@@ -635,13 +635,6 @@ BAD_RATE = Arg("real", custom={"negative": -0.1, "one": 1.0})  # a dropout proba
 BAD_MODEL_ARGS = {"d_in": BAD_SIZE, "d_hidden": BAD_SIZE, "d_out": BAD_SIZE, "layers": BAD_SIZE, "dropout": BAD_RATE,
               "device": BAD_DEVICE, "dtype": BAD_DTYPE}
 
-
-def _module(cls, method=None, *args, **kwargs):
-    def call(**arguments):
-        torch.manual_seed(0)
-        module = cls(*args, **kwargs)
-        return (getattr(module, method) if method else module)(**arguments)
-    return call
 
 
 def _graph(**changes):
@@ -681,27 +674,27 @@ SPECS = [
       "normalisation": Arg("custom", custom={"None": None, "sum": "sum"})}),
     ("gcn.GCNLayer", GCNLayer, lambda: {"d_in": 4, "d_out": 2, "device": None, "dtype": None},
      {"d_in": BAD_SIZE, "d_out": BAD_SIZE, "device": BAD_DEVICE, "dtype": BAD_DTYPE}),
-    ("gcn.GCNLayer.forward", _module(GCNLayer, None, 4, 2), _graph, {"x": BAD_NODES, "edge_index": BAD_EDGES}),
-    ("gcn.GCNLayer.forward(dense)", _module(GCNLayer, None, 4, 2, sparse=False), _graph,
+    ("gcn.GCNLayer.forward", module_call(GCNLayer, None, 4, 2), _graph, {"x": BAD_NODES, "edge_index": BAD_EDGES}),
+    ("gcn.GCNLayer.forward(dense)", module_call(GCNLayer, None, 4, 2, sparse=False), _graph,
      {"x": BAD_NODES, "edge_index": BAD_EDGES}),
     ("gcn.GatedGCNLayer", GatedGCNLayer, lambda: {"d": 4, "eps": 1e-6, "device": None, "dtype": None},
      {"d": BAD_SIZE, "eps": Arg("real", custom={"negative": -1.0}), "device": BAD_DEVICE, "dtype": BAD_DTYPE}),
-    ("gcn.GatedGCNLayer.forward", _module(GatedGCNLayer, None, 4, edge_features=True),
+    ("gcn.GatedGCNLayer.forward", module_call(GatedGCNLayer, None, 4, edge_features=True),
      lambda: {"h": torch.ones(3, 4), "edge_index": torch.tensor(BAD_PATH), "h_edge": torch.ones(4, 4)},
      {"h": BAD_NODES, "edge_index": BAD_EDGES, "h_edge": Arg("tensor", mentions=("h_edge",))}),
-    ("gcn.GatedGCNLayer.gates", _module(GatedGCNLayer, "gates", 4),
+    ("gcn.GatedGCNLayer.gates", module_call(GatedGCNLayer, "gates", 4),
      lambda: {"h": torch.ones(3, 4), "edge_index": torch.tensor(BAD_PATH), "h_edge": None},
      {"h": BAD_NODES, "edge_index": BAD_EDGES, "h_edge": Arg("custom", mentions=("edge_features",), custom={"tensor": torch.ones(4, 4), "str": "x"})}),
     ("gcn.GCN", GCN, lambda: {"d_in": 4, "d_hidden": 8, "d_out": 2, "layers": 2, "dropout": 0.5,
                               "device": None, "dtype": None}, BAD_MODEL_ARGS),
-    ("gcn.GCN.forward", _module(GCN, None, 4, 8, 2), _graph, {"x": BAD_NODES, "edge_index": BAD_EDGES}),
+    ("gcn.GCN.forward", module_call(GCN, None, 4, 8, 2), _graph, {"x": BAD_NODES, "edge_index": BAD_EDGES}),
     ("gcn.GatedGCN", GatedGCN, lambda: {"d_in": 4, "d_hidden": 8, "d_out": 2, "layers": 2, "dropout": 0.5,
                                         "device": None, "dtype": None}, BAD_MODEL_ARGS),
-    ("gcn.GatedGCN.forward", _module(GatedGCN, None, 4, 8, 2), _graph, {"x": BAD_NODES, "edge_index": BAD_EDGES}),
+    ("gcn.GatedGCN.forward", module_call(GatedGCN, None, 4, 8, 2), _graph, {"x": BAD_NODES, "edge_index": BAD_EDGES}),
     ("gcn.MLP", MLP, lambda: {"d_in": 4, "d_hidden": 8, "d_out": 2, "layers": 2, "dropout": 0.5,
                               "device": None, "dtype": None}, BAD_MODEL_ARGS),
     # MLP ignores the graph, by design: it neither reads nor checks edge_index
-    ("gcn.MLP.forward", _module(MLP, None, 4, 8, 2), _graph, {"x": BAD_NODES}),
+    ("gcn.MLP.forward", module_call(MLP, None, 4, 8, 2), _graph, {"x": BAD_NODES}),
     ("gcn.accuracy", accuracy,
      lambda: {"logits": torch.eye(3, 2), "labels": torch.tensor([0, 1, 1]),
               "mask": torch.tensor([True, True, False])},

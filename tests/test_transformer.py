@@ -281,7 +281,7 @@ def test_blocks_on_cuda():
 
 # ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
 
-from badinput import Arg, battery  # noqa: E402
+from badinput import Arg, battery, module_call  # noqa: E402
 
 DTYPE = Arg("custom", accepts=("None",), custom={"None": None, "int": torch.int64, "str": "float32"})
 DEVICE = Arg("custom", accepts=("None",), custom={"None": None, "nonsense": "nonsense", "int": 1.5})
@@ -289,13 +289,6 @@ SET = Arg("tensor", mentions=("the parameters",))
 MASK = Arg("tensor", accepts=("None", "bool", "missing-dim", "extra-dim"))  # broadcasts to (B, T, T)
 EPS = Arg("real", custom={"negative": -1.0})
 
-
-def _module(cls, method=None, *args):
-    def call(**arguments):
-        torch.manual_seed(0)
-        module = cls(*args)
-        return (getattr(module, method) if method else module)(**arguments)
-    return call
 
 
 def _block_spec(cls):
@@ -313,17 +306,17 @@ SPECS = [
      lambda: {"d_model": 4, "d_ff": 16, "activation": "gelu", "device": None, "dtype": None},
      {"d_model": Arg("int", minimum=1), "d_ff": Arg("int", minimum=1),
       "activation": Arg("custom", custom={"None": None, "tanh": "tanh"}), "device": DEVICE, "dtype": DTYPE}),
-    ("transformer.FeedForward.forward", _module(FeedForward, None, 4, 16), lambda: {"x": torch.ones(2, 5, 4)},
+    ("transformer.FeedForward.forward", module_call(FeedForward, None, 4, 16), lambda: {"x": torch.ones(2, 5, 4)},
      {"x": Arg("tensor", accepts=("extra-dim", "missing-dim"), mentions=("the parameters",))}),  # any (..., d)
     _block_spec(EncoderBlock),
     _block_spec(DecoderBlock),
-    ("transformer.EncoderBlock.forward", _module(EncoderBlock, None, 8, 2),
+    ("transformer.EncoderBlock.forward", module_call(EncoderBlock, None, 8, 2),
      lambda: {"x": torch.ones(3, 5, 8), "mask": causal_mask(5)}, {"x": SET, "mask": MASK}),
-    ("transformer.DecoderBlock.forward", _module(DecoderBlock, None, 8, 2),
+    ("transformer.DecoderBlock.forward", module_call(DecoderBlock, None, 8, 2),
      lambda: {"y": torch.ones(3, 4, 8), "memory": torch.ones(3, 6, 8), "mask": causal_mask(4),
               "memory_mask": torch.ones(3, 4, 6, dtype=torch.bool)},
      {"y": SET, "memory": SET, "mask": MASK, "memory_mask": MASK}),
-    ("transformer.DecoderBlock.cross_attention_weights", _module(DecoderBlock, "cross_attention_weights", 8, 2),
+    ("transformer.DecoderBlock.cross_attention_weights", module_call(DecoderBlock, "cross_attention_weights", 8, 2),
      lambda: {"y": torch.ones(3, 4, 8), "memory": torch.ones(3, 6, 8), "mask": None, "memory_mask": None},
      {"y": SET, "memory": SET}),
     ("transformer.sinusoidal_positions", sinusoidal_positions,
