@@ -352,3 +352,20 @@ SPECS = [
       "snapshot_at": Arg("custom", custom={"int": 5, "late": [3], "float": [1.5]}), "seed": Arg("int")}),
 ]
 test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)
+
+
+def test_hinge_training_reads_no_energy_back_at_its_steps(monkeypatch):
+    """train_gan checks once that the cost network is non-negative; its steps call the
+    losses with checked=True, so no step reads the energies' values (a device
+    synchronisation on a GPU), while a direct call of the losses still checks them."""
+    from gradland import _checks
+
+    reads = []
+    original = _checks.entries
+    monkeypatch.setattr(_checks, "entries", lambda *a, **k: reads.append(a[0]) or original(*a, **k))
+    cost, gen = CostNet(2, d_hidden=8, nonnegative=True), GeneratorNet(1, 2, d_hidden=8)
+    train_gan(cost, gen, horn(64, x=1.0).y, steps=3, kind="hinge", batch_size=8)
+    assert reads == []
+    with pytest.raises(ValueError, match="energy_fake must have entries of at least 0"):
+        generator_loss(torch.tensor([-1.0]), kind="hinge")
+    assert reads == ["energy_fake"]

@@ -232,6 +232,7 @@ def cost_loss(
     *,
     kind: str = "logistic",
     margin: float = 1.0,
+    checked: bool = False,
 ) -> torch.Tensor:
     r"""The contrastive loss of the cost network: push down on data, up on contrastive
     samples.
@@ -269,6 +270,10 @@ def cost_loss(
     margin : float
         The margin :math:`m_0 > 0` of the hinge loss, finite (unused by the
         logistic one).
+    checked : bool
+        Skip the check that the energies of the hinge loss are non-negative,
+        which reads their values: :func:`train_gan` makes sure of it once, by
+        asking for a non-negative cost network.
 
     Returns
     -------
@@ -303,7 +308,7 @@ def cost_loss(
         raise ValueError(
             f"energy_data and energy_fake must be on one device; got {energy_data.device} and {energy_fake.device}"
         )
-    if kind == "hinge":
+    if not checked and kind == "hinge":  # reads the energies: once, not at every step
         _checks.entries("energy_data", energy_data, minimum=0, why=_HINGE)
         _checks.entries("energy_fake", energy_fake, minimum=0, why=_HINGE)
     if kind == "logistic":
@@ -311,7 +316,9 @@ def cost_loss(
     return energy_data.mean() + F.relu(margin - energy_fake).mean()
 
 
-def generator_loss(energy_fake: torch.Tensor, *, kind: str = "logistic", saturating: bool = False) -> torch.Tensor:
+def generator_loss(
+    energy_fake: torch.Tensor, *, kind: str = "logistic", saturating: bool = False, checked: bool = False
+) -> torch.Tensor:
     r"""The loss of the generator: the energy of its samples, :math:`C(G(\bm{z}))`, made
     small.
 
@@ -336,6 +343,9 @@ def generator_loss(energy_fake: torch.Tensor, *, kind: str = "logistic", saturat
     saturating : bool
         With ``kind="logistic"``, use the minimax loss instead of the
         non-saturating one.
+    checked : bool
+        Skip the check that the energies of the hinge loss are non-negative, as
+        in :func:`cost_loss`.
 
     Returns
     -------
@@ -363,10 +373,10 @@ def generator_loss(energy_fake: torch.Tensor, *, kind: str = "logistic", saturat
     """
     kind = _checks.choice("kind", kind, KINDS)
     energy_fake = _checks.energies("energy_fake", energy_fake)
-    if kind == "hinge":
-        _checks.entries("energy_fake", energy_fake, minimum=0, why=_HINGE)
     if saturating and kind == "hinge":
         raise ValueError("saturating=True only applies to kind='logistic'")
+    if not checked and kind == "hinge":  # reads the energies: once, not at every step
+        _checks.entries("energy_fake", energy_fake, minimum=0, why=_HINGE)
     if kind == "hinge":
         return energy_fake.mean()
     if saturating:
@@ -515,12 +525,12 @@ def train_gan(
             y_hat = gen(gen.sample_latent(batch_size, generator=rng))
         energy_data, energy_fake = cost(y), cost(y_hat)
         energies.update(energy_data=energy_data.detach(), energy_fake=energy_fake.detach())
-        return cost_loss(energy_data, energy_fake, kind=kind, margin=margin)
+        return cost_loss(energy_data, energy_fake, kind=kind, margin=margin, checked=True)
 
     def generator_step(k: int) -> torch.Tensor:
         # 2. The generator: lower the energy C(G(z)) of fresh samples.
         y_hat = gen(gen.sample_latent(batch_size, generator=rng))
-        return generator_loss(cost(y_hat), kind=kind, saturating=saturating)
+        return generator_loss(cost(y_hat), kind=kind, saturating=saturating, checked=True)
 
     return fit(
         {"cost_loss": cost_step, "generator_loss": generator_step},
