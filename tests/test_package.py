@@ -126,3 +126,86 @@ def test_every_public_name_is_in_the_manual(book):
 
     missing += [f"gradland.{name}" for name in gradland.__all__ if f"gradland.{name}" not in anchors]
     assert not missing, f"public names with no entry in the manual: {missing}"
+
+
+# --------------------------------------------------------------------------
+# Complete docstrings: the sections a reader of the manual looks for
+# --------------------------------------------------------------------------
+
+#: Methods that override a hook of torch.nn.Module and are documented there.
+TORCH_HOOKS = {"extra_repr"}
+#: Source that means a function checks its input and may raise.
+RAISES = re.compile(r"\braise\b|\b_checks\.|\b_check\w*\(")
+
+
+def sections(doc: str) -> set[str]:
+    """The NumPy section headings of a docstring (a title over a line of dashes)."""
+    return set(re.findall(r"^ *(\w[\w ]*)\n *-{3,}$", doc, re.M))
+
+
+def missing_sections(name: str, function, *, example: bool) -> list[str]:
+    """The sections that the docstring of ``function`` lacks: Parameters if it takes
+    arguments, Returns if it returns something, Raises if it checks what it is given,
+    and an example (``>>>``) if ``example``."""
+    import inspect
+
+    doc = inspect.getdoc(function) or ""
+    found = sections(doc)
+    signature = inspect.signature(function)
+    arguments = [p for p in signature.parameters if p not in ("self", "cls")]
+    source = inspect.getsource(function)
+    wanted = []
+    if arguments:
+        wanted.append("Parameters")
+    if signature.return_annotation not in (None, "None", inspect.Signature.empty) and name != "__init__":
+        wanted.append("Returns" if "Yields" not in found else "Yields")
+    if arguments and RAISES.search(source):
+        wanted.append("Raises")
+    lacks = [section for section in wanted if section not in found]
+    if example and ">>>" not in doc:
+        lacks.append("an example")
+    return lacks
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_public_docstrings_are_complete(module):
+    """Every public function and class has a NumPy docstring with the sections that
+    apply (a class documents its constructor: Parameters, Raises) and an example;
+    every public method has the sections that apply."""
+    import dataclasses
+    import importlib
+    import inspect
+
+    mod = importlib.import_module(f"gradland.{module}")
+    gaps = []
+    for name in getattr(mod, "__all__", []):
+        obj = getattr(mod, name)
+        if inspect.isfunction(obj):
+            gaps += [f"{name}: {lack}" for lack in missing_sections(name, obj, example=True)]
+        elif inspect.isclass(obj):
+            doc = inspect.getdoc(obj) or ""
+            if ">>>" not in doc:
+                gaps.append(f"{name}: an example")
+            init = vars(obj).get("__init__")
+            if dataclasses.is_dataclass(obj):
+                if not sections(doc) & {"Parameters", "Attributes"}:
+                    gaps.append(f"{name}: Attributes")
+            elif init is not None:
+                lacks = missing_sections("__init__", init, example=False)
+                gaps += [f"{name}: {lack}" for lack in lacks if lack not in sections(doc)]
+            for attribute, value in vars(obj).items():
+                public = not attribute.startswith("_") or attribute == "__call__"
+                if public and inspect.isfunction(value) and attribute not in TORCH_HOOKS:
+                    gaps += [f"{name}.{attribute}: {lack}" for lack in missing_sections(attribute, value, example=False)]
+    assert not gaps, f"gradland.{module}: docstrings that lack a section:\n" + "\n".join(gaps)
+
+
+#: The most lines a module of the package may hold: a module is one idea of one
+#: chapter, short enough to read through.
+MODULE_LINES = 800
+
+
+@pytest.mark.parametrize("module", ["_checks", *MODULES])
+def test_no_module_is_over_800_lines(module):
+    lines = len((PACKAGE / f"{module}.py").read_text(encoding="utf-8").splitlines())
+    assert lines <= MODULE_LINES, f"gradland/{module}.py has {lines} lines, over {MODULE_LINES}: split it"
