@@ -416,7 +416,7 @@ def test_fit_checks_its_hyper_parameters_and_data(change, error, message):
         ({"z_grid": GRID.reshape(1, -1, 1)}, ValueError, r"z_grid must have shape \(K,\) with K >= 1"),
         ({"z_grid": torch.zeros(0)}, ValueError, r"z_grid must have shape \(K,\) with K >= 1"),
         ({"z_grid": [0.0, 1.0]}, TypeError, r"z_grid must be a torch.Tensor of shape \(K,\) with K >= 1; got list"),
-        ({"x": torch.zeros(1)}, ValueError, r"x must have shape \(3,\), one input per target"),
+        ({"x": torch.zeros(1)}, ValueError, r"x must have shape \(3,\), one entry per row of y"),
         ({"model": EllipseDecoder()}, TypeError, "model must be a gradland.ebm.LatentEBM; got EllipseDecoder"),
     ],
 )

@@ -261,7 +261,7 @@ def test_tokens_are_checked_by_name_where_they_come_in(call):
     for dtype in (torch.bool, torch.uint8, torch.int32, torch.float32):  # bool and uint8 went to the embedding
         with pytest.raises(TypeError, match=f"{name} must be an integer tensor of token indices"):
             function(good.to(dtype))
-    with pytest.raises(ValueError, match=f"{name} must hold at least one token per sequence, on cpu"):
+    with pytest.raises(ValueError, match=f"{name} must be on cpu"):
         function(good.to("meta"))  # a value check on the meta device failed deep inside torch
     if call not in {"train_language_model", "loss"}:
         with pytest.raises(ValueError, match=f"{name} must hold at least one token"):
@@ -362,7 +362,7 @@ def test_training_and_decoding_on_cuda():
     lm = LanguageModel(10, d_model=16, heads=2, layers=1, device="cuda")
     train_language_model(lm, x.flatten(), steps=5, context=8)
     assert lm.sample(x[:1, :2], 3, generator=torch.Generator().manual_seed(0)).device.type == "cuda"
-    with pytest.raises(ValueError, match="x must hold at least one token per sequence, on cuda"):
+    with pytest.raises(ValueError, match="x must be on cuda"):
         model.generate(xt.cpu(), 4)
 
 

@@ -209,3 +209,16 @@ MODULE_LINES = 800
 def test_no_module_is_over_800_lines(module):
     lines = len((PACKAGE / f"{module}.py").read_text(encoding="utf-8").splitlines())
     assert lines <= MODULE_LINES, f"gradland/{module}.py has {lines} lines, over {MODULE_LINES}: split it"
+
+
+#: The checks that stay with their modules (see the docstring of gradland._checks):
+#: an edge list, queries and keys, a batch of sequences, a grid of latents, pairs.
+OWN_CHECKS = 5
+
+
+def test_input_checks_live_in_one_place():
+    """Every check helper is in gradland._checks, except a handful that hold knowledge
+    of one module's subject only."""
+    own = [f"{path.name}: {name}" for path in sorted(PACKAGE.glob("*.py")) if path.stem != "_checks"
+           for name in re.findall(r"^\s*def (_check\w*)\(", path.read_text(encoding="utf-8"), re.M)]
+    assert len(own) <= OWN_CHECKS, "check helpers outside gradland._checks:\n" + "\n".join(own)

@@ -19,16 +19,22 @@ integer of NumPy's as a Python ``int``, a real number as a ``float``). They
 come in four groups:
 
 * numbers and options: :func:`integer`, :func:`sizes`, :func:`integers`,
-  :func:`real`, :func:`inverse_temperature`, :func:`betas`, :func:`choice`;
+  :func:`axis`, :func:`argnums`, :func:`reshape`, :func:`real`,
+  :func:`inverse_temperature`, :func:`betas`, :func:`choice`;
 * objects: :func:`function`, :func:`instance`, :func:`module`,
   :func:`rowwise`, :func:`generator`, :func:`dtype`, :func:`device`,
-  :func:`keys`;
+  :func:`factory`, :func:`size_of`, :func:`keys`;
 * tensors, by their metadata: :func:`tensor`, :func:`point`, :func:`rows`,
-  :func:`energies`, :func:`returned`, :func:`alike`, :func:`like`;
-* values, read once where data enters: :func:`entries`.
+  :func:`per_row`, :func:`matrix_vector`, :func:`batch`, :func:`mask`,
+  :func:`vectors`, :func:`energies`, :func:`returned`, :func:`alike`,
+  :func:`like`, :func:`leaf`, :func:`cotangent`;
+* values, read once where data enters: :func:`entries`, :func:`indices`.
 
-A module keeps a check of its own only where it holds knowledge of the
-module's domain (an edge list, a batch of sequences), and builds it from these.
+Five checks stay with their modules, because they hold knowledge of the module's
+domain and of nothing else: an edge list (:mod:`gradland.gcn`), queries, keys and
+values (:mod:`gradland.attention`), a batch of sequences (:mod:`gradland.rnn`),
+targets and a grid of latents (:mod:`gradland.ebm`), and pairs of source and
+target sentences (:mod:`gradland.language_model`). They are built from these.
 """
 
 from __future__ import annotations
@@ -54,15 +60,20 @@ def describe(value: object) -> str:
 # --------------------------------------------------------------------------
 
 
-def integer(name: str, value: object, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def integer(
+    name: str, value: object, *, minimum: int | None = None, maximum: int | None = None, even: str = ""
+) -> int:
     """Fail unless ``value`` is an integer (not a bool) between ``minimum`` and
-    ``maximum``, inclusive; return it as an ``int``."""
+    ``maximum``, inclusive, and even if ``even`` says why it must be; return it as an
+    ``int``."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an int; got {describe(value)}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be at least {minimum}; got {value}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be at most {maximum}; got {value}")
+    if even and value % 2:
+        raise ValueError(f"{name} must be even, {even}; got {value}")
     return int(value)
 
 
@@ -93,6 +104,18 @@ def axis(name: str, dim: object, ndim: int) -> int:
     if not -max(ndim, 1) <= dim < max(ndim, 1):
         raise ValueError(f"{name} is {dim}, out of range for a tensor with {ndim} dimensions")
     return dim
+
+
+def argnums(where: str, value: object, count: int | None = None) -> tuple[int, ...]:
+    """Fail unless ``value`` picks arguments of a function transform such as ``grad``
+    (named ``where``): an int or a tuple of ints, each at least 0 and below ``count``,
+    the number of arguments, if given; return them as a tuple."""
+    numbers = value if isinstance(value, tuple) else (value,)
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in numbers):
+        raise TypeError(f"{where}: argnums must be an int or a tuple of ints; got {value!r}")
+    if any(i < 0 or (count is not None and i >= count) for i in numbers):
+        raise ValueError(f"{where}: argnums must pick arguments among the {count or 'given'} given; got {value!r}")
+    return numbers
 
 
 def reshape(shape: object, numel: int) -> tuple[int, ...]:
@@ -242,6 +265,36 @@ def device(name: str, value: object) -> torch.device:
     return result
 
 
+def factory(device_: object, dtype_: object) -> torch.device:
+    """Fail unless the factory arguments ``device`` and ``dtype`` of a constructor
+    are a device (see :func:`device`) and a floating-point dtype or None; return the
+    device."""
+    result = device("device", device_)
+    dtype("dtype", dtype_)
+    return result
+
+
+def in_features(module: torch.nn.Module) -> int | None:
+    """The input size of ``module``: that of its first :class:`torch.nn.Linear`, or
+    None if it has none."""
+    return next((layer.in_features for layer in module.modules() if isinstance(layer, torch.nn.Linear)), None)
+
+
+def size_of(name: str, value: object, role: str, module_: object) -> int:
+    """The size ``name`` of what the ``role`` (an encoder, a decoder) ``module_`` takes:
+    ``value`` if given, which must agree with the module's first
+    :class:`torch.nn.Linear`, else read from that layer."""
+    read = in_features(module(role, module_))
+    if value is None:
+        if read is None:
+            raise ValueError(f"cannot read {name} from the {role}: it has no nn.Linear layer; pass {name}")
+        return read
+    value = integer(name, value, minimum=1)
+    if read is not None and value != read:
+        raise ValueError(f"{name} = {value} disagrees with the {role}, whose first nn.Linear takes {read}")
+    return value
+
+
 def keys(name: str, value: object, expected: Iterable[str]) -> dict:
     """Fail unless ``value`` is a dict with exactly the keys ``expected``; a key that
     is missing or unexpected raises :class:`KeyError`, as a dict does."""
@@ -325,6 +378,100 @@ def rows(
         n = "" if empty else " with n >= 1"
         raise ValueError(f"{name} must have shape {shape}{n}, one {row} per row; got {describe(value)}")
     return value if reference is None else like(name, value, reference)
+
+
+def per_row(name: str, value: object, n: int, device: torch.device, of: str, *, kind: str = "labels") -> torch.Tensor:
+    """Fail unless ``value`` is a tensor of shape ``(n,)``, one entry per row of ``of``
+    and on its ``device``: integer class ``"labels"``, a boolean ``"mask"``, or
+    ``"reals"`` of a floating-point dtype. Metadata only."""
+    integer = isinstance(value, torch.Tensor) and not (value.is_floating_point() or value.is_complex())
+    right = {"labels": integer and value.dtype != torch.bool, "mask": integer and value.dtype == torch.bool,
+             "reals": isinstance(value, torch.Tensor) and value.is_floating_point()}[kind]
+    if not right:
+        what = {"labels": "an integer", "mask": "a boolean", "reals": "a floating-point"}[kind]
+        hint = f" (for 0/1 values, {name}.bool())" if kind == "mask" else ""
+        raise TypeError(f"{name} must be {what} tensor of shape ({n},){hint}; got {describe(value)}")
+    if value.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), one entry per row of {of}; got {describe(value)}")
+    if value.device != device:
+        raise ValueError(f"{name} must be on the device of {of}, {device}; got {describe(value)}")
+    return value
+
+
+def matrix_vector(A: object, x: object) -> None:
+    """Fail unless ``A`` is a floating ``(m, n)`` matrix and ``x`` a vector of ``n``
+    entries, of one dtype on one device. Metadata only."""
+    tensor("A", A, floating=True, shape="(m, n)", ndim=2)
+    tensor("x", x, floating=True, shape="(n,)", ndim=1)
+    alike(A=A, x=x)
+    if x.shape[0] != A.shape[1]:
+        raise ValueError(f"A has shape {tuple(A.shape)}, so x must have shape ({A.shape[1]},); got shape {tuple(x.shape)}")
+
+
+def batch(model: object, loss_fn: object, x: object, y: object) -> None:
+    """Fail unless ``x, y`` is a batch of at least one example (as many of each, on
+    one device) that ``model``, with parameters to differentiate on that device,
+    treats one by one, and ``loss_fn`` a function ``loss_fn(output, target)``.
+    Metadata only."""
+    module("model", model)
+    function("loss_fn", loss_fn, "a function loss_fn(output, target)")
+    tensor("x", x, min_ndim=1, shape="(batch, ...)")
+    tensor("y", y, min_ndim=1, shape="(batch, ...)")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(
+            "x and y must hold the same number of examples (their first dimension); "
+            f"got shapes {tuple(x.shape)} and {tuple(y.shape)}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"need at least one example; got an empty batch, x of shape {tuple(x.shape)}")
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError("model has no parameters that require gradients: nothing to differentiate")
+    if trainable[0].device != x.device:
+        raise ValueError(f"x is on {x.device} but the model's parameters are on {trainable[0].device}; move one of them")
+    if y.device != x.device:
+        raise ValueError(f"x and y must be on the same device; got {x.device} and {y.device}")
+    rowwise("model", model, "examples")
+
+
+def broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape that ``shapes`` broadcast to, or None if they do not (in pure Python:
+    ``torch.broadcast_shapes`` takes tens of microseconds)."""
+    if all(shape == shapes[0] for shape in shapes):
+        return tuple(shapes[0])
+    ndim = max(map(len, shapes))
+    out = []
+    for sizes in zip(*((1,) * (ndim - len(shape)) + tuple(shape) for shape in shapes)):
+        large = {size for size in sizes if size != 1}
+        if len(large) > 1:
+            return None
+        out.append(large.pop() if large else 1)
+    return tuple(out)
+
+
+def mask(name: str, value: object, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """Fail unless ``value`` is a boolean tensor on ``device``, that of the queries,
+    which broadcasts to ``shape``, that of the scores. Metadata only."""
+    if not isinstance(value, torch.Tensor) or value.dtype != torch.bool:
+        raise TypeError(f"{name} must be a boolean tensor (True where a query may look at a key); got {describe(value)}")
+    if value.device != device:
+        raise ValueError(f"{name} must be on the device of the queries, {device}; got {describe(value)}")
+    if broadcast(value.shape, shape) != shape:
+        raise ValueError(f"{name} must broadcast to the shape of the scores, {shape}; got {describe(value)}")
+    return value
+
+
+def vectors(name: str, value: object, weight: torch.Tensor, *, keys: bool = False, batch: bool = True) -> torch.Tensor:
+    """Fail unless ``value`` is a batch of sets of vectors ``(B, T, d)`` (any
+    ``(..., d)`` without ``batch``) with the size ``d``, dtype and device of ``weight``,
+    a parameter that takes them; a set of keys must not be empty. Metadata only."""
+    d_model = weight.shape[-1]
+    shape = f"(B, T, {d_model})" if batch else f"(..., {d_model})"
+    tensor(name, value, ndim=3 if batch else None, floating=True, shape=shape)
+    if value.ndim == 0 or value.shape[-1] != d_model or (keys and value.shape[-2] == 0):
+        raise ValueError(f"{name} must have shape {shape}{' with T >= 1' * keys}; got {describe(value)}")
+    alike(**{name: value, "the parameters": weight})
+    return value
 
 
 def energies(name: str, value: object) -> torch.Tensor:
@@ -417,4 +564,26 @@ def entries(
         )
         got = f"values from {value.min().item():g} to {value.max().item():g}"
         raise ValueError(f"{name} must have entries {bounds}{why}; got {got}")
+    return value
+
+
+def indices(
+    name: str, value: object, bound: int, device: torch.device, *, ndim: int = 2, shape: str = "(B, T)",
+    what: str = "token",
+) -> torch.Tensor:
+    """Fail unless ``value`` is an int64 tensor with ``ndim`` dimensions, ``shape`` in
+    words, of at least one entry along its last, on ``device``, whose entries (each
+    a ``what``) lie in ``0..bound - 1``. This reads the values, in one transfer from
+    the device: make it once, where data enters."""
+    tensor(name, value, ndim=ndim, shape=shape)
+    if value.dtype != torch.long:
+        raise TypeError(f"{name} must be an integer tensor of {what} indices (torch.long); got {describe(value)}")
+    if value.shape[-1] == 0:
+        raise ValueError(f"{name} must hold at least one {what} per row, shape {shape}; got {describe(value)}")
+    if value.device != device:
+        raise ValueError(f"{name} must be on {device}; got {describe(value)}")
+    if value.numel():
+        low, high = torch.stack(torch.aminmax(value)).tolist()
+        if low < 0 or high >= bound:
+            raise ValueError(f"{name} must hold {what}s in 0..{bound - 1}; got values from {low} to {high}")
     return value

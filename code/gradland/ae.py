@@ -54,38 +54,6 @@ __all__ = [
 # --------------------------------------------------------------------------
 
 
-def _in_features(module: torch.nn.Module) -> int | None:
-    """The input size of ``module``: that of its first ``nn.Linear``, or None."""
-    for layer in module.modules():
-        if isinstance(layer, nn.Linear):
-            return layer.in_features
-    return None
-
-
-def _check_size(name: str, value: object, module: object, role: str) -> int:
-    """The size ``d_y`` or ``d_z`` of an encoder or decoder ``module``: given, or read
-    from its first ``nn.Linear``; a given size must agree with it."""
-    read = _in_features(_checks.module(role, module))
-    if value is None:
-        if read is None:
-            raise ValueError(f"cannot read {name} from the {role}: it has no nn.Linear layer; pass {name}")
-        return read
-    value = _checks.integer(name, value, minimum=1)
-    if read is not None and value != read:
-        raise ValueError(f"{name} = {value} disagrees with the {role}, whose first nn.Linear takes {read}")
-    return value
-
-
-def _check_latents(z: object, y: torch.Tensor) -> None:
-    """For :func:`encoder_jacobian`: the encoder's output must be a floating
-    ``(n, d_z)`` tensor that depends on ``y`` through autograd."""
-    _checks.returned("the encoder", z, ndim=(2,), shape=f"({len(y)}, d_z) for this y")
-    if len(z) != len(y):
-        raise ValueError(f"the encoder must return a tensor of shape ({len(y)}, d_z) for this y; got {_describe(z)}")
-    if not z.requires_grad:
-        raise ValueError("the encoder's output must depend on y through autograd; it has no gradient")
-
-
 # --------------------------------------------------------------------------
 # The plain autoencoder
 # --------------------------------------------------------------------------
@@ -149,8 +117,8 @@ class Autoencoder(nn.Module):
         d_z: int | None = None,
     ):
         super().__init__()
-        self.d_y = _check_size("d_y", d_y, encoder, "encoder")
-        self.d_z = _check_size("d_z", d_z, decoder, "decoder")
+        self.d_y = _checks.size_of("d_y", d_y, "encoder", encoder)
+        self.d_z = _checks.size_of("d_z", d_z, "decoder", decoder)
         self.encoder, self.decoder = encoder, decoder
 
     def _reference(self) -> torch.Tensor:
@@ -328,12 +296,16 @@ def encoder_jacobian(encoder: torch.nn.Module, y: torch.Tensor, *, create_graph:
     """
     _checks.function("encoder", encoder, "a torch.nn.Module (or a function)")
     module = encoder if isinstance(encoder, nn.Module) else nn.Sequential()
-    _checks.rows("y", y, _in_features(module), next(module.parameters(), None))
+    _checks.rows("y", y, _checks.in_features(module), next(module.parameters(), None))
     _checks.rowwise("encoder", module)  # a row of the Jacobian per example
     with torch.enable_grad():  # also inside torch.no_grad(), e.g. when only evaluating
         y = y.detach().requires_grad_(True)
         z = encoder(y)
-        _check_latents(z, y)  # (n, d_z), a differentiable function of y
+        _checks.returned("the encoder", z, ndim=(2,), shape=f"({len(y)}, d_z) for this y")
+        if len(z) != len(y):
+            raise ValueError(f"the encoder must return a tensor of shape ({len(y)}, d_z) for this y; got {_describe(z)}")
+        if not z.requires_grad:
+            raise ValueError("the encoder's output must depend on y through autograd; it has no gradient")
         rows = []
         for k in range(z.shape[1]):
             (row,) = torch.autograd.grad(

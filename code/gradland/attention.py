@@ -89,53 +89,14 @@ def _check_qkv(q: object, k: object, *v: object) -> None:
             f"keys and values must be as many (the same T); got k {_describe(k)} and v {_describe(v[0])}"
         )
     _checks.alike(**dict(named))
-    if _broadcast(*(value.shape[:-2] for _, value in named)) is None:
+    if _checks.broadcast(*(value.shape[:-2] for _, value in named)) is None:
         shapes = ", ".join(f"{name} {tuple(value.shape)}" for name, value in named)
         raise ValueError(f"the batch dimensions of q, k and v (all but the last two) must broadcast; got {shapes}")
 
 
-def _broadcast(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
-    """The shape that ``shapes`` broadcast to, or None if they do not (in pure Python:
-    ``torch.broadcast_shapes`` takes tens of microseconds)."""
-    if all(shape == shapes[0] for shape in shapes):
-        return tuple(shapes[0])
-    ndim = max(map(len, shapes))
-    out = []
-    for sizes in zip(*((1,) * (ndim - len(shape)) + tuple(shape) for shape in shapes)):
-        large = {size for size in sizes if size != 1}
-        if len(large) > 1:
-            return None
-        out.append(large.pop() if large else 1)
-    return tuple(out)
-
-
-def _check_mask(name: str, mask: object, shape: tuple[int, ...], device: torch.device) -> None:
-    """Fail unless ``mask`` is a boolean tensor on ``device``, that of the queries,
-    which broadcasts to ``shape``, that of the scores (used by
-    :mod:`gradland.transformer` too)."""
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise TypeError(f"{name} must be a boolean tensor (True where a query may look at a key); got {_describe(mask)}")
-    if mask.device != device:
-        raise ValueError(f"{name} must be on the device of the queries, {device}; got {_describe(mask)}")
-    if _broadcast(mask.shape, shape) != shape:
-        raise ValueError(f"{name} must broadcast to the shape of the scores, {shape}; got {_describe(mask)}")
-
-
 def _scores_shape(q: torch.Tensor, k: torch.Tensor) -> tuple[int, ...]:
     """The shape ``(..., T_q, T_k)`` of the scores of queries ``q`` and keys ``k``."""
-    return (*_broadcast(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
-
-
-def _check_set(name: str, value: object, weight: torch.Tensor, *, keys: bool = False, batch: bool = True) -> None:
-    """Fail unless ``value`` is a batch of sets ``(B, T, d)`` (any ``(..., d)`` without
-    ``batch``) with the size, dtype and device of ``weight``; a set of keys must not
-    be empty (used by :mod:`gradland.transformer` too)."""
-    d_model = weight.shape[-1]
-    shape = f"(B, T, {d_model})" if batch else f"(..., {d_model})"
-    _checks.tensor(name, value, ndim=3 if batch else None, floating=True, shape=shape)
-    if value.ndim == 0 or value.shape[-1] != d_model or (keys and value.shape[-2] == 0):
-        raise ValueError(f"{name} must have shape {shape}{' with T >= 1' * keys}; got {_describe(value)}")
-    _checks.alike(**{name: value, "the parameters": weight})
+    return (*_checks.broadcast(q.shape[:-2], k.shape[:-2]), q.shape[-2], k.shape[-2])
 
 
 # ---------------------------------------------------------------------------
@@ -205,7 +166,7 @@ def attention_weights(
     """
     _check_qkv(q, k)
     if mask is not None:
-        _check_mask("mask", mask, _scores_shape(q, k), q.device)
+        _checks.mask("mask", mask, _scores_shape(q, k), q.device)
     scale = None if scale is None else _checks.real("scale", scale, minimum=0.0)
     beta = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     # (..., T_q, T_k): one row of scores per query
@@ -297,7 +258,7 @@ def attention(
     """
     _check_qkv(q, k, v)
     if mask is not None:
-        _check_mask("mask", mask, _scores_shape(q, k), q.device)
+        _checks.mask("mask", mask, _scores_shape(q, k), q.device)
     scale = None if scale is None else _checks.real("scale", scale, minimum=0.0)
     if fused:
         if hard:
@@ -484,17 +445,6 @@ class MultiHeadAttention(nn.Module):
         """(B, T, d_model) -> (B, heads, T, d_model // heads)."""
         return x.unflatten(-1, (self.heads, -1)).transpose(-3, -2)
 
-    def _check_sets(self, x: object, xi: object) -> None:
-        """Fail unless ``x`` and ``xi`` are batches of as many sets of the module's
-        size, dtype and device, with at least one key."""
-        _check_set("x", x, self.w_q.weight, keys=xi is None)
-        if xi is not None:
-            _check_set("xi", xi, self.w_k.weight, keys=True)
-            if xi.shape[0] != x.shape[0]:
-                raise ValueError(
-                    f"x and xi must hold as many sets (the same B); got x {_describe(x)} and xi {_describe(xi)}"
-                )
-
     def forward(
         self,
         x: torch.Tensor,
@@ -535,7 +485,9 @@ class MultiHeadAttention(nn.Module):
         ValueError
             If a shape, dtype or device does not fit.
         """
-        self._check_sets(x, xi)
+        _checks.vectors("x", x, self.w_q.weight, keys=xi is None)
+        if xi is not None and len(_checks.vectors("xi", xi, self.w_k.weight, keys=True)) != len(x):
+            raise ValueError(f"x and xi must hold as many sets (the same B); got x {_describe(x)} and xi {_describe(xi)}")
         if self.fused and xi is None:
             # one set: one product with the stacked [W_q; W_k; W_v]
             q, k, v = map(self._split, F.linear(x, *self._packed()).chunk(3, dim=-1))
@@ -582,7 +534,9 @@ class MultiHeadAttention(nn.Module):
         TypeError, ValueError
             As :meth:`forward`.
         """
-        self._check_sets(x, xi)
+        _checks.vectors("x", x, self.w_q.weight, keys=xi is None)
+        if xi is not None and len(_checks.vectors("xi", xi, self.w_k.weight, keys=True)) != len(x):
+            raise ValueError(f"x and xi must hold as many sets (the same B); got x {_describe(x)} and xi {_describe(xi)}")
         xi = x if xi is None else xi
         q, k = self._split(self.w_q(x)), self._split(self.w_k(xi))
         if isinstance(mask, torch.Tensor) and mask.ndim == 3:
@@ -753,7 +707,7 @@ class AttentionPooling(nn.Module):
         ValueError
             If a shape, dtype or device does not fit.
         """
-        _check_set("x", x, self.query, keys=True)
+        _checks.vectors("x", x, self.query, keys=True)
         q = self.query.expand(x.shape[0], 1, -1)
         return self.attend(q, x, mask, hard=hard)[:, 0]
 
@@ -778,6 +732,6 @@ class AttentionPooling(nn.Module):
         TypeError, ValueError
             As :meth:`forward`.
         """
-        _check_set("x", x, self.query, keys=True)
+        _checks.vectors("x", x, self.query, keys=True)
         q = self.query.expand(x.shape[0], 1, -1)
         return self.attend.attention_weights(q, x, mask, hard=hard)[:, :, 0]

@@ -37,16 +37,6 @@ def _leaves(primals: Sequence[torch.Tensor | Tensor], requires_grad: bool, where
             for p in primals]
 
 
-def _check_argnums(argnums: object, count: int | None = None) -> None:
-    """Fail unless ``argnums`` is an int or a tuple of ints, each at least 0 and below
-    ``count``, the number of arguments, if given."""
-    numbers = argnums if isinstance(argnums, tuple) else (argnums,)
-    if not all(isinstance(i, int) and not isinstance(i, bool) for i in numbers):
-        raise TypeError(f"grad: argnums must be an int or a tuple of ints; got {argnums!r}")
-    if any(i < 0 or (count is not None and i >= count) for i in numbers):
-        raise ValueError(f"grad: argnums must pick arguments among the {count or 'given'} given; got {argnums!r}")
-
-
 def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor, Callable]:
     r"""Evaluate ``f`` and return its output with a function that pulls cotangents back.
 
@@ -134,10 +124,10 @@ def grad(
     tensor([ 3., 12.])
     """
     _checks.function("grad: f", f)
-    _check_argnums(argnums)
+    _checks.argnums("grad", argnums)
 
     def gradient(*args: torch.Tensor):
-        _check_argnums(argnums, len(args))
+        _checks.argnums("grad", argnums, len(args))
         out, pullback = vjp(f, *args)
         if out.numel() != 1:
             raise ValueError(

@@ -64,18 +64,8 @@ def _check_grid(y: object, z_grid: object, x: object, target: str = "y") -> None
         raise ValueError(f"z_grid must have shape (K,) with K >= 1; got {_describe(z_grid)}")
     if z_grid.device != y.device:
         raise ValueError(f"z_grid must be on the device of {target}, {y.device}; got {_describe(z_grid)}")
-    _check_x(x, y, target)
-
-
-def _check_x(x: object, y: torch.Tensor, target: str = "y") -> None:
-    """``x``: None, or a floating tensor of shape ``(n,)``, one input per target of
-    ``y`` (named ``target``), on its device. Metadata only."""
     if x is not None:
-        _checks.tensor("x", x, floating=True, shape=f"({len(y)},)")
-        if tuple(x.shape) != (len(y),):
-            raise ValueError(f"x must have shape ({len(y)},), one input per target; got {_describe(x)}")
-        if x.device != y.device:
-            raise ValueError(f"x must be on the device of {target}, {y.device}; got {_describe(x)}")
+        _checks.per_row("x", x, len(y), y.device, target, kind="reals")
 
 
 def _arity(decoder: Callable[..., torch.Tensor]) -> int | None:
@@ -378,7 +368,8 @@ class LatentEBM(nn.Module):
         if tuple(z0.shape) != (len(y),):
             raise ValueError(f"z0 must have shape ({len(y)},), one start per target; got {_describe(z0)}")
         _checks.alike(y=y, z0=z0)  # no precision silently lost
-        _check_x(x, y)
+        if x is not None:
+            _checks.per_row("x", x, len(y), y.device, "y", kind="reals")
         lr = _checks.real("lr", lr, positive=True)
         steps = _checks.integer("steps", steps, minimum=0)
         z = z0.detach().clone().requires_grad_(True)

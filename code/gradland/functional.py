@@ -43,35 +43,8 @@ TensorDict = dict[str, torch.Tensor]
 
 
 # ---------------------------------------------------------------------------
-# The check of a batch, shared by the two per-example gradient functions.
+# Clear errors from what goes wrong inside the caller's model or loss.
 # ---------------------------------------------------------------------------
-
-
-def _check_batch(model: object, loss_fn: object, x: object, y: object) -> None:
-    """The checks of the two per-example gradient functions: a batch ``x, y`` of
-    examples that ``model`` treats one by one, and parameters to differentiate."""
-    _checks.module("model", model)
-    _checks.function("loss_fn", loss_fn, "a function loss_fn(output, target)")
-    _checks.tensor("x", x, min_ndim=1, shape="(batch, ...)")
-    _checks.tensor("y", y, min_ndim=1, shape="(batch, ...)")
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(
-            "x and y must hold the same number of examples (their first dimension); "
-            f"got shapes {tuple(x.shape)} and {tuple(y.shape)}"
-        )
-    if x.shape[0] == 0:
-        raise ValueError(f"need at least one example; got an empty batch, x of shape {tuple(x.shape)}")
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    if not trainable:
-        raise ValueError("model has no parameters that require gradients: nothing to differentiate")
-    if trainable[0].device != x.device:
-        raise ValueError(
-            f"x is on {x.device} but the model's parameters are on {trainable[0].device}; "
-            "move one of them"
-        )
-    if y.device != x.device:
-        raise ValueError(f"x and y must be on the same device; got {x.device} and {y.device}")
-    _checks.rowwise("model", model, "examples")
 
 
 @contextlib.contextmanager
@@ -286,7 +259,7 @@ def per_example_grads_loop(
     <BLANKLINE>
             [[0., 8., 0.]]])
     """
-    _check_batch(model, loss_fn, x, y)
+    _checks.batch(model, loss_fn, x, y)
     named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
     params = [p for _, p in named]
     per_example: dict[str, list[torch.Tensor]] = {k: [] for k, _ in named}
@@ -368,7 +341,7 @@ def per_example_grads_vmap(
     <BLANKLINE>
             [[0., 8., 0.]]])
     """
-    _check_batch(model, loss_fn, x, y)
+    _checks.batch(model, loss_fn, x, y)
     named = dict(model.named_parameters())
     params = {k: p.detach() for k, p in named.items() if p.requires_grad}
     frozen = {k: p.detach() for k, p in named.items() if not p.requires_grad}

@@ -69,53 +69,37 @@ __all__ = ["normalised_adjacency", "propagate", "attention_propagate", "GCNLayer
 # --------------------------------------------------------------------------
 
 
-def _check_edge_index(edge_index: object, num_nodes: int, device: torch.device | None = None, *,
-                      name: str = "edge_index", checked: bool = False, keep_loops: bool = False,
-                      nodes: str = "one per row of x") -> torch.Tensor:
-    """Check an int64 ``(2, n_e)`` edge index; unless ``checked``, its node numbers too,
-    dropping its self-loops unless ``keep_loops``: one transfer from the device.
-    ``nodes`` says where ``num_nodes`` came from, for the message."""
-    _checks.tensor(name, edge_index, shape="(2, n_e), one edge (source, target) per column")
+def _check_graph(x: object, edge_index: object, linear: nn.Linear | None = None, *, name: str = "x",
+                 edges: str = "edge_index", checked: bool = False,
+                 keep_loops: bool = False) -> tuple[torch.Tensor | int, torch.Tensor]:
+    """Node features ``x``, ``(T, d)`` with ``T >= 1`` (``d`` and the dtype and device
+    those of ``linear``, if given), or the number of nodes ``T`` of a graph without
+    features, and an int64 ``(2, n_e)`` edge index (named ``edges``) on their device;
+    unless ``checked``, its node numbers too, dropping its self-loops unless
+    ``keep_loops``: one transfer from the device. Returns both."""
+    if isinstance(x, int):
+        num_nodes, device, nodes = x, None, f"num_nodes = {x}"
+    else:
+        width, weight = (None, None) if linear is None else (linear.in_features, linear.weight)
+        x = _checks.rows(name, x, width, weight, row="node")
+        num_nodes, device, nodes = x.shape[0], x.device, f"one per row of {name}"
+    _checks.tensor(edges, edge_index, shape="(2, n_e), one edge (source, target) per column")
     if edge_index.dtype != torch.long:
-        raise TypeError(f"{name} must have dtype torch.int64 (long); got {_describe(edge_index)}")
+        raise TypeError(f"{edges} must have dtype torch.int64 (long); got {_describe(edge_index)}")
     if edge_index.ndim != 2 or edge_index.shape[0] != 2:
-        raise ValueError(f"{name} must have shape (2, n_e), a column (source, target) per edge; "
+        raise ValueError(f"{edges} must have shape (2, n_e), a column (source, target) per edge; "
                          f"got {_describe(edge_index)}")
     if device is not None and edge_index.device != device:
-        raise ValueError(f"{name} must be on the device of the node features, {device}; got {_describe(edge_index)}")
+        raise ValueError(f"{edges} must be on the device of the node features, {device}; got {_describe(edge_index)}")
     if checked or edge_index.numel() == 0 or edge_index.device.type == "meta":
-        return edge_index
+        return x, edge_index
     src, dst = edge_index
     loops = [] if keep_loops else [(src == dst).sum()]
     low, high, *loops = torch.stack([*torch.aminmax(edge_index), *loops]).tolist()  # one transfer
     if low < 0 or high >= num_nodes:
-        raise ValueError(f"{name} must hold node numbers in 0..{num_nodes - 1} ({nodes}); "
+        raise ValueError(f"{edges} must hold node numbers in 0..{num_nodes - 1} ({nodes}); "
                          f"got values from {low} to {high}")
-    return edge_index[:, src != dst] if loops and loops[0] else edge_index
-
-
-def _check_graph(x: object, edge_index: object, linear: nn.Linear | None = None, *, name: str = "x",
-                 checked: bool = False, keep_loops: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Node features ``x``, ``(T, d)`` with ``T >= 1`` (``d`` and the dtype and
-    device those of ``linear``, if given), and an edge index on their device."""
-    width, weight = (None, None) if linear is None else (linear.in_features, linear.weight)
-    x = _checks.rows(name, x, width, weight, row="node")
-    return x, _check_edge_index(edge_index, x.shape[0], x.device, checked=checked, keep_loops=keep_loops,
-                                nodes=f"one per row of {name}")
-
-
-def _check_per_node(name: str, value: object, n: int, device: torch.device, of: str, *, mask: bool = False) -> None:
-    """Fail unless ``value`` is a tensor of shape ``(n,)`` on ``device`` (that ``of``
-    something), boolean if ``mask``, else of integers (class labels)."""
-    integer = isinstance(value, torch.Tensor) and not (value.is_floating_point() or value.is_complex())
-    if not integer or (value.dtype == torch.bool) != mask:
-        kind = "a boolean tensor" if mask else "an integer tensor"
-        hint = f" (for 0/1 values, {name}.bool())" if mask else ""
-        raise TypeError(f"{name} must be {kind} of shape ({n},){hint}; got {_describe(value)}")
-    if value.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},), one entry per node; got {_describe(value)}")
-    if value.device != device:
-        raise ValueError(f"{name} must be on the device of {of}, {device}; got {_describe(value)}")
+    return x, edge_index[:, src != dst] if loops and loops[0] else edge_index
 
 
 # --------------------------------------------------------------------------
@@ -184,7 +168,7 @@ def normalised_adjacency(graph: torch.Tensor, num_nodes: int | None = None, *, s
     if num_nodes is None:
         raise ValueError("num_nodes, the number of nodes, is required with an edge index")
     num_nodes = _checks.integer("num_nodes", num_nodes, minimum=1)
-    edge_index = _check_edge_index(graph, num_nodes, name="graph", checked=checked, nodes=f"num_nodes = {num_nodes}")
+    _, edge_index = _check_graph(num_nodes, graph, edges="graph", checked=checked)
     loops = torch.arange(num_nodes, device=edge_index.device).expand(2, num_nodes)
     src, dst = torch.cat([edge_index, loops], dim=1)
     weight = torch.ones(src.shape[0], dtype=dtype, device=src.device)
@@ -675,9 +659,9 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | No
     n, classes = logits.shape
     if n == 0 or classes == 0:
         raise ValueError(f"logits must have at least one node and one class; got {_describe(logits)}")
-    _check_per_node("labels", labels, n, logits.device, "the logits")
+    _checks.per_row("labels", labels, n, logits.device, "the logits")
     if mask is not None:
-        _check_per_node("mask", mask, n, logits.device, "the logits", mask=True)
+        _checks.per_row("mask", mask, n, logits.device, "the logits", kind="mask")
     right = logits.argmax(dim=-1) == labels
     mask = torch.ones_like(right) if mask is None else mask
     count = mask.sum(dtype=torch.float32)
@@ -749,9 +733,9 @@ def train_node_classifier(model: nn.Module, graph: Graph, train_mask: torch.Tens
     _checks.instance("graph", graph, Graph)
     x = _checks.rows("graph.x", graph.x, row="node")
     n = x.shape[0]
-    _check_per_node("graph.labels", graph.labels, n, x.device, "graph.x")
-    edges = _check_edge_index(graph.edge_index, n, x.device, name="graph.edge_index", checked=True)  # values below
-    _check_per_node("train_mask", train_mask, n, x.device, "graph.x", mask=True)
+    _checks.per_row("graph.labels", graph.labels, n, x.device, "graph.x")
+    _, edges = _check_graph(x, graph.edge_index, name="graph.x", edges="graph.edge_index", checked=True)  # values below
+    _checks.per_row("train_mask", train_mask, n, x.device, "graph.x", kind="mask")
     epochs = _checks.integer("epochs", epochs, minimum=1)
     eval_every = _checks.integer("eval_every", eval_every, minimum=1)
     optimiser = torch.optim.Adam(model.parameters(), lr=_checks.real("lr", lr, positive=True),

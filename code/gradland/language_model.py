@@ -53,30 +53,8 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # The input checks: token values once, where tokens enter.
 
-
-def _check_tokens(name: str, tokens: object, vocab: int, device: torch.device, *, ndim: int = 2) -> None:
-    """Fail unless ``tokens`` is an int64 tensor ``(B, T)`` (``(N,)`` with ``ndim=1``)
-    on ``device`` whose values lie in ``0..vocab - 1``: one transfer from the device."""
-    _checks.tensor(name, tokens, ndim=ndim, shape="(B, T)" if ndim == 2 else "(N,)")
-    if tokens.dtype != torch.long:
-        raise TypeError(f"{name} must be an integer tensor of token indices (torch.long); got {_describe(tokens)}")
-    if tokens.shape[-1] == 0 or tokens.device != device:
-        raise ValueError(f"{name} must hold at least one token per sequence, on {device}; got {_describe(tokens)}")
-    if tokens.numel():
-        low, high = torch.stack(torch.aminmax(tokens)).tolist()
-        if low < 0 or high >= vocab:
-            raise ValueError(f"{name} must hold tokens in 0..{vocab - 1}; got values from {low} to {high}")
-
-
-def _check_corpus(model: object, tokens: object, context: object) -> int:
-    """Fail unless ``model`` is a :class:`LanguageModel` and ``tokens`` a sequence of
-    its tokens longer than ``context``; return ``context``."""
-    _checks.instance("model", model, LanguageModel, "a LanguageModel")
-    _check_tokens("tokens", tokens, model.vocab, model.decoder.weight.device, ndim=1)
-    context = _checks.integer("context", context, minimum=1)
-    if len(tokens) <= context:
-        raise ValueError(f"context must be below the number of tokens, {len(tokens)}; got {context}")
-    return context
+#: Why ``d_model`` must be even, for the message.
+_EVEN = "for the sine-cosine position codes"
 
 
 def _check_pairs(model: object, x: object, y: object, *, x_values: bool = True) -> None:
@@ -85,23 +63,12 @@ def _check_pairs(model: object, x: object, y: object, *, x_values: bool = True) 
     _checks.instance("model", model, EncoderPredictorDecoder, "an EncoderPredictorDecoder")
     device = model.decoder.weight.device
     if x_values:
-        _check_tokens("x", x, model.vocab_x, device)
+        _checks.indices("x", x, model.vocab_x, device)
     else:
         _checks.tensor("x", x, ndim=2, shape="(N, T')")
-    _check_tokens("y", y, model.vocab_y, device)
+    _checks.indices("y", y, model.vocab_y, device)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"x and y must hold as many sequences, at least one; got {_describe(x)} and {_describe(y)}")
-
-
-def _check_model(d_model: object, device: object, dtype: object, **sizes: object) -> None:
-    """Fail unless the sizes are ints of at least 1, ``d_model`` is even (the position
-    codes come in sine-cosine pairs), ``device`` a device and ``dtype`` floating-point;
-    the blocks check the rest."""
-    *_, d_model = _checks.sizes(**sizes, d_model=d_model)
-    if d_model % 2:
-        raise ValueError(f"d_model must be even, for the sine-cosine position codes; got {d_model}")
-    _checks.device("device", device)
-    _checks.dtype("dtype", dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -229,7 +196,9 @@ class EncoderPredictorDecoder(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        _check_model(d_model, device, dtype, vocab_x=vocab_x, vocab_y=vocab_y, layers=layers)
+        _checks.sizes(vocab_x=vocab_x, vocab_y=vocab_y, layers=layers)
+        _checks.integer("d_model", d_model, minimum=1, even=_EVEN)
+        _checks.factory(device, dtype)
         kw = {"device": device, "dtype": dtype}
         block = {"d_ff": d_ff, "activation": activation, "norm_first": norm_first, "fused": fused, **kw}
         self.vocab_x, self.vocab_y, self.start = vocab_x, vocab_y, vocab_y
@@ -253,7 +222,7 @@ class EncoderPredictorDecoder(nn.Module):
             If ``x`` is not 2-D, empty, on another device than the model, or
             holds a token outside ``0..vocab_x - 1``.
         """
-        _check_tokens("x", x, self.vocab_x, self.decoder.weight.device)
+        _checks.indices("x", x, self.vocab_x, self.decoder.weight.device)
         return self._encode(x)
 
     def predict(self, memory: torch.Tensor, y_in: torch.Tensor) -> torch.Tensor:
@@ -269,7 +238,10 @@ class EncoderPredictorDecoder(nn.Module):
         TypeError, ValueError
             As :meth:`encode`, for ``y_in``; or if ``memory`` does not fit.
         """
-        self._check_memory(memory, y_in)
+        _checks.indices("y_in", y_in, self.vocab_y + 1, self.decoder.weight.device)  # the start symbol too
+        _checks.tensor("memory", memory, ndim=3, shape="(B, T', d)")
+        if len(memory) != len(y_in):
+            raise ValueError(f"y_in and memory must hold as many sequences; got {_describe(y_in)} and {_describe(memory)}")
         return self._predict(memory, y_in)
 
     def cross_attention_weights(self, memory: torch.Tensor, y_in: torch.Tensor) -> list[torch.Tensor]:
@@ -281,7 +253,10 @@ class EncoderPredictorDecoder(nn.Module):
         TypeError, ValueError
             As :meth:`predict`.
         """
-        self._check_memory(memory, y_in)
+        _checks.indices("y_in", y_in, self.vocab_y + 1, self.decoder.weight.device)  # the start symbol too
+        _checks.tensor("memory", memory, ndim=3, shape="(B, T', d)")
+        if len(memory) != len(y_in):
+            raise ValueError(f"y_in and memory must hold as many sequences; got {_describe(y_in)} and {_describe(memory)}")
         h, weights = self.embed_y(y_in), []
         for block in self.predictor:
             weights.append(block.cross_attention_weights(h, memory))
@@ -329,13 +304,6 @@ class EncoderPredictorDecoder(nn.Module):
             nxt = self._predict(memory, y_in)[:, -1].argmax(dim=-1)
             y_in = torch.cat((y_in, nxt[:, None]), dim=1)
         return y_in[:, 1:]
-
-    def _check_memory(self, memory: object, y_in: object) -> None:
-        """Fail unless ``y_in`` holds delayed targets, a row per set of ``memory``."""
-        _check_tokens("y_in", y_in, self.vocab_y + 1, self.decoder.weight.device)
-        _checks.tensor("memory", memory, ndim=3, shape="(B, T', d)")
-        if len(memory) != len(y_in):
-            raise ValueError(f"y_in and memory must hold as many sequences; got {_describe(y_in)} and {_describe(memory)}")
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         m = self.embed_x(x)
@@ -400,7 +368,9 @@ class LanguageModel(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        _check_model(d_model, device, dtype, vocab=vocab, layers=layers)
+        _checks.sizes(vocab=vocab, layers=layers)
+        _checks.integer("d_model", d_model, minimum=1, even=_EVEN)
+        _checks.factory(device, dtype)
         kw = {"device": device, "dtype": dtype}
         block = {"d_ff": d_ff, "activation": activation, "norm_first": norm_first, "fused": fused, **kw}
         self.vocab = vocab
@@ -419,7 +389,7 @@ class LanguageModel(nn.Module):
             As :meth:`EncoderPredictorDecoder.encode`, for ``tokens`` in
             ``0..vocab - 1``.
         """
-        _check_tokens("tokens", tokens, self.vocab, self.decoder.weight.device)
+        _checks.indices("tokens", tokens, self.vocab, self.decoder.weight.device)
         return self._logits(tokens)
 
     @torch.no_grad()
@@ -474,7 +444,7 @@ class LanguageModel(nn.Module):
         if context is not None:
             context = _checks.integer("context", context, minimum=1)
         _checks.generator("generator", generator)
-        _check_tokens("prompt", prompt, self.vocab, self.decoder.weight.device)
+        _checks.indices("prompt", prompt, self.vocab, self.decoder.weight.device)
         out = prompt
         for _ in range(n):  # the symbols it draws need no check
             window = out if context is None else out[:, -context:]
@@ -668,7 +638,11 @@ def train_language_model(
         As :func:`train_seq2seq`; also if ``context`` is not below the number
         of tokens.
     """
-    context = _check_corpus(model, tokens, context)
+    _checks.instance("model", model, LanguageModel, "a LanguageModel")
+    _checks.indices("tokens", tokens, model.vocab, model.decoder.weight.device, ndim=1, shape="(N,)")
+    context = _checks.integer("context", context, minimum=1)
+    if context >= len(tokens):
+        raise ValueError(f"context must be below the number of tokens, {len(tokens)}; got {context}")
     batch_size = _checks.integer("batch_size", batch_size, minimum=1)
     generator = torch.Generator().manual_seed(_checks.integer("seed", seed))
     offsets = torch.arange(context + 1, device=tokens.device)
@@ -712,7 +686,11 @@ def language_model_loss(model: LanguageModel, tokens: torch.Tensor, *, context: 
     TypeError, ValueError
         As :func:`train_language_model`.
     """
-    context = _check_corpus(model, tokens, context)
+    _checks.instance("model", model, LanguageModel, "a LanguageModel")
+    _checks.indices("tokens", tokens, model.vocab, model.decoder.weight.device, ndim=1, shape="(N,)")
+    context = _checks.integer("context", context, minimum=1)
+    if context >= len(tokens):
+        raise ValueError(f"context must be below the number of tokens, {len(tokens)}; got {context}")
     n = (len(tokens) - 1) // context
     starts = torch.arange(n, device=tokens.device) * context
     window = tokens[starts[:, None] + torch.arange(context + 1, device=tokens.device)]

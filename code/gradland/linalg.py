@@ -36,19 +36,6 @@ __all__ = ["concat", "conv1x1", "linear", "matvec_columns", "matvec_rows", "no_t
 
 
 
-def _check_matvec(A: object, x: object) -> None:
-    """The checks of the two matrix--vector products: a floating ``(m, n)`` matrix and
-    a vector of ``n`` entries, of one dtype on one device."""
-    _checks.tensor("A", A, floating=True, shape="(m, n)", ndim=2)
-    _checks.tensor("x", x, floating=True, shape="(n,)", ndim=1)
-    _checks.alike(A=A, x=x)
-    if x.shape[0] != A.shape[1]:
-        raise ValueError(
-            f"A has shape {tuple(A.shape)}, so x must have shape ({A.shape[1]},); "
-            f"got shape {tuple(x.shape)}"
-        )
-
-
 # ---------------------------------------------------------------------------
 # The matrix--vector product, read two ways.
 # ---------------------------------------------------------------------------
@@ -98,7 +85,7 @@ def matvec_columns(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     >>> matvec_columns(A, x)  # 3 * (1, 0) + 1 * (2, 1) + 2 * (0, -1)
     tensor([ 5., -1.])
     """
-    _check_matvec(A, x)
+    _checks.matrix_vector(A, x)
     m, n = A.shape
     y = torch.zeros(m, dtype=A.dtype, device=A.device)
     for j in range(n):
@@ -149,7 +136,7 @@ def matvec_rows(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     >>> matvec_rows(A, x)  # (1*3 + 2*1 + 0*2, 0*3 + 1*1 - 1*2)
     tensor([ 5., -1.])
     """
-    _check_matvec(A, x)
+    _checks.matrix_vector(A, x)
     m = A.shape[0]
     entries = [torch.dot(A[i, :], x) for i in range(m)]  # row i against x
     if not entries:  # m = 0: the empty vector

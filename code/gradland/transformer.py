@@ -45,7 +45,7 @@ from torch import nn
 
 from gradland import _checks
 from gradland._checks import describe as _describe
-from gradland.attention import MultiHeadAttention, _check_mask, _check_set, causal_mask
+from gradland.attention import MultiHeadAttention, causal_mask
 
 __all__ = ["FeedForward", "EncoderBlock", "DecoderBlock", "sinusoidal_positions"]
 
@@ -125,7 +125,7 @@ class FeedForward(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the perceptron to every element (row) of ``x``, shape
         ``(..., T, d)``."""
-        _check_set("x", x, self.linear1.weight, batch=False)
+        _checks.vectors("x", x, self.linear1.weight, batch=False)
         return self.linear2(ACTIVATIONS[self.activation](self.linear1(x)))
 
 
@@ -234,7 +234,7 @@ class EncoderBlock(nn.Module):
         element :math:`j`: :func:`gradland.attention.causal_mask` makes the
         block causal. ``x`` must have the block's dtype and be on its device.
         """
-        _check_set("x", x, self.ffn.linear1.weight)
+        _checks.vectors("x", x, self.ffn.linear1.weight)
         if self.norm_first:
             x = x + self.self_attn(self.norm1(x), mask=mask)
             return x + self.ffn(self.norm2(x))
@@ -403,8 +403,8 @@ class DecoderBlock(nn.Module):
         self, y: object, memory: object, mask: object, memory_mask: object, causal: bool
     ) -> torch.Tensor:
         """Check the inputs, then the first branch: the causal self-attention."""
-        _check_set("y", y, self.ffn.linear1.weight, keys=True)
-        _check_set("memory", memory, self.ffn.linear1.weight)
+        _checks.vectors("y", y, self.ffn.linear1.weight, keys=True)
+        _checks.vectors("memory", memory, self.ffn.linear1.weight)
         (B, T), T_m = y.shape[:2], memory.shape[1]
         if memory.shape[0] != B or T_m == 0:
             raise ValueError(f"memory must hold B = {B} sequences of T' >= 1 elements; got {_describe(memory)}")
@@ -412,7 +412,7 @@ class DecoderBlock(nn.Module):
         for name, m, keys in (("mask", mask, T), ("memory_mask", memory_mask, T_m)):
             if m is not None:
                 four = isinstance(m, torch.Tensor) and m.ndim == 4
-                _check_mask(name, m, (B, heads, T, keys) if four else (B, T, keys), y.device)
+                _checks.mask(name, m, (B, heads, T, keys) if four else (B, T, keys), y.device)
         if causal:
             causal_part = causal_mask(T, device=y.device)
             mask = causal_part if mask is None else mask & causal_part
