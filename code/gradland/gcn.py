@@ -405,8 +405,9 @@ class GatedGCNLayer(nn.Module):
     >>> layer = GatedGCNLayer(8)
     >>> edge_index = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
     >>> h = torch.randn(3, 8)
-    >>> layer(h, edge_index).shape
-    torch.Size([3, 8])
+    >>> h_new, h_edge_new = layer(h, edge_index)  # node and edge features
+    >>> h_new.shape, h_edge_new.shape
+    (torch.Size([3, 8]), torch.Size([4, 8]))
     >>> zeta = layer.gates(h, edge_index)  # one gate vector per edge, shape (n_e, d)
     >>> into_1 = zeta[[0, 3]]  # the two edges into node 1
     >>> into_1.sum(dim=0).allclose(torch.ones(8), atol=1e-5)
@@ -469,17 +470,18 @@ class GatedGCNLayer(nn.Module):
         return h_hat, e_hat
 
     def forward(self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None, *,
-                checked: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """New node features ``(T, d)``, and new edge features ``(n_e, d)`` if
-        ``h_edge`` was given."""
+                checked: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""New node features ``(T, d)`` and new edge features ``(n_e, d)``, the
+        latter :math:`\operatorname{ReLU}(\hat{\bm{e}}_{ij})` (plus ``h_edge``, if
+        given, with the residual): a layer without edge features still computes
+        them, and a stack may pass them on or drop them."""
         h_hat, e_hat = self.convolve(h, edge_index, h_edge, checked=checked)
-        h_new = F.relu(h_hat)  # update
+        h_new, h_edge_new = F.relu(h_hat), F.relu(e_hat)  # update
         if self.residual:
             h_new = h + h_new
-        if h_edge is None:
-            return h_new
-        h_edge_new = F.relu(e_hat)
-        return h_new, (h_edge + h_edge_new if self.residual else h_edge_new)
+            if h_edge is not None:
+                h_edge_new = h_edge + h_edge_new
+        return h_new, h_edge_new
 
     def extra_repr(self) -> str:
         return f"{self.d}, edge_features={self.w_e is not None}, normalise={self.normalise}, residual={self.residual}"
@@ -577,10 +579,8 @@ class GatedGCN(nn.Module):
         h_edge = None if self.edge_init is None else self.edge_init.expand(edge_index.shape[1], -1)
         for layer in self.layers:
             h = F.dropout(h, self.dropout, self.training)
-            if h_edge is None:
-                h = layer(h, edge_index, checked=True)
-            else:
-                h, h_edge = layer(h, edge_index, h_edge, checked=True)
+            h, h_edge_new = layer(h, edge_index, h_edge, checked=True)
+            h_edge = None if h_edge is None else h_edge_new  # without edge features, drop them
         return self.readout(h)
 
 
