@@ -590,14 +590,15 @@ class VariationalAutoencoder(Autoencoder):
             raise ValueError(f"z must have one row per row of y, ({len(y)}, {self.d_z}); got {_describe(z)}")
         return self._log_likelihood(y, out)
 
-    def _log_likelihood(self, y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        if self.likelihood == "bernoulli":
+    def _log_likelihood(self, y: torch.Tensor, out: torch.Tensor, checked: bool = False) -> torch.Tensor:
+        if self.likelihood == "bernoulli" and not checked:
             _checks.entries("y", y, minimum=0, maximum=1, why=" for the Bernoulli likelihood")
+        if self.likelihood == "bernoulli":
             return -nn.functional.binary_cross_entropy_with_logits(out, y.expand_as(out), reduction="none").sum(dim=-1)
         s2 = self.scale**2
         return -0.5 * ((y - out).square().sum(dim=-1) / s2 + self.d_y * math.log(2 * math.pi * s2))
 
-    def elbo(self, y: torch.Tensor, samples: int = 1) -> torch.Tensor:
+    def elbo(self, y: torch.Tensor, samples: int = 1, *, checked: bool = False) -> torch.Tensor:
         r"""The evidence lower bound of each row, shape ``(n,)``, with ``samples``
         reparameterised samples.
 
@@ -608,23 +609,27 @@ class VariationalAutoencoder(Autoencoder):
         samples : int
             Number of samples of :math:`\bm{z}` per example in the Monte-Carlo
             estimate of the expected log-likelihood.
+        checked : bool
+            Skip the check that ``y`` lies in :math:`[0, 1]` for the Bernoulli
+            likelihood, which reads its values (a device synchronisation on a
+            GPU): :func:`train` checks the data once and passes True.
         """
         mu, logvar = self.encode(y)
         samples = _checks.integer("samples", samples, minimum=1)
         z = reparameterise(mu, logvar, samples)  # (samples, n, d_z)
         out = self.decoder(z.reshape(-1, self.d_z)).reshape(samples, len(mu), self.d_y)
-        expected = self._log_likelihood(y, out).mean(dim=0)  # Monte Carlo over the samples
+        expected = self._log_likelihood(y, out, checked).mean(dim=0)  # Monte Carlo over the samples
         return expected - gaussian_kl(mu, logvar)
 
-    def energy(self, y: torch.Tensor, samples: int = 1) -> torch.Tensor:
+    def energy(self, y: torch.Tensor, samples: int = 1, *, checked: bool = False) -> torch.Tensor:
         r"""The free energy :math:`-\operatorname{ELBO}(\bm{y})` of each row, shape
-        ``(n,)``: a random estimate."""
-        return -self.elbo(y, samples)
+        ``(n,)``: a random estimate (``checked`` as in :meth:`elbo`)."""
+        return -self.elbo(y, samples, checked=checked)
 
-    def loss(self, y: torch.Tensor) -> torch.Tensor:
+    def loss(self, y: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
         r"""The training loss: the mean negative ELBO of the batch with one sample
-        each."""
-        return self.energy(y).mean()
+        each (``checked`` as in :meth:`elbo`)."""
+        return self.energy(y, checked=checked).mean()
 
     def sample(self, n: int) -> torch.Tensor:
         r"""Decode ``n`` latents drawn from the prior: the means
@@ -705,8 +710,11 @@ def train(
     """
     _checks.instance("model", model, Autoencoder)
     data = _checks.rows("data", data, model.d_y, model._reference())
-    if isinstance(model, VariationalAutoencoder) and model.likelihood == "bernoulli":
-        _checks.entries("data", data, minimum=0, maximum=1, why=" for the Bernoulli likelihood")
+    checked = {}
+    if isinstance(model, VariationalAutoencoder):  # check the values once, not at every step
+        if model.likelihood == "bernoulli":
+            _checks.entries("data", data, minimum=0, maximum=1, why=" for the Bernoulli likelihood")
+        checked = {"checked": True}
     steps = _checks.integer("steps", steps, minimum=1)
     lr = _checks.real("lr", lr, positive=True)
     batch_size = min(_checks.integer("batch_size", batch_size, minimum=1), len(data))
@@ -715,6 +723,6 @@ def train(
 
     def loss(k: int) -> torch.Tensor:
         rows = torch.randperm(len(data), generator=generator)[:batch_size].to(data.device)
-        return model.loss(data[rows])
+        return model.loss(data[rows], **checked)
 
     return fit(loss, torch.optim.Adam(model.parameters(), lr=lr), steps, seed=seed)
