@@ -494,30 +494,29 @@ def test_bad_input_gets_a_clear_error_or_a_documented_result(argument, bad):
         assert isinstance(bad, torch.Tensor) and bad.isnan().any() and result.isnan().any(), (argument, bad)
 
 
-# ---------------------------------------------------------------- GPU
+# ---------------------------------------------------------------- every device
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_attention_on_cuda():
-    cuda = torch.device("cuda")
-    q, k, v = randn(2, 2, 5, 8, seed=30, device=cuda), randn(2, 2, 7, 8, seed=31, device=cuda), randn(2, 2, 7, 4, seed=32, device=cuda)
-    mask = make_mask("padding", 2, 5, 7, device=cuda)
+def test_attention_on_every_device(device):
+    q, k, v = randn(2, 2, 5, 8, seed=30, device=device), randn(2, 2, 7, 8, seed=31, device=device), randn(2, 2, 7, 4, seed=32, device=device)
+    mask = make_mask("padding", 2, 5, 7, device=device)
     expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     for fused in (False, True):
         assert torch.allclose(attention(q, k, v, mask, fused=fused), expected, rtol=0, atol=1e-12)
+    other = "meta" if device.type == "cpu" else "cpu"  # another device, one that every machine has
     with pytest.raises(ValueError, match="q and k must be on the same device"):
-        attention(q, k.cpu(), v)
+        attention(q, k.to(other), v)
     with pytest.raises(ValueError, match="mask must be on the device of the queries"):
-        attention(q, k, v, mask.cpu())
+        attention(q, k, v, mask.to(other))
     torch.manual_seed(5)
-    theirs = nn.MultiheadAttention(8, 2, batch_first=True, device=cuda, dtype=F64)
+    theirs = nn.MultiheadAttention(8, 2, batch_first=True, device=device, dtype=F64)
     ours = MultiHeadAttention.from_torch(theirs)
-    x = randn(2, 5, 8, seed=33, device=cuda)
-    assert ours.w_q.weight.device.type == "cuda"
+    x = randn(2, 5, 8, seed=33, device=device)
+    assert ours.w_q.weight.device.type == device.type
     assert torch.allclose(ours(x), theirs(x, x, x, need_weights=False)[0], rtol=0, atol=1e-12)
-    pool = AttentionPooling(8, 2, device=cuda)
-    assert pool(x.float()).device.type == "cuda"
-    assert causal_mask(3, device=cuda).device.type == "cuda"
+    pool = AttentionPooling(8, 2, device=device)
+    assert pool(x.float()).device.type == device.type
+    assert causal_mask(3, device=device).device.type == device.type
     # half precision through the fused kernel, the everyday case on a GPU
     qh, kh, vh = q.half(), k.half(), v.half()
     assert torch.allclose(attention(qh, kh, vh, fused=True).double(), attention(qh, kh, vh).double(), atol=2e-3)

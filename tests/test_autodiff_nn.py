@@ -58,13 +58,22 @@ def test_parameters_are_found_in_order():
     assert all(p.grad is None for p in net.parameters())
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_runs_on_the_gpu():
-    x = Tensor(torch.randn(8, 3, device="cuda"), requires_grad=True)
-    net = MLP([3, 5, 2], device="cuda")
-    cross_entropy(net(x), torch.tensor([0, 1] * 4, device="cuda")).backward()
-    assert x.grad.device.type == "cuda"
-    assert all(p.grad.device.type == "cuda" for p in net.parameters())
+def test_gradients_on_every_device_are_those_of_torch(device):
+    torch.manual_seed(0)
+    data = torch.randn(8, 3, dtype=torch.float64).to(device)
+    target = torch.tensor([0, 1] * 4, device=device)
+    x = Tensor(data, requires_grad=True)
+    net = MLP([3, 5, 2], activation="tanh", device=device, dtype=torch.float64)
+    theirs, t = net.to_torch(), data.clone().requires_grad_()
+    loss = cross_entropy(net(x), target)
+    loss.backward()
+    F.cross_entropy(theirs(t), target).backward()
+    assert loss.data.device.type == x.grad.device.type == device.type
+    assert all(p.grad.device.type == device.type for p in net.parameters())
+    torch.testing.assert_close(loss.data, F.cross_entropy(theirs(t), target), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(x.grad, t.grad, rtol=1e-12, atol=1e-14)
+    for ours, reference in zip(net.parameters(), theirs.parameters(), strict=True):
+        torch.testing.assert_close(ours.grad, reference.grad, rtol=1e-12, atol=1e-14)
 
 
 def test_models_check_their_arguments():

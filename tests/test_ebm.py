@@ -113,13 +113,19 @@ def test_decoder_must_be_callable():
         ebm.LatentEBM(3)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_energy_runs_on_the_gpu_and_refuses_mixed_devices():
-    model = ebm.LatentEBM(ebm.EllipseDecoder()).to("cuda")
-    y, z = torch.zeros(4, 2, device="cuda"), torch.zeros(4, device="cuda")
-    assert model.energy(y, z).device.type == "cuda"
-    with pytest.raises(ValueError, match="same device"):
-        model.energy(y, z.cpu())
+def test_energy_on_every_device_is_its_formula_and_refuses_mixed_devices(device):
+    gen = torch.Generator().manual_seed(4)
+    y, z = torch.randn(4, 2, generator=gen, dtype=torch.float64), 6 * torch.rand(4, generator=gen, dtype=torch.float64)
+    W, b = torch.tensor([[2.0, 0.5], [-0.3, 1.0]], dtype=torch.float64), torch.tensor([0.1, -0.2], dtype=torch.float64)
+    expected = (y - torch.stack([z.cos(), z.sin()], dim=-1) @ W.T - b).square().sum(dim=-1)  # on the CPU
+    model = ebm.LatentEBM(ebm.EllipseDecoder(weight=W, bias=b)).to(device)
+    y, z = y.to(device), z.to(device)
+    energy = model.energy(y, z)
+    assert energy.device.type == device.type
+    torch.testing.assert_close(energy.detach().cpu(), expected, rtol=1e-12, atol=1e-14)
+    other = "meta" if device.type == "cpu" else "cpu"  # another device, one that every machine has
+    with pytest.raises(ValueError, match="y and z must be on the same device"):
+        model.energy(y, z.to(other))
 
 
 # --------------------------------------------------------------------------

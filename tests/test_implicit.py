@@ -495,22 +495,28 @@ def test_clipping_the_spectral_norm() -> None:
         f.clip_spectral_norm_(-1)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_backward_on_cuda_prints_no_context_warning():
-    """The first backward pass through the layer, in a fresh process as in a chapter,
-    runs its cuBLAS products with the device's context current: PyTorch prints no
-    "no current CUDA context" warning."""
+def test_backward_in_a_fresh_process_gives_the_gradient_and_no_context_warning(device):
+    """The first backward pass through the layer, in a fresh process as in a chapter, gives
+    the gradient computed here on the CPU; on a GPU it runs its cuBLAS products with the
+    device's context current, so PyTorch prints no "no current CUDA context" warning."""
+    import json
     import subprocess
     import sys
 
     script = (
-        "import torch, warnings; warnings.simplefilter('always')\n"
+        "import json, torch, warnings; warnings.simplefilter('always')\n"
         "from gradland import implicit\n"
-        "f = implicit.TanhCell(3, 4).cuda()\n"
-        "x = torch.randn(2, 3).cuda().requires_grad_()\n"
-        "implicit.FixedPoint(f, 4)(x).sum().backward()\n"
-        "torch.cuda.synchronize()\n"
+        "torch.manual_seed(0)\n"
+        f"f = implicit.TanhCell(3, 4, dtype=torch.float64).to('{device}')\n"
+        f"x = torch.linspace(-1, 1, 6, dtype=torch.float64).reshape(2, 3).to('{device}').requires_grad_()\n"
+        "implicit.FixedPoint(f, 4, tol=1e-12, max_iter=500)(x).sum().backward()\n"
+        "print(json.dumps(x.grad.cpu().tolist()))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "no current CUDA context" not in done.stderr, done.stderr
+    torch.manual_seed(0)
+    f = TanhCell(3, 4, dtype=DT)
+    x = torch.linspace(-1, 1, 6, dtype=DT).reshape(2, 3).requires_grad_()
+    FixedPoint(f, 4, tol=1e-12, max_iter=500)(x).sum().backward()
+    torch.testing.assert_close(torch.tensor(json.loads(done.stdout), dtype=DT), x.grad, rtol=1e-9, atol=1e-12)

@@ -93,10 +93,10 @@ def test_shift_right_delays_by_one_step():
 # ---------------------------------------------------------------- training
 
 
-def test_seq2seq_training_lowers_the_loss_and_decodes():
+def test_seq2seq_training_lowers_the_loss_and_decodes(device):
     torch.manual_seed(7)
-    (x, y), (xt, yt) = reversal_task(500, 50, 4)
-    model = EncoderPredictorDecoder(10, 10, d_model=16, heads=2, layers=1, d_ff=32, fused=True)
+    (x, y), (xt, yt) = reversal_task(500, 50, 4, device=device)
+    model = EncoderPredictorDecoder(10, 10, d_model=16, heads=2, layers=1, d_ff=32, fused=True, device=device)
     history = train_seq2seq(model, x, y, steps=40, batch_size=32, lr=3e-3, warmup=5)
     assert isinstance(history, History) and not model.training
     assert len(history.loss) == 40 and history.lr[4] == pytest.approx(3e-3)
@@ -105,7 +105,11 @@ def test_seq2seq_training_lowers_the_loss_and_decodes():
     accuracy = sequence_accuracy(model, xt, yt)
     assert 0.0 <= accuracy <= 1.0
     assert sequence_accuracy(model, xt, yt, batch_size=7) == accuracy
-    assert model.generate(xt[:3], 4).shape == (3, 4)
+    decoded = model.generate(xt[:3], 4)
+    assert decoded.shape == (3, 4) and decoded.device.type == device.type
+    other = "meta" if device.type == "cpu" else "cpu"  # another device, one that every machine has
+    with pytest.raises(ValueError, match=f"x must be on {device.type}"):
+        model.generate(xt.to(other), 4)
 
 
 def _old_seq2seq_loop(model, x, y, steps, batch_size, lr, warmup, seed):
@@ -150,17 +154,17 @@ def test_seq2seq_training_is_the_loop_it_replaced():
     assert new_loss == pytest.approx(old_loss, rel=1e-12, abs=0)
 
 
-def test_language_model_training_beats_its_start():
+def test_language_model_training_beats_its_start(device):
     torch.manual_seed(8)
-    tokens = torch.arange(400) % 5  # 0 1 2 3 4 0 1 ...: perfectly predictable
-    lm = LanguageModel(5, d_model=16, heads=2, layers=1)
+    tokens = torch.arange(400, device=device) % 5  # 0 1 2 3 4 0 1 ...: perfectly predictable
+    lm = LanguageModel(5, d_model=16, heads=2, layers=1, device=device)
     start = language_model_loss(lm, tokens, context=8)
     history = train_language_model(lm, tokens, steps=60, context=8, batch_size=16, lr=1e-2, warmup=5)
     assert language_model_loss(lm, tokens, context=8) < 0.5 * start
     assert history.loss[-1] < history.loss[0]
     gen = torch.Generator().manual_seed(0)
     sample = lm.sample(tokens[None, :3], 5, temperature=0.01, generator=gen)
-    assert sample[0, :3].tolist() == [0, 1, 2] and sample.shape == (1, 8)
+    assert sample[0, :3].tolist() == [0, 1, 2] and sample.shape == (1, 8) and sample.device.type == device.type
 
 
 def test_language_model_loss_is_the_mean_cross_entropy_of_the_windows():
@@ -347,23 +351,6 @@ def test_the_loops_check_their_arguments():
         train_language_model(lm, torch.zeros(5, dtype=torch.long), steps=1, context=8)
     with pytest.raises(ValueError, match=r"tokens must .*shape \(N,\)"):
         language_model_loss(lm, tokens[None], context=4)
-
-
-# ---------------------------------------------------------------- on a GPU
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_training_and_decoding_on_cuda():
-    torch.manual_seed(9)
-    (x, y), (xt, yt) = reversal_task(200, 20, 4, device="cuda")
-    model = EncoderPredictorDecoder(10, 10, d_model=16, heads=2, layers=1, device="cuda")
-    history = train_seq2seq(model, x, y, steps=10, batch_size=16)
-    assert len(history.loss) == 10 and model.generate(xt, 4).device.type == "cuda"
-    lm = LanguageModel(10, d_model=16, heads=2, layers=1, device="cuda")
-    train_language_model(lm, x.flatten(), steps=5, context=8)
-    assert lm.sample(x[:1, :2], 3, generator=torch.Generator().manual_seed(0)).device.type == "cuda"
-    with pytest.raises(ValueError, match="x must be on cuda"):
-        model.generate(xt.cpu(), 4)
 
 
 # ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)

@@ -213,9 +213,9 @@ def test_delayed_recall_targets_are_the_inputs_shifted_by_the_delay():
     assert bool((same >= 0).all())
 
 
-def test_training_learns_a_short_delay_and_the_loss_falls():
-    result = train_recall(2, length=12, d=16, steps=120, seed=0)
-    assert len(result.losses) == 120
+def test_training_learns_a_short_delay_and_the_loss_falls(device):
+    result = train_recall(2, length=12, d=16, steps=120, seed=0, device=device)
+    assert len(result.losses) == 120 and next(result.model.parameters()).device.type == device.type
     assert sum(result.losses[-10:]) < 0.5 * sum(result.losses[:10])
     assert result.accuracy > 0.9
     assert not result.model.training
@@ -398,29 +398,24 @@ def test_train_recall_clips_the_gradient_before_each_step():
     assert all(before > 0 and after <= 1 + 1e-6 for before, after in seen)
 
 
-# ---------------------------------------------------------------- GPU
+# ---------------------------------------------------------------- every device
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
-def test_on_cuda_equal_to_torch_rnn_and_to_the_cpu(nonlinearity):
-    theirs = torch_rnn(3, 8, nonlinearity, seed=6, device="cuda")
+def test_on_every_device_equal_to_torch_rnn_and_to_the_cpu(nonlinearity, device):
+    theirs = torch_rnn(3, 8, nonlinearity, seed=6)
+    cpu = ElmanRNN.from_torch(theirs)
+    theirs.to(device)
     ours = ElmanRNN.from_torch(theirs)
-    assert ours.weight.device.type == "cuda"
-    x = torch.randn(4, 20, 3, dtype=DT, device="cuda")
+    assert ours.weight.device.type == device.type
+    x = torch.randn(4, 20, 3, dtype=DT, generator=torch.Generator().manual_seed(7)).to(device)
     torch.testing.assert_close(ours(x)[0], theirs(x)[0], rtol=0, atol=1e-12)
-    cpu = ElmanRNN.from_torch(theirs.cpu())
     torch.testing.assert_close(ours(x)[0].cpu(), cpu(x.cpu())[0], rtol=0, atol=1e-12)
     J = state_jacobians(ours, x[0])
-    assert J.device.type == "cuda"
+    assert J.device.type == device.type
     torch.testing.assert_close(J.cpu(), state_jacobians(cpu, x[0].cpu()), rtol=1e-10, atol=1e-12)
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_training_on_cuda():
-    result = train_recall(2, length=12, d=16, steps=120, seed=0, device="cuda")
-    assert next(result.model.parameters()).device.type == "cuda"
-    assert result.accuracy > 0.9
+    last_by_first = torch.func.jacrev(lambda h0: cpu(x[0].cpu(), h0)[1])(torch.zeros(8, dtype=DT))  # dh[T]/dh[0]
+    torch.testing.assert_close(J[0].cpu(), last_by_first, rtol=1e-10, atol=1e-12)
 
 
 def test_training_is_seeded_and_leaves_the_global_random_state_alone():
