@@ -1,9 +1,9 @@
-"""Tests of gradland.contrastive (Chapter 9): fit, force, and contrastive and regularised training.
+"""Tests of gradland.contrastive (Chapter 9): fit, force, and contrastive training.
 
 Training runs are tiny and seeded. The force is checked against its closed
-form, the contrastive losses against their formulas and their signs, and the
-regularised energy against the collapse that it is meant to prevent. Every
-error message of the new public names is tested.
+form, and the contrastive losses against their formulas and their signs (the
+regularised energy is tested in test_regularised.py). Every error message of
+the new public names is tested.
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ from gradland.contrastive import (
     CONTRASTIVE_KINDS,
     EnergyMLP,
     FourierDecoder,
-    RegularisedEBM,
     contrastive_loss,
     fit,
     fit_contrastive,
-    fit_regularised,
     force,
     langevin,
 )
@@ -252,64 +250,6 @@ def test_fit_contrastive_checks_its_inputs():
         fit_contrastive(energy, torch.zeros(3), steps=1)
 
 
-# --------------------------------------------------------------------------
-# regularised latent
-# --------------------------------------------------------------------------
-
-
-def test_a_free_latent_collapses_the_energy():
-    y = 3 * torch.randn(100, 2)
-    assert RegularisedEBM(lam=0.0).free_energy(y).abs().max().item() < 1e-6
-
-
-@pytest.mark.parametrize("penalty", ["l1", "l2", "ring"])
-def test_infer_z_reaches_a_minimum(penalty):
-    model = RegularisedEBM(lam=0.5, penalty=penalty, seed=1)
-    y = torch.randn(6, 2)
-    z = model.infer_z(y, steps=500)
-    e = model.energy(y, z).detach()
-    for _ in range(20):  # no random nearby latent does better
-        assert bool((model.energy(y, z + 0.01 * torch.randn_like(z)).detach() >= e - 1e-5).all())
-
-
-def test_l2_free_energy_matches_its_closed_form():
-    # Exercise ex-train-l2: F(y) = (y - b)^T (I + W W^T / lam)^{-1} (y - b).
-    model = RegularisedEBM(lam=0.7, penalty="l2", seed=2)
-    with torch.no_grad():
-        model.bias.copy_(torch.tensor([0.3, -0.2]))
-    y = torch.randn(5, 2)
-    w, r = model.weight.detach(), y - model.bias.detach()
-    m = torch.eye(2) + w @ w.T / 0.7
-    expected = (r * torch.linalg.solve(m, r.T).T).sum(dim=1)
-    torch.testing.assert_close(model.free_energy(y, steps=500).detach(), expected, atol=1e-5, rtol=1e-4)
-
-
-def test_regularised_training_shapes_the_energy():
-    y = horn(24, x=1.0, noise=0.1, seed=0).y
-    model = RegularisedEBM(lam=1.0, penalty="ring")
-    losses = fit_regularised(model, y, steps=120, lr=0.03)
-    assert losses[-1] < 0.1 * losses[0]
-    far = model.free_energy(torch.tensor([[0.0, 0.0], [3.0, 3.0], [-3.0, 3.0]])).detach()
-    near = model.free_energy(y).detach()
-    assert far.min() > 10 * near.mean()  # not flat: data low, centre and corners high
-
-
-def test_regularised_checks_its_inputs():
-    with pytest.raises(ValueError, match="penalty"):
-        RegularisedEBM(penalty="l0")
-    with pytest.raises(ValueError, match="lam"):
-        RegularisedEBM(lam=-1.0)
-    with pytest.raises(ValueError, match="d must be at least 1; got 0"):
-        RegularisedEBM(d=0)
-    model = RegularisedEBM()
-    with pytest.raises(ValueError, match=r"z must have shape \(n, 2\), one latent per row"):
-        model.energy(torch.zeros(2, 2), torch.zeros(2, 3))
-    with pytest.raises(ValueError, match=r"z must have one row per row of y, \(2, 2\)"):
-        model.energy(torch.zeros(2, 2), torch.zeros(3, 2))
-    with pytest.raises(TypeError, match="RegularisedEBM"):
-        fit_regularised(LatentEBM(EllipseDecoder()), torch.zeros(2, 2))
-
-
 def test_fourier_decoder_with_one_harmonic_is_an_ellipse():
     dec = FourierDecoder(harmonics=1)
     ell = EllipseDecoder(weight=dec.coef[0].detach())
@@ -325,8 +265,8 @@ def test_fourier_decoder_with_one_harmonic_is_an_ellipse():
 
 
 def _adam_loop(parameters, loss, steps, lr):
-    """The loop that fit, fit_contrastive and fit_regularised ran before they used
-    gradland.train.fit, written out."""
+    """The loop that fit and fit_contrastive ran before they used gradland.train.fit,
+    written out."""
     optimizer = torch.optim.Adam(parameters, lr=lr)
     losses = []
     for _ in range(steps):
@@ -358,13 +298,6 @@ def test_fit_contrastive_gives_the_losses_and_samples_of_the_hand_written_loop()
 
     assert ours == _adam_loop(energy.parameters(), loss, 15, 0.02)
     assert torch.equal(ours_hat, y_hat[0])
-
-
-def test_fit_regularised_gives_the_losses_of_the_hand_written_loop():
-    y = horn(16, x=1.0, noise=0.1, seed=0).y
-    ours = fit_regularised(RegularisedEBM(lam=1.0), y, steps=10, lr=0.05, infer_steps=20)
-    model = RegularisedEBM(lam=1.0)
-    assert ours == _adam_loop(model.parameters(), lambda: model.free_energy(y, steps=20).mean(), 10, 0.05)
 
 
 def test_a_diverging_run_stops_with_its_step():
@@ -479,33 +412,6 @@ def test_energy_mlp_and_fourier_decoder_refuse_another_dtype_instead_of_casting(
     torch.testing.assert_close(double(z.double()).float(), dec(z))
 
 
-@pytest.mark.parametrize(
-    "call, error, message",
-    [
-        (lambda: RegularisedEBM(lam=math.inf), ValueError, "lam must be a finite number; got inf"),
-        (lambda: RegularisedEBM(lam="1"), TypeError, "lam must be a real number; got str"),
-        (lambda: RegularisedEBM(d=True), TypeError, "d must be an int; got bool"),
-        (lambda: RegularisedEBM(seed=0.5), TypeError, "seed must be an int; got float"),
-        (lambda: RegularisedEBM().infer_z(torch.zeros(3, 2), steps=-1), ValueError, "steps must be at least 0; got -1"),
-        (lambda: RegularisedEBM().free_energy(torch.zeros(3, 2), steps=2.5), TypeError, "steps must be an int"),
-        (lambda: RegularisedEBM().infer_z(torch.zeros(3, 2, dtype=torch.float64)), TypeError,
-         "y must have the model's dtype torch.float32"),
-        (lambda: RegularisedEBM().energy(torch.zeros(3, 2), torch.zeros(3, 2, dtype=torch.float64)), TypeError,
-         "z must have the model's dtype torch.float32"),
-        (lambda: fit_regularised(RegularisedEBM(), torch.zeros(3, 2), steps=-1), ValueError,
-         "steps must be at least 0; got -1"),
-        (lambda: fit_regularised(RegularisedEBM(), torch.zeros(3, 2), lr=math.inf), ValueError,
-         "lr must be a finite number; got inf"),
-        (lambda: fit_regularised(RegularisedEBM(), torch.zeros(3, 2), infer_steps=-1), ValueError,
-         "infer_steps must be at least 0; got -1"),
-        (lambda: fit_regularised(RegularisedEBM(), torch.zeros(0, 2)), ValueError, r"y must have shape \(n, 2\) with n >= 1"),
-    ],
-)
-def test_regularised_model_and_training_check_their_hyper_parameters(call, error, message):
-    with pytest.raises(error, match=message):
-        call()
-
-
 # ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
 
 T = Arg("tensor")
@@ -571,20 +477,5 @@ SPECS = [
      {"energy": Arg("custom", custom={"None": None, "function": lambda y: y.sum(dim=1)}), "y": T,
       "kind": KIND, "margin": RATE, "steps": STEPS, "lr": RATE, "box": RATE,
       "langevin_steps": STEPS, "seed": Arg("int")}),
-    ("contrastive.RegularisedEBM", RegularisedEBM, lambda: {"d": 2, "lam": 1.0, "penalty": "ring", "seed": 0},
-     {"d": Arg("int", minimum=1), "lam": Arg("real", custom={"negative": -1.0}),
-      "penalty": Arg("custom", custom={"None": None, "other": "l3"}), "seed": Arg("int")}),
-    ("contrastive.RegularisedEBM.energy", _method(RegularisedEBM(d=3), "energy"),
-     lambda: {"y": torch.zeros(4, 2), "z": torch.zeros(4, 3)}, {"y": T, "z": T}),
-    ("contrastive.RegularisedEBM.penalty_of", _method(RegularisedEBM(d=3), "penalty_of"),
-     lambda: {"z": torch.zeros(4, 3)}, {"z": T}),
-    ("contrastive.RegularisedEBM.infer_z", _method(RegularisedEBM(d=3), "infer_z"),
-     lambda: {"y": torch.zeros(4, 2), "steps": 2}, {"y": T, "steps": STEPS}),
-    ("contrastive.RegularisedEBM.free_energy", _method(RegularisedEBM(d=3), "free_energy"),
-     lambda: {"y": torch.zeros(4, 2), "steps": 2}, {"y": T, "steps": STEPS}),
-    ("contrastive.fit_regularised", fit_regularised,
-     lambda: {"model": RegularisedEBM(), "y": _points(), "steps": 1, "lr": 0.02, "infer_steps": 2},
-     {"model": Arg("custom", custom={"None": None, "latent": LatentEBM(EllipseDecoder())}), "y": T,
-      "steps": STEPS, "lr": RATE, "infer_steps": STEPS}),
 ]
 test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

@@ -1,19 +1,18 @@
-r"""Training energy-based models: by the free energy, contrastively, or with a penalty.
+r"""Training energy-based models: by the free energy, or contrastively.
 
 This module is the code of Chapter 9 of the book. It trains the models of
-:mod:`gradland.ebm` and energy networks of its own, in three ways. Top to
-bottom:
+:mod:`gradland.ebm` and energy networks of its own. Top to bottom:
 
 * training a :class:`gradland.ebm.LatentEBM` by the free energy of the data,
   at zero or finite temperature (:func:`fit`), and the force that this loss
   exerts on the points of the learnt manifold (:func:`force`);
 * :class:`FourierDecoder`, a closed curve flexible enough to overfit;
 * contrastive training of an energy network (:class:`EnergyMLP`,
-  :func:`contrastive_loss`, :func:`langevin`, :func:`fit_contrastive`);
-* its regularised alternative, a latent whose penalty limits the volume of
-  low energy (:class:`RegularisedEBM`, :func:`fit_regularised`).
+  :func:`contrastive_loss`, :func:`langevin`, :func:`fit_contrastive`).
 
-Every loop is :func:`gradland.train.fit`.
+Its regularised alternative, a latent whose penalty limits the volume of low
+energy, is in :mod:`gradland.regularised`. Every loop is
+:func:`gradland.train.fit`.
 """
 
 from __future__ import annotations
@@ -37,9 +36,6 @@ __all__ = [
     "contrastive_loss",
     "langevin",
     "fit_contrastive",
-    "PENALTIES",
-    "RegularisedEBM",
-    "fit_regularised",
 ]
 
 
@@ -115,11 +111,13 @@ def fit(
     parameters = [p for p in model.parameters() if p.requires_grad]
     if not parameters:
         raise ValueError(
-            "the model has no parameters to train: its decoder is a fixed function"
+            "the model has no parameters to train: its decoder is a fixed function",
         )
     optimizer = torch.optim.Adam(parameters, lr=lr)
     history = train.fit(
-        lambda k: model.free_energy(y, z_grid, beta, x).mean(), optimizer, steps
+        lambda k: model.free_energy(y, z_grid, beta, x).mean(),
+        optimizer,
+        steps,
     )
     return history.loss
 
@@ -194,7 +192,8 @@ def force(
     _check_grid(y, z_grid, x)
     with torch.no_grad():
         points = model.decode(
-            z_grid if x is None else z_grid[None, :], None if x is None else x[:, None]
+            z_grid if x is None else z_grid[None, :],
+            None if x is None else x[:, None],
         )
     points = points.detach().requires_grad_(True)
     energies = (y[:, None, :] - points).square().sum(dim=-1)
@@ -251,7 +250,25 @@ class FourierDecoder(nn.Module):
         self.register_buffer("orders", torch.arange(1, harmonics + 1, dtype=torch.float32))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Decode angles ``z`` of any shape into points of shape ``z.shape + (2,)``."""
+        r"""Decode angles into points of the curve, :math:`\operatorname{dec}(z)`.
+
+        Parameters
+        ----------
+        z : torch.Tensor
+            Angles, of any shape, of the parameters' dtype and on their device.
+
+        Returns
+        -------
+        torch.Tensor
+            The points, shape ``z.shape + (2,)``.
+
+        Raises
+        ------
+        TypeError
+            If ``z`` is not a floating-point tensor of the parameters' dtype.
+        ValueError
+            If ``z`` is not on the parameters' device.
+        """
         z = _checks.like("z", _checks.tensor("z", z, floating=True), self.coef, "the decoder")
         hz = z.unsqueeze(-1) * self.orders  # (..., H)
         basis = torch.stack((torch.cos(hz), torch.sin(hz)), dim=-1)  # (..., H, 2)
@@ -299,7 +316,26 @@ class EnergyMLP(nn.Module):
         self.net = mlp([2, d_hidden, d_hidden, 1], activation=nn.SiLU, seed=seed)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
-        """The energies of points ``y`` of shape ``(n, 2)``: shape ``(n,)``."""
+        r"""The energies :math:`E_{\bm{\theta}}(\bm{y}_i)` of a batch of points.
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            Points, shape ``(n, 2)``, of the parameters' dtype and on their
+            device.
+
+        Returns
+        -------
+        torch.Tensor
+            The energies, non-negative, shape ``(n,)``.
+
+        Raises
+        ------
+        TypeError
+            If ``y`` is not a floating-point tensor of the parameters' dtype.
+        ValueError
+            If ``y`` is not of shape ``(n, 2)``, or not on the parameters' device.
+        """
         y = _checks.rows("y", y, 2, self.net[0].weight, row="point", empty=True)
         return nn.functional.softplus(self.net(y)).squeeze(-1)
 
@@ -450,10 +486,8 @@ def langevin(
     for _ in range(steps):
         y.requires_grad_(True)
         (grad,) = torch.autograd.grad(energy(y).sum(), y)
-        eps = torch.randn(
-            y.shape, generator=generator, device=source, dtype=y.dtype
-        ).to(y.device)
-        y = (y - step_size * grad + noise * eps).detach()
+        eps = torch.randn(y.shape, generator=generator, device=source, dtype=y.dtype)
+        y = (y - step_size * grad + noise * eps.to(y.device)).detach()
     return y
 
 
@@ -552,216 +586,3 @@ def fit_contrastive(
 
     history = train.fit(loss, torch.optim.Adam(energy.parameters(), lr=lr), steps)
     return history.loss, y_hat
-
-
-#: The penalties :math:`R(\bm{z})` that :class:`RegularisedEBM` knows.
-PENALTIES: tuple[str, ...] = ("l1", "l2", "ring")
-
-
-class RegularisedEBM(nn.Module):
-    r"""A latent-variable energy with a latent as big as the data and a penalty on it.
-
-    The latent is :math:`\bm{z} \in \R^{d}`, the decoder is affine,
-    :math:`\operatorname{dec}(\bm{z}) = \bm{W} \bm{z} + \bm{b}` with
-    :math:`\bm{W} \in \R^{2 \times d}`, and
-
-    .. math::
-
-       E(\bm{y}, \bm{z}) = \lVert \bm{y} - \bm{W} \bm{z} - \bm{b} \rVert^2
-       + \lambda R(\bm{z}),
-
-    with :math:`R(\bm{z}) = \lVert \bm{z} \rVert_1` (``"l1"``, sparse coding),
-    :math:`\lVert \bm{z} \rVert^2` (``"l2"``) or
-    :math:`(\lVert \bm{z} \rVert - 1)^2` (``"ring"``, a soft version of the
-    angle latent of :class:`~gradland.ebm.EllipseDecoder`, which it becomes as
-    :math:`\lambda \to \infty`). With :math:`\lambda = 0`, :math:`d \ge 2` and
-    :math:`\bm{W}` of rank 2, every :math:`\bm{y}` is decoded exactly and the free
-    energy is zero everywhere.
-
-    Parameters
-    ----------
-    d : int
-        Size :math:`d \ge 1` of the latent.
-    lam : float
-        Weight :math:`\lambda \ge 0` of the penalty, finite.
-    penalty : str
-        One of ``"l1"``, ``"l2"``, ``"ring"``.
-    seed : int
-        Seed of the initial :math:`\bm{W}` (small, :math:`0.3\,\mathbb{I}` plus
-        noise, drawn by a CPU generator); :math:`\bm{b}` starts at zero.
-
-    Raises
-    ------
-    TypeError
-        If ``d`` or ``seed`` is not an int, or ``lam`` not a real number.
-    ValueError
-        If ``d`` is below 1, ``lam`` negative or infinite, or ``penalty``
-        unknown.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from gradland.contrastive import RegularisedEBM
-    >>> y = torch.tensor([[1.0, 2.0], [-3.0, 0.5]])
-    >>> # collapsed: zero everywhere
-    >>> RegularisedEBM(lam=0.0).free_energy(y).abs().max() < 1e-5
-    tensor(True)
-    >>> RegularisedEBM(lam=1.0, penalty="ring").free_energy(y).min() > 0.1
-    tensor(True)
-    """
-
-    def __init__(self, d: int = 2, lam: float = 1.0, penalty: str = "ring", *, seed: int = 0):
-        super().__init__()
-        d = _checks.integer("d", d, minimum=1)
-        lam = _checks.real("lam", lam, minimum=0.0)
-        penalty = _checks.choice("penalty", penalty, PENALTIES)
-        seed = _checks.integer("seed", seed)
-        noise = torch.randn(2, d, generator=torch.Generator().manual_seed(seed))
-        self.weight = nn.Parameter(0.3 * torch.eye(2, d) + 0.05 * noise)
-        self.bias = nn.Parameter(torch.zeros(2))
-        self.lam, self.penalty = lam, penalty
-
-    def penalty_of(self, z: torch.Tensor) -> torch.Tensor:
-        r"""The penalty :math:`R(\bm{z})` of latents of shape ``(n, d)``: shape
-        ``(n,)``."""
-        z = _checks.rows("z", z, self.weight.shape[1], self.weight, row="latent", empty=True)
-        if self.penalty == "l1":
-            return z.abs().sum(dim=-1)
-        if self.penalty == "l2":
-            return z.square().sum(dim=-1)
-        return (z.norm(dim=-1) - 1).square()
-
-    def energy(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        r"""The energies :math:`E(\bm{y}_i, \bm{z}_i)` of ``n`` pairs: ``y`` ``(n, 2)``,
-        ``z`` ``(n, d)``, result ``(n,)``."""
-        y = _checks.rows("y", y, 2, self.weight, row="point", empty=True)
-        z = _checks.rows("z", z, self.weight.shape[1], self.weight, row="latent", empty=True)
-        if len(z) != len(y):
-            raise ValueError(f"z must have one row per row of y, ({len(y)}, {self.weight.shape[1]}); got {_describe(z)}")
-        residual = y - z @ self.weight.T - self.bias
-        return residual.square().sum(dim=-1) + self.lam * self.penalty_of(z)
-
-    def infer_z(self, y: torch.Tensor, *, steps: int = 100) -> torch.Tensor:
-        r"""The latent of least energy,
-        :math:`\check{\bm{z}} = \argmin_{\bm{z}} E(\bm{y}, \bm{z})`, shape ``(n, d)``.
-
-        Starts from the least-squares latent :math:`\bm{W}^{+} (\bm{y} -
-        \bm{b})` and takes ``steps`` steps of gradient descent (of proximal
-        gradient descent, soft-thresholding, for ``"l1"``) with the step
-        :math:`\eta = 1 / \bigl(2 (\lVert \bm{W} \rVert_2^2 + \lambda)\bigr)`,
-        small enough for the curvature of the energy. The gradients are
-        written out by hand, so inference builds no graph; the result carries
-        no gradient.
-
-        Parameters
-        ----------
-        y : torch.Tensor
-            Targets, shape ``(n, 2)``, of the dtype and device of the model.
-        steps : int
-            Number of steps, at least 0.
-
-        Raises
-        ------
-        TypeError
-            If ``y`` is not of the model's dtype, or ``steps`` not an int.
-        ValueError
-            If ``y`` has the wrong shape or device, or ``steps`` is negative.
-        """
-        steps = _checks.integer("steps", steps, minimum=0)
-        y = _checks.rows("y", y, 2, self.weight, row="point", empty=True)
-        with torch.no_grad():
-            w = self.weight.detach()
-            eta = 0.5 / (torch.linalg.matrix_norm(w, ord=2).item() ** 2 + self.lam)
-            z = (y - self.bias) @ torch.linalg.pinv(w).T
-            b = self.bias.detach()
-            for _ in range(steps):
-                # gradient of the squared error, one row per target
-                grad = -2 * (y - z @ w.T - b) @ w
-                # then the proximal step of the l1 norm: soft-thresholding
-                if self.penalty == "l1":
-                    z = z - eta * grad
-                    z = torch.sign(z) * torch.relu(z.abs() - eta * self.lam)
-                    continue
-                if self.penalty == "l2":
-                    grad = grad + 2 * self.lam * z
-                else:
-                    norm = z.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-                    grad = grad + 2 * self.lam * (norm - 1) * z / norm
-                z = z - eta * grad
-        return z.detach()
-
-    def free_energy(self, y: torch.Tensor, *, steps: int = 100) -> torch.Tensor:
-        r"""The zero-temperature free energy
-        :math:`F_\infty(\bm{y}) = E(\bm{y}, \check{\bm{z}})`, shape ``(n,)``.
-
-        The latent is found by :meth:`infer_z` and held fixed, so the result is
-        differentiable in the parameters and in ``y``. By the envelope
-        (Danskin) argument these derivatives are those of :math:`F_\infty`
-        itself when :math:`\check{\bm{z}}` is the unique global minimiser,
-        found exactly, and :math:`E` is differentiable in :math:`\bm{z}` there
-        (so :math:`\partial E / \partial \bm{z} = \bm{0}`). With a fixed
-        number of inference steps, the kink of the ``"l1"`` penalty, or the
-        tied minimisers :math:`\pm \check{\bm{z}}` of the ``"ring"`` penalty
-        at :math:`\bm{y} = \bm{b}`, they are an approximation.
-        """
-        return self.energy(y, self.infer_z(y, steps=steps))
-
-
-def fit_regularised(
-    model: RegularisedEBM, y: torch.Tensor, *, steps: int = 300, lr: float = 0.02, infer_steps: int = 50
-) -> list[float]:
-    r"""Train a :class:`RegularisedEBM` by minimising the mean free energy of the data
-    with Adam.
-
-    Nothing pushes up: the penalty alone keeps the low-energy region small.
-
-    Parameters
-    ----------
-    model : RegularisedEBM
-        The model.
-    y : torch.Tensor
-        Training data, shape ``(n, 2)``.
-    steps : int
-        Number of Adam steps, at least 0.
-    lr : float
-        Adam's learning rate, positive and finite.
-    infer_steps : int
-        Steps of :meth:`RegularisedEBM.infer_z` at each training step, at
-        least 0.
-
-    Returns
-    -------
-    list of float
-        The loss :math:`\frac{1}{n} \sum_i F_\infty(\bm{y}_i)` at each step,
-        the ``loss`` of :func:`gradland.train.fit`.
-
-    Raises
-    ------
-    TypeError
-        If an argument has the wrong type (``y`` of the model's dtype).
-    ValueError
-        If ``y`` is not of shape ``(n, 2)`` with :math:`n \ge 1` or not on the
-        model's device, or a number is out of range.
-    FloatingPointError
-        If the loss becomes NaN or infinite: the run has diverged.
-
-    Examples
-    --------
-    >>> from gradland.data import horn
-    >>> from gradland.contrastive import RegularisedEBM, fit_regularised
-    >>> losses = fit_regularised(RegularisedEBM(lam=1.0), horn(32, x=1.0).y,
-    ...                          steps=100, lr=0.05)
-    >>> losses[-1] < 0.1 * losses[0]
-    True
-    """
-    _checks.instance("model", model, RegularisedEBM)
-    y = _checks.rows("y", y, 2, model.weight, row="point")
-    steps = _checks.integer("steps", steps, minimum=0)
-    lr = _checks.real("lr", lr, positive=True)
-    infer_steps = _checks.integer("infer_steps", infer_steps, minimum=0)
-    history = train.fit(
-        lambda k: model.free_energy(y, steps=infer_steps).mean(),
-        torch.optim.Adam(model.parameters(), lr=lr),
-        steps,
-    )
-    return history.loss

@@ -120,8 +120,27 @@ class CostNet(nn.Module):
         self.net = _mlp(self.d, d_hidden, 1, seed)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
-        r"""The energies :math:`C(\bm{y}_i)` of a batch ``y`` of shape ``(n, d)``: shape
-        ``(n,)``."""
+        r"""The energies :math:`C(\bm{y}_i)` of a batch of targets.
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            The targets, shape ``(n, d)`` with :math:`n \ge 1`, of the network's
+            dtype and on its device.
+
+        Returns
+        -------
+        torch.Tensor
+            The energies, shape ``(n,)``; non-negative if ``nonnegative``.
+
+        Raises
+        ------
+        TypeError
+            If ``y`` is not a floating-point tensor of the network's dtype.
+        ValueError
+            If ``y`` is not of shape ``(n, d)`` with :math:`n \ge 1`, or not on
+            the network's device.
+        """
         y = _checks.rows("y", y, self.d, self.net[0].weight)
         energy = self.net(y).squeeze(-1)
         return energy.abs() if self.nonnegative else energy
@@ -194,8 +213,27 @@ class GeneratorNet(nn.Module):
         self.net = _mlp(self.d_z, d_hidden, self.d, seed)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        r"""The samples :math:`G(\bm{z}_i)` of a batch ``z`` of shape ``(n, d_z)``:
-        shape ``(n, d)``."""
+        r"""The samples :math:`\hat{\bm{y}}_i = G(\bm{z}_i)` of a batch of latents.
+
+        Parameters
+        ----------
+        z : torch.Tensor
+            The latents, shape ``(n, d_z)`` with :math:`n \ge 1`, of the
+            network's dtype and on its device.
+
+        Returns
+        -------
+        torch.Tensor
+            The samples, shape ``(n, d)``, through the output activation.
+
+        Raises
+        ------
+        TypeError
+            If ``z`` is not a floating-point tensor of the network's dtype.
+        ValueError
+            If ``z`` is not of shape ``(n, d_z)`` with :math:`n \ge 1`, or not on
+            the network's device.
+        """
         z = _checks.rows("z", z, self.d_z, self.net[0].weight)
         out = self.net(z)
         if self.output == "sigmoid":
@@ -211,6 +249,25 @@ class GeneratorNet(nn.Module):
         The numbers are drawn on the CPU (with ``generator``, a CPU
         :class:`torch.Generator`, if given) and then moved, so a seed gives the
         same latents on every device.
+
+        Parameters
+        ----------
+        n : int
+            How many latents, at least 1.
+        generator : torch.Generator, optional
+            The source of the numbers, on the CPU; the global one by default.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(n, d_z)``, of the network's dtype and on its device.
+
+        Raises
+        ------
+        TypeError
+            If ``n`` is not an int, or ``generator`` not a :class:`torch.Generator`.
+        ValueError
+            If ``n`` is below 1, or ``generator`` does not draw on the CPU.
         """
         n, generator = _checks.integer("n", n, minimum=1), _checks.generator("generator", generator)
         weight = self.net[0].weight

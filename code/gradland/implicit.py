@@ -58,21 +58,36 @@ class ConvergenceError(RuntimeError):
     relative residual and the tolerance; the three numbers are also kept as
     attributes.
 
-    Attributes
+    Parameters
     ----------
+    what : str
+        The solve that failed, as the message names it.
     iterations : int
         Evaluations of the map run before giving up.
     residual : float
         The last relative residual (``nan`` or ``inf`` if the iterates blew up).
     tol : float
         The tolerance that was asked for.
+
+    Attributes
+    ----------
+    iterations, residual, tol
+        The last three parameters.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.implicit import ConvergenceError, fixed_point_iteration
+    >>> try:  # z = 2 z + 1 has the fixed point -1, but iteration runs away from it
+    ...     fixed_point_iteration(lambda z: 2 * z + 1, torch.zeros(1), max_iter=5)
+    ... except ConvergenceError as error:
+    ...     print(error.iterations, round(error.residual, 3), error.tol)
+    5 0.516 1e-05
     """
 
     def __init__(self, what: str, iterations: int, residual: float, tol: float) -> None:
         self.iterations, self.residual, self.tol = iterations, residual, tol
-        why = "the iterates are no longer finite" if not math.isfinite(residual) else (
-            "is the map a contraction?"
-        )
+        why = "the iterates are no longer finite" if not math.isfinite(residual) else ("is the map a contraction?")
         super().__init__(
             f"{what} did not converge: after {iterations} iterations the relative "
             f"residual is {residual:.3g}, above the tolerance {tol:.3g} ({why})"
@@ -85,6 +100,15 @@ class SolverResult(NamedTuple):
     ``residuals[k]`` is the relative residual of the iterate
     :math:`\\bm{z}_k` (the largest one over the batch), so
     ``len(residuals)`` is the number of evaluations of the map.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.implicit import SolverResult, anderson
+    >>> result = anderson(torch.cos, torch.zeros(1, dtype=torch.float64), tol=1e-10)
+    >>> isinstance(result, SolverResult), len(result.residuals)
+    (True, 14)
+    >>> z, residuals = result  # a named tuple: it unpacks into its two fields
     """
 
     #: The solution, with the shape of the starting point.
@@ -104,7 +128,9 @@ def _apply(g: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> torch.
     if not isinstance(gz, torch.Tensor):
         raise TypeError(f"g must return a tensor of shape {tuple(z.shape)}, the shape of z; got {_checks.describe(gz)}")
     if gz.shape != z.shape:
-        raise ValueError(f"g must return a tensor of shape {tuple(z.shape)}, the shape of z; got shape {tuple(gz.shape)}")
+        raise ValueError(
+            f"g must return a tensor of shape {tuple(z.shape)}, the shape of z; got shape {tuple(gz.shape)}"
+        )
     return gz
 
 
@@ -136,6 +162,14 @@ def relative_residual(z: torch.Tensor, gz: torch.Tensor) -> float:
         The largest relative residual over the leading (batch) dimensions;
         ``nan`` if an entry is not finite.
 
+    Raises
+    ------
+    TypeError
+        If ``z`` or ``gz`` is not a floating-point tensor, or their dtypes differ.
+    ValueError
+        If their shapes differ, they have no dimension, or they are on
+        different devices.
+
     Examples
     --------
     >>> import torch
@@ -149,9 +183,7 @@ def relative_residual(z: torch.Tensor, gz: torch.Tensor) -> float:
     _checks.tensor("gz", gz, floating=True, shape="(..., d)")
     _checks.alike(z=z, gz=gz)
     if z.shape != gz.shape or z.ndim == 0:
-        raise ValueError(
-            f"z and gz must have one shape (..., d); got {tuple(z.shape)} and {tuple(gz.shape)}"
-        )
+        raise ValueError(f"z and gz must have one shape (..., d); got {tuple(z.shape)} and {tuple(gz.shape)}")
     tiny = torch.finfo(z.dtype).tiny
     with torch.no_grad():
         # divide by the largest entry first, so that the norms neither underflow
@@ -402,6 +434,15 @@ class TanhCell(torch.nn.Module):
     device, dtype : optional
         Of the parameters, as for :class:`torch.nn.Linear`.
 
+    Raises
+    ------
+    TypeError
+        If ``d_x`` or ``d_z`` is not an int, or ``spectral_norm`` not a real
+        number.
+    ValueError
+        If ``d_x`` or ``d_z`` is below 1, or ``spectral_norm`` is not positive
+        and finite.
+
     Attributes
     ----------
     W : torch.nn.Parameter
@@ -423,9 +464,7 @@ class TanhCell(torch.nn.Module):
     torch.Size([2, 4])
     """
 
-    def __init__(
-        self, d_x: int, d_z: int, *, spectral_norm: float = 0.9, device=None, dtype=None
-    ) -> None:
+    def __init__(self, d_x: int, d_z: int, *, spectral_norm: float = 0.9, device=None, dtype=None) -> None:
         super().__init__()
         d_x, d_z = _checks.integer("d_x", d_x, minimum=1), _checks.integer("d_z", d_z, minimum=1)
         spectral_norm = _checks.real("spectral_norm", spectral_norm, positive=True)
@@ -459,6 +498,11 @@ class TanhCell(torch.nn.Module):
         float
             :math:`\lVert \bm{W} \rVert_2` before the clipping.
 
+        Raises
+        ------
+        ValueError
+            If ``max_norm`` is not positive.
+
         Examples
         --------
         >>> import torch
@@ -477,7 +521,18 @@ class TanhCell(torch.nn.Module):
         return norm
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """f(z, x) on batches of rows: z of shape (..., d), x of (..., n)."""
+        """f(z, x) on batches of rows.
+
+        Parameters
+        ----------
+        z, x : torch.Tensor
+            The state, shape ``(..., d)``, and the input, shape ``(..., n)``.
+
+        Returns
+        -------
+        torch.Tensor
+            f(z, x), shape ``(..., d)``.
+        """
         return torch.tanh(z @ self.W.T + x @ self.U.T + self.b)
 
 
@@ -516,9 +571,7 @@ class _ImplicitFixedPoint(torch.autograd.Function):
     @staticmethod
     def forward(ctx, layer, x, z0, *params):  # params: those of layer.f
         with torch.no_grad():  # no graph: the iterates are thrown away
-            z_star, residuals = layer.solve(
-                lambda z: layer.f(z, x), z0, "forward"
-            )
+            z_star, residuals = layer.solve(lambda z: layer.f(z, x), z0, "forward")
         layer.forward_residuals = residuals
         ctx.layer = layer
         ctx.save_for_backward(z_star, x)  # all that the backward pass needs
@@ -540,14 +593,14 @@ class _ImplicitFixedPoint(torch.autograd.Function):
 
         # The adjoint system u = v + J_z.T @ u: a fixed point in u.
         u, residuals = layer.solve(
-            lambda u: v + vjp_z(u), torch.zeros_like(v), "backward"
+            lambda u: v + vjp_z(u),
+            torch.zeros_like(v),
+            "backward",
         )
         layer.backward_residuals = residuals
         # u.T @ df/dx and u.T @ df/dtheta as gradients (columns), only for inputs
-        # that need one
-        needs = (
-            ctx.needs_input_grad[1:2] + ctx.needs_input_grad[3:]
-        )  # x, each parameter of f
+        # that need one: x, each parameter of f
+        needs = ctx.needs_input_grad[1:2] + ctx.needs_input_grad[3:]
         wrt = [t for t, need in zip([x, *params], needs) if need]
         found = iter(torch.autograd.grad(fz, wrt, u, allow_unused=True) if wrt else ())
         grad_x, *grad_params = [next(found) if need else None for need in needs]
@@ -658,9 +711,7 @@ class FixedPoint(torch.nn.Module):
         _checks.choice("solver", solver, sorted(solvers))
         known = {"iteration": set(), "anderson": {"memory", "omega", "lam"}}[solver]
         if set(solver_options) - known:
-            raise ValueError(
-                f"the {solver} solver takes the options {sorted(known)}; got {sorted(solver_options)}"
-            )
+            raise ValueError(f"the {solver} solver takes the options {sorted(known)}; got {sorted(solver_options)}")
         backward_tol = tol if backward_tol is None else backward_tol
         backward_max_iter = max_iter if backward_max_iter is None else backward_max_iter
         _checks.real("tol", tol, positive=True)
@@ -704,10 +755,36 @@ class FixedPoint(torch.nn.Module):
             ) from None
 
     def forward(self, x: torch.Tensor, z0: torch.Tensor | None = None) -> torch.Tensor:
-        """Return :math:`\\bm{z}^\\star`, shape ``(*x.shape[:-1], d_z)``; ``z0``
-        defaults to zeros."""
-        _checks.tensor("x", x, floating=True, min_ndim=1, shape="(..., n)", reference=next(self.f.parameters(), None),
-                       owner="f")
+        r"""The fixed point :math:`\bm{z}^\star = \bm{f}(\bm{z}^\star, \bm{x})`.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            The input :math:`\bm{x}`, shape ``(..., n)``, of the dtype and on the
+            device of the parameters of ``f``.
+        z0 : torch.Tensor, optional
+            Where the solve starts, shape ``(*x.shape[:-1], d_z)``, of the dtype
+            and on the device of ``x``; zeros by default.
+
+        Returns
+        -------
+        torch.Tensor
+            :math:`\bm{z}^\star`, shape ``(*x.shape[:-1], d_z)``.
+
+        Raises
+        ------
+        TypeError
+            If ``x`` is not a floating-point tensor of the dtype of ``f``, or
+            ``z0`` not a tensor of the dtype of ``x``.
+        ValueError
+            If ``x`` has no dimension, ``z0`` has the wrong shape, or they and
+            ``f`` are on different devices.
+        ConvergenceError
+            If the forward solve fails (and from ``backward()``, the backward one).
+        """
+        _checks.tensor(
+            "x", x, floating=True, min_ndim=1, shape="(..., n)", reference=next(self.f.parameters(), None), owner="f"
+        )
         shape = (*x.shape[:-1], self.d_z)
         if z0 is None:
             z0 = torch.zeros(shape, dtype=x.dtype, device=x.device)

@@ -123,8 +123,26 @@ class FeedForward(nn.Module):
         self.linear2 = nn.Linear(d_ff, d_model, bias=bias, device=device, dtype=dtype)  # W_2, b_2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the perceptron to every element (row) of ``x``, shape
-        ``(..., T, d)``."""
+        """Apply the perceptron to every element (row) of ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Sets of elements, shape ``(..., T, d)``, of the block's dtype and on
+            its device.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(..., T, d)``.
+
+        Raises
+        ------
+        TypeError
+            If ``x`` is not a floating-point tensor of the block's dtype.
+        ValueError
+            If its last dimension is not :math:`d`, or it is on another device.
+        """
         _checks.vectors("x", x, self.linear1.weight, batch=False)
         return self.linear2(ACTIVATIONS[self.activation](self.linear1(x)))
 
@@ -224,15 +242,31 @@ class EncoderBlock(nn.Module):
         self.norm1 = nn.LayerNorm(d_model, eps=eps, bias=bias, **kw)
         self.norm2 = nn.LayerNorm(d_model, eps=eps, bias=bias, **kw)
 
-    def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Map the sets ``x``, shape ``(B, T, d)``, to sets of the same shape.
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        r"""Map the sets ``x`` to sets of the same shape.
 
-        ``mask`` is boolean, broadcastable to ``(B, T, T)`` or
-        ``(B, heads, T, T)``, ``True`` where element :math:`i` may look at
-        element :math:`j`: :func:`gradland.attention.causal_mask` makes the
-        block causal. ``x`` must have the block's dtype and be on its device.
+        Parameters
+        ----------
+        x : torch.Tensor
+            Sets, shape ``(B, T, d)`` with :math:`T \ge 1`, of the block's dtype
+            and on its device.
+        mask : torch.Tensor, optional
+            Boolean, broadcastable to ``(B, T, T)`` or ``(B, heads, T, T)``,
+            ``True`` where element :math:`i` may look at element :math:`j`:
+            :func:`gradland.attention.causal_mask` makes the block causal.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(B, T, d)``.
+
+        Raises
+        ------
+        TypeError
+            If ``x`` is not a floating-point tensor of the block's dtype, or
+            ``mask`` not a boolean tensor.
+        ValueError
+            If a shape or a device does not fit, or a set is empty.
         """
         _checks.vectors("x", x, self.ffn.linear1.weight)
         if self.norm_first:
@@ -292,8 +326,12 @@ class DecoderBlock(nn.Module):
     where the queries of the cross-attention :math:`\operatorname{CA}` come
     from :math:`\bm{U}` and its keys and values from :math:`\bm{M}`; the
     pre-norm block (``norm_first=True``) moves each norm inside its branch,
-    as in :class:`EncoderBlock`. The parameters are those of
-    :class:`EncoderBlock`.
+    as in :class:`EncoderBlock`.
+
+    Parameters
+    ----------
+    d_model, heads, d_ff, activation, norm_first, fused, eps, bias, device, dtype
+        As for :class:`EncoderBlock`; both attentions have ``heads`` heads.
 
     Raises
     ------
@@ -348,15 +386,28 @@ class DecoderBlock(nn.Module):
         *,
         causal: bool = True,
     ) -> torch.Tensor:
-        """Map the sequences ``y`` ``(B, T, d)``, attending to ``memory``
-        ``(B, T', d)``.
+        r"""Map the sequences ``y``, attending to ``memory``.
 
-        The self-attention is causal (element :math:`i` sees elements
-        :math:`j \\le i`) unless ``causal=False``; ``mask`` (boolean, to
-        ``(B, T, T)``) restricts it further. ``memory_mask`` (boolean, to
-        ``(B, T, T')``) restricts the cross-attention.
         :meth:`cross_attention_weights` returns the cross-attention's
         coefficients.
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            The sequences, shape ``(B, T, d)`` with :math:`T \ge 1`, of the
+            block's dtype and on its device.
+        memory : torch.Tensor
+            The memory, shape ``(B, T', d)`` with :math:`T' \ge 1`, likewise.
+        mask : torch.Tensor, optional
+            Boolean, broadcastable to ``(B, T, T)`` or ``(B, heads, T, T)``,
+            ``True`` where element :math:`i` may look at element :math:`j`:
+            restricts the self-attention further.
+        memory_mask : torch.Tensor, optional
+            Boolean, broadcastable to ``(B, T, T')`` or ``(B, heads, T, T')``:
+            restricts the cross-attention.
+        causal : bool
+            Whether element :math:`i` of ``y`` sees only the elements
+            :math:`j \le i`.
 
         Returns
         -------
@@ -387,9 +438,18 @@ class DecoderBlock(nn.Module):
         *,
         causal: bool = True,
     ) -> torch.Tensor:
-        """The coefficients of the cross-attention, ``(B, heads, T, T')``, for the
-        arguments of :meth:`forward`: row :math:`t` of a head is the coefficient
-        vector of element :math:`t` of ``y`` over the memory.
+        """The cross-attention's coefficients, for the arguments of :meth:`forward`.
+
+        Parameters
+        ----------
+        y, memory, mask, memory_mask, causal
+            As :meth:`forward`.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(B, heads, T, T')``: row :math:`t` of a head is the
+            coefficient vector of element :math:`t` of ``y`` over the memory.
 
         Raises
         ------
