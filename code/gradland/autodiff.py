@@ -14,118 +14,32 @@ on a GPU when the data is there) but computes every derivative itself, one
 * :meth:`Tensor.backward` sorts the graph topologically and runs the VJP rules
   from the output back to the leaves, summing the contributions that reach a
   tensor along different paths.
-* :func:`logsumexp`, :func:`softmax` and :func:`cross_entropy` are composites
-  of the primitives, which the engine differentiates with no rule of their own.
 
-Two modules sit on top of the engine, as micrograd's ``nn.py`` sits on its
-``engine.py``: :mod:`gradland.autodiff_func` holds the function transforms
-``grad``, ``vjp`` and ``jvp`` of Chapter 3, and :mod:`gradland.autodiff_nn` a
-small neural-network library shaped like :mod:`torch.nn` and :mod:`torch.optim`.
-
-Broadcasting follows NumPy (and PyTorch): an operand is stretched along axes of
-size one and along missing leading axes; in the backward pass the gradient is
-summed back over those axes by :func:`unbroadcast`, so that the gradient of a
-tensor always has the tensor's shape.
+Broadcasting follows NumPy (and PyTorch); :mod:`gradland.autodiff_shapes`
+holds the helper that sums a gradient back over the broadcast axes. Three
+modules sit on top of the engine, as micrograd's ``nn.py`` sits on its
+``engine.py``: :mod:`gradland.autodiff_loss` holds the softargmax and the
+cross-entropy loss, composites of the primitives that the engine
+differentiates with no rule of their own; :mod:`gradland.autodiff_func` the
+function transforms ``grad``, ``vjp`` and ``jvp`` of Chapter 3; and
+:mod:`gradland.autodiff_nn` a small neural-network library shaped like
+:mod:`torch.nn` and :mod:`torch.optim`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Union
 
 import torch
 
 from gradland import _checks
+from gradland.autodiff_shapes import Dim, _dims, _expand_back, unbroadcast
 
-__all__ = ["Tensor", "cross_entropy", "logsumexp", "softmax", "unbroadcast"]
+__all__ = ["Tensor"]
 
 Number = Union[int, float]
-Dim = Union[int, Sequence[int], None]
-
-
-# -- Shapes: broadcasting forward, summing back. ---------------------------------------
-
-
-def unbroadcast(g: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """Sum ``g`` over the axes along which an operand of ``shape`` was broadcast.
-
-    If ``a`` of shape ``shape`` was stretched to ``g.shape`` in the forward
-    pass, each of its entries was used once per copy, so its gradient is the
-    sum of the gradients of all the copies: sum over the leading axes that
-    broadcasting added, and over the axes where ``a`` has size one.
-
-    Parameters
-    ----------
-    g : torch.Tensor
-        A gradient with the broadcast shape.
-    shape : torch.Size
-        The shape of the operand before broadcasting.
-
-    Returns
-    -------
-    torch.Tensor
-        A tensor of shape ``shape``.
-
-    Raises
-    ------
-    TypeError
-        If ``g`` is not a torch tensor or ``shape`` not a tuple of sizes.
-    ValueError
-        If ``shape`` does not broadcast to ``g.shape`` (a size of -1 included).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from gradland.autodiff import unbroadcast
-    >>> unbroadcast(torch.ones(4, 2, 3), torch.Size([2, 1]))
-    tensor([[12.],
-            [12.]])
-    """
-    _checks.tensor("unbroadcast: g", g)
-    if not isinstance(shape, (tuple, list)):
-        raise TypeError(f"unbroadcast: shape must be a tuple of sizes; got {type(shape).__name__}")
-    n = len(shape)
-    if n > g.ndim or any(s != 1 and s != t for s, t in zip(shape, g.shape[g.ndim - n:])):
-        raise ValueError(f"unbroadcast: an operand of shape {tuple(shape)} does not broadcast to the "
-                         f"gradient's shape {tuple(g.shape)}: it cannot be summed back to it")
-    if g.shape == shape:
-        return g
-    lead = g.ndim - len(shape)
-    dims = list(range(lead))  # the leading axes that broadcasting added
-    dims += [lead + i for i, size in enumerate(shape)  # and the stretched axes
-             if size == 1 and g.shape[lead + i] != 1]
-    if not dims:
-        return g.reshape(shape)
-    return g.sum(dim=dims, keepdim=True).reshape(shape)
-
-
-def _dims(dim: Dim, ndim: int) -> tuple[int, ...]:
-    """The axes a reduction runs over, as non-negative ints (all axes for None)."""
-    if dim is None:
-        return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim) if isinstance(dim, (tuple, list)) else (None,)
-    if not all(isinstance(d, int) and not isinstance(d, bool) for d in dims):
-        raise TypeError(f"dim must be an int, a tuple of ints or None (all axes); got {dim!r}")
-    if not dims:  # torch reads () as every axis, NumPy as none: say which
-        raise ValueError("dim=() is ambiguous: pass None to reduce over every axis")
-    for d in dims:
-        _checks.axis("dim", d, ndim)
-    if len({d % max(ndim, 1) for d in dims}) < len(dims):
-        raise ValueError(f"dim names an axis twice; got {dim!r}")
-    if ndim == 0:  # a scalar has no axis: like torch, accept 0 or -1, reduce nothing
-        return ()
-    return tuple(sorted(d % ndim for d in dims))
-
-
-def _expand_back(
-    g: torch.Tensor, shape: torch.Size, dims: tuple[int, ...], keepdim: bool
-) -> torch.Tensor:
-    """Undo a reduction over ``dims``: put the axes back and repeat ``g`` along them."""
-    if not keepdim:
-        for d in dims:
-            g = g.unsqueeze(d)
-    return g.expand(shape)
 
 
 # -- The tensor, and its primitives, each with its VJP and JVP rules. ------------------
@@ -217,15 +131,33 @@ class Tensor:
         return f"Tensor({values}{flag})"
 
     def numel(self) -> int:
-        """The number of entries."""
+        """The number of entries.
+
+        Returns
+        -------
+        int
+            The product of the sizes in :attr:`shape` (1 for a scalar).
+        """
         return self.data.numel()
 
     def item(self) -> float:
-        """The value of a one-element tensor as a Python number."""
+        """The value of a one-element tensor as a Python number.
+
+        Returns
+        -------
+        float
+            The value, read from the device (which waits for a GPU to finish).
+        """
         return self.data.item()
 
     def detach(self) -> Tensor:
-        """A new leaf with the same data, cut off from the graph."""
+        """A new leaf with the same data, cut off from the graph.
+
+        Returns
+        -------
+        Tensor
+            A tensor that shares :attr:`data`, with no parents and no gradient.
+        """
         return Tensor(self.data)
 
     def _lift(self, other: Tensor | torch.Tensor | Number) -> Tensor:
@@ -239,10 +171,7 @@ class Tensor:
             else:
                 return NotImplemented
         if other.device != self.device:
-            raise ValueError(
-                "operands must be on the same device; "
-                f"got {self.device} and {other.device}"
-            )
+            raise ValueError(f"operands must be on the same device; got {self.device} and {other.device}")
         return other
 
     def _make(
@@ -268,8 +197,10 @@ class Tensor:
             out.requires_grad = True
             out._parents, out._vjps, out._op = parents, vjps, op
         if any(p.tangent is not None for p in parents):
-            tangents = [torch.zeros_like(p.data) if p.tangent is None
-                        else p.tangent for p in parents]
+            tangents = [
+                p.tangent if p.tangent is not None else torch.zeros_like(p.data)
+                for p in parents  # a parent that carries no tangent gets zeros
+            ]
             out.tangent = jvp(*tangents)
         return out
 
@@ -292,7 +223,8 @@ class Tensor:
         self._broadcast_check(other, "+")
         a, b = self.data, other.data
         return self._make(
-            a + b, (self, other),
+            a + b,
+            (self, other),
             (lambda g: unbroadcast(g, a.shape), lambda g: unbroadcast(g, b.shape)),
             lambda ta, tb: ta + tb,
             "+",
@@ -305,9 +237,9 @@ class Tensor:
         self._broadcast_check(other, "*")
         a, b = self.data, other.data
         return self._make(
-            a * b, (self, other),
-            (lambda g: unbroadcast(g * b, a.shape),
-             lambda g: unbroadcast(g * a, b.shape)),
+            a * b,
+            (self, other),
+            (lambda g: unbroadcast(g * b, a.shape), lambda g: unbroadcast(g * a, b.shape)),
             lambda ta, tb: ta * b + a * tb,
             "*",
         )
@@ -320,9 +252,9 @@ class Tensor:
         a, b = self.data, other.data
         out = a / b
         return self._make(
-            out, (self, other),
-            (lambda g: unbroadcast(g / b, a.shape),
-             lambda g: unbroadcast(-g * out / b, b.shape)),
+            out,
+            (self, other),
+            (lambda g: unbroadcast(g / b, a.shape), lambda g: unbroadcast(-g * out / b, b.shape)),
             lambda ta, tb: (ta - out * tb) / b,
             "/",
         )
@@ -342,7 +274,8 @@ class Tensor:
             return torch.zeros_like(a) if p == 0 else p * a ** (p - 1)
 
         return self._make(
-            a**p, (self,),
+            a**p,
+            (self,),
             (lambda g: g * slope(),),
             lambda ta: slope() * ta,
             "**",
@@ -382,9 +315,9 @@ class Tensor:
             return other
         a, b = self.data, other.data
         if a.ndim == 0 or b.ndim == 0:
+            shapes = f"{tuple(a.shape)} and {tuple(b.shape)}"
             raise ValueError(
-                "@ needs operands with at least one dimension; "
-                f"got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+                f"@ needs operands with at least one dimension; got shapes {shapes}",
             )
         k_left, k_right = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
         if k_left != k_right:
@@ -414,7 +347,9 @@ class Tensor:
             return unbroadcast(gb.squeeze(-1) if b.ndim == 1 else gb, b.shape)
 
         return self._make(
-            a @ b, (self, other), (vjp_a, vjp_b),
+            a @ b,
+            (self, other),
+            (vjp_a, vjp_b),
             lambda ta, tb: ta @ b + a @ tb,  # the product rule
             "@",
         )
@@ -428,24 +363,39 @@ class Tensor:
     # -- elementwise unary primitives -----------------------------------------
 
     def exp(self) -> Tensor:
-        """Elementwise :math:`e^{x}`; its derivative is itself."""
+        """Elementwise :math:`e^{x}`; its derivative is itself.
+
+        Returns
+        -------
+        Tensor
+            A tensor of the same shape.
+        """
         out = self.data.exp()
-        return self._make(
-            out, (self,), (lambda g: g * out,), lambda t: t * out, "exp"
-        )
+        return self._make(out, (self,), (lambda g: g * out,), lambda t: t * out, "exp")
 
     def log(self) -> Tensor:
-        """Elementwise natural logarithm; derivative :math:`1 / x`."""
+        """Elementwise natural logarithm; derivative :math:`1 / x`.
+
+        Returns
+        -------
+        Tensor
+            A tensor of the same shape.
+        """
         a = self.data
-        return self._make(
-            a.log(), (self,), (lambda g: g / a,), lambda t: t / a, "log"
-        )
+        return self._make(a.log(), (self,), (lambda g: g / a,), lambda t: t / a, "log")
 
     def tanh(self) -> Tensor:
-        r"""Elementwise :math:`\tanh`; derivative :math:`1 - \tanh^2`."""
+        r"""Elementwise :math:`\tanh`; derivative :math:`1 - \tanh^2`.
+
+        Returns
+        -------
+        Tensor
+            A tensor of the same shape.
+        """
         out = self.data.tanh()
         return self._make(
-            out, (self,),
+            out,
+            (self,),
             (lambda g: g * (1 - out * out),),
             lambda t: t * (1 - out * out),
             "tanh",
@@ -453,20 +403,34 @@ class Tensor:
 
     def sigmoid(self) -> Tensor:
         r"""Elementwise :math:`\sigma(x) = 1 / (1 + e^{-x})`; derivative
-        :math:`\sigma (1 - \sigma)`."""
+        :math:`\sigma (1 - \sigma)`.
+
+        Returns
+        -------
+        Tensor
+            A tensor of the same shape.
+        """
         out = self.data.sigmoid()
         return self._make(
-            out, (self,),
+            out,
+            (self,),
             (lambda g: g * out * (1 - out),),
             lambda t: t * out * (1 - out),
             "sigmoid",
         )
 
     def relu(self) -> Tensor:
-        r"""Elementwise :math:`\max(x, 0)`; derivative 1 where positive, else 0."""
+        r"""Elementwise :math:`\max(x, 0)`; derivative 1 where positive, else 0.
+
+        Returns
+        -------
+        Tensor
+            A tensor of the same shape.
+        """
         out = self.data.relu()
         return self._make(
-            out, (self,),
+            out,
+            (self,),
             (lambda g: g * (out > 0),),
             lambda t: t * (out > 0),
             "relu",
@@ -475,19 +439,49 @@ class Tensor:
     # -- reductions -----------------------------------------------------------
 
     def sum(self, dim: Dim = None, keepdim: bool = False) -> Tensor:
-        """Sum over ``dim`` (an int, a tuple, or None for all axes)."""
+        """Sum over ``dim``.
+
+        Parameters
+        ----------
+        dim : int, tuple of int or None, optional
+            The axes to sum over; None, the default, for all of them.
+        keepdim : bool, optional
+            Whether to keep the summed axes, with size 1.
+
+        Returns
+        -------
+        Tensor
+            The sums.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``dim`` does not name distinct axes of the tensor.
+        """
         a = self.data
         dims = _dims(dim, a.ndim)
         out = a.sum(dim=dims, keepdim=keepdim) if dims else a.clone()
         return self._make(
-            out, (self,),
+            out,
+            (self,),
             (lambda g: _expand_back(g, a.shape, dims, keepdim),),
             lambda t: t.sum(dim=dims, keepdim=keepdim) if dims else t,
             "sum",
         )
 
     def mean(self, dim: Dim = None, keepdim: bool = False) -> Tensor:
-        """Mean over ``dim``: the sum divided by the number of terms (NaN if none)."""
+        """Mean over ``dim``: the sum divided by the number of terms (NaN if none).
+
+        Parameters
+        ----------
+        dim, keepdim
+            As in :meth:`sum`.
+
+        Returns
+        -------
+        Tensor
+            The means.
+        """
         count = math.prod(self.shape[d] for d in _dims(dim, self.ndim))
         return self.sum(dim, keepdim) * (1.0 / count if count else math.nan)
 
@@ -497,42 +491,110 @@ class Tensor:
         Its gradient is the softargmax. Like :func:`torch.logsumexp`, it
         computes :math:`m + \log \sum_i e^{x_i - m}` with
         :math:`m = \max_i x_i`, so that no exponential overflows.
+
+        Parameters
+        ----------
+        dim : int, tuple of int or None, optional
+            The axes to reduce, by default the last; None for all of them.
+        keepdim : bool, optional
+            As in :meth:`sum`.
+
+        Returns
+        -------
+        Tensor
+            The log-sum-exps.
         """
         a = self.data
         dims = _dims(dim, a.ndim)
         out = torch.logsumexp(a, dim=dims, keepdim=keepdim) if dims else a.clone()
         p = (a - _expand_back(out, a.shape, dims, keepdim)).exp()  # the softargmax
         return self._make(
-            out, (self,),
+            out,
+            (self,),
             (lambda g: _expand_back(g, a.shape, dims, keepdim) * p,),
             lambda t: (p * t).sum(dim=dims, keepdim=keepdim),
             "logsumexp",
         )
 
     def softmax(self, dim: int = -1) -> Tensor:
-        """The softargmax along ``dim``; see :func:`softmax`."""
-        return softmax(self, dim)
+        r"""The softargmax along ``dim``, a composite that never overflows.
+
+        Parameters
+        ----------
+        dim : int, optional
+            The axis along which the probabilities sum to 1, by default the last.
+
+        Returns
+        -------
+        Tensor
+            Probabilities, of the tensor's shape.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``dim`` is not an int, or out of range.
+        """
+        _checks.axis("dim", dim, self.ndim)
+        return (self - self.logsumexp(dim, keepdim=True)).exp()
 
     # -- shape primitives -------------------------------------------------------
 
     def reshape(self, *shape: int) -> Tensor:
-        """The same numbers in a new shape (one size may be -1)."""
+        """The same numbers in a new shape (one size may be -1).
+
+        Parameters
+        ----------
+        *shape : int
+            The new sizes, or one tuple of them; a size of -1 is inferred.
+
+        Returns
+        -------
+        Tensor
+            The entries in the same (row-major) order, in the new shape.
+
+        Raises
+        ------
+        TypeError
+            If ``shape`` is not made of ints.
+        ValueError
+            If the sizes do not hold :meth:`numel` numbers, or one is below -1.
+        """
         if len(shape) == 1 and isinstance(shape[0], (tuple, list, torch.Size)):
             shape = tuple(shape[0])
         shape = _checks.reshape(shape, self.numel())
         a = self.data
         return self._make(
-            a.reshape(shape), (self,),
+            a.reshape(shape),
+            (self,),
             (lambda g: g.reshape(a.shape),),
             lambda t: t.reshape(shape),
             "reshape",
         )
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
-        """Swap two axes; the backward pass swaps them back."""
+        """Swap two axes; the backward pass swaps them back.
+
+        Parameters
+        ----------
+        dim0, dim1 : int
+            The two axes.
+
+        Returns
+        -------
+        Tensor
+            The tensor with axes ``dim0`` and ``dim1`` swapped.
+
+        Raises
+        ------
+        TypeError
+            If an axis is not an int.
+        ValueError
+            If an axis is out of range.
+        """
         dim0, dim1 = _checks.axis("dim0", dim0, self.ndim), _checks.axis("dim1", dim1, self.ndim)
         return self._make(
-            self.data.transpose(dim0, dim1), (self,),
+            self.data.transpose(dim0, dim1),
+            (self,),
             (lambda g: g.transpose(dim0, dim1),),
             lambda t: t.transpose(dim0, dim1),
             "transpose",
@@ -542,19 +604,14 @@ class Tensor:
     def T(self) -> Tensor:
         """The transpose of a matrix (two dimensions only)."""
         if self.ndim != 2:
-            raise ValueError(
-                ".T is the transpose of a matrix; "
-                f"got shape {tuple(self.shape)}, use transpose()"
-            )
+            raise ValueError(f".T is the transpose of a matrix; got shape {tuple(self.shape)}, use transpose()")
         return self.transpose(0, 1)
 
     def __getitem__(self, index) -> Tensor:
         """Basic indexing with ints and slices; the gradient goes back in place."""
         parts = index if isinstance(index, tuple) else (index,)
         if not all(isinstance(i, (int, slice)) or i is Ellipsis for i in parts):
-            raise TypeError(
-                f"only ints, slices and ... can index a Tensor; got {index!r}"
-            )
+            raise TypeError(f"only ints, slices and ... can index a Tensor; got {index!r}")
         a = self.data
 
         def vjp(g):
@@ -571,19 +628,43 @@ class Tensor:
         cotangent into zeros at the places read, twice where a place is read twice.
         An index out of range is not looked for, which would make the CPU wait for
         the GPU at every step: it fails inside torch, as in PyTorch.
+
+        Parameters
+        ----------
+        dim : int
+            The axis along which to read.
+        index : torch.Tensor
+            Positions, int64, on the tensor's device, with as many dimensions as
+            the tensor and no larger along the axes other than ``dim``.
+
+        Returns
+        -------
+        Tensor
+            The entries read, of the shape of ``index``.
+
+        Raises
+        ------
+        TypeError
+            If ``index`` is not an int64 torch tensor, or ``dim`` not an int.
+        ValueError
+            If ``dim`` is out of range, or ``index`` has a wrong number of
+            dimensions, a size too large or another device.
         """
         if not isinstance(index, torch.Tensor) or index.dtype != torch.int64:
             raise TypeError(f"gather: index must be an int64 torch.Tensor; got {_checks.describe(index)}")
         dim = _checks.axis("gather: dim", dim, self.ndim)
         others = [d for d in range(self.ndim) if d != dim % max(self.ndim, 1)]
         if index.ndim != self.ndim or any(index.shape[d] > self.shape[d] for d in others):
-            raise ValueError(f"gather: index must have {self.ndim} dimensions, each but dim no larger than "
-                             f"the tensor's {tuple(self.shape)}; got {tuple(index.shape)}")
+            raise ValueError(
+                f"gather: index must have {self.ndim} dimensions, each but dim no larger than "
+                f"the tensor's {tuple(self.shape)}; got {tuple(index.shape)}"
+            )
         if index.device != self.device:
             raise ValueError(f"gather: index must be on the tensor's device, {self.device}; got {index.device}")
         a = self.data
         return self._make(
-            a.gather(dim, index), (self,),
+            a.gather(dim, index),
+            (self,),
             (lambda g: torch.zeros_like(a).scatter_add_(dim, index, g),),
             lambda t: t.gather(dim, index),
             "gather",
@@ -614,8 +695,7 @@ class Tensor:
         """
         if not self.requires_grad:
             raise RuntimeError(
-                "backward() on a tensor that does not depend on any leaf "
-                "with requires_grad=True"
+                "backward() on a tensor that depends on no leaf with requires_grad=True",
             )
         if gradient is None:
             if self.data.numel() != 1:
@@ -631,7 +711,6 @@ class Tensor:
             leaf.grad = g if leaf.grad is None else leaf.grad + g
 
 
-
 def _topological_order(root: Tensor) -> list[Tensor]:
     """Every tensor ``root`` depends on, each after all of its parents."""
     order: list[Tensor] = []
@@ -644,14 +723,13 @@ def _topological_order(root: Tensor) -> list[Tensor]:
         elif id(node) not in visited:
             visited.add(id(node))
             stack.append((node, True))
-            stack.extend((p, False) for p in node._parents
-                         if p.requires_grad and id(p) not in visited)
+            for p in node._parents:  # only the tensors that need a cotangent
+                if p.requires_grad and id(p) not in visited:
+                    stack.append((p, False))
     return order
 
 
-def _backpropagate(
-    root: Tensor, gradient: torch.Tensor
-) -> dict[Tensor, torch.Tensor]:
+def _backpropagate(root: Tensor, gradient: torch.Tensor) -> dict[Tensor, torch.Tensor]:
     """Run the VJP rules back from ``root``; return the leaves' gradients."""
     grads: dict[int, torch.Tensor] = {id(root): gradient}  # cotangents, by id
     leaves: dict[Tensor, torch.Tensor] = {}
@@ -671,108 +749,21 @@ def _backpropagate(
     return leaves
 
 
-# -- Functions built from the primitives. ----------------------------------------------
-
-
 def _kind(value: object) -> str:
     """The full name of the type of ``value``, which tells a torch tensor from ours."""
     return f"{type(value).__module__}.{type(value).__name__}"
 
 
-def logsumexp(x: Tensor, dim: Dim = -1, keepdim: bool = False) -> Tensor:
-    r"""Stable :math:`\log \sum_i \exp(x_i)` along ``dim``, as :meth:`Tensor.logsumexp`.
-
-    Examples
-    --------
-    >>> from gradland.autodiff import Tensor, logsumexp
-    >>> logsumexp(Tensor([1000.0, 1000.0]))  # 1000 + log 2 in float32, no overflow
-    Tensor(1000.6932)
-    """
-    _checks.instance("logsumexp: x", x, Tensor)
-    return x.logsumexp(dim, keepdim)
+# The composites of gradland.autodiff_loss, built on this module, keep the names they
+# had here first: ad.cross_entropy is gradland.autodiff_loss.cross_entropy. The import
+# waits for the first use, when this module is complete, so that neither module needs
+# the other while it loads.
+_COMPOSITES = ("cross_entropy", "logsumexp", "softmax")
 
 
-def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    r"""The softargmax :math:`\exp(x_i) / \sum_j \exp(x_j)` along ``dim``.
+def __getattr__(name: str) -> object:
+    if name in _COMPOSITES:
+        from gradland import autodiff_loss
 
-    Written as :math:`\exp(\bm{x} - \operatorname{logsumexp}(\bm{x}))`, which
-    never overflows; its derivative comes from those two primitives.
-
-    Examples
-    --------
-    >>> from gradland.autodiff import Tensor, softmax
-    >>> softmax(Tensor([0.0, 0.0, 0.0, 0.0]))
-    Tensor([0.2500, 0.2500, 0.2500, 0.2500])
-    """
-    _checks.instance("x", x, Tensor)
-    _checks.axis("dim", dim, x.ndim)
-    return (x - x.logsumexp(dim, keepdim=True)).exp()
-
-
-def cross_entropy(logits: Tensor, target: torch.Tensor) -> Tensor:
-    r"""Mean cross-entropy of class scores against integer labels.
-
-    For a batch of scores :math:`\bm{s}_i \in \R^K` (the rows of ``logits``)
-    and labels :math:`y_i`, returns :math:`\frac{1}{B} \sum_i
-    \big(\operatorname{logsumexp}(\bm{s}_i) - s_{i, y_i}\big)`, the mean of
-    :math:`-\log p_{i, y_i}` for :math:`\bm{p}_i = \softargmax(\bm{s}_i)`, as
-    :func:`torch.nn.functional.cross_entropy` does. Each row is first shifted
-    by its largest score, which changes neither the value nor the gradient but
-    keeps the two terms from cancelling: equal scores of :math:`10^8` still
-    give :math:`\log K`, and a score of :math:`-\infty` leaves its class out
-    (one of :math:`+\infty` gives NaN, as in PyTorch).
-
-    Parameters
-    ----------
-    logits : Tensor
-        Scores of shape ``(B, K)``, with :math:`B, K \ge 1`.
-    target : torch.Tensor
-        Labels of shape ``(B,)``, integers in ``0, ..., K - 1``.
-
-    Returns
-    -------
-    Tensor
-        A scalar.
-
-    Raises
-    ------
-    TypeError
-        If ``logits`` is not a :class:`Tensor`, or ``target`` is not a torch
-        tensor of integers.
-    ValueError
-        If a shape is wrong, or, for labels on the CPU, a label is out of
-        range. Labels on a GPU are not read, which would make the CPU wait for
-        the GPU at every step: one out of range fails inside ``gather``, as in
-        PyTorch.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from gradland.autodiff import Tensor, cross_entropy
-    >>> cross_entropy(Tensor(torch.zeros(2, 4)), torch.tensor([0, 3]))  # log 4
-    Tensor(1.3863)
-    >>> cross_entropy(Tensor(torch.full((2, 4), 1e8)), torch.tensor([0, 3]))  # still
-    Tensor(1.3863)
-    """
-    _checks.instance("cross_entropy: logits", logits, Tensor)
-    if logits.ndim != 2 or 0 in logits.shape:
-        raise ValueError(
-            "cross_entropy: logits must have shape (B, K) with B, K >= 1; "
-            f"got {tuple(logits.shape)}"
-        )
-    if not isinstance(target, torch.Tensor) or target.is_floating_point() \
-            or target.is_complex() or target.dtype == torch.bool:
-        raise TypeError(f"cross_entropy: target must be a torch.Tensor of integer labels; "
-                        f"got {_checks.describe(target)}")
-    if target.shape != logits.shape[:1]:
-        raise ValueError(f"cross_entropy: target must have shape ({logits.shape[0]},), one label "
-                         f"per row of logits; got {tuple(target.shape)}")
-    k = logits.shape[1]
-    # (on a GPU, reading the labels would make the CPU wait for the GPU every step)
-    if target.device.type == "cpu" and not bool(((target >= 0) & (target < k)).all()):
-        raise ValueError(f"cross_entropy: target must hold labels in 0..{k - 1}; "
-                         f"got labels from {target.min().item()} to {target.max().item()}")
-    m = logits.data.amax(dim=1, keepdim=True)  # each row's largest score, a constant
-    z = logits - m  # scores at most 0, so logsumexp(z) lies in [0, log K]
-    label = target.to(logits.device, torch.int64)[:, None]  # shape (B, 1)
-    return (z.logsumexp(dim=1, keepdim=True) - z.gather(1, label)).mean()
+        return getattr(autodiff_loss, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,8 @@ bookkeeping, and this is that layer for our own engine, as micrograd's
 * :class:`SGD` and :class:`Adam` update the parameters from their gradients,
   as :mod:`torch.optim` does.
 
-The loss, :func:`gradland.autodiff.cross_entropy`, is part of the engine.
+The loss, :func:`gradland.autodiff_loss.cross_entropy`, is a composite of the engine's
+primitives.
 """
 
 from __future__ import annotations
@@ -43,7 +44,13 @@ class Module:
     """
 
     def parameters(self) -> Iterator[Tensor]:
-        """Yield every parameter of this module and of its submodules."""
+        """Yield every parameter of this module and of its submodules.
+
+        Yields
+        ------
+        gradland.autodiff.Tensor
+            Each parameter once, in the order the attributes were set.
+        """
         for value in vars(self).values():
             items = value if isinstance(value, (list, tuple)) else [value]
             for item in items:
@@ -58,9 +65,28 @@ class Module:
             p.grad = None
 
     def forward(self, *args):
-        raise NotImplementedError
+        """The computation of the model, which each subclass defines.
+
+        Parameters
+        ----------
+        *args
+            The inputs.
+
+        Raises
+        ------
+        NotImplementedError
+            Always: a :class:`Module` itself computes nothing.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define forward(), the computation of the model")
 
     def __call__(self, *args):
+        """Run the model: ``model(x)`` is ``model.forward(x)``, as in :mod:`torch.nn`.
+
+        Parameters
+        ----------
+        *args
+            The inputs, passed on to :meth:`forward`.
+        """
         return self.forward(*args)
 
 
@@ -119,6 +145,18 @@ class Linear(Module):
             self.bias = Tensor(b.to(device), requires_grad=True)
 
     def forward(self, x: Tensor) -> Tensor:
+        r"""The affine map of a batch, :math:`\bm{X} \bm{W}^\top + \bm{1} \bm{b}^\top`.
+
+        Parameters
+        ----------
+        x : gradland.autodiff.Tensor
+            The batch :math:`\bm{X}`, of shape ``(B, d_in)``.
+
+        Returns
+        -------
+        gradland.autodiff.Tensor
+            The outputs, of shape ``(B, d_out)``.
+        """
         y = x @ self.weight.T
         return y + self.bias if self.bias is not None else y
 
@@ -156,14 +194,24 @@ class MLP(Module):
     torch.Size([5, 1])
     """
 
-    def __init__(self, sizes: Sequence[int], activation: str = "relu", *,
-                 device=None, dtype=None):
+    def __init__(self, sizes: Sequence[int], activation: str = "relu", *, device=None, dtype=None):
         sizes = _checks.integers("sizes", sizes, minimum=1, count=2)  # an input and an output
         self.activation = _checks.choice("activation", activation, ("relu", "tanh", "sigmoid"))
-        self.layers = [Linear(a, b, device=device, dtype=dtype)
-                       for a, b in zip(sizes[:-1], sizes[1:])]
+        self.layers = [Linear(a, b, device=device, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:])]
 
     def forward(self, x: Tensor) -> Tensor:
+        """The layers in turn, with the activation after every layer but the last.
+
+        Parameters
+        ----------
+        x : gradland.autodiff.Tensor
+            A batch of shape ``(B, sizes[0])``.
+
+        Returns
+        -------
+        gradland.autodiff.Tensor
+            The outputs, of shape ``(B, sizes[-1])``, with no activation.
+        """
         *hidden, last = self.layers
         for layer in hidden:
             x = getattr(layer(x), self.activation)()
@@ -172,10 +220,12 @@ class MLP(Module):
     def to_torch(self) -> torch.nn.Sequential:
         """The same network in PyTorch, starting from copies of the current weights.
 
-        Returns a :class:`torch.nn.Sequential` of :class:`torch.nn.Linear`
-        layers and the same activations, on the device and with the dtype of
-        the weights, so that the two engines can be trained side by side from
-        one starting point.
+        Returns
+        -------
+        torch.nn.Sequential
+            :class:`torch.nn.Linear` layers and the same activations, on the device
+            and with the dtype of the weights, so that the two engines can be
+            trained side by side from one starting point.
 
         Examples
         --------
@@ -187,13 +237,13 @@ class MLP(Module):
         >>> torch.allclose(net(Tensor(x)).data, net.to_torch()(x))
         True
         """
-        activation = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh,
-                      "sigmoid": torch.nn.Sigmoid}[self.activation]
+        activation = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid}[self.activation]
         modules = []
         for layer in self.layers:
             d_out, d_in = layer.weight.shape
-            linear = torch.nn.Linear(d_in, d_out, bias=layer.bias is not None,
-                                     device=layer.weight.device, dtype=layer.weight.dtype)
+            linear = torch.nn.Linear(
+                d_in, d_out, bias=layer.bias is not None, device=layer.weight.device, dtype=layer.weight.dtype
+            )
             with torch.no_grad():
                 linear.weight.copy_(layer.weight.data)
                 if layer.bias is not None:
@@ -237,13 +287,17 @@ class SGD:
     def __init__(self, params, lr: float):
         if isinstance(params, (Tensor, torch.Tensor)) or not isinstance(params, Iterable):
             single = "a single " * isinstance(params, (Tensor, torch.Tensor))
-            raise TypeError("params must be an iterable of gradland Tensors, such as [w]; "
-                            f"got {single}{type(params).__module__}.{type(params).__name__}")
+            raise TypeError(
+                "params must be an iterable of gradland Tensors, such as [w]; "
+                f"got {single}{type(params).__module__}.{type(params).__name__}"
+            )
         self.params = list(params)
         for p in self.params:
             if not isinstance(p, Tensor):
-                raise TypeError("params must hold gradland.autodiff.Tensor parameters; "
-                                f"got a {type(p).__module__}.{type(p).__name__}")
+                raise TypeError(
+                    "params must hold gradland.autodiff.Tensor parameters; "
+                    f"got a {type(p).__module__}.{type(p).__name__}"
+                )
         self.lr = _checks.real("lr", lr, positive=True)
 
     def zero_grad(self) -> None:
@@ -299,8 +353,7 @@ class Adam(SGD):
     tensor([0.9000])
     """
 
-    def __init__(self, params, lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
         super().__init__(params, lr)
         self.betas, self.eps, self.t = _checks.betas("betas", betas), _checks.real("eps", eps, positive=True), 0
         self.m = [torch.zeros_like(p.data) for p in self.params]

@@ -37,9 +37,7 @@ __all__ = ["Descent", "jacobian_fd", "gradient_descent"]
 # ---------------------------------------------------------------------------
 
 
-def jacobian_fd(
-    f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: float = 1e-6
-) -> torch.Tensor:
+def jacobian_fd(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     r"""The Jacobian of :math:`\bm{f}` at :math:`\bm{x}` by central differences, shape
     ``(m, n)``.
 
@@ -163,7 +161,16 @@ def jacobian_fd(
 
 
 class Descent(NamedTuple):
-    """What :func:`gradient_descent` returns."""
+    """What :func:`gradient_descent` returns.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.calculus import gradient_descent
+    >>> run = gradient_descent(lambda x: (x * x).sum(), torch.tensor([1.0]), 0.25, 2)
+    >>> run.path.flatten(), run.values
+    (tensor([1.0000, 0.5000, 0.2500]), tensor([1.0000, 0.2500, 0.0625]))
+    """
 
     path: torch.Tensor
     """The iterates, one per row, shape ``(steps + 1, n)``."""

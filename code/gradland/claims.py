@@ -36,15 +36,33 @@ __all__ = ["ClaimError", "claim", "difference_text", "glue", "glued", "holds", "
 
 # What a condition may call besides the glued names.
 _ALLOWED: dict[str, Any] = {
-    "abs": abs, "all": all, "any": any, "len": len, "max": max, "min": min,
-    "round": round, "sorted": sorted, "math": math,
+    "abs": abs,
+    "all": all,
+    "any": any,
+    "len": len,
+    "max": max,
+    "min": min,
+    "round": round,
+    "sorted": sorted,
+    "math": math,
 }
 
 _GLUED: dict[str, Any] = {}
 
 
 class ClaimError(AssertionError):
-    """A sentence of the book does not hold for the values of this run."""
+    """A sentence of the book does not hold for the values of this run.
+
+    Examples
+    --------
+    >>> from gradland.claims import ClaimError, claim, glue
+    >>> glue("doc_error", 2.0)
+    >>> try:
+    ...     claim("it is small", "doc_error < 1")
+    ... except ClaimError as error:  # an AssertionError, as a failed test is
+    ...     print(error)
+    the text says "it is small", but doc_error < 1 is false for doc_error=2.0
+    """
 
 
 def _is_bad_number(value: Any) -> bool:
@@ -86,8 +104,9 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     2.5
     """
     if _is_bad_number(value):
-        raise ValueError(f"glue {name!r} would print {value!r} in the text; compute a finite value "
-                         "or choose other words in the cell")
+        raise ValueError(
+            f"glue {name!r} would print {value!r} in the text; compute a finite value or choose other words in the cell"
+        )
     _GLUED[name] = value
     try:
         from myst_nb import glue as myst_glue
@@ -122,6 +141,11 @@ def difference_text(value: float) -> str:
 
 def glued() -> dict[str, Any]:
     """Return a copy of everything glued so far in this session (name to value).
+
+    Returns
+    -------
+    dict
+        The glued values, by name; changing it changes nothing that was glued.
 
     Examples
     --------
@@ -159,8 +183,13 @@ def names_in(condition: str) -> set[str]:
     ['gcn_a', 'gcn_b', 'gcn_c']
     """
     tree = ast.parse(condition, mode="eval")
-    bound = {n.id for node in ast.walk(tree) if isinstance(node, ast.comprehension)
-             for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+    bound = {
+        n.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.comprehension)
+        for n in ast.walk(node.target)
+        if isinstance(n, ast.Name)
+    }
     return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} - set(_ALLOWED) - bound
 
 

@@ -39,16 +39,13 @@ Top to bottom:
 * :class:`GCNLayer`, the layer of Kipf and Welling, dense or sparse;
 * :class:`GatedGCNLayer`, the residual gated layer, whose messages are
   modulated by edge gates :math:`\bm{\zeta}_{ij}`, a normalised sigmoid of the
-  edge representations;
-* :class:`GCN`, :class:`GatedGCN` and :class:`MLP`, three node classifiers
-  (the last ignores the graph), :func:`accuracy`, and :func:`train_node_classifier`,
-  which trains them with :func:`gradland.train.fit` on a
-  :class:`gradland.data.Graph`, such as the graphs of :mod:`gradland.data`.
+  edge representations.
+
+The node classifiers built from these layers, and their training, are in
+:mod:`gradland.node_classification`.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
@@ -57,11 +54,8 @@ from torch import nn
 from gradland import _checks
 from gradland._checks import describe as _describe
 from gradland.attention import attention
-from gradland.data import Graph
-from gradland.train import History, fit
 
-__all__ = ["normalised_adjacency", "propagate", "attention_propagate", "GCNLayer", "GatedGCNLayer", "GCN", "GatedGCN",
-           "MLP", "accuracy", "train_node_classifier"]
+__all__ = ["normalised_adjacency", "propagate", "attention_propagate", "GCNLayer", "GatedGCNLayer"]
 
 
 # --------------------------------------------------------------------------
@@ -69,9 +63,16 @@ __all__ = ["normalised_adjacency", "propagate", "attention_propagate", "GCNLayer
 # --------------------------------------------------------------------------
 
 
-def _check_graph(x: object, edge_index: object, linear: nn.Linear | None = None, *, name: str = "x",
-                 edges: str = "edge_index", checked: bool = False,
-                 keep_loops: bool = False) -> tuple[torch.Tensor | int, torch.Tensor]:
+def _check_graph(
+    x: object,
+    edge_index: object,
+    linear: nn.Linear | None = None,
+    *,
+    name: str = "x",
+    edges: str = "edge_index",
+    checked: bool = False,
+    keep_loops: bool = False,
+) -> tuple[torch.Tensor | int, torch.Tensor]:
     """Node features ``x``, ``(T, d)`` with ``T >= 1`` (``d`` and the dtype and device
     those of ``linear``, if given), or the number of nodes ``T`` of a graph without
     features, and an int64 ``(2, n_e)`` edge index (named ``edges``) on their device;
@@ -87,8 +88,9 @@ def _check_graph(x: object, edge_index: object, linear: nn.Linear | None = None,
     if edge_index.dtype != torch.long:
         raise TypeError(f"{edges} must have dtype torch.int64 (long); got {_describe(edge_index)}")
     if edge_index.ndim != 2 or edge_index.shape[0] != 2:
-        raise ValueError(f"{edges} must have shape (2, n_e), a column (source, target) per edge; "
-                         f"got {_describe(edge_index)}")
+        raise ValueError(
+            f"{edges} must have shape (2, n_e), a column (source, target) per edge; got {_describe(edge_index)}"
+        )
     if device is not None and edge_index.device != device:
         raise ValueError(f"{edges} must be on the device of the node features, {device}; got {_describe(edge_index)}")
     if checked or edge_index.numel() == 0 or edge_index.device.type == "meta":
@@ -97,8 +99,9 @@ def _check_graph(x: object, edge_index: object, linear: nn.Linear | None = None,
     loops = [] if keep_loops else [(src == dst).sum()]
     low, high, *loops = torch.stack([*torch.aminmax(edge_index), *loops]).tolist()  # one transfer
     if low < 0 or high >= num_nodes:
-        raise ValueError(f"{edges} must hold node numbers in 0..{num_nodes - 1} ({nodes}); "
-                         f"got values from {low} to {high}")
+        raise ValueError(
+            f"{edges} must hold node numbers in 0..{num_nodes - 1} ({nodes}); got values from {low} to {high}"
+        )
     return x, edge_index[:, src != dst] if loops and loops[0] else edge_index
 
 
@@ -107,8 +110,14 @@ def _check_graph(x: object, edge_index: object, linear: nn.Linear | None = None,
 # --------------------------------------------------------------------------
 
 
-def normalised_adjacency(graph: torch.Tensor, num_nodes: int | None = None, *, sparse: bool = False,
-                         dtype: torch.dtype = torch.float32, checked: bool = False) -> torch.Tensor:
+def normalised_adjacency(
+    graph: torch.Tensor,
+    num_nodes: int | None = None,
+    *,
+    sparse: bool = False,
+    dtype: torch.dtype = torch.float32,
+    checked: bool = False,
+) -> torch.Tensor:
     r"""The normalised adjacency with self-loops,
     :math:`\hat{\bm{A}} = \bm{D}^{-1/2} (\bm{A} + \Id) \bm{D}^{-1/2}`.
 
@@ -142,6 +151,17 @@ def normalised_adjacency(graph: torch.Tensor, num_nodes: int | None = None, *, s
         :math:`\hat{\bm{A}}`, shape ``(T, T)``, with ``[j, i]`` the weight of
         the message from :math:`j` to :math:`i`: column :math:`i` is the
         normalised adjacency vector of node :math:`i`.
+
+    Raises
+    ------
+    TypeError
+        If ``dtype`` is not a floating dtype, ``num_nodes`` not an int, or
+        ``graph`` neither a floating tensor nor an int64 one.
+    ValueError
+        If a dense ``graph`` is not square, does not match ``num_nodes`` or
+        holds other values than 0 and 1; if an edge index comes without
+        ``num_nodes``, ``num_nodes`` is below 1, or the edge index is not
+        ``(2, n_e)`` or holds a node number outside ``0 .. T - 1``.
 
     Examples
     --------
@@ -181,7 +201,8 @@ def normalised_adjacency(graph: torch.Tensor, num_nodes: int | None = None, *, s
         with torch.sparse.check_sparse_tensor_invariants(enable=False):
             a_hat = torch.sparse_coo_tensor(torch.stack([src, dst]), weight, (num_nodes, num_nodes))
         return a_hat.coalesce()
-    return torch.zeros(num_nodes, num_nodes, dtype=dtype, device=src.device).index_put_((src, dst), weight, accumulate=True)
+    a_hat = torch.zeros(num_nodes, num_nodes, dtype=dtype, device=src.device)
+    return a_hat.index_put_((src, dst), weight, accumulate=True)
 
 
 def propagate(x: torch.Tensor, edge_index: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
@@ -212,6 +233,16 @@ def propagate(x: torch.Tensor, edge_index: torch.Tensor, *, checked: bool = Fals
     -------
     torch.Tensor
         Shape ``(T, d)``: ``normalised_adjacency(edge_index, T).T @ x``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating-point tensor or ``edge_index`` not an int64
+        tensor.
+    ValueError
+        If ``x`` is not ``(T, d)`` with :math:`T \geq 1`, ``edge_index`` is not
+        ``(2, n_e)`` or not on the device of ``x``, or (unless ``checked``)
+        holds a node number outside ``0 .. T - 1``.
 
     Examples
     --------
@@ -251,6 +282,26 @@ def attention_propagate(x: torch.Tensor, edge_index: torch.Tensor, *, normalisat
     to compute on large graphs. For finite features :func:`propagate` gives
     the same numbers; a NaN or infinite feature makes every output NaN here
     (a dense product), but only the node's and its neighbours' there.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Node features, shape ``(T, d)``, one node per row.
+    edge_index : torch.Tensor
+        Integer tensor of shape ``(2, n_e)``, as in :func:`propagate`.
+    normalisation : {"symmetric", "mean"}
+        :math:`\hat{\bm{A}}`, or the mean over each node and its neighbours.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(T, d)``; with ``"symmetric"``, the result of :func:`propagate`.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`propagate`; a :class:`ValueError` for another
+        ``normalisation`` too.
 
     Examples
     --------
@@ -307,6 +358,14 @@ class GCNLayer(nn.Module):
         ``lin.weight`` and ``bias`` of PyTorch Geometric's ``GCNConv``, so
         weights copy across.
 
+    Raises
+    ------
+    TypeError
+        If ``d_in`` or ``d_out`` is not an int, ``dtype`` not a floating dtype,
+        or ``device`` not a device.
+    ValueError
+        If ``d_in`` or ``d_out`` is below 1, or ``device`` names no device here.
+
     Examples
     --------
     >>> layer = GCNLayer(4, 2)
@@ -320,8 +379,16 @@ class GCNLayer(nn.Module):
     True
     """
 
-    def __init__(self, d_in: int, d_out: int, *, sparse: bool = True, bias: bool = True,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        d_in: int,
+        d_out: int,
+        *,
+        sparse: bool = True,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         (self.d_in, self.d_out), self.sparse = _checks.sizes(d_in=d_in, d_out=d_out), bool(sparse)
         _checks.dtype("dtype", dtype)
@@ -330,17 +397,39 @@ class GCNLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(d_out, device=device, dtype=dtype)) if bias else None
         nn.init.xavier_uniform_(self.lin.weight)
 
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, *,
-                checked: bool = False) -> torch.Tensor:
-        """New node features ``(T, d_out)`` from ``x``, shape ``(T, d_in)``; ``checked``
-        as in :func:`propagate`."""
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
+        r"""The layer's output :math:`\bm{H}`, one node per row.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Node features, shape ``(T, d_in)``, of the layer's dtype and on its
+            device.
+        edge_index : torch.Tensor
+            Integer tensor of shape ``(2, n_e)``, on the device of ``x``.
+        checked : bool
+            As in :func:`propagate`.
+
+        Returns
+        -------
+        torch.Tensor
+            New node features, shape ``(T, d_out)``.
+
+        Raises
+        ------
+        TypeError
+            If ``x`` is not a floating tensor of the layer's dtype, or
+            ``edge_index`` not an int64 tensor.
+        ValueError
+            If ``x`` is not ``(T, d_in)`` with :math:`T \geq 1` or not on the
+            layer's device, or ``edge_index`` is not as in :func:`propagate`.
+        """
         x, edge_index = _check_graph(x, edge_index, self.lin, checked=checked)
         values = self.lin(x)  # W x_j for every node j: the values of attention
         if self.sparse:
             out = propagate(values, edge_index, checked=True)
         else:
-            a_hat = normalised_adjacency(edge_index, len(x), dtype=x.dtype,
-                                         checked=True)
+            a_hat = normalised_adjacency(edge_index, len(x), dtype=x.dtype, checked=True)
             out = a_hat.T @ values  # row i: sum over j of A_hat[j, i] W x_j
         return out if self.bias is None else out + self.bias
 
@@ -400,6 +489,15 @@ class GatedGCNLayer(nn.Module):
         (with a bias), :math:`\bm{W}_q` (with the gate's bias),
         :math:`\bm{W}_k` and :math:`\bm{W}_e` (without).
 
+    Raises
+    ------
+    TypeError
+        If ``d`` is not an int, ``eps`` not a real number, ``dtype`` not a
+        floating dtype, or ``device`` not a device.
+    ValueError
+        If ``d`` is below 1, ``eps`` negative or not finite, or ``device`` names
+        no device here.
+
     Examples
     --------
     >>> layer = GatedGCNLayer(8)
@@ -414,8 +512,17 @@ class GatedGCNLayer(nn.Module):
     True
     """
 
-    def __init__(self, d: int, *, edge_features: bool = False, normalise: bool = True, residual: bool = True,
-                 eps: float = 1e-6, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        d: int,
+        *,
+        edge_features: bool = False,
+        normalise: bool = True,
+        residual: bool = True,
+        eps: float = 1e-6,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         (self.d,), self.normalise, self.residual = _checks.sizes(d=d), bool(normalise), bool(residual)
         _checks.dtype("dtype", dtype)
@@ -432,14 +539,22 @@ class GatedGCNLayer(nn.Module):
         """The scores of the edges, before the gates' sigmoid; ``h_edge`` is checked
         here, where it is used: given if, and only if, the layer has ``w_e``."""
         if (h_edge is None) != (self.w_e is None):
-            wanted = "edge features h_edge of shape (n_e, d)" if self.w_e is not None else "no edge features (h_edge=None)"
+            wanted = (
+                "edge features h_edge of shape (n_e, d)" if self.w_e is not None else "no edge features (h_edge=None)"
+            )
             raise ValueError(f"this layer was built with edge_features={self.w_e is not None}: pass {wanted}")
         if h_edge is not None:
-            _checks.tensor("h_edge", h_edge, floating=True, exact=(edge_index.shape[1], self.d),
-                           shape=f"({edge_index.shape[1]}, {self.d}), one edge per row, as in edge_index",
-                           reference=self.w_e.weight)
+            _checks.tensor(
+                "h_edge",
+                h_edge,
+                floating=True,
+                exact=(edge_index.shape[1], self.d),
+                shape=f"({edge_index.shape[1]}, {self.d}), one edge per row, as in edge_index",
+                reference=self.w_e.weight,
+            )
         src, dst = edge_index
-        e_hat = self.w_q(h).index_select(0, dst) + self.w_k(h).index_select(0, src)  # receiver i and sender j of each edge
+        # receiver i and sender j of each edge
+        e_hat = self.w_q(h).index_select(0, dst) + self.w_k(h).index_select(0, src)
         return e_hat if h_edge is None else e_hat + self.w_e(h_edge)
 
     def _normalise(self, gate: torch.Tensor, dst: torch.Tensor, num_nodes: int) -> torch.Tensor:
@@ -447,15 +562,65 @@ class GatedGCNLayer(nn.Module):
         return gate / (total.index_select(0, dst) + self.eps)
 
     def gates(self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None) -> torch.Tensor:
-        r"""The gates :math:`\bm{\zeta}_{ij}`, shape ``(n_e, d)``, one row per edge."""
+        r"""The gates :math:`\bm{\zeta}_{ij}`, one row per edge.
+
+        Parameters
+        ----------
+        h : torch.Tensor
+            Node features :math:`\bm{h}_i`, shape ``(T, d)``, of the layer's
+            dtype and on its device.
+        edge_index : torch.Tensor
+            Integer tensor of shape ``(2, n_e)``; a self-loop is an edge like
+            any other.
+        h_edge : torch.Tensor, optional
+            Edge features :math:`\bm{h}_{ij}`, shape ``(n_e, d)``, one edge per
+            row as in ``edge_index``: given if, and only if, the layer was built
+            with ``edge_features=True``.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(n_e, d)``: row :math:`k` is the gate of the edge
+            ``edge_index[:, k]``.
+
+        Raises
+        ------
+        TypeError
+            If ``h`` or ``h_edge`` is not a floating tensor of the layer's
+            dtype, or ``edge_index`` not an int64 tensor.
+        ValueError
+            If a shape or a device does not fit, ``edge_index`` holds a node
+            number outside ``0 .. T - 1``, or ``h_edge`` is given to a layer
+            without edge features or left out of one with them.
+        """
         h, edge_index = _check_graph(h, edge_index, self.w_s, name="h", keep_loops=True)
         gate = torch.sigmoid(self._edge_scores(h, edge_index, h_edge))
         return self._normalise(gate, edge_index[1], h.shape[0]) if self.normalise else gate
 
-    def convolve(self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None, *,
-                 checked: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def convolve(
+        self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None, *, checked: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         r"""The layer before its activation and residual:
-        :math:`(\hat{\bm{h}}, \hat{\bm{e}})`; ``checked`` as in :func:`propagate`."""
+        :math:`(\hat{\bm{h}}, \hat{\bm{e}})`.
+
+        Parameters
+        ----------
+        h, edge_index, h_edge
+            As in :meth:`gates`.
+        checked : bool
+            As in :func:`propagate`.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            :math:`\hat{\bm{h}}`, shape ``(T, d)``, one row per node, and
+            :math:`\hat{\bm{e}}`, shape ``(n_e, d)``, one row per edge.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`gates`, the node numbers unless ``checked``.
+        """
         h, edge_index = _check_graph(h, edge_index, self.w_s, name="h", checked=checked, keep_loops=True)
         src, dst = edge_index
         # a k = 1 convolution over the edges
@@ -469,12 +634,30 @@ class GatedGCNLayer(nn.Module):
         h_hat = self.w_s(h).index_add(0, dst, messages)
         return h_hat, e_hat
 
-    def forward(self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None, *,
-                checked: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        r"""New node features ``(T, d)`` and new edge features ``(n_e, d)``, the
-        latter :math:`\operatorname{ReLU}(\hat{\bm{e}}_{ij})` (plus ``h_edge``, if
-        given, with the residual): a layer without edge features still computes
-        them, and a stack may pass them on or drop them."""
+    def forward(
+        self, h: torch.Tensor, edge_index: torch.Tensor, h_edge: torch.Tensor | None = None, *, checked: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""New node features and new edge features.
+
+        Parameters
+        ----------
+        h, edge_index, h_edge, checked
+            As in :meth:`convolve`.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            :math:`\bm{h}'`, shape ``(T, d)``, and the new edge features, shape
+            ``(n_e, d)``: :math:`\operatorname{ReLU}(\hat{\bm{e}}_{ij})`, plus
+            ``h_edge`` with the residual if it was given. A layer without edge
+            features still computes them, and a stack may pass them on or drop
+            them.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`convolve`.
+        """
         h_hat, e_hat = self.convolve(h, edge_index, h_edge, checked=checked)
         h_new, h_edge_new = F.relu(h_hat), F.relu(e_hat)  # update
         if self.residual:
@@ -485,293 +668,3 @@ class GatedGCNLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.d}, edge_features={self.w_e is not None}, normalise={self.normalise}, residual={self.residual}"
-
-
-# --------------------------------------------------------------------------
-# Three node classifiers and their training
-# --------------------------------------------------------------------------
-
-
-class GCN(nn.Module):
-    r"""A stack of :class:`GCNLayer` with ReLUs (and dropout) between them: logits for
-    every node.
-
-    With ``layers=2`` it is the model of Kipf and Welling,
-    :math:`\hat{\bm{A}}^\top \operatorname{ReLU}(\hat{\bm{A}}^\top \bm{X}
-    \bm{W}_1^\top) \bm{W}_2^\top` in the code's layout, each node seeing the nodes
-    up to two edges away.
-
-    Parameters
-    ----------
-    d_in, d_hidden, d_out, layers, dropout
-        Sizes of the features, hidden features and logits; number of layers;
-        dropout probability in :math:`[0, 1)`. The rest as in :class:`GCNLayer`.
-
-    Examples
-    --------
-    >>> from gradland.data import karate_club
-    >>> g = karate_club()
-    >>> GCN(g.x.shape[1], 16, 2)(g.x, g.edge_index).shape
-    torch.Size([34, 2])
-    """
-
-    def __init__(self, d_in: int, d_hidden: int, d_out: int, *, layers: int = 2, dropout: float = 0.5,
-                 sparse: bool = True, device: torch.device | str | None = None,
-                 dtype: torch.dtype | None = None) -> None:
-        super().__init__()
-        _checks.sizes(d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
-        _checks.dtype("dtype", dtype)
-        _checks.device("device", device)
-        self.dropout = _checks.real("dropout", dropout, minimum=0.0, below=1.0)
-        sizes = [d_in] + [d_hidden] * (layers - 1) + [d_out]
-        self.layers = nn.ModuleList(GCNLayer(a, b, sparse=sparse, device=device, dtype=dtype)
-                                    for a, b in zip(sizes, sizes[1:]))
-
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        """Logits of shape ``(T, d_out)`` from node features ``(T, d_in)``."""
-        x, edge_index = _check_graph(x, edge_index, self.layers[0].lin)  # once for all the layers
-        for index, layer in enumerate(self.layers):
-            x = layer(F.dropout(x, self.dropout, self.training), edge_index, checked=True)
-            if index < len(self.layers) - 1:
-                x = F.relu(x)
-        return x
-
-
-class GatedGCN(nn.Module):
-    r"""A linear embedding, a stack of :class:`GatedGCNLayer`, and a linear read-out:
-    logits for every node.
-
-    With ``edge_features=True`` every edge starts from the same learnt vector
-    :math:`\bm{h}_{ij}^{0}` (the graphs of the chapter have no edge features of
-    their own), and the layers make the edge representations differ. Dropout
-    acts on the input and on the node features before every layer. The
-    parameters are those of :class:`GCN`, with ``d_hidden`` the size of the
-    node and edge representations, and ``edge_features`` and ``normalise``
-    those of :class:`GatedGCNLayer`.
-
-    Examples
-    --------
-    >>> from gradland.data import karate_club
-    >>> g = karate_club()
-    >>> GatedGCN(g.x.shape[1], 16, 2)(g.x, g.edge_index).shape
-    torch.Size([34, 2])
-    """
-
-    def __init__(self, d_in: int, d_hidden: int, d_out: int, *, layers: int = 2, dropout: float = 0.5,
-                 edge_features: bool = True, normalise: bool = True, device: torch.device | str | None = None,
-                 dtype: torch.dtype | None = None) -> None:
-        super().__init__()
-        _checks.sizes(d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
-        _checks.dtype("dtype", dtype)
-        _checks.device("device", device)
-        self.dropout = _checks.real("dropout", dropout, minimum=0.0, below=1.0)
-        kw = {"device": device, "dtype": dtype}
-        self.embed = nn.Linear(d_in, d_hidden, **kw)
-        self.edge_init = nn.Parameter(torch.zeros(d_hidden, **kw)) if edge_features else None
-        self.layers = nn.ModuleList(GatedGCNLayer(d_hidden, edge_features=edge_features, normalise=normalise, **kw)
-                                    for _ in range(layers))
-        self.readout = nn.Linear(d_hidden, d_out, **kw)
-
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
-        """Logits of shape ``(T, d_out)`` from node features ``(T, d_in)``."""
-        x, edge_index = _check_graph(x, edge_index, self.embed, keep_loops=True)  # once for all the layers
-        h = self.embed(F.dropout(x, self.dropout, self.training))
-        h_edge = None if self.edge_init is None else self.edge_init.expand(edge_index.shape[1], -1)
-        for layer in self.layers:
-            h = F.dropout(h, self.dropout, self.training)
-            h, h_edge_new = layer(h, edge_index, h_edge, checked=True)
-            h_edge = None if h_edge is None else h_edge_new  # without edge features, drop them
-        return self.readout(h)
-
-
-class MLP(nn.Module):
-    r"""A multilayer perceptron on each node's features alone: the baseline that ignores
-    the graph.
-
-    It takes ``edge_index`` only to share the interface of :class:`GCN`, and
-    neither reads nor checks it; the parameters are those of :class:`GCN`.
-
-    Examples
-    --------
-    >>> from gradland.data import karate_club
-    >>> g = karate_club()
-    >>> MLP(g.x.shape[1], 16, 2)(g.x, g.edge_index).shape
-    torch.Size([34, 2])
-    """
-
-    def __init__(self, d_in: int, d_hidden: int, d_out: int, *, layers: int = 2, dropout: float = 0.5,
-                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
-        super().__init__()
-        _checks.sizes(d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
-        _checks.dtype("dtype", dtype)
-        _checks.device("device", device)
-        self.dropout = _checks.real("dropout", dropout, minimum=0.0, below=1.0)
-        sizes = [d_in] + [d_hidden] * (layers - 1) + [d_out]
-        self.layers = nn.ModuleList(nn.Linear(a, b, device=device, dtype=dtype) for a, b in zip(sizes, sizes[1:]))
-
-    def forward(self, x: torch.Tensor, edge_index: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits of shape ``(T, d_out)``; ``edge_index`` is ignored."""
-        x = _checks.rows("x", x, self.layers[0].in_features, self.layers[0].weight, row="node")
-        for index, layer in enumerate(self.layers):
-            x = layer(F.dropout(x, self.dropout, self.training))
-            if index < len(self.layers) - 1:
-                x = F.relu(x)
-        return x
-
-
-def accuracy(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None) -> float:
-    """The fraction of nodes (those where ``mask`` is True, if given) whose largest
-    logit is the label.
-
-    Parameters
-    ----------
-    logits : torch.Tensor
-        Floating tensor of shape ``(T, K)``: one row of class scores per node.
-    labels : torch.Tensor
-        Integer tensor of shape ``(T,)`` with values in ``0 .. K - 1``.
-    mask : torch.Tensor, optional
-        Boolean tensor of shape ``(T,)``: the nodes to count.
-
-    Returns
-    -------
-    float
-        The fraction of the counted nodes that are classified right.
-
-    Raises
-    ------
-    TypeError
-        If an argument is not a tensor of the kind above (an integer ``mask``
-        would be read as a list of node indices: write ``mask.bool()``).
-    ValueError
-        If the shapes or devices disagree, there is no node or class, a label
-        is out of range, a logit is not finite, or ``mask`` selects no node.
-
-    Examples
-    --------
-    >>> logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 1.0], [0.0, 2.0]])
-    >>> accuracy(logits, torch.tensor([0, 1, 1, 1]))     # the third node is wrong
-    0.75
-    >>> mask = torch.tensor([False, False, True, True])  # the last two nodes only
-    >>> accuracy(logits, torch.tensor([0, 1, 1, 1]), mask)
-    0.5
-    """
-    _checks.tensor("logits", logits, ndim=2, floating=True, shape="(T, K), one row of class scores per node")
-    n, classes = logits.shape
-    if n == 0 or classes == 0:
-        raise ValueError(f"logits must have at least one node and one class; got {_describe(logits)}")
-    _checks.per_row("labels", labels, n, logits.device, "the logits")
-    if mask is not None:
-        _checks.per_row("mask", mask, n, logits.device, "the logits", kind="mask")
-    right = logits.argmax(dim=-1) == labels
-    mask = torch.ones_like(right) if mask is None else mask
-    count = mask.sum(dtype=torch.float32)
-    fraction = (right & mask).sum(dtype=torch.float32) / count  # the mean over the mask, in float32
-    flags = [((labels < 0) | (labels >= classes)).any(), ~torch.isfinite(logits).all(), count == 0]
-    # one transfer from the device for the checks on values and the result
-    out_of_range, not_finite, empty, fraction = torch.stack([*(f.float() for f in flags), fraction]).tolist()
-    if out_of_range:
-        raise ValueError(f"labels must be classes in 0..{classes - 1}; got values from "
-                         f"{labels.min().item()} to {labels.max().item()}")
-    if not_finite:
-        raise ValueError("logits must be finite; got NaN or an infinite value")
-    if empty:
-        raise ValueError("mask selects no node")
-    return fraction
-
-
-def train_node_classifier(model: nn.Module, graph: Graph, train_mask: torch.Tensor, *, epochs: int = 200,
-                          lr: float = 0.01, weight_decay: float = 5e-4, eval_every: int = 1) -> History:
-    r"""Semi-supervised node classification: the cross-entropy on the labelled nodes
-    only, minimised by :func:`gradland.train.fit`.
-
-    The whole graph goes through the model at every epoch (every node's
-    features are propagated), but only the nodes in ``train_mask`` contribute
-    to the loss; Adam takes one step per epoch. Accuracies are measured in
-    evaluation mode (no dropout), on the training nodes and on the others,
-    every ``eval_every`` epochs and after the last one. Dropout draws from
-    PyTorch's global random state, which the caller seeds.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        Called as ``model(x, edge_index)``, it returns ``(T, K)`` logits.
-    graph : gradland.data.Graph
-        The graph, its node features and a label in ``0 .. K - 1`` per node.
-    train_mask : torch.Tensor
-        Boolean, shape ``(T,)``: the labelled nodes, at least one.
-    epochs, eval_every, lr, weight_decay
-        Epochs (at least 1) and epochs between evaluations; Adam's learning
-        rate (above 0) and weight decay (at least 0), both finite.
-
-    Returns
-    -------
-    gradland.train.History
-        ``loss`` and ``lr`` at every epoch; the epochs (from 1) ``evaluated``,
-        with ``train_accuracy`` and ``test_accuracy`` (NaN with no test node).
-
-    Raises
-    ------
-    TypeError, ValueError
-        For an argument of the wrong type or out of range, node numbers in
-        ``graph.edge_index`` outside ``0 .. T - 1``, or labels outside
-        ``0 .. K - 1``, with ``K`` the number of logits the model returns; an
-        error of the model's own check of its input says so.
-    FloatingPointError
-        If the loss is NaN or infinite: the run has diverged.
-
-    Examples
-    --------
-    >>> from gradland.data import karate_club
-    >>> _ = torch.manual_seed(0)
-    >>> g = karate_club()
-    >>> train = torch.zeros(34, dtype=torch.bool); train[[0, 33]] = True
-    >>> history = train_node_classifier(GCN(34, 8, 2), g, train, epochs=50)
-    >>> history.train_accuracy[-1]
-    1.0
-    """
-    _checks.module("model", model, "a torch.nn.Module, called as model(x, edge_index)")
-    _checks.instance("graph", graph, Graph)
-    x = _checks.rows("graph.x", graph.x, row="node")
-    n = x.shape[0]
-    _checks.per_row("graph.labels", graph.labels, n, x.device, "graph.x")
-    _, edges = _check_graph(x, graph.edge_index, name="graph.x", edges="graph.edge_index", checked=True)  # values below
-    _checks.per_row("train_mask", train_mask, n, x.device, "graph.x", kind="mask")
-    epochs = _checks.integer("epochs", epochs, minimum=1)
-    eval_every = _checks.integer("eval_every", eval_every, minimum=1)
-    optimiser = torch.optim.Adam(model.parameters(), lr=_checks.real("lr", lr, positive=True),
-                                 weight_decay=_checks.real("weight_decay", weight_decay, minimum=0.0), foreach=True)
-    train = train_mask.nonzero().squeeze(1)  # the labelled nodes, read once from the device
-    if train.numel() == 0:
-        raise ValueError("train_mask selects no node: at least one labelled node is needed")
-    ends = torch.aminmax(edges) if edges.numel() else (edges.new_zeros(()),) * 2
-    low, high, first, last = torch.stack([*torch.aminmax(graph.labels.long()), *ends]).tolist()  # one transfer
-    if first < 0 or last >= n:
-        raise ValueError(f"graph.edge_index must hold node numbers in 0..{n - 1} (one per row of graph.x); "
-                         f"got values from {first} to {last}")
-    if low < 0:
-        raise ValueError(f"graph.labels must be classes 0, 1, ...; got values from {low} to {high}")
-    train_labels, test_mask = graph.labels[train], ~train_mask
-
-    def loss(epoch: int) -> torch.Tensor:
-        model.train()
-        try:
-            logits = model(x, graph.edge_index)
-        except (TypeError, ValueError) as error:  # the model's own check: say what it was called on
-            raise type(error)(f"model(graph.x, graph.edge_index) refused its input: {error}") from error
-        if epoch == 1 and not (isinstance(logits, torch.Tensor) and logits.ndim == 2 and logits.shape[0] == n
-                               and logits.shape[1] > high and logits.is_floating_point()):
-            raise ValueError(f"model must return floating logits of shape ({n}, K), with K > {high}, the largest "
-                             f"label; got {_describe(logits)}")
-        return F.cross_entropy(logits[train], train_labels)
-
-    def evaluate(epoch: int, history: History) -> None:
-        if epoch == 0 or (epoch % eval_every and epoch != epochs):
-            return
-        model.eval()
-        with torch.no_grad():
-            logits = model(x, graph.edge_index)
-        history.record("evaluated", epoch)
-        history.record("train_accuracy", accuracy(logits, graph.labels, train_mask))
-        history.record("test_accuracy", accuracy(logits, graph.labels, test_mask) if train.numel() < n else math.nan)
-
-    return fit(loss, optimiser, epochs, callbacks=[evaluate])

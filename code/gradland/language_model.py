@@ -211,8 +211,17 @@ class EncoderPredictorDecoder(nn.Module):
         self.decoder = nn.Linear(d_model, vocab_y, **kw)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The memory :math:`\\bm{M}`, shape ``(B, T', d)``, of the context tokens ``x``
-        ``(B, T')``.
+        r"""The memory :math:`\bm{M}` of the context tokens ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Int64 tokens ``(B, T')`` in ``0..vocab_x - 1`` on the model's device.
+
+        Returns
+        -------
+        torch.Tensor
+            The memory, shape ``(B, T', d_model)``.
 
         Raises
         ------
@@ -226,12 +235,22 @@ class EncoderPredictorDecoder(nn.Module):
         return self._encode(x)
 
     def predict(self, memory: torch.Tensor, y_in: torch.Tensor) -> torch.Tensor:
-        """The logits ``(B, T, vocab_y)`` of the next symbols given the delayed targets
-        ``y_in`` ``(B, T)``.
+        """The logits of the next symbols given the memory and the delayed targets
+        (:meth:`cross_attention_weights` gives the cross-attention's coefficients).
 
-        ``y_in`` holds int64 tokens in ``0..vocab_y`` (the start symbol
-        included), checked; :meth:`cross_attention_weights` returns the
-        coefficients of the cross-attention.
+        Parameters
+        ----------
+        memory : torch.Tensor
+            The memory from :meth:`encode`, shape ``(B, T', d_model)``.
+        y_in : torch.Tensor
+            The delayed targets, int64 tokens ``(B, T)`` in ``0..vocab_y`` (the
+            start symbol included); checked.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits, shape ``(B, T, vocab_y)``: row :math:`t` scores the symbol
+            that follows ``y_in[:, :t+1]``.
 
         Raises
         ------
@@ -241,12 +260,24 @@ class EncoderPredictorDecoder(nn.Module):
         _checks.indices("y_in", y_in, self.vocab_y + 1, self.decoder.weight.device)  # the start symbol too
         _checks.tensor("memory", memory, ndim=3, shape="(B, T', d)")
         if len(memory) != len(y_in):
-            raise ValueError(f"y_in and memory must hold as many sequences; got {_describe(y_in)} and {_describe(memory)}")
+            raise ValueError(
+                f"y_in and memory must hold as many sequences; got {_describe(y_in)} and {_describe(memory)}"
+            )
         return self._predict(memory, y_in)
 
     def cross_attention_weights(self, memory: torch.Tensor, y_in: torch.Tensor) -> list[torch.Tensor]:
-        """The cross-attention coefficients of every predictor block, for the arguments
-        of :meth:`predict`: a list of tensors ``(B, heads, T, T')``.
+        """The cross-attention coefficients of every predictor block.
+
+        Parameters
+        ----------
+        memory, y_in : torch.Tensor
+            As in :meth:`predict`.
+
+        Returns
+        -------
+        list of torch.Tensor
+            One tensor ``(B, heads, T, T')`` per predictor block, in order: row
+            :math:`t` holds the weights of the context positions at step :math:`t`.
 
         Raises
         ------
@@ -256,7 +287,9 @@ class EncoderPredictorDecoder(nn.Module):
         _checks.indices("y_in", y_in, self.vocab_y + 1, self.decoder.weight.device)  # the start symbol too
         _checks.tensor("memory", memory, ndim=3, shape="(B, T', d)")
         if len(memory) != len(y_in):
-            raise ValueError(f"y_in and memory must hold as many sequences; got {_describe(y_in)} and {_describe(memory)}")
+            raise ValueError(
+                f"y_in and memory must hold as many sequences; got {_describe(y_in)} and {_describe(memory)}"
+            )
         h, weights = self.embed_y(y_in), []
         for block in self.predictor:
             weights.append(block.cross_attention_weights(h, memory))
@@ -264,8 +297,19 @@ class EncoderPredictorDecoder(nn.Module):
         return weights
 
     def forward(self, x: torch.Tensor, y_in: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, T, vocab_y)``: row :math:`t` scores the symbol that follows
-        ``y_in[:, :t+1]``.
+        """The logits of the next symbols given the context and the delayed targets.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            The contexts, as in :meth:`encode`.
+        y_in : torch.Tensor
+            The delayed targets ``shift_right(y, model.start)``, as in :meth:`predict`.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits, shape ``(B, T, vocab_y)``, as :meth:`predict` returns.
 
         Raises
         ------
@@ -380,8 +424,18 @@ class LanguageModel(nn.Module):
         self.decoder = nn.Linear(d_model, vocab, **kw)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, T, vocab)`` of the next symbol at every position of ``tokens``
-        ``(B, T)``.
+        """The logits of the next symbol at every position of ``tokens``.
+
+        Parameters
+        ----------
+        tokens : torch.Tensor
+            Int64 tokens ``(B, T)`` in ``0..vocab - 1`` on the model's device.
+
+        Returns
+        -------
+        torch.Tensor
+            Logits, shape ``(B, T, vocab)``: row :math:`t` scores the symbol
+            that follows ``tokens[:, :t+1]``.
 
         Raises
         ------
@@ -473,7 +527,9 @@ def _adam(model: nn.Module, steps: object, lr: object, warmup: object) -> tuple[
     is small but not 0: every step of the budget moves the weights.
     """
     steps, warmup = _checks.integer("steps", steps, minimum=0), _checks.integer("warmup", warmup, minimum=0)
-    opt = torch.optim.Adam(model.parameters(), lr=_checks.real("lr", lr, positive=True), betas=(0.9, 0.98), foreach=True)
+    opt = torch.optim.Adam(
+        model.parameters(), lr=_checks.real("lr", lr, positive=True), betas=(0.9, 0.98), foreach=True
+    )
 
     def schedule(j: int) -> float:  # the factor of step k = j + 1 = 1, 2, ..., steps
         if j + 1 <= warmup:
@@ -566,7 +622,9 @@ def train_seq2seq(
 
 
 @torch.no_grad()
-def sequence_accuracy(model: EncoderPredictorDecoder, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1024) -> float:
+def sequence_accuracy(
+    model: EncoderPredictorDecoder, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1024
+) -> float:
     """The fraction of the sequences ``y`` that greedy decoding from ``x`` gets entirely
     right.
 
@@ -589,6 +647,19 @@ def sequence_accuracy(model: EncoderPredictorDecoder, x: torch.Tensor, y: torch.
     ------
     TypeError, ValueError
         As :func:`train_seq2seq`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.language_model import EncoderPredictorDecoder, sequence_accuracy
+    >>> model = EncoderPredictorDecoder(10, 10, d_model=16, heads=2, layers=1)
+    >>> x = torch.randint(10, (8, 5))
+    >>> y = model.generate(x, 5)              # the model's own greedy answers
+    >>> sequence_accuracy(model, x, y)
+    1.0
+    >>> y[0, -1] = (y[0, -1] + 1) % 10        # one symbol of one sequence changed
+    >>> sequence_accuracy(model, x, y)
+    0.875
     """
     _check_pairs(model, x, y, x_values=False)  # generate checks x, batch by batch
     batch_size = _checks.integer("batch_size", batch_size, minimum=1)
@@ -637,6 +708,16 @@ def train_language_model(
     TypeError, ValueError, FloatingPointError
         As :func:`train_seq2seq`; also if ``context`` is not below the number
         of tokens.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gradland.language_model import LanguageModel, train_language_model
+    >>> tokens = torch.arange(200) % 5                # 0 1 2 3 4 0 1 ...
+    >>> lm = LanguageModel(5, d_model=16, heads=2, layers=1)
+    >>> h = train_language_model(lm, tokens, steps=5, context=8, batch_size=4, warmup=2)
+    >>> len(h.loss), h.lr[1]
+    (5, 0.003)
     """
     _checks.instance("model", model, LanguageModel, "a LanguageModel")
     _checks.indices("tokens", tokens, model.vocab, model.decoder.weight.device, ndim=1, shape="(N,)")
@@ -685,6 +766,18 @@ def language_model_loss(model: LanguageModel, tokens: torch.Tensor, *, context: 
     ------
     TypeError, ValueError
         As :func:`train_language_model`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> import torch.nn.functional as F
+    >>> from gradland.language_model import LanguageModel, language_model_loss
+    >>> lm = LanguageModel(5, d_model=16, heads=2, layers=1)
+    >>> tokens = torch.randint(5, (9,))     # one window: context + 1 tokens
+    >>> nats = language_model_loss(lm, tokens, context=8)
+    >>> by_hand = F.cross_entropy(lm(tokens[None, :-1])[0], tokens[1:])
+    >>> abs(nats - by_hand.item()) < 1e-5
+    True
     """
     _checks.instance("model", model, LanguageModel, "a LanguageModel")
     _checks.indices("tokens", tokens, model.vocab, model.decoder.weight.device, ndim=1, shape="(N,)")

@@ -99,11 +99,7 @@ def _seeded(seed: int | None, optimizers: Sequence[torch.optim.Optimizer]) -> It
         yield
         return
     devices = {
-        p.device
-        for opt in optimizers
-        for group in opt.param_groups
-        for p in group["params"]
-        if p.device.type == "cuda"
+        p.device for opt in optimizers for group in opt.param_groups for p in group["params"] if p.device.type == "cuda"
     }
     with torch.random.fork_rng(devices=sorted(devices, key=str)):
         torch.manual_seed(seed)
