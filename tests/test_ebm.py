@@ -95,9 +95,17 @@ def test_free_energy_method_is_the_function_of_the_grid_energies():
     "call, error, message",
     [
         (lambda m: m.energy(torch.zeros(3, 3), torch.zeros(3)), ValueError, r"y must have shape \(\.\.\., 2\), points"),
-        (lambda m: m.energy(torch.zeros(3, 2), torch.zeros(3, dtype=torch.int64)), TypeError, "z must have a floating-point"),
+        (
+            lambda m: m.energy(torch.zeros(3, 2), torch.zeros(3, dtype=torch.int64)),
+            TypeError,
+            "z must have a floating-point",
+        ),
         (lambda m: m.grid_energies(torch.zeros(3, 2), torch.zeros(2, 2)), ValueError, r"z_grid must have shape \(K,\)"),
-        (lambda m: m.grid_energies(torch.zeros(3, 2), torch.zeros(4), torch.zeros(2)), ValueError, r"x must have shape \(3,\)"),
+        (
+            lambda m: m.grid_energies(torch.zeros(3, 2), torch.zeros(4), torch.zeros(2)),
+            ValueError,
+            r"x must have shape \(3,\)",
+        ),
         (lambda m: m.infer_z_descent(torch.zeros(3, 2), torch.zeros(2)), ValueError, r"z0 must have shape \(3,\)"),
         (lambda m: m.infer_z_descent(torch.zeros(3, 2), torch.zeros(3), lr=0.0), ValueError, "lr must be positive"),
     ],
@@ -200,8 +208,7 @@ def test_grid_recovers_the_latent_on_unconditional_data():
 
 
 def test_descent_from_a_start_near_the_truth_converges(horn_model, clean):
-    start = clean.z + 0.3 * (2 * torch.rand(500, generator=torch.Generator().manual_seed(0),
-                                            dtype=torch.float64) - 1)
+    start = clean.z + 0.3 * (2 * torch.rand(500, generator=torch.Generator().manual_seed(0), dtype=torch.float64) - 1)
     z_check, path = horn_model.infer_z_descent(clean.y, start, clean.x, lr=0.2, steps=300)
     assert path.shape == (301, 500)
     assert wrapped(z_check - clean.z).abs().max() < 1e-4
@@ -433,8 +440,11 @@ def test_ellipse_decoder_keeps_the_dtype_it_is_given():
         ({"weight": torch.eye(2, dtype=torch.int64)}, TypeError, "weight must have a floating-point dtype"),
         ({"weight": [[1.0, 0.0], [0.0, 1.0]]}, TypeError, r"weight must be a torch.Tensor of shape \(2, 2\); got list"),
         ({"bias": "0"}, TypeError, "bias must be a torch.Tensor"),
-        ({"weight": torch.eye(2), "bias": torch.zeros(2, dtype=torch.float64)}, TypeError,
-         "weight and bias must have the same dtype; got torch.float32 and torch.float64"),
+        (
+            {"weight": torch.eye(2), "bias": torch.zeros(2, dtype=torch.float64)},
+            TypeError,
+            "weight and bias must have the same dtype; got torch.float32 and torch.float64",
+        ),
         ({"seed": 1.5}, TypeError, "seed must be an int; got float"),
     ],
 )
@@ -867,45 +877,98 @@ def _targets(n=3):
 
 
 SPECS = [
-    ("ebm.EllipseDecoder", EllipseDecoder, lambda: {"weight": torch.eye(2), "bias": torch.zeros(2), "seed": 0},
-     {"weight": Arg("tensor", accepts=("None",)), "bias": Arg("tensor", accepts=("None",)), "seed": Arg("int")}),
+    (
+        "ebm.EllipseDecoder",
+        EllipseDecoder,
+        lambda: {"weight": torch.eye(2), "bias": torch.zeros(2), "seed": 0},
+        {"weight": Arg("tensor", accepts=("None",)), "bias": Arg("tensor", accepts=("None",)), "seed": Arg("int")},
+    ),
     ("ebm.EllipseDecoder.forward", lambda z: EllipseDecoder()(z), lambda: {"z": torch.zeros(3)}, {"z": ANGLES}),
-    ("ebm.HornDecoder", HornDecoder, lambda: {"d_hidden": 8, "seed": 0},
-     {"d_hidden": Arg("int", minimum=1), "seed": Arg("int")}),
-    ("ebm.HornDecoder.forward", lambda x, z: HornDecoder(8)(x, z),
-     lambda: {"x": torch.rand(5, 1), "z": torch.rand(1, 7)},
-     # x and z broadcast together: a missing or extra axis, or z's length on its own axis, broadcasts
-     {"x": Arg("tensor", accepts=("extra-dim", "missing-dim")),
-      "z": Arg("tensor", accepts=("extra-dim", "missing-dim", "wrong-size"))}),
+    (
+        "ebm.HornDecoder",
+        HornDecoder,
+        lambda: {"d_hidden": 8, "seed": 0},
+        {"d_hidden": Arg("int", minimum=1), "seed": Arg("int")},
+    ),
+    (
+        "ebm.HornDecoder.forward",
+        lambda x, z: HornDecoder(8)(x, z),
+        lambda: {"x": torch.rand(5, 1), "z": torch.rand(1, 7)},
+        # x and z broadcast together: a missing or extra axis, or z's length on its own axis, broadcasts
+        {
+            "x": Arg("tensor", accepts=("extra-dim", "missing-dim")),
+            "z": Arg("tensor", accepts=("extra-dim", "missing-dim", "wrong-size")),
+        },
+    ),
     ("ebm.LatentEBM", LatentEBM, lambda: {"decoder": horn_manifold}, {"decoder": Arg("callable")}),
-    ("ebm.LatentEBM.energy", _ebm_method("energy"),
-     lambda: {"y": _targets(), "z": torch.linspace(0.0, 3.0, 3), "x": torch.full((3,), 0.5)},
-     # y, z and x broadcast together: targets (..., 2) of any leading shape, one target (2,) included
-     {"y": Arg("tensor", accepts=("extra-dim", "missing-dim")), "z": Arg("tensor", accepts=("extra-dim", "missing-dim")),
-      "x": Arg("tensor", accepts=("None", "extra-dim", "missing-dim"))}),
-    ("ebm.LatentEBM.grid_energies", _ebm_method("grid_energies"),
-     lambda: {"y": _targets(), "z_grid": GRID, "x": torch.full((3,), 0.5)},
-     {"y": T, "z_grid": Arg("tensor", accepts=("wrong-size",)), "x": OPTIONAL}),
-    ("ebm.LatentEBM.free_energy", _ebm_method("free_energy"),
-     lambda: {"y": _targets(), "z_grid": GRID, "beta": 1.0, "x": torch.full((3,), 0.5)},
-     {"y": T, "z_grid": Arg("tensor", accepts=("wrong-size",)), "beta": BETA, "x": OPTIONAL}),
-    ("ebm.LatentEBM.infer_z_grid", _ebm_method("infer_z_grid"),
-     lambda: {"y": _targets(), "z_grid": GRID, "x": torch.full((3,), 0.5)},
-     {"y": T, "z_grid": Arg("tensor", accepts=("wrong-size",)), "x": OPTIONAL}),
-    ("ebm.LatentEBM.infer_z_descent", _ebm_method("infer_z_descent"),
-     lambda: {"y": _targets(), "z0": torch.zeros(3), "x": torch.full((3,), 0.5), "lr": 0.1, "steps": 2},
-     {"y": T, "z0": T, "x": OPTIONAL, "lr": LR, "steps": STEPS}),
-    ("ebm.LatentEBM.infer_y", _ebm_method("infer_y"),
-     lambda: {"y0": _targets(), "z_grid": GRID, "beta": 1.0, "x": torch.full((3,), 0.5), "lr": 0.05, "steps": 2},
-     {"y0": T, "z_grid": Arg("tensor", accepts=("wrong-size",)), "beta": BETA, "x": OPTIONAL, "lr": LR,
-      "steps": STEPS}),
-    ("ebm.free_energy", free_energy, lambda: {"energies": torch.tensor([[1.0, 2.0, 4.0]]), "beta": 1.0, "dim": -1},
-     # a batch of any leading shape, and any K
-     {"energies": Arg("tensor", accepts=("extra-dim", "missing-dim", "wrong-size"), omit=("meta",)),
-      "beta": BETA, "dim": DIM}),
-    ("ebm.softmin_weights", softmin_weights,
-     lambda: {"energies": torch.tensor([[1.0, 2.0, 4.0]]), "beta": 1.0, "dim": -1},
-     {"energies": Arg("tensor", accepts=("extra-dim", "missing-dim", "wrong-size"), omit=("meta",)),
-      "beta": BETA, "dim": DIM}),
+    (
+        "ebm.LatentEBM.energy",
+        _ebm_method("energy"),
+        lambda: {"y": _targets(), "z": torch.linspace(0.0, 3.0, 3), "x": torch.full((3,), 0.5)},
+        # y, z and x broadcast together: targets (..., 2) of any leading shape, one target (2,) included
+        {
+            "y": Arg("tensor", accepts=("extra-dim", "missing-dim")),
+            "z": Arg("tensor", accepts=("extra-dim", "missing-dim")),
+            "x": Arg("tensor", accepts=("None", "extra-dim", "missing-dim")),
+        },
+    ),
+    (
+        "ebm.LatentEBM.grid_energies",
+        _ebm_method("grid_energies"),
+        lambda: {"y": _targets(), "z_grid": GRID, "x": torch.full((3,), 0.5)},
+        {"y": T, "z_grid": Arg("tensor", accepts=("wrong-size",)), "x": OPTIONAL},
+    ),
+    (
+        "ebm.LatentEBM.free_energy",
+        _ebm_method("free_energy"),
+        lambda: {"y": _targets(), "z_grid": GRID, "beta": 1.0, "x": torch.full((3,), 0.5)},
+        {"y": T, "z_grid": Arg("tensor", accepts=("wrong-size",)), "beta": BETA, "x": OPTIONAL},
+    ),
+    (
+        "ebm.LatentEBM.infer_z_grid",
+        _ebm_method("infer_z_grid"),
+        lambda: {"y": _targets(), "z_grid": GRID, "x": torch.full((3,), 0.5)},
+        {"y": T, "z_grid": Arg("tensor", accepts=("wrong-size",)), "x": OPTIONAL},
+    ),
+    (
+        "ebm.LatentEBM.infer_z_descent",
+        _ebm_method("infer_z_descent"),
+        lambda: {"y": _targets(), "z0": torch.zeros(3), "x": torch.full((3,), 0.5), "lr": 0.1, "steps": 2},
+        {"y": T, "z0": T, "x": OPTIONAL, "lr": LR, "steps": STEPS},
+    ),
+    (
+        "ebm.LatentEBM.infer_y",
+        _ebm_method("infer_y"),
+        lambda: {"y0": _targets(), "z_grid": GRID, "beta": 1.0, "x": torch.full((3,), 0.5), "lr": 0.05, "steps": 2},
+        {
+            "y0": T,
+            "z_grid": Arg("tensor", accepts=("wrong-size",)),
+            "beta": BETA,
+            "x": OPTIONAL,
+            "lr": LR,
+            "steps": STEPS,
+        },
+    ),
+    (
+        "ebm.free_energy",
+        free_energy,
+        lambda: {"energies": torch.tensor([[1.0, 2.0, 4.0]]), "beta": 1.0, "dim": -1},
+        # a batch of any leading shape, and any K
+        {
+            "energies": Arg("tensor", accepts=("extra-dim", "missing-dim", "wrong-size"), omit=("meta",)),
+            "beta": BETA,
+            "dim": DIM,
+        },
+    ),
+    (
+        "ebm.softmin_weights",
+        softmin_weights,
+        lambda: {"energies": torch.tensor([[1.0, 2.0, 4.0]]), "beta": 1.0, "dim": -1},
+        {
+            "energies": Arg("tensor", accepts=("extra-dim", "missing-dim", "wrong-size"), omit=("meta",)),
+            "beta": BETA,
+            "dim": DIM,
+        },
+    ),
 ]
 test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

@@ -20,15 +20,13 @@ follows the chapter:
 * :class:`ContractiveAutoencoder`, which penalises the Frobenius norm of the
   encoder's Jacobian :math:`\partial \operatorname{enc} / \partial \bm{y}`,
   computed with autograd (:func:`encoder_jacobian`);
-* :func:`reparameterise`, :func:`gaussian_kl` and
-  :class:`VariationalAutoencoder`, whose negative evidence lower bound is a
-  free energy: reconstruction plus Kullback--Leibler divergence;
-* :func:`train`, which trains any of the four with :func:`gradland.train.fit`.
+* :func:`train`, which trains any autoencoder with :func:`gradland.train.fit`,
+  the variational one of :mod:`gradland.vae` included.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -42,16 +40,8 @@ __all__ = [
     "DenoisingAutoencoder",
     "encoder_jacobian",
     "ContractiveAutoencoder",
-    "reparameterise",
-    "gaussian_kl",
-    "VariationalAutoencoder",
     "train",
 ]
-
-
-# --------------------------------------------------------------------------
-# The checks of the module's own; the others are in gradland._checks
-# --------------------------------------------------------------------------
 
 
 # --------------------------------------------------------------------------
@@ -125,31 +115,143 @@ class Autoencoder(nn.Module):
         return next(self.parameters())
 
     def check(self, y: object) -> torch.Tensor:
-        """Return ``y`` if it is a floating ``(n, d_y)`` batch on the model's device and
-        dtype; raise otherwise."""
+        r"""Check a batch against the model.
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            A batch, shape ``(n, d_y)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``y`` itself.
+
+        Raises
+        ------
+        TypeError
+            If ``y`` is not a floating tensor of the model's dtype.
+        ValueError
+            If ``y`` is not of shape ``(n, d_y)``, :math:`n \ge 1`, on the model's
+            device.
+        """
         return _checks.rows("y", y, self.d_y, self._reference())
 
+    def check_data(self, data: object) -> torch.Tensor:
+        r"""Check a training set once, before the steps of :func:`train`.
+
+        A model whose loss reads the values of its batch to check them overrides this
+        method to check them here, once (a Bernoulli
+        :class:`gradland.vae.VariationalAutoencoder` does), so that the steps can call
+        :meth:`loss` with ``checked=True``; the plain one checks metadata only.
+
+        Parameters
+        ----------
+        data : torch.Tensor
+            The training set, shape ``(n, d_y)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``data`` itself.
+
+        Raises
+        ------
+        TypeError
+            If ``data`` is not a floating tensor of the model's dtype.
+        ValueError
+            If ``data`` is not of shape ``(n, d_y)``, :math:`n \ge 1`, on the model's
+            device.
+        """
+        return _checks.rows("data", data, self.d_y, self._reference())
+
     def encode(self, y: torch.Tensor) -> torch.Tensor:
-        r"""The latents :math:`\operatorname{enc}(\bm{y})`, shape ``(n, d_z)``."""
+        r"""The latents :math:`\operatorname{enc}(\bm{y})`.
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            The batch, shape ``(n, d_y)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(n, d_z)``.
+        """
         return self.encoder(self.check(y))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        r"""The points :math:`\operatorname{dec}(\bm{z})`, shape ``(n, d_y)``."""
+        r"""The points :math:`\operatorname{dec}(\bm{z})`.
+
+        Parameters
+        ----------
+        z : torch.Tensor
+            Latents, shape ``(n, d_z)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(n, d_y)``.
+
+        Raises
+        ------
+        TypeError
+            If ``z`` is not a floating tensor of the model's dtype.
+        ValueError
+            If ``z`` is not of shape ``(n, d_z)``, :math:`n \ge 1`, on the model's
+            device.
+        """
         return self.decoder(_checks.rows("z", z, self.d_z, self._reference()))
 
     def reconstruct(self, y: torch.Tensor) -> torch.Tensor:
-        r"""The reconstruction :math:`\operatorname{dec}(\operatorname{enc}(\bm{y}))`,
-        shape ``(n, d_y)``."""
+        r"""The reconstruction :math:`\operatorname{dec}(\operatorname{enc}(\bm{y}))`.
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            The batch, shape ``(n, d_y)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(n, d_y)``.
+        """
         return self.decode(self.encode(y))
 
     def energy(self, y: torch.Tensor) -> torch.Tensor:
         r"""The energy :math:`E(\bm{y}) = \lVert \bm{y} -
-        \operatorname{dec}(\operatorname{enc}(\bm{y})) \rVert^2` of each row, shape
-        ``(n,)``."""
+        \operatorname{dec}(\operatorname{enc}(\bm{y})) \rVert^2` of each row.
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            The batch, shape ``(n, d_y)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(n,)``.
+        """
         return (self.check(y) - self.reconstruct(y)).square().sum(dim=1)
 
-    def loss(self, y: torch.Tensor) -> torch.Tensor:
-        r"""The training loss: the mean energy of the batch, a scalar."""
+    def loss(self, y: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
+        r"""The training loss: the mean energy of the batch.
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            The batch, shape ``(n, d_y)``.
+        checked : bool
+            True when :meth:`check_data` has checked the values of ``y``, as
+            :func:`train` does, so that a loss that reads them to check them (a
+            Bernoulli VAE's: a device synchronisation on a GPU) skips it. This loss
+            reads none.
+
+        Returns
+        -------
+        torch.Tensor
+            A scalar.
+        """
         return self.energy(y).mean()
 
 
@@ -220,6 +322,16 @@ class DenoisingAutoencoder(Autoencoder):
 
         The random numbers are drawn on the CPU and moved to the batch's device, so that
         a run on a GPU corrupts the data exactly as a run on the CPU does.
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            The batch, shape ``(n, d_y)``.
+
+        Returns
+        -------
+        torch.Tensor
+            :math:`\tilde{\bm{y}}`, shape ``(n, d_y)``.
         """
         y = self.check(y)
         keep = 1.0
@@ -227,9 +339,22 @@ class DenoisingAutoencoder(Autoencoder):
             keep = (torch.rand(y.shape, dtype=y.dtype).to(y.device) >= self.mask).to(y.dtype)
         return keep * y + self.noise * torch.randn(y.shape, dtype=y.dtype).to(y.device)
 
-    def loss(self, y: torch.Tensor) -> torch.Tensor:
-        r"""The denoising loss: mean of :math:`\lVert \bm{y} -
-        \operatorname{dec}(\operatorname{enc}(\tilde{\bm{y}})) \rVert^2`."""
+    def loss(self, y: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
+        r"""The denoising loss: the mean of :math:`\lVert \bm{y} -
+        \operatorname{dec}(\operatorname{enc}(\tilde{\bm{y}})) \rVert^2`.
+
+        Parameters
+        ----------
+        y : torch.Tensor
+            The clean batch, shape ``(n, d_y)``.
+        checked : bool
+            As in :meth:`Autoencoder.loss`; this loss reads no values to check.
+
+        Returns
+        -------
+        torch.Tensor
+            A scalar.
+        """
         y_tilde = self.corrupt(y)
         return (y - self.reconstruct(y_tilde)).square().sum(dim=1).mean()
 
@@ -300,19 +425,29 @@ def encoder_jacobian(encoder: torch.nn.Module, y: torch.Tensor, *, create_graph:
     _checks.rowwise("encoder", module)  # a row of the Jacobian per example
     with torch.enable_grad():  # also inside torch.no_grad(), e.g. when only evaluating
         y = y.detach().requires_grad_(True)
-        z = encoder(y)
-        _checks.returned("the encoder", z, ndim=(2,), shape=f"({len(y)}, d_z) for this y")
-        if len(z) != len(y):
-            raise ValueError(f"the encoder must return a tensor of shape ({len(y)}, d_z) for this y; got {_describe(z)}")
-        if not z.requires_grad:
-            raise ValueError("the encoder's output must depend on y through autograd; it has no gradient")
+        z = _encoded(encoder, y)  # checked: (n, d_z), differentiable in y
         rows = []
         for k in range(z.shape[1]):
             (row,) = torch.autograd.grad(
-                z[:, k].sum(), y, create_graph=create_graph, retain_graph=True
+                z[:, k].sum(),
+                y,
+                create_graph=create_graph,
+                retain_graph=True,
             )
             rows.append(row)
         return torch.stack(rows, dim=1)
+
+
+def _encoded(encoder: Callable[[torch.Tensor], torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+    """``encoder(y)``, refused unless it is a floating ``(n, d_z)`` tensor, one row per
+    row of ``y``, that depends on ``y`` through autograd."""
+    z = encoder(y)
+    _checks.returned("the encoder", z, ndim=(2,), shape=f"({len(y)}, d_z) for this y")
+    if len(z) != len(y):
+        raise ValueError(f"the encoder must return a tensor of shape ({len(y)}, d_z) for this y; got {_describe(z)}")
+    if not z.requires_grad:
+        raise ValueError("the encoder's output must depend on y through autograd; it has no gradient")
+    return z
 
 
 class ContractiveAutoencoder(Autoencoder):
@@ -370,273 +505,36 @@ class ContractiveAutoencoder(Autoencoder):
 
     def contraction(self, y: torch.Tensor) -> torch.Tensor:
         r"""The penalty :math:`\lVert \partial \operatorname{enc} / \partial \bm{y}
-        \rVert_{\mathrm{F}}^2` at each row, shape ``(n,)``."""
-        return encoder_jacobian(self.encoder, self.check(y)).square().sum(dim=(1, 2))
-
-    def loss(self, y: torch.Tensor) -> torch.Tensor:
-        r"""Mean reconstruction error plus :math:`\lambda` times the mean penalty."""
-        return self.energy(y).mean() + self.lam * self.contraction(y).mean()
-
-
-# --------------------------------------------------------------------------
-# The variational autoencoder
-# --------------------------------------------------------------------------
-
-
-def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, samples: int | None = None) -> torch.Tensor:
-    r"""A differentiable sample of
-    :math:`\mathcal{N}(\bm{\mu}, \operatorname{diag} \bm{\sigma}^2)`: the
-    reparameterisation trick.
-
-    The reparameterisation trick (Kingma and Welling, 2014; Rezende et al., 2014)
-    moves the randomness into a standard normal
-    :math:`\bm{\epsilon} \sim \mathcal{N}(\bm{0}, \Id)` that does not depend
-    on the parameters, and writes
-
-    .. math::
-
-       \bm{z} = \bm{\mu} + \bm{\sigma} \odot \bm{\epsilon},
-       \qquad \bm{\sigma} = \exp(\tfrac{1}{2} \log \bm{\sigma}^2),
-
-    so that gradients flow to :math:`\bm{\mu}` and :math:`\log \bm{\sigma}^2`.
-
-    Parameters
-    ----------
-    mu, logvar : torch.Tensor
-        Means and log-variances, floating, of one shape ``s``.
-    samples : int, optional
-        If given, draw that many samples, returned along a new first dimension.
-
-    Returns
-    -------
-    torch.Tensor
-        Shape ``s``, or ``(samples,) + s``.
-
-    Raises
-    ------
-    TypeError
-        If ``mu`` or ``logvar`` is not a floating tensor, or ``samples`` not an int.
-    ValueError
-        If ``mu`` and ``logvar`` differ in shape or device, or ``samples`` < 1.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from gradland.ae import reparameterise
-    >>> mu = torch.zeros(2, requires_grad=True)
-    >>> logvar = torch.zeros(2, requires_grad=True)
-    >>> _ = torch.manual_seed(0)
-    >>> z = reparameterise(mu, logvar, samples=10_000)
-    >>> z.shape
-    torch.Size([10000, 2])
-    >>> z.sum().backward(); mu.grad  # dz/dmu = 1 for every sample
-    tensor([10000., 10000.])
-    """
-    if samples is not None:
-        samples = _checks.integer("samples", samples, minimum=1)
-    _checks.tensor("mu", mu, floating=True)
-    _checks.tensor("logvar", logvar, floating=True)
-    _checks.alike(mu=mu, logvar=logvar, same_shape=True)
-    shape = mu.shape if samples is None else (samples, *mu.shape)
-    # drawn on the CPU: the same samples on any device
-    eps = torch.randn(shape, dtype=mu.dtype).to(mu.device)
-    return mu + torch.exp(0.5 * logvar) * eps
-
-
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    r"""The divergence of
-    :math:`\mathcal{N}(\bm{\mu}, \operatorname{diag} \bm{\sigma}^2)` from
-    :math:`\mathcal{N}(\bm{0}, \Id)`, in closed form.
-
-    .. math::
-
-       D_{\mathrm{KL}} = \frac{1}{2} \sum_{j=1}^{d_z}
-       \bigl( \sigma_j^2 + \mu_j^2 - 1 - \log \sigma_j^2 \bigr).
-
-    Parameters
-    ----------
-    mu, logvar : torch.Tensor
-        Means and log-variances, shape ``(..., d_z)``.
-
-    Returns
-    -------
-    torch.Tensor
-        Shape ``(...)``: the last dimension is summed; zero exactly when
-        :math:`\bm{\mu} = \bm{0}` and :math:`\bm{\sigma} = \bm{1}`.
-
-    Raises
-    ------
-    TypeError
-        If ``mu`` or ``logvar`` is not a floating tensor.
-    ValueError
-        If ``mu`` and ``logvar`` differ in shape or device.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from gradland.ae import gaussian_kl
-    >>> gaussian_kl(torch.zeros(1, 2), torch.zeros(1, 2))
-    tensor([0.])
-    >>> gaussian_kl(torch.tensor([[3.0, 4.0]]), torch.zeros(1, 2))  # (9 + 16) / 2
-    tensor([12.5000])
-    """
-    _checks.tensor("mu", mu, floating=True)
-    _checks.tensor("logvar", logvar, floating=True)
-    _checks.alike(mu=mu, logvar=logvar, same_shape=True)
-    return 0.5 * (logvar.exp() + mu.square() - 1.0 - logvar).sum(dim=-1)
-
-
-class VariationalAutoencoder(Autoencoder):
-    r"""A variational autoencoder: a Gaussian encoder, a decoder, and the ELBO.
-
-    The encoder outputs :math:`2 d_z` numbers per example, the mean
-    :math:`\bm{\mu}(\bm{y})` and the log-variance :math:`\log
-    \bm{\sigma}^2(\bm{y})` of the approximate posterior
-    :math:`q(\bm{z} \mid \bm{y}) = \mathcal{N}(\bm{\mu}, \operatorname{diag}
-    \bm{\sigma}^2)`. The prior is :math:`p(\bm{z}) = \mathcal{N}(\bm{0}, \Id)`
-    and the likelihood :math:`p(\bm{y} \mid \bm{z})` is either Gaussian,
-    :math:`\mathcal{N}(\operatorname{dec}(\bm{z}), s^2 \Id)`, or Bernoulli with
-    logits :math:`\operatorname{dec}(\bm{z})`. The evidence lower bound is
-
-    .. math::
-
-       \operatorname{ELBO}(\bm{y})
-       = \E_{q(\bm{z} \mid \bm{y})} \bigl[ \log p(\bm{y} \mid \bm{z}) \bigr]
-       - D_{\mathrm{KL}}\bigl( q(\bm{z} \mid \bm{y}) \,\|\, p(\bm{z}) \bigr)
-       \le \log p(\bm{y}),
-
-    estimated with reparameterised samples and the closed-form
-    :func:`gaussian_kl`. Its negative is the model's energy, a free energy:
-    reconstruction plus the price of the latent's information.
-
-    Parameters
-    ----------
-    encoder : torch.nn.Module
-        Maps ``(n, d_y)`` to ``(n, 2 d_z)``: means first, then log-variances.
-    decoder : torch.nn.Module
-        Maps ``(n, d_z)`` to ``(n, d_y)``: the Gaussian mean, or the Bernoulli logits.
-    d_y, d_z : int, optional
-        As in :class:`Autoencoder`.
-    likelihood : {"gaussian", "bernoulli"}
-        The family of :math:`p(\bm{y} \mid \bm{z})`. The Bernoulli one takes
-        :math:`\bm{y}` with entries in :math:`[0, 1]` (grey levels are read as
-        probabilities, the usual cross-entropy).
-    scale : float
-        Standard deviation :math:`s > 0` of the Gaussian likelihood, finite.
-
-    Raises
-    ------
-    TypeError
-        If ``scale`` is not a real number; as in :class:`Autoencoder`.
-    ValueError
-        If ``likelihood`` is unknown, ``scale`` not finite and positive, or,
-        for a Bernoulli likelihood, a ``y`` has an entry outside
-        :math:`[0, 1]`; as in :class:`Autoencoder`.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from gradland.ae import VariationalAutoencoder
-    >>> from gradland.layers import mlp
-    >>> vae = VariationalAutoencoder(mlp([4, 16, 2 * 2]), mlp([2, 16, 4], seed=1))
-    >>> mu, logvar = vae.encode(torch.zeros(3, 4))
-    >>> mu.shape, logvar.shape
-    (torch.Size([3, 2]), torch.Size([3, 2]))
-    >>> vae.elbo(torch.zeros(3, 4)).shape
-    torch.Size([3])
-    """
-
-    def __init__(
-        self,
-        encoder: torch.nn.Module,
-        decoder: torch.nn.Module,
-        d_y: int | None = None,
-        d_z: int | None = None,
-        *,
-        likelihood: str = "gaussian",
-        scale: float = 1.0,
-    ):
-        super().__init__(encoder, decoder, d_y, d_z)
-        self.likelihood = _checks.choice("likelihood", likelihood, ("gaussian", "bernoulli"))
-        self.scale = _checks.real("scale", scale, positive=True)
-
-    def encode(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        r"""The posterior's mean and log-variance, two tensors of shape ``(n, d_z)``."""
-        out = self.encoder(self.check(y))
-        if out.ndim != 2 or out.shape[1] != 2 * self.d_z:
-            raise ValueError(
-                f"the encoder must output (n, 2 d_z) = (n, {2 * self.d_z}): means then log-variances; "
-                f"got {_describe(out)}"
-            )
-        return out[:, : self.d_z], out[:, self.d_z :]
-
-    def mean(self, z: torch.Tensor) -> torch.Tensor:
-        r"""The mean of :math:`p(\bm{y} \mid \bm{z})`: the decoder's output, through a
-        sigmoid for Bernoulli."""
-        out = self.decode(z)
-        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
-
-    def reconstruct(self, y: torch.Tensor) -> torch.Tensor:
-        r"""The mean of :math:`p(\bm{y} \mid \bm{\mu}(\bm{y}))`, decoded from the
-        posterior mean, shape ``(n, d_y)``."""
-        mu, _ = self.encode(y)
-        return self.mean(mu)
-
-    def log_likelihood(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        r"""The log-likelihood :math:`\log p(\bm{y} \mid \bm{z})` of each row, shape
-        ``(n,)``; ``z`` has shape ``(n, d_z)``."""
-        y, out = self.check(y), self.decode(z)
-        if len(out) != len(y):
-            raise ValueError(f"z must have one row per row of y, ({len(y)}, {self.d_z}); got {_describe(z)}")
-        return self._log_likelihood(y, out)
-
-    def _log_likelihood(self, y: torch.Tensor, out: torch.Tensor, checked: bool = False) -> torch.Tensor:
-        if self.likelihood == "bernoulli" and not checked:
-            _checks.entries("y", y, minimum=0, maximum=1, why=" for the Bernoulli likelihood")
-        if self.likelihood == "bernoulli":
-            return -nn.functional.binary_cross_entropy_with_logits(out, y.expand_as(out), reduction="none").sum(dim=-1)
-        s2 = self.scale**2
-        return -0.5 * ((y - out).square().sum(dim=-1) / s2 + self.d_y * math.log(2 * math.pi * s2))
-
-    def elbo(self, y: torch.Tensor, samples: int = 1, *, checked: bool = False) -> torch.Tensor:
-        r"""The evidence lower bound of each row, shape ``(n,)``, with ``samples``
-        reparameterised samples.
+        \rVert_{\mathrm{F}}^2` at each row.
 
         Parameters
         ----------
         y : torch.Tensor
-            The data, shape ``(n, d_y)``.
-        samples : int
-            Number of samples of :math:`\bm{z}` per example in the Monte-Carlo
-            estimate of the expected log-likelihood.
-        checked : bool
-            Skip the check that ``y`` lies in :math:`[0, 1]` for the Bernoulli
-            likelihood, which reads its values (a device synchronisation on a
-            GPU): :func:`train` checks the data once and passes True.
-        """
-        mu, logvar = self.encode(y)
-        samples = _checks.integer("samples", samples, minimum=1)
-        z = reparameterise(mu, logvar, samples)  # (samples, n, d_z)
-        out = self.decoder(z.reshape(-1, self.d_z)).reshape(samples, len(mu), self.d_y)
-        expected = self._log_likelihood(y, out, checked).mean(dim=0)  # Monte Carlo over the samples
-        return expected - gaussian_kl(mu, logvar)
+            The batch, shape ``(n, d_y)``.
 
-    def energy(self, y: torch.Tensor, samples: int = 1, *, checked: bool = False) -> torch.Tensor:
-        r"""The free energy :math:`-\operatorname{ELBO}(\bm{y})` of each row, shape
-        ``(n,)``: a random estimate (``checked`` as in :meth:`elbo`)."""
-        return -self.elbo(y, samples, checked=checked)
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(n,)``.
+        """
+        return encoder_jacobian(self.encoder, self.check(y)).square().sum(dim=(1, 2))
 
     def loss(self, y: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
-        r"""The training loss: the mean negative ELBO of the batch with one sample
-        each (``checked`` as in :meth:`elbo`)."""
-        return self.energy(y, checked=checked).mean()
+        r"""The mean reconstruction error plus :math:`\lambda` times the mean penalty.
 
-    def sample(self, n: int) -> torch.Tensor:
-        r"""Decode ``n`` latents drawn from the prior: the means
-        :math:`\operatorname{dec}(\bm{z})`, shape ``(n, d_y)``."""
-        n, ref = _checks.integer("n", n, minimum=1), self._reference()
-        z = torch.randn(n, self.d_z, dtype=ref.dtype).to(ref.device)  # drawn on the CPU, as everywhere
-        return self.mean(z)
+        Parameters
+        ----------
+        y : torch.Tensor
+            The batch, shape ``(n, d_y)``.
+        checked : bool
+            As in :meth:`Autoencoder.loss`; this loss reads no values to check.
+
+        Returns
+        -------
+        torch.Tensor
+            A scalar.
+        """
+        return self.energy(y).mean() + self.lam * self.contraction(y).mean()
 
 
 # --------------------------------------------------------------------------
@@ -653,19 +551,20 @@ def train(
     batch_size: int = 128,
     seed: int = 0,
 ) -> History:
-    r"""Train any autoencoder of the module by Adam on random mini-batches of ``data``.
+    r"""Train any autoencoder by Adam on random mini-batches of ``data``.
 
-    Each step draws ``batch_size`` rows without replacement and takes one
-    step on ``model.loss`` of that batch, by :func:`gradland.train.fit`. The
+    ``model.check_data`` checks the data once; then each step draws
+    ``batch_size`` rows without replacement and takes one step on
+    ``model.loss(batch, checked=True)``, by :func:`gradland.train.fit`. The
     run is seeded: the batches are drawn from a CPU generator seeded with
     ``seed``, and the corruption of a :class:`DenoisingAutoencoder` and the
-    samples of a :class:`VariationalAutoencoder` from the global random
-    state, seeded with ``seed`` and restored afterwards.
+    samples of a :class:`gradland.vae.VariationalAutoencoder` from the global
+    random state, seeded with ``seed`` and restored afterwards.
 
     Parameters
     ----------
     model : Autoencoder
-        The model; its parameters are updated in place.
+        The model, of any subclass; its parameters are updated in place.
     data : torch.Tensor
         Training set, shape ``(n, d_y)`` with :math:`n \ge 1`, on the model's
         device and dtype.
@@ -693,8 +592,8 @@ def train(
     ValueError
         If ``data`` is not of shape ``(n, d_y)`` with :math:`n \ge 1` or not on
         the model's device, has an entry outside :math:`[0, 1]` for a
-        Bernoulli :class:`VariationalAutoencoder`, or ``steps``, ``batch_size``
-        or ``lr`` is out of range.
+        Bernoulli :class:`gradland.vae.VariationalAutoencoder`, or ``steps``,
+        ``batch_size`` or ``lr`` is out of range.
     FloatingPointError
         If a loss is NaN or infinite: the run has diverged.
 
@@ -709,12 +608,7 @@ def train(
     (100, True)
     """
     _checks.instance("model", model, Autoencoder)
-    data = _checks.rows("data", data, model.d_y, model._reference())
-    checked = {}
-    if isinstance(model, VariationalAutoencoder):  # check the values once, not at every step
-        if model.likelihood == "bernoulli":
-            _checks.entries("data", data, minimum=0, maximum=1, why=" for the Bernoulli likelihood")
-        checked = {"checked": True}
+    data = model.check_data(data)  # once: the steps skip what it checked
     steps = _checks.integer("steps", steps, minimum=1)
     lr = _checks.real("lr", lr, positive=True)
     batch_size = min(_checks.integer("batch_size", batch_size, minimum=1), len(data))
@@ -723,6 +617,6 @@ def train(
 
     def loss(k: int) -> torch.Tensor:
         rows = torch.randperm(len(data), generator=generator)[:batch_size].to(data.device)
-        return model.loss(data[rows], **checked)
+        return model.loss(data[rows], checked=True)
 
     return fit(loss, torch.optim.Adam(model.parameters(), lr=lr), steps, seed=seed)

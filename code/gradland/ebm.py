@@ -72,7 +72,9 @@ def _arity(decoder: Callable[..., torch.Tensor]) -> int | None:
     """How many arguments ``decoder`` takes: 1 (``z``), 2 (``x, z``), or None when its
     signature does not say."""
     try:
-        parameters = inspect.signature(decoder.forward if isinstance(decoder, nn.Module) else decoder).parameters.values()
+        parameters = inspect.signature(
+            decoder.forward if isinstance(decoder, nn.Module) else decoder
+        ).parameters.values()
     except (TypeError, ValueError):
         return None
     if any(p.kind is p.VAR_POSITIONAL for p in parameters):
@@ -153,7 +155,26 @@ class EllipseDecoder(nn.Module):
         self.bias = nn.Parameter(bias.detach().clone())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Decode angles ``z`` of any shape into points of shape ``z.shape + (2,)``."""
+        r"""Decode angles into points of the ellipse.
+
+        Parameters
+        ----------
+        z : torch.Tensor
+            Angles, a floating tensor of any shape ``s``.
+
+        Returns
+        -------
+        torch.Tensor
+            The points :math:`\bm{W} (\cos z, \sin z)^\top + \bm{b}`, shape
+            ``s + (2,)``.
+
+        Raises
+        ------
+        TypeError
+            If ``z`` is not a floating tensor of the parameters' dtype.
+        ValueError
+            If ``z`` is not on the parameters' device.
+        """
         z = _checks.like("z", _checks.tensor("z", z, floating=True), self.weight, "the decoder")
         return _circle(z) @ self.weight.T + self.bias
 
@@ -198,8 +219,29 @@ class HornDecoder(nn.Module):
         self.net = mlp([1, d_hidden, d_hidden, 6], activation=nn.Tanh, seed=seed)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Decode inputs ``x`` and angles ``z`` (broadcast together) into points
-        ``(..., 2)``."""
+        r"""Decode inputs and angles into points of their ellipses.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Inputs :math:`x`, a floating tensor.
+        z : torch.Tensor
+            Angles, a floating tensor that broadcasts with ``x`` to a shape ``s``.
+
+        Returns
+        -------
+        torch.Tensor
+            The points :math:`\bm{W}(x) (\cos z, \sin z)^\top + \bm{b}(x)`, shape
+            ``s + (2,)``.
+
+        Raises
+        ------
+        TypeError
+            If ``x`` or ``z`` is not a floating tensor of the parameters' dtype.
+        ValueError
+            If ``x`` or ``z`` is not on the parameters' device, or they do not
+            broadcast together.
+        """
         for name, value in (("x", x), ("z", z)):
             _checks.like(name, _checks.tensor(name, value, floating=True), self.net[0].weight, "the decoder")
         try:
@@ -228,6 +270,11 @@ class LatentEBM(nn.Module):
         function (such as :func:`gradland.data.horn_manifold`) is a fixed,
         known decoder.
 
+    Raises
+    ------
+    TypeError
+        If ``decoder`` is not callable.
+
     Examples
     --------
     >>> import math, torch
@@ -250,7 +297,28 @@ class LatentEBM(nn.Module):
         self._arity = _arity(decoder)
 
     def decode(self, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
-        r"""The point :math:`\operatorname{dec}(\bm{x}, z)` of the model's manifold."""
+        r"""The points :math:`\operatorname{dec}(\bm{x}, z)` of the model's manifold.
+
+        Parameters
+        ----------
+        z : torch.Tensor
+            Angles.
+        x : torch.Tensor, optional
+            Inputs of a conditional model, broadcast with ``z``; None for an
+            unconditional one.
+
+        Returns
+        -------
+        torch.Tensor
+            The decoder's points, shape ``s + (2,)`` for ``s`` the shape of ``z``
+            (broadcast with that of ``x``).
+
+        Raises
+        ------
+        TypeError
+            If ``x`` is None and the decoder is conditional, or given and it is
+            unconditional.
+        """
         if x is None and self._arity == 2:
             raise TypeError("x must be a tensor of inputs: the decoder is conditional, decoder(x, z); got None")
         if x is not None and self._arity == 1:
@@ -274,6 +342,15 @@ class LatentEBM(nn.Module):
         -------
         torch.Tensor
             The squared distances, shape ``broadcast(y.shape[:-1], z.shape)``.
+
+        Raises
+        ------
+        TypeError
+            If ``y`` or ``z`` is not a floating tensor, or ``x`` does not suit the
+            decoder (see :meth:`decode`).
+        ValueError
+            If ``y`` is not of shape ``(..., 2)``, or ``y`` and ``z`` are on different
+            devices.
         """
         _checks.tensor("y", y, shape="(..., 2)", floating=True)
         if y.ndim == 0 or y.shape[-1] != 2:
@@ -281,7 +358,7 @@ class LatentEBM(nn.Module):
         z = _checks.tensor("z", z, floating=True)
         if y.device != z.device:
             raise ValueError(
-                f"y and z must be on the same device; got {y.device} and {z.device}"
+                f"y and z must be on the same device; got {y.device} and {z.device}",
             )
         return (y - self.decode(z, x)).square().sum(dim=-1)
 
@@ -297,6 +374,22 @@ class LatentEBM(nn.Module):
             :math:`K \ge 1`.
         x : torch.Tensor, optional
             Inputs of a conditional model, a floating tensor of shape ``(n,)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(n, K)``: :math:`E(\bm{x}_i, \bm{y}_i, z_k)` at row :math:`i`,
+            column :math:`k`.
+
+        Raises
+        ------
+        TypeError
+            If ``y``, ``z_grid`` or ``x`` is not a floating tensor, or ``x`` does not
+            suit the decoder (see :meth:`decode`).
+        ValueError
+            If ``y`` is not of shape ``(n, 2)``, ``z_grid`` not ``(K,)`` with
+            :math:`K \ge 1`, ``x`` not ``(n,)``, or they are not all on the device of
+            ``y``.
         """
         _check_grid(y, z_grid, x)
         return self.energy(y[:, None, :], z_grid[None, :], None if x is None else x[:, None])
@@ -304,13 +397,48 @@ class LatentEBM(nn.Module):
     def free_energy(
         self, y: torch.Tensor, z_grid: torch.Tensor, beta: float, x: torch.Tensor | None = None
     ) -> torch.Tensor:
-        r"""The free energy :math:`F_\beta(\bm{x}, \bm{y})` over the latent grid, shape
-        ``(n,)``; see :func:`free_energy`."""
+        r"""The free energy :math:`F_\beta(\bm{x}, \bm{y})` over the latent grid; see
+        :func:`free_energy`.
+
+        Parameters
+        ----------
+        y, z_grid, x
+            As in :meth:`grid_energies`.
+        beta : float
+            Inverse temperature :math:`\beta > 0`, or ``math.inf``.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(n,)``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`grid_energies` does, and for ``beta`` as :func:`free_energy`.
+        """
         return free_energy(self.grid_energies(y, z_grid, x), beta)
 
     def infer_z_grid(self, y: torch.Tensor, z_grid: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
         r"""Exhaustive search: :math:`\check{z} = \argmin_k E(\bm{x}, \bm{y}, z_k)` over
-        the grid, shape ``(n,)``."""
+        the grid.
+
+        Parameters
+        ----------
+        y, z_grid, x
+            As in :meth:`grid_energies`.
+
+        Returns
+        -------
+        torch.Tensor
+            The best angle of the grid for each target, shape ``(n,)``; the first one
+            where several tie.
+
+        Raises
+        ------
+        TypeError, ValueError
+            As :meth:`grid_energies` does.
+        """
         with torch.no_grad():
             return z_grid[self.grid_energies(y, z_grid, x).argmin(dim=1)]
 
@@ -354,12 +482,13 @@ class LatentEBM(nn.Module):
         Raises
         ------
         ValueError
-            If ``y`` or ``z0`` has the wrong shape, they are on different
-            devices, ``lr`` is not positive and finite, or ``steps`` is
-            negative.
+            If ``y`` or ``z0`` has the wrong shape, ``x`` is not of shape ``(n,)``,
+            they are not all on one device, ``lr`` is not positive and finite, or
+            ``steps`` is negative.
         TypeError
             If ``y`` is not a tensor, ``z0`` not a floating tensor of the dtype
-            of ``y``, ``lr`` not a real number or ``steps`` not an int.
+            of ``y``, ``x`` not a floating tensor, ``lr`` not a real number or
+            ``steps`` not an int.
         """
         _checks.tensor("y", y, ndim=2, shape="(n, 2)")
         if y.shape[1] != 2:
@@ -480,9 +609,12 @@ def free_energy(energies: torch.Tensor, beta: float, dim: int = -1) -> torch.Ten
     Raises
     ------
     ValueError
-        If ``beta`` is not positive or is NaN.
+        If ``energies`` has no dimension, ``beta`` is not positive (NaN included)
+        or a tensor of more than one number, or ``dim`` is not an axis of
+        ``energies``.
     TypeError
-        If ``energies`` is not a floating tensor or ``beta`` not a number.
+        If ``energies`` is not a floating tensor, ``beta`` not a real number, or
+        ``dim`` not an int.
 
     Notes
     -----
@@ -574,6 +706,16 @@ def softmin_weights(energies: torch.Tensor, beta: float, dim: int = -1) -> torch
     -------
     torch.Tensor
         Same shape as ``energies``, non-negative, summing to 1 along ``dim``.
+
+    Raises
+    ------
+    ValueError
+        If ``energies`` has no dimension, ``beta`` is not positive (NaN included)
+        or a tensor of more than one number, or ``dim`` is not an axis of
+        ``energies``.
+    TypeError
+        If ``energies`` is not a floating tensor, ``beta`` not a real number, or
+        ``dim`` not an int.
 
     Examples
     --------
