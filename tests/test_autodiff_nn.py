@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from badinput import Arg, battery
 from gradland import autodiff_nn as adnn
-from gradland.autodiff import Tensor, cross_entropy
+from gradland.autodiff import Tensor
+from gradland.autodiff_loss import cross_entropy
 from gradland.autodiff_nn import MLP, SGD, Adam, Linear
 
 

@@ -752,18 +752,3 @@ def _backpropagate(root: Tensor, gradient: torch.Tensor) -> dict[Tensor, torch.T
 def _kind(value: object) -> str:
     """The full name of the type of ``value``, which tells a torch tensor from ours."""
     return f"{type(value).__module__}.{type(value).__name__}"
-
-
-# The composites of gradland.autodiff_loss, built on this module, keep the names they
-# had here first: ad.cross_entropy is gradland.autodiff_loss.cross_entropy. The import
-# waits for the first use, when this module is complete, so that neither module needs
-# the other while it loads.
-_COMPOSITES = ("cross_entropy", "logsumexp", "softmax")
-
-
-def __getattr__(name: str) -> object:
-    if name in _COMPOSITES:
-        from gradland import autodiff_loss
-
-        return getattr(autodiff_loss, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
