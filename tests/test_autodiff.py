@@ -538,7 +538,7 @@ SPECS = [
      lambda: {"gradient": torch.ones(2, 3)}, {"gradient": Arg("tensor", omit=("None",))}),
     ("autodiff.Tensor.backward-scalar", lambda gradient: (_leaf() * 2).sum().backward(gradient),
      lambda: {"gradient": torch.tensor(1.0)}, {"gradient": Arg("tensor", accepts=("None",))}),  # the seed 1
-    ("autodiff.unbroadcast", unbroadcast, lambda: {"g": torch.ones(4, 2, 3), "shape": torch.Size([2, 1])},
+    ("autodiff_shapes.unbroadcast", unbroadcast, lambda: {"g": torch.ones(4, 2, 3), "shape": torch.Size([2, 1])},
      # any g that the shape broadcasts to: more leading axes, or a stretched last one
      {"g": Arg("tensor", accepts=("int64", "bool", "meta", "extra-dim", "missing-dim", "wrong-size")),
       "shape": Arg("custom", custom={"None": None, "int": 2, "str": "21", "wrong": (3, 1), "negative": (-1, 1),

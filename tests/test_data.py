@@ -227,7 +227,7 @@ def _graph_to(device):
 
 
 # Horn, Digits and Graph are named tuples, records that check nothing: their tensors are
-# checked where they are used (gradland.gcn.train_node_classifier checks a Graph's).
+# checked where they are used (gradland.node_classification.train_node_classifier checks a Graph's).
 SPECS = [
     # z holds angles of any shape, and is the only tensor when x is a number
     ("data.horn_manifold", data.horn_manifold, lambda: {"x": 0.0, "z": ANGLES},

@@ -38,7 +38,15 @@ HORN_FLARE: float = 1.6
 
 
 class Horn(NamedTuple):
-    """A sample of the horn: inputs, targets and the latents that generated them."""
+    """A sample of the horn: inputs, targets and the latents that generated them.
+
+    Examples
+    --------
+    >>> from gradland.data import horn
+    >>> sample = horn(5)
+    >>> sample.x.shape, sample.y.shape, sample.z.shape
+    (torch.Size([5]), torch.Size([5, 2]), torch.Size([5]))
+    """
 
     x: torch.Tensor
     """Inputs, shape ``(n,)``, in :math:`[0, 1]`."""
@@ -185,7 +193,15 @@ def horn(
 
 
 class Digits(NamedTuple):
-    """Handwritten digits: images as rows of pixel intensities, and their labels."""
+    """Handwritten digits: images as rows of pixel intensities, and their labels.
+
+    Examples
+    --------
+    >>> from gradland.data import digits
+    >>> test = digits("test")
+    >>> test.images.shape[1], test.labels.dtype
+    (64, torch.int64)
+    """
 
     images: torch.Tensor
     """Shape ``(n, 64)``: 8 × 8 images flattened row by row, intensities in :math:`[0, 1]`."""
@@ -348,7 +364,7 @@ def docstring_text() -> str:
 
 class Graph(NamedTuple):
     r"""A graph with node features and node labels, as the node classifiers of
-    :mod:`gradland.gcn` take it.
+    :mod:`gradland.node_classification` take it.
 
     Examples
     --------
@@ -375,6 +391,16 @@ class Graph(NamedTuple):
 
     def to(self, device: torch.device | str) -> Graph:
         """The same graph with its tensors on ``device``.
+
+        Parameters
+        ----------
+        device : torch.device or str
+            Where to put the features, the edge index and the labels.
+
+        Returns
+        -------
+        Graph
+            A new graph; this one is left as it was.
 
         Raises
         ------
