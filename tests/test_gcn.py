@@ -378,28 +378,34 @@ def test_layers_take_device_then_dtype():
     assert out.dtype == F64
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_layers_and_training_on_cuda():
-    g = karate_club().to("cuda")
+def test_layers_and_training_on_every_device(device, host_reads):
+    g = karate_club().to(device)
     torch.manual_seed(0)
-    train = torch.zeros(34, dtype=torch.bool, device="cuda")
+    train = torch.zeros(34, dtype=torch.bool, device=device)
     train[[0, 33]] = True
     for model in (GCN(34, 16, 2), GatedGCN(34, 16, 2)):
-        history = train_node_classifier(model.to("cuda"), g, train, epochs=30)
-        assert history.train_accuracy[-1] == 1.0
-    x = torch.randn(34, 5, device="cuda", dtype=F64)
+        history = train_node_classifier(model.to(device), g, train, epochs=30)
+        assert history.train_accuracy[-1] == 1.0 and history.loss[-1] < history.loss[0]
+    x = torch.randn(34, 5, dtype=F64).to(device)
     dense = normalised_adjacency(g.edge_index, 34, dtype=F64)
-    assert dense.device.type == "cuda"
+    assert dense.device.type == device.type
     assert torch.allclose(propagate(x, g.edge_index), dense.T @ x)
     assert torch.allclose(attention_propagate(x, g.edge_index), dense.T @ x)
-    # a layer told that its edge index is checked makes the CPU wait for nothing
-    layer, x = GCNLayer(5, 3, device="cuda"), x.float()
-    torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error")
+    layer = GCNLayer(5, 3, device=device, dtype=F64)
+    expected = dense.T @ x @ layer.lin.weight.T + layer.bias  # H = A_hat^T X W^T + b, row by row
+    # a layer told that its edge index is checked reads nothing back: on a GPU, the CPU waits for nothing
+    host_reads.clear()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("error")
     try:
-        layer(x, g.edge_index, checked=True)
+        out = layer(x, g.edge_index, checked=True)
     finally:
-        torch.cuda.set_sync_debug_mode("default")
+        if device.type == "cuda":
+            torch.cuda.set_sync_debug_mode("default")
+    assert sum(host_reads.values()) == 0, host_reads
+    assert out.device.type == device.type
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
 
 
 # ---------------------------------------------------------------- the bad-input battery (tests/badinput.py)
