@@ -79,16 +79,21 @@ def _tensor_variants(value: torch.Tensor) -> dict[str, Any]:
 
 def _int_variants(value: int | None, minimum: int | None) -> dict[str, Any]:
     number = value if isinstance(value, int) else 1
-    variants: dict[str, Any] = {"None": None, "str": str(number), "float": number + 0.5, "bool": True,
-                                "nan": math.nan}
+    variants: dict[str, Any] = {"None": None, "str": str(number), "float": number + 0.5, "bool": True, "nan": math.nan}
     if minimum is not None:
         variants["below-minimum"] = minimum - 1
     return variants
 
 
 def _real_variants(positive: bool) -> dict[str, Any]:
-    variants: dict[str, Any] = {"None": None, "str": "0.1", "bool": True, "nan": math.nan,
-                                "inf": math.inf, "tensor": torch.tensor(0.1)}
+    variants: dict[str, Any] = {
+        "None": None,
+        "str": "0.1",
+        "bool": True,
+        "nan": math.nan,
+        "inf": math.inf,
+        "tensor": torch.tensor(0.1),
+    }
     if positive:
         variants.update({"zero": 0.0, "negative": -1.0})
     return variants
@@ -125,8 +130,9 @@ class Arg:
         return {label: value for label, value in out.items() if label not in self.omit}
 
 
-def cases(target: str, call: Callable[..., Any], valid: Callable[[], dict[str, Any]],
-          args: dict[str, Arg]) -> list[Case]:
+def cases(
+    target: str, call: Callable[..., Any], valid: Callable[[], dict[str, Any]], args: dict[str, Arg]
+) -> list[Case]:
     """Every case of one public name: ``call(**valid())`` must succeed, and each
     argument of ``args`` is replaced in turn by each of its bad values."""
     baseline = valid()
@@ -152,9 +158,7 @@ def run(case: Case, valid: dict[str, Any]) -> str:
             ) from error
         return "error"
     except Exception as error:  # noqa: BLE001 - anything else is what the battery is for
-        raise AssertionError(
-            f"{case.id}: cryptic {type(error).__name__} from inside: {str(error)[:200]}"
-        ) from error
+        raise AssertionError(f"{case.id}: cryptic {type(error).__name__} from inside: {str(error)[:200]}") from error
     if not case.accepted:
         raise AssertionError(f"{case.id}: a result for a bad {case.name}, and no error")
     return "result"

@@ -52,6 +52,8 @@ DEVICES = [
 def device(request):
     """Each available device in turn, as a :class:`torch.device`."""
     return torch.device(request.param)
+
+
 BIN = Path(sys.executable).parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 REUSE_BUILD = os.environ.get("GRADLAND_REUSE_BUILD", "").lower() in {"1", "true", "yes"}
@@ -80,6 +82,7 @@ def pytest_collection_modifyitems(config, items) -> None:
         if any("needs" in mark.kwargs["reason"] for mark in skipif):
             item.add_marker(pytest.mark.gpu)
 
+
 sys.path.insert(0, str(REPO / "book" / "_ext"))
 
 
@@ -105,11 +108,21 @@ class Build:
 
 def jupyter_book(root: Path, *args: str, env: dict[str, str] | None = None) -> Build:
     """Run ``jupyter-book build`` on the repository, strictly, into ``root``."""
-    command = [str(BIN / "jupyter-book"), "build", str(REPO), "--path-output", str(root),
-               "-n", "-W", "--keep-going", *args]
+    command = [
+        str(BIN / "jupyter-book"),
+        "build",
+        str(REPO),
+        "--path-output",
+        str(root),
+        "-n",
+        "-W",
+        "--keep-going",
+        *args,
+    ]
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO,
-                          env=None if env is None else {**os.environ, **env})
+    done = subprocess.run(
+        command, capture_output=True, text=True, cwd=REPO, env=None if env is None else {**os.environ, **env}
+    )
     seconds = time.perf_counter() - start
     return Build(root, done.stdout + done.stderr, seconds, done.returncode)
 
@@ -151,8 +164,7 @@ def student(book, tmp_path_factory):
     """The student edition, built like `make student`: from the full edition's executed chapters."""
     cache = book.root / "_build" / ".jupyter_cache"
     root = REPO / "_build" / "student" if REUSE_BUILD else tmp_path_factory.mktemp("student")
-    build = jupyter_book(root,
-                         env={"GRADLAND_EDITION": "student", "GRADLAND_EXECUTION_CACHE": str(cache)})
+    build = jupyter_book(root, env={"GRADLAND_EDITION": "student", "GRADLAND_EXECUTION_CACHE": str(cache)})
     assert build.returncode == 0, f"the student edition failed:\n{build.output[-20000:]}"
     return build
 
@@ -180,8 +192,7 @@ def site(book, request) -> str:
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("GRADLAND_CHROMIUM"), "chromium", "chromium-browser",
-                      "google-chrome"):
+    for candidate in (os.environ.get("GRADLAND_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
         if candidate and shutil.which(candidate):
             return shutil.which(candidate)
     return None
@@ -198,9 +209,14 @@ def browser():
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=executable,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield chromium
         chromium.close()
@@ -219,4 +235,3 @@ def one_cpu_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-

@@ -30,10 +30,12 @@ def changed_files() -> list[str]:
     """Paths, relative to the repository, changed since the last commit: modified,
     staged or untracked (not ignored). Every Python file when git cannot tell."""
     try:
-        tracked = subprocess.run(["git", "diff", "--name-only", "HEAD"], cwd=REPO,
-                                 capture_output=True, text=True, check=True).stdout.split()
-        untracked = subprocess.run(["git", "ls-files", "--others", "--exclude-standard"], cwd=REPO,
-                                   capture_output=True, text=True, check=True).stdout.split()
+        tracked = subprocess.run(
+            ["git", "diff", "--name-only", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.split()
+        untracked = subprocess.run(
+            ["git", "ls-files", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.split()
     except (OSError, subprocess.CalledProcessError):
         return [str(p.relative_to(REPO)) for p in (REPO / "code" / "gradland").glob("*.py")]
     return sorted({path for path in tracked + untracked if (REPO / path).exists()})
@@ -77,18 +79,20 @@ def check() -> int:
     ruff = shutil.which("ruff", path=str(Path(PYTHON).parent)) or shutil.which("ruff")
     if python and ruff:
         results.append(step("lint", [ruff, "check", *python]))
+        results.append(step("format", [ruff, "format", "--check", "--diff", *python]))
     elif python:
         print("\n== lint: ruff is not installed (pip install -r requirements.txt)")
         results.append(("lint", 0.0, 1))
     results.append(step("notation", [PYTHON, "tests/notation.py"]))
     tests = tests_of(changed)
     if tests:
-        results.append(step("tests", [PYTHON, "-m", "pytest", "-q", "--tb=short", "-m", NO_BUILD,
-                                      *tests]))
+        results.append(step("tests", [PYTHON, "-m", "pytest", "-q", "--tb=short", "-m", NO_BUILD, *tests]))
     else:
         print("\n== tests: no module of gradland and no test file changed")
-    print("\n" + "\n".join(f"{'ok  ' if code == 0 else 'FAIL'} {title} ({seconds:.1f} s)"
-                           for title, seconds, code in results))
+    print(
+        "\n"
+        + "\n".join(f"{'ok  ' if code == 0 else 'FAIL'} {title} ({seconds:.1f} s)" for title, seconds, code in results)
+    )
     print(f"make check: {time.perf_counter() - start:.1f} s")
     return max((code for _, _, code in results), default=0) and 1
 
@@ -108,8 +112,9 @@ def run_chapter(path: Path) -> tuple[float, list[str]]:
     (ipython / "ipython_kernel_config.py").write_text("c.IPKernelApp.log_level = 'ERROR'\n")
     os.environ["IPYTHONDIR"] = str(ipython.parent)
     start = time.perf_counter()
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     seconds = time.perf_counter() - start
     problems = []
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
@@ -186,6 +191,7 @@ def shot(page: str, section: str, site: Path = REPO / "_build" / "html") -> int:
     if not executable:
         print("Chromium is not installed (see the README)")
         return 2
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args) -> None:
             pass
@@ -199,8 +205,15 @@ def shot(page: str, section: str, site: Path = REPO / "_build" / "html") -> int:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=executable,
-                args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync"])
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
             view = browser.new_page(viewport={"width": 1366, "height": 900})
             view.goto(f"http://127.0.0.1:{server.server_address[1]}/book/{page}.html")
             view.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
@@ -214,8 +227,9 @@ def shot(page: str, section: str, site: Path = REPO / "_build" / "html") -> int:
                 browser.close()
                 return 2
             # the sticky bars of the page would cover part of a tall section
-            view.add_style_tag(content=".bd-header-article, .skip-link, #pst-skip-link, .bd-header"
-                                       " { visibility: hidden !important; }")
+            view.add_style_tag(
+                content=".bd-header-article, .skip-link, #pst-skip-link, .bd-header { visibility: hidden !important; }"
+            )
             target.first.screenshot(path=str(out))
             browser.close()
     finally:

@@ -98,9 +98,21 @@ _OPTION = re.compile(r"^[ \t]*:[A-Za-z][\w.-]*:(?:\s|$)")
 
 #: Directives whose body is neither Markdown nor math: never looked at.
 LITERAL_DIRECTIVES = {
-    "code-cell", "code", "code-block", "sourcecode", "literalinclude", "raw",
-    "include", "toctree", "tableofcontents", "bibliography", "mermaid",
-    "graphviz", "csv-table", "jupyter-execute", "ipython",
+    "code-cell",
+    "code",
+    "code-block",
+    "sourcecode",
+    "literalinclude",
+    "raw",
+    "include",
+    "toctree",
+    "tableofcontents",
+    "bibliography",
+    "mermaid",
+    "graphviz",
+    "csv-table",
+    "jupyter-execute",
+    "ipython",
 }
 MATH_DIRECTIVES = {"math"}
 RST_DIRECTIVES = {"eval-rst"}
@@ -253,8 +265,7 @@ def markdown_math(text: str) -> list[MathSpan]:
         line, lineno = lines[idx], idx + 1
         top = stack[-1] if stack else None
         closing = _FENCE_CLOSE.match(line)
-        if top and closing and closing["fence"][0] == top.fence[0] \
-                and len(closing["fence"]) >= len(top.fence):
+        if top and closing and closing["fence"][0] == top.fence[0] and len(closing["fence"]) >= len(top.fence):
             flush_prose(lineno + 1)
             close(stack.pop())
             continue
@@ -349,8 +360,12 @@ def _docstring_nodes(tree: ast.AST) -> Iterator[ast.Constant]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 yield body[0].value
 
 
@@ -369,7 +384,7 @@ def python_math(source: str) -> list[MathSpan]:
         literal = ast.get_source_segment(source, node) or ""
         quote = re.match(r"[rRuUbBfF]*(\"\"\"|'''|\"|')", literal)
         if quote:
-            body = literal[quote.end():]
+            body = literal[quote.end() :]
             if body.endswith(quote[1]):
                 body = body[: -len(quote[1])]
         else:
@@ -514,9 +529,7 @@ def find_upright_bold(math: str) -> Iterator[tuple[int, int]]:
 
 # transpose ------------------------------------------------------------------
 
-_ALWAYS_T = (
-    r"(?:T|\\intercal|\\(?:mathsf|mathrm|text|textsf|mathtt)\s*(?:\{\s*T\s*\}|T))"
-)
+_ALWAYS_T = r"(?:T|\\intercal|\\(?:mathsf|mathrm|text|textsf|mathtt)\s*(?:\{\s*T\s*\}|T))"
 _SUP_ALWAYS_T = r"\^\s*(?:" + _ALWAYS_T + r"|\{\s*" + _ALWAYS_T + r"\s*\})"
 _BOLD = r"\\(?:bm|boldsymbol|mathbf)\s*\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}"
 _SUP_SMALL_T = r"\s*\^\s*(?:t|\{\s*t\s*\})(?![A-Za-z0-9])"
@@ -546,8 +559,10 @@ def find_transpose(math: str) -> Iterator[tuple[int, int]]:
     for m in re.finditer(_SUP_ALWAYS_T, math):
         before = math[max(0, m.start() - 200) : m.start()]  # the base is just before
         letter_t = "\\" not in m[0]  # \intercal and \mathsf{T} are never a power
-        if not (letter_t and (_BIG_OPERATOR_LIMIT.search(before) or _SCALAR_BASE.search(before)
-                              or _SPACE_BASE.search(before))):
+        if not (
+            letter_t
+            and (_BIG_OPERATOR_LIMIT.search(before) or _SCALAR_BASE.search(before) or _SPACE_BASE.search(before))
+        ):
             yield m.span()
     for m in re.finditer(r"(?:" + _BOLD + r"|(?<![A-Za-z\\])[A-Z])" + _SUP_SMALL_T, math):
         if math[m.start()] == "\\" or _not_font_argument(math, m.start()):
@@ -612,10 +627,7 @@ _NAMES = "|".join(NAMED_OPERATORS)
 #: Not in a sub- or superscript, where a name is a label: x_{tr}, x_{\text{tr}}.
 _NOT_SCRIPT = r"(?<![_^])(?<![_^]\{)(?<![_^] )(?<![_^] \{)(?<![_^]\{ )"
 _OPERATOR_AS_TEXT = re.compile(
-    _NOT_SCRIPT
-    + r"\\(?:text|textrm|textit|textup|textsf|mbox|mathrm|mathit|mathsf)\s*\{\s*(?:"
-    + _NAMES
-    + r")\s*\}"
+    _NOT_SCRIPT + r"\\(?:text|textrm|textit|textup|textsf|mbox|mathrm|mathit|mathsf)\s*\{\s*(?:" + _NAMES + r")\s*\}"
 )
 _OPERATOR_BARE = re.compile(_NOT_SCRIPT + r"(?<![A-Za-z\\])(?:" + _NAMES + r")(?![A-Za-z])")
 _OPERATOR_ARG = re.compile(r"\\(?:operatorname\*?|mathop)(?![A-Za-z])\s*(?=\{)")
@@ -769,9 +781,9 @@ def _string_value(literal: str) -> str:
     """What a string literal says, as a reader sees it: raw text for f-strings."""
     prefix = _STRING_PREFIX.match(literal)[0]
     if "f" in prefix.lower():
-        body = literal[len(prefix):]
+        body = literal[len(prefix) :]
         quote = body[:3] if body[:3] in ('"""', "'''") else body[0]
-        body = body[len(quote): -len(quote)]
+        body = body[len(quote) : -len(quote)]
         if "r" not in prefix.lower():
             body = body.encode("latin-1", "backslashreplace").decode("unicode_escape")
         return _fstring_text(body)
@@ -823,9 +835,7 @@ def code_texts(source: str, first_line: int = 1, cell: bool = False) -> list[Cod
 
 
 _TRANSPOSE_ASCII = re.compile(r"[A-Za-z0-9)\]]\s*(?:\^\s*\{?\s*[Tt]\s*\}?(?![A-Za-z])|ᵀ)")
-_SOFTMAX_WORD = re.compile(
-    r"(?<![\w.`'])(?<!PyTorch's )(?<!PyTorch’s )(?:log[-_ ]?)?softmax(?![\w(`])", re.IGNORECASE
-)
+_SOFTMAX_WORD = re.compile(r"(?<![\w.`'])(?<!PyTorch's )(?<!PyTorch’s )(?:log[-_ ]?)?softmax(?![\w(`])", re.IGNORECASE)
 
 
 def find_code_transpose(text: str) -> Iterator[tuple[int, int]]:
@@ -848,10 +858,12 @@ def find_control_character(text: str) -> Iterator[tuple[int, int]]:
 
 #: The rules for the plain text of comments and strings of the code shown.
 CODE_RULES: list[Rule] = [
-    Rule("code-transpose", "write a transpose in code text as W.T (or 'the transpose of W')",
-         find_code_transpose),
-    Rule("code-softmax", "call the function softargmax in words; PyTorch's softmax only as a code name",
-         find_code_softmax),
+    Rule("code-transpose", "write a transpose in code text as W.T (or 'the transpose of W')", find_code_transpose),
+    Rule(
+        "code-softmax",
+        "call the function softargmax in words; PyTorch's softmax only as a code name",
+        find_code_softmax,
+    ),
 ]
 
 _RST_MATH_BLOCK = re.compile(r"^(?P<indent>[ \t]*)\.\.[ \t]+math::.*(?:\n(?:(?P=indent)[ \t]+[^\n]*|[ \t]*))*", re.M)
@@ -865,15 +877,21 @@ def check_code_text(text: CodeText, path: str = "<string>") -> list[Problem]:
     plain = text.text
     if text.kind != "comment":
         for m in _MATH_IN_STRING.finditer(text.text):
-            plain = plain[: m.start()] + _blank(m[0]) + plain[m.end():]
+            plain = plain[: m.start()] + _blank(m[0]) + plain[m.end() :]
             if text.kind == "docstring":
                 continue  # python_math reads the math of docstrings
             span = MathSpan(m["math"], text.line_of(m.start("math")))
             problems.extend(check_math(span, path))
             for start, end in find_control_character(m["math"]):
-                problems.append(Problem(path, span.line_of(start), "math-string-escape",
-                                        "write a string holding math raw, r\"...\", so that \\b stays \\b",
-                                        repr(m["math"][max(0, start - 5): end + 5])))
+                problems.append(
+                    Problem(
+                        path,
+                        span.line_of(start),
+                        "math-string-escape",
+                        'write a string holding math raw, r"...", so that \\b stays \\b',
+                        repr(m["math"][max(0, start - 5) : end + 5]),
+                    )
+                )
     if text.kind == "docstring":  # its math and its examples are not plain text
         for pattern in (_RST_MATH_ROLE, _RST_MATH_BLOCK, _DOCTEST_BLOCK, _RST_LITERAL):
             plain = pattern.sub(lambda m: _blank(m[0]), plain)
@@ -884,7 +902,7 @@ def check_code_text(text: CodeText, path: str = "<string>") -> list[Problem]:
             line_start = text.text.rfind("\n", 0, start) + 1
             line_end = text.text.find("\n", end)
             line_end = len(text.text) if line_end < 0 else line_end
-            snippet = " ".join(text.text[max(line_start, start - 10): min(line_end, end + 10)].split())
+            snippet = " ".join(text.text[max(line_start, start - 10) : min(line_end, end + 10)].split())
             problems.append(Problem(path, text.line_of(start), rule.id, rule.message, snippet))
     return problems
 
@@ -909,14 +927,43 @@ def shown_code(text: str, suffix: str) -> list[CodeText]:
 # ``\operatorname`` and the macros of sets (``\R``, ``\E``, ``\Id``).
 
 _DECORATIONS = {
-    "bm": "bm", "boldsymbol": "bm", "hat": "hat", "widehat": "hat", "check": "check",
-    "tilde": "tilde", "widetilde": "tilde", "bar": "bar", "dot": "dot", "mathcal": "mathcal",
-    "mathbb": "mathbb", "vec": "vec", "mathbf": "mathbf",
+    "bm": "bm",
+    "boldsymbol": "bm",
+    "hat": "hat",
+    "widehat": "hat",
+    "check": "check",
+    "tilde": "tilde",
+    "widetilde": "tilde",
+    "bar": "bar",
+    "dot": "dot",
+    "mathcal": "mathcal",
+    "mathbb": "mathbb",
+    "vec": "vec",
+    "mathbf": "mathbf",
 }
 _WORD_COMMANDS = {
-    "text", "textrm", "textit", "textup", "textsf", "textbf", "mbox", "mathrm", "operatorname",
-    "mathsf", "mathtt", "label", "tag", "ref", "eqref", "begin", "end", "hspace", "vspace",
-    "color", "phantom", "mathop",
+    "text",
+    "textrm",
+    "textit",
+    "textup",
+    "textsf",
+    "textbf",
+    "mbox",
+    "mathrm",
+    "operatorname",
+    "mathsf",
+    "mathtt",
+    "label",
+    "tag",
+    "ref",
+    "eqref",
+    "begin",
+    "end",
+    "hspace",
+    "vspace",
+    "color",
+    "phantom",
+    "mathop",
 }
 _SET_LETTERS = {"R", "E", "I"}
 _GREEK_NAMES = set(_GREEK.split("|")) | {"varepsilon", "varphi", "vartheta", "varpi", "varrho", "ell"}
@@ -944,7 +991,7 @@ def _symbol_at(math: str, i: int) -> tuple[str | None, int]:
     if name in _DECORATIONS:
         j = _skip_spaces(math, j)
         if j < len(math) and math[j] == "{":
-            inner, end = math[j + 1: _group_end(math, j) - 1], _group_end(math, j)
+            inner, end = math[j + 1 : _group_end(math, j) - 1], _group_end(math, j)
             base, _ = _symbol_at(inner, 0)
         else:
             base, end = _symbol_at(math, j)
@@ -1022,9 +1069,7 @@ def chapter_list(numbers: Iterable[int]) -> str:
             runs[-1][1] = n
         else:
             runs.append([n, n])
-    return ", ".join(
-        str(a) if a == b else f"{a}, {b}" if b == a + 1 else f"{a}–{b}" for a, b in runs
-    )
+    return ", ".join(str(a) if a == b else f"{a}, {b}" if b == a + 1 else f"{a}–{b}" for a, b in runs)
 
 
 def parse_chapter_list(text: str) -> set[int]:
@@ -1105,14 +1150,18 @@ def registry_problems(root: Path = REPO_ROOT) -> list[str]:
         if not actual:
             problems.append(f"{where}: {row.symbol} is registered but no chapter uses it")
         elif actual != row.chapters:
-            problems.append(f"{where}: {row.symbol} is used in chapters "
-                            f"{chapter_list(actual) or 'none'}, not {chapter_list(row.chapters) or 'none'}")
+            problems.append(
+                f"{where}: {row.symbol} is used in chapters "
+                f"{chapter_list(actual) or 'none'}, not {chapter_list(row.chapters) or 'none'}"
+            )
     for symbol in sorted(set(use) - set(seen) - local):
         if symbol.startswith(("\\dot{", "\\bar{")):
             continue
         example = next(iter(next(iter(use[symbol].values()))))
-        problems.append(f"book/notation.md: {symbol} (chapters {chapter_list(use[symbol])}) "
-                        f"is not in the registry, e.g. ${example[:80]}$")
+        problems.append(
+            f"book/notation.md: {symbol} (chapters {chapter_list(use[symbol])}) "
+            f"is not in the registry, e.g. ${example[:80]}$"
+        )
     return problems
 
 
@@ -1184,8 +1233,10 @@ def iter_files(paths: Iterable[Path | str]) -> Iterator[Path]:
             continue
         for path in sorted(root.rglob("*")):
             relative = path.relative_to(root).parts
-            if path.suffix in (".md", ".py") and path.is_file() and not any(
-                part in SKIP_DIRS or part.startswith(".") for part in relative[:-1]
+            if (
+                path.suffix in (".md", ".py")
+                and path.is_file()
+                and not any(part in SKIP_DIRS or part.startswith(".") for part in relative[:-1])
             ):
                 yield path
 

@@ -32,8 +32,7 @@ def run(notebook, kernel: str) -> float:
 
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        NotebookClient(notebook, kernel_name=kernel, timeout=900,
-                       resources={"metadata": {"path": folder}}).execute()
+        NotebookClient(notebook, kernel_name=kernel, timeout=900, resources={"metadata": {"path": folder}}).execute()
         return time.perf_counter() - start
 
 

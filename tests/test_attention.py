@@ -134,8 +134,7 @@ def test_hard_attention_passes_gradients_to_the_values_only():
 def test_soft_attention_tends_to_hard_attention_as_the_scale_grows():
     q, k = randn(4, 3, seed=14), randn(9, 3, seed=15)
     hard = attention_weights(q, k, hard=True)
-    gaps = [(attention_weights(q, k, scale=beta) - hard).abs().max().item()
-            for beta in (1.0, 10.0, 100.0, 1000.0)]
+    gaps = [(attention_weights(q, k, scale=beta) - hard).abs().max().item() for beta in (1.0, 10.0, 100.0, 1000.0)]
     assert all(b < a for a, b in zip(gaps, gaps[1:]))
     assert gaps[-1] < 1e-12
 
@@ -465,8 +464,18 @@ def test_modules_check_their_inputs():
             method(torch.zeros(2, 6, 4, dtype=torch.float64))
 
 
-BAD_VALUES = [None, "x", 1.5, True, [[0.0]], torch.zeros(0), torch.zeros(2, 3, 4, dtype=torch.long),
-              torch.full((2, 3, 4), math.nan), torch.zeros(2, 3, 4, device="meta"), torch.zeros(2, 3, 4, dtype=F64)]
+BAD_VALUES = [
+    None,
+    "x",
+    1.5,
+    True,
+    [[0.0]],
+    torch.zeros(0),
+    torch.zeros(2, 3, 4, dtype=torch.long),
+    torch.full((2, 3, 4), math.nan),
+    torch.zeros(2, 3, 4, device="meta"),
+    torch.zeros(2, 3, 4, dtype=F64),
+]
 
 
 @settings(max_examples=60, deadline=None)
@@ -479,9 +488,14 @@ def test_bad_input_gets_a_clear_error_or_a_documented_result(argument, bad):
     q, k, v = torch.zeros(2, 3, 4), torch.zeros(2, 5, 4), torch.zeros(2, 5, 2)
     mha, pool = MultiHeadAttention(4, 2), AttentionPooling(4, 2)
     calls = {
-        "q": lambda: attention(bad, k, v), "k": lambda: attention(q, bad, v), "v": lambda: attention(q, k, bad),
-        "mask": lambda: attention(q, k, v, bad), "x": lambda: mha(bad), "xi": lambda: mha(q, bad),
-        "pool_x": lambda: pool(bad), "pool_mask": lambda: pool(q, bad),
+        "q": lambda: attention(bad, k, v),
+        "k": lambda: attention(q, bad, v),
+        "v": lambda: attention(q, k, bad),
+        "mask": lambda: attention(q, k, v, bad),
+        "x": lambda: mha(bad),
+        "xi": lambda: mha(q, bad),
+        "pool_x": lambda: pool(bad),
+        "pool_mask": lambda: pool(q, bad),
     }
     name = argument.removeprefix("pool_")
     try:
@@ -498,7 +512,11 @@ def test_bad_input_gets_a_clear_error_or_a_documented_result(argument, bad):
 
 
 def test_attention_on_every_device(device):
-    q, k, v = randn(2, 2, 5, 8, seed=30, device=device), randn(2, 2, 7, 8, seed=31, device=device), randn(2, 2, 7, 4, seed=32, device=device)
+    q, k, v = (
+        randn(2, 2, 5, 8, seed=30, device=device),
+        randn(2, 2, 7, 8, seed=31, device=device),
+        randn(2, 2, 7, 4, seed=32, device=device),
+    )
     mask = make_mask("padding", 2, 5, 7, device=device)
     expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
     for fused in (False, True):
@@ -535,37 +553,81 @@ SCALE = Arg("real", accepts=("None",), custom={"negative": -1.0})
 SET = Arg("tensor", mentions=("the parameters",))
 
 
-
 SPECS = [
-    ("attention.attention_weights", attention_weights,
-     lambda: {"q": torch.ones(2, 3), "k": torch.ones(4, 3), "mask": torch.ones(2, 4, dtype=torch.bool),
-              "scale": None},
-     {"q": QKV, "k": QKV, "mask": MASK, "scale": SCALE}),
-    ("attention.attention", attention,
-     lambda: {"q": torch.ones(2, 3), "k": torch.ones(4, 3), "v": torch.ones(4, 5),
-              "mask": torch.ones(2, 4, dtype=torch.bool), "scale": None},
-     {"q": QKV, "k": QKV, "v": Arg("tensor", accepts=("extra-dim", "wrong-size")), "mask": MASK, "scale": SCALE}),
-    ("attention.causal_mask", causal_mask, lambda: {"T": 3, "device": None},
-     {"T": Arg("int", minimum=1), "device": DEVICE}),
-    ("attention.padding_mask", padding_mask, lambda: {"lengths": torch.tensor([1, 3]), "T": 3},
-     {"lengths": Arg("tensor", accepts=("int64", "meta", "wrong-size")), "T": Arg("int", minimum=1)}),
-    ("attention.MultiHeadAttention", MultiHeadAttention,
-     lambda: {"d_model": 8, "heads": 2, "device": None, "dtype": None},
-     {"d_model": Arg("int", minimum=1), "heads": Arg("int", minimum=1), "device": DEVICE, "dtype": DTYPE}),
-    ("attention.MultiHeadAttention.forward", module_call(MultiHeadAttention, None, 8, 2),
-     lambda: {"x": torch.ones(3, 5, 8), "xi": torch.ones(3, 5, 8), "mask": torch.ones(3, 5, 5, dtype=torch.bool)},
-     {"x": SET, "xi": Arg("tensor", accepts=("None",), mentions=("the parameters",)),
-      "mask": Arg("tensor", accepts=("None", "bool", "missing-dim"))}),
-    ("attention.MultiHeadAttention.attention_weights", module_call(MultiHeadAttention, "attention_weights", 8, 2),
-     lambda: {"x": torch.ones(3, 2, 8), "xi": torch.ones(3, 5, 8), "mask": None},
-     {"x": SET, "xi": Arg("tensor", accepts=("None",), mentions=("the parameters",))}),
-    ("attention.AttentionPooling", AttentionPooling,
-     lambda: {"d_model": 4, "heads": 2, "device": None, "dtype": None},
-     {"d_model": Arg("int", minimum=1), "heads": Arg("int", minimum=1), "device": DEVICE, "dtype": DTYPE}),
-    ("attention.AttentionPooling.forward", module_call(AttentionPooling, None, 4, 2),
-     lambda: {"x": torch.ones(3, 6, 4), "mask": padding_mask(torch.tensor([6, 2, 1]), 6)},
-     {"x": SET, "mask": Arg("tensor", accepts=("None", "bool", "extra-dim", "missing-dim"))}),
-    ("attention.AttentionPooling.attention_weights", module_call(AttentionPooling, "attention_weights", 4, 2),
-     lambda: {"x": torch.ones(3, 6, 4), "mask": None}, {"x": SET}),
+    (
+        "attention.attention_weights",
+        attention_weights,
+        lambda: {
+            "q": torch.ones(2, 3),
+            "k": torch.ones(4, 3),
+            "mask": torch.ones(2, 4, dtype=torch.bool),
+            "scale": None,
+        },
+        {"q": QKV, "k": QKV, "mask": MASK, "scale": SCALE},
+    ),
+    (
+        "attention.attention",
+        attention,
+        lambda: {
+            "q": torch.ones(2, 3),
+            "k": torch.ones(4, 3),
+            "v": torch.ones(4, 5),
+            "mask": torch.ones(2, 4, dtype=torch.bool),
+            "scale": None,
+        },
+        {"q": QKV, "k": QKV, "v": Arg("tensor", accepts=("extra-dim", "wrong-size")), "mask": MASK, "scale": SCALE},
+    ),
+    (
+        "attention.causal_mask",
+        causal_mask,
+        lambda: {"T": 3, "device": None},
+        {"T": Arg("int", minimum=1), "device": DEVICE},
+    ),
+    (
+        "attention.padding_mask",
+        padding_mask,
+        lambda: {"lengths": torch.tensor([1, 3]), "T": 3},
+        {"lengths": Arg("tensor", accepts=("int64", "meta", "wrong-size")), "T": Arg("int", minimum=1)},
+    ),
+    (
+        "attention.MultiHeadAttention",
+        MultiHeadAttention,
+        lambda: {"d_model": 8, "heads": 2, "device": None, "dtype": None},
+        {"d_model": Arg("int", minimum=1), "heads": Arg("int", minimum=1), "device": DEVICE, "dtype": DTYPE},
+    ),
+    (
+        "attention.MultiHeadAttention.forward",
+        module_call(MultiHeadAttention, None, 8, 2),
+        lambda: {"x": torch.ones(3, 5, 8), "xi": torch.ones(3, 5, 8), "mask": torch.ones(3, 5, 5, dtype=torch.bool)},
+        {
+            "x": SET,
+            "xi": Arg("tensor", accepts=("None",), mentions=("the parameters",)),
+            "mask": Arg("tensor", accepts=("None", "bool", "missing-dim")),
+        },
+    ),
+    (
+        "attention.MultiHeadAttention.attention_weights",
+        module_call(MultiHeadAttention, "attention_weights", 8, 2),
+        lambda: {"x": torch.ones(3, 2, 8), "xi": torch.ones(3, 5, 8), "mask": None},
+        {"x": SET, "xi": Arg("tensor", accepts=("None",), mentions=("the parameters",))},
+    ),
+    (
+        "attention.AttentionPooling",
+        AttentionPooling,
+        lambda: {"d_model": 4, "heads": 2, "device": None, "dtype": None},
+        {"d_model": Arg("int", minimum=1), "heads": Arg("int", minimum=1), "device": DEVICE, "dtype": DTYPE},
+    ),
+    (
+        "attention.AttentionPooling.forward",
+        module_call(AttentionPooling, None, 4, 2),
+        lambda: {"x": torch.ones(3, 6, 4), "mask": padding_mask(torch.tensor([6, 2, 1]), 6)},
+        {"x": SET, "mask": Arg("tensor", accepts=("None", "bool", "extra-dim", "missing-dim"))},
+    ),
+    (
+        "attention.AttentionPooling.attention_weights",
+        module_call(AttentionPooling, "attention_weights", 4, 2),
+        lambda: {"x": torch.ones(3, 6, 4), "mask": None},
+        {"x": SET},
+    ),
 ]
 test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

@@ -61,8 +61,10 @@ STEPS = {
     "transpose": _if(lambda x, a, b: x.ndim >= 2, lambda x, a, b: x.transpose(0, -1)),
     "T": _if(lambda x, a, b: x.ndim == 2, lambda x, a, b: x.T),
     "index_0": _if(lambda x, a, b: x.ndim >= 1, lambda x, a, b: x[0]),
-    "gather": _if(lambda x, a, b: x.ndim >= 1,  # entry 0 twice and the last entry, along the last axis
-                  lambda x, a, b: x.gather(-1, _gather_index(x.shape))),
+    "gather": _if(
+        lambda x, a, b: x.ndim >= 1,  # entry 0 twice and the last entry, along the last axis
+        lambda x, a, b: x.gather(-1, _gather_index(x.shape)),
+    ),
     "slice": _if(lambda x, a, b: x.ndim >= 1, lambda x, a, b: x[..., 1:]),
     "matmul_aT": _if(
         lambda x, a, b: x.ndim >= 1 and a.ndim >= 1 and x.shape[-1] == a.shape[-1],
@@ -93,8 +95,10 @@ def _shapes():
 
 def _inputs(seed, shape_a, shape_b):
     gen = torch.Generator().manual_seed(seed)
-    return (torch.randn(shape_a, generator=gen, dtype=torch.float64),
-            torch.randn(shape_b, generator=gen, dtype=torch.float64))
+    return (
+        torch.randn(shape_a, generator=gen, dtype=torch.float64),
+        torch.randn(shape_b, generator=gen, dtype=torch.float64),
+    )
 
 
 def _run(program, x, a, b):
@@ -189,9 +193,15 @@ def test_a_tensor_used_twice_gets_the_sum_of_both_paths():
     torch.testing.assert_close(x.grad, torch.tensor([2 * 3.0 + (1 + 3.0) * torch.exp(torch.tensor(3.0))]))
 
 
-@pytest.mark.parametrize("reduce", [
-    lambda x: x.sum(0), lambda x: x.mean(-1), lambda x: x.logsumexp(-1), lambda x: x.softmax(-1),
-])
+@pytest.mark.parametrize(
+    "reduce",
+    [
+        lambda x: x.sum(0),
+        lambda x: x.mean(-1),
+        lambda x: x.logsumexp(-1),
+        lambda x: x.softmax(-1),
+    ],
+)
 def test_reductions_of_a_scalar_change_nothing_as_in_torch(reduce):
     t = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
     x = Tensor(t.detach(), requires_grad=True)
@@ -401,7 +411,11 @@ def test_cross_entropy_checks_its_inputs(logits, target, message):
 @pytest.mark.parametrize(
     ("logits", "target", "message"),
     [
-        (torch.zeros(3, 4), torch.tensor([0.0, 1.0, 2.0]), "target must be a torch.Tensor of integer labels; got a tensor"),
+        (
+            torch.zeros(3, 4),
+            torch.tensor([0.0, 1.0, 2.0]),
+            "target must be a torch.Tensor of integer labels; got a tensor",
+        ),
         (torch.zeros(3, 4), torch.tensor([True, False, True]), "integer labels; got .*torch.bool"),
         (torch.zeros(3, 4), [0, 1, 2], "integer labels; got list"),
         (torch.zeros(3, 4), None, "integer labels; got NoneType"),
@@ -493,70 +507,187 @@ DIM = Arg("int", custom={"out-of-range": 2, "tuple": (0, 0)})
 KEEPDIM = Arg("custom", custom={"None": None, "int": 1, "str": "yes"})
 
 SPECS = [
-    ("autodiff.Tensor", Tensor, lambda: {"data": torch.ones(2, 3), "requires_grad": True},
-     # any shape, integers converted to floating point, and on any device: it is the only tensor
-     {"data": Arg("tensor", accepts=("list", "int64", "bool", "extra-dim", "missing-dim", "wrong-size"),
-                  omit=("meta",)),
-      "requires_grad": Arg("custom", custom={"None": None, "int": 1, "str": "yes"})}),
-    ("autodiff.Tensor.__add__", lambda other: _leaf() + other, lambda: {"other": torch.ones(2, 3)},
-     {"other": _operand("+")}),
-    ("autodiff.Tensor.__mul__", lambda other: _leaf() * other, lambda: {"other": torch.ones(2, 3)},
-     {"other": _operand("*")}),
-    ("autodiff.Tensor.__truediv__", lambda other: _leaf() / other, lambda: {"other": torch.ones(2, 3)},
-     {"other": _operand("/")}),
-    ("autodiff.Tensor.__sub__", lambda other: _leaf() - other, lambda: {"other": torch.ones(2, 3)},
-     {"other": _operand("+")}),
-    ("autodiff.Tensor.__matmul__", lambda other: _leaf() @ other, lambda: {"other": torch.ones(3, 4)},
-     # a batch of matrices broadcasts, a vector is a one-column matrix, and (3, 5) gives a (2, 5) product
-     {"other": _operand("@", accepts=("int64", "bool", "extra-dim", "missing-dim", "wrong-size"))}),
-    ("autodiff.Tensor.__pow__", lambda exponent: _leaf() ** exponent, lambda: {"exponent": 2},
-     {"exponent": Arg("real", accepts=("inf", "nan"), mentions=("exponent",))}),  # as torch's a ** inf, a ** nan
-    ("autodiff.Tensor.sum", _on_leaf("sum"), lambda: {"dim": 1, "keepdim": False},
-     {"dim": Arg("int", accepts=("None",), custom=DIM.custom), "keepdim": KEEPDIM}),  # None: every axis
-    ("autodiff.Tensor.mean", _on_leaf("mean"), lambda: {"dim": 1, "keepdim": False},
-     {"dim": Arg("int", accepts=("None",), custom=DIM.custom), "keepdim": KEEPDIM}),
-    ("autodiff.Tensor.logsumexp", _on_leaf("logsumexp"), lambda: {"dim": 1, "keepdim": False},
-     {"dim": Arg("int", accepts=("None",), custom=DIM.custom), "keepdim": KEEPDIM}),
+    (
+        "autodiff.Tensor",
+        Tensor,
+        lambda: {"data": torch.ones(2, 3), "requires_grad": True},
+        # any shape, integers converted to floating point, and on any device: it is the only tensor
+        {
+            "data": Arg(
+                "tensor", accepts=("list", "int64", "bool", "extra-dim", "missing-dim", "wrong-size"), omit=("meta",)
+            ),
+            "requires_grad": Arg("custom", custom={"None": None, "int": 1, "str": "yes"}),
+        },
+    ),
+    (
+        "autodiff.Tensor.__add__",
+        lambda other: _leaf() + other,
+        lambda: {"other": torch.ones(2, 3)},
+        {"other": _operand("+")},
+    ),
+    (
+        "autodiff.Tensor.__mul__",
+        lambda other: _leaf() * other,
+        lambda: {"other": torch.ones(2, 3)},
+        {"other": _operand("*")},
+    ),
+    (
+        "autodiff.Tensor.__truediv__",
+        lambda other: _leaf() / other,
+        lambda: {"other": torch.ones(2, 3)},
+        {"other": _operand("/")},
+    ),
+    (
+        "autodiff.Tensor.__sub__",
+        lambda other: _leaf() - other,
+        lambda: {"other": torch.ones(2, 3)},
+        {"other": _operand("+")},
+    ),
+    (
+        "autodiff.Tensor.__matmul__",
+        lambda other: _leaf() @ other,
+        lambda: {"other": torch.ones(3, 4)},
+        # a batch of matrices broadcasts, a vector is a one-column matrix, and (3, 5) gives a (2, 5) product
+        {"other": _operand("@", accepts=("int64", "bool", "extra-dim", "missing-dim", "wrong-size"))},
+    ),
+    (
+        "autodiff.Tensor.__pow__",
+        lambda exponent: _leaf() ** exponent,
+        lambda: {"exponent": 2},
+        {"exponent": Arg("real", accepts=("inf", "nan"), mentions=("exponent",))},
+    ),  # as torch's a ** inf, a ** nan
+    (
+        "autodiff.Tensor.sum",
+        _on_leaf("sum"),
+        lambda: {"dim": 1, "keepdim": False},
+        {"dim": Arg("int", accepts=("None",), custom=DIM.custom), "keepdim": KEEPDIM},
+    ),  # None: every axis
+    (
+        "autodiff.Tensor.mean",
+        _on_leaf("mean"),
+        lambda: {"dim": 1, "keepdim": False},
+        {"dim": Arg("int", accepts=("None",), custom=DIM.custom), "keepdim": KEEPDIM},
+    ),
+    (
+        "autodiff.Tensor.logsumexp",
+        _on_leaf("logsumexp"),
+        lambda: {"dim": 1, "keepdim": False},
+        {"dim": Arg("int", accepts=("None",), custom=DIM.custom), "keepdim": KEEPDIM},
+    ),
     ("autodiff.Tensor.softmax", _on_leaf("softmax"), lambda: {"dim": 1}, {"dim": DIM}),
-    ("autodiff.Tensor.reshape", lambda shape: _leaf().reshape(shape), lambda: {"shape": (3, 2)},
-     {"shape": Arg("custom", custom={"None": None, "str": "3, 2", "wrong-count": (4, 2), "float": (3.0, 2),
-                                     "two-free": (-1, -1)})}),
-    ("autodiff.Tensor.transpose", _on_leaf("transpose"), lambda: {"dim0": 0, "dim1": 1},
-     {"dim0": DIM, "dim1": DIM}),
-    ("autodiff.Tensor.__getitem__", lambda index: _leaf()[index], lambda: {"index": (0, slice(1, None))},
-     # an int out of range, or too many of them, raises IndexError, the protocol of Python's sequences
-     # (iteration stops on it), as torch does
-     {"index": Arg("custom", custom={"None": None, "str": "a", "float": 0.5, "list": [0, 1]})}),
-    ("autodiff.Tensor.gather", _on_leaf("gather"), lambda: {"dim": 1, "index": torch.tensor([[0, 2], [1, 1]])},
-     {"dim": DIM, "index": Arg("custom", custom={"None": None, "list": [[0, 2], [1, 1]],
-                                                 "float": torch.tensor([[0.0, 2.0], [1.0, 1.0]]),
-                                                 # an index out of range is not looked for (see gather)
-                                                 "extra-dim": torch.tensor([[[0, 2], [1, 1]]]),
-                                                 "meta": torch.tensor([[0, 2], [1, 1]], device="meta")})}),
-    ("autodiff.Tensor.backward", lambda gradient: (_leaf() * 2).backward(gradient),
-     # None for a tensor of several numbers raises the documented RuntimeError, as in torch (tested above)
-     lambda: {"gradient": torch.ones(2, 3)}, {"gradient": Arg("tensor", omit=("None",))}),
-    ("autodiff.Tensor.backward-scalar", lambda gradient: (_leaf() * 2).sum().backward(gradient),
-     lambda: {"gradient": torch.tensor(1.0)}, {"gradient": Arg("tensor", accepts=("None",))}),  # the seed 1
-    ("autodiff_shapes.unbroadcast", unbroadcast, lambda: {"g": torch.ones(4, 2, 3), "shape": torch.Size([2, 1])},
-     # any g that the shape broadcasts to: more leading axes, or a stretched last one
-     {"g": Arg("tensor", accepts=("int64", "bool", "meta", "extra-dim", "missing-dim", "wrong-size")),
-      "shape": Arg("custom", custom={"None": None, "int": 2, "str": "21", "wrong": (3, 1), "negative": (-1, 1),
-                                     "float": (2.0, 1)})}),
-    ("autodiff_loss.logsumexp", adl.logsumexp, lambda: {"x": Tensor([1000.0, 1000.0]), "dim": -1, "keepdim": False},
-     {"x": Arg("custom", custom={"None": None, "torch": torch.ones(2), "list": [1.0, 2.0]}),
-      "dim": Arg("int", accepts=("None",), custom={"out-of-range": 1}), "keepdim": KEEPDIM}),
-    ("autodiff_loss.softmax", adl.softmax, lambda: {"x": Tensor([0.0, 0.0, 0.0, 0.0]), "dim": -1},
-     {"x": Arg("custom", custom={"None": None, "torch": torch.ones(2), "list": [1.0, 2.0]}),
-      "dim": Arg("int", custom={"out-of-range": 1})}),
-    ("autodiff_loss.cross_entropy", adl.cross_entropy,
-     lambda: {"logits": Tensor(torch.zeros(2, 4)), "target": torch.tensor([0, 3])},
-     {"logits": Arg("custom", custom={"None": None, "torch": torch.zeros(2, 4), "vector": Tensor(torch.zeros(4)),
-                                      "empty": Tensor(torch.zeros(2, 0))}),
-      # labels move to the device of the logits by design, so no device is foreign (and meta has no values)
-      "target": Arg("custom", custom={"None": None, "list": [0, 3], "float": torch.tensor([0.0, 3.0]),
-                                      "bool": torch.tensor([True, False]), "extra-dim": torch.tensor([[0, 3]]),
-                                      "wrong-size": torch.tensor([0, 3, 1]), "out-of-range": torch.tensor([0, 4]),
-                                      "negative": torch.tensor([0, -1])})}),
+    (
+        "autodiff.Tensor.reshape",
+        lambda shape: _leaf().reshape(shape),
+        lambda: {"shape": (3, 2)},
+        {
+            "shape": Arg(
+                "custom",
+                custom={"None": None, "str": "3, 2", "wrong-count": (4, 2), "float": (3.0, 2), "two-free": (-1, -1)},
+            )
+        },
+    ),
+    ("autodiff.Tensor.transpose", _on_leaf("transpose"), lambda: {"dim0": 0, "dim1": 1}, {"dim0": DIM, "dim1": DIM}),
+    (
+        "autodiff.Tensor.__getitem__",
+        lambda index: _leaf()[index],
+        lambda: {"index": (0, slice(1, None))},
+        # an int out of range, or too many of them, raises IndexError, the protocol of Python's sequences
+        # (iteration stops on it), as torch does
+        {"index": Arg("custom", custom={"None": None, "str": "a", "float": 0.5, "list": [0, 1]})},
+    ),
+    (
+        "autodiff.Tensor.gather",
+        _on_leaf("gather"),
+        lambda: {"dim": 1, "index": torch.tensor([[0, 2], [1, 1]])},
+        {
+            "dim": DIM,
+            "index": Arg(
+                "custom",
+                custom={
+                    "None": None,
+                    "list": [[0, 2], [1, 1]],
+                    "float": torch.tensor([[0.0, 2.0], [1.0, 1.0]]),
+                    # an index out of range is not looked for (see gather)
+                    "extra-dim": torch.tensor([[[0, 2], [1, 1]]]),
+                    "meta": torch.tensor([[0, 2], [1, 1]], device="meta"),
+                },
+            ),
+        },
+    ),
+    (
+        "autodiff.Tensor.backward",
+        lambda gradient: (_leaf() * 2).backward(gradient),
+        # None for a tensor of several numbers raises the documented RuntimeError, as in torch (tested above)
+        lambda: {"gradient": torch.ones(2, 3)},
+        {"gradient": Arg("tensor", omit=("None",))},
+    ),
+    (
+        "autodiff.Tensor.backward-scalar",
+        lambda gradient: (_leaf() * 2).sum().backward(gradient),
+        lambda: {"gradient": torch.tensor(1.0)},
+        {"gradient": Arg("tensor", accepts=("None",))},
+    ),  # the seed 1
+    (
+        "autodiff_shapes.unbroadcast",
+        unbroadcast,
+        lambda: {"g": torch.ones(4, 2, 3), "shape": torch.Size([2, 1])},
+        # any g that the shape broadcasts to: more leading axes, or a stretched last one
+        {
+            "g": Arg("tensor", accepts=("int64", "bool", "meta", "extra-dim", "missing-dim", "wrong-size")),
+            "shape": Arg(
+                "custom",
+                custom={"None": None, "int": 2, "str": "21", "wrong": (3, 1), "negative": (-1, 1), "float": (2.0, 1)},
+            ),
+        },
+    ),
+    (
+        "autodiff_loss.logsumexp",
+        adl.logsumexp,
+        lambda: {"x": Tensor([1000.0, 1000.0]), "dim": -1, "keepdim": False},
+        {
+            "x": Arg("custom", custom={"None": None, "torch": torch.ones(2), "list": [1.0, 2.0]}),
+            "dim": Arg("int", accepts=("None",), custom={"out-of-range": 1}),
+            "keepdim": KEEPDIM,
+        },
+    ),
+    (
+        "autodiff_loss.softmax",
+        adl.softmax,
+        lambda: {"x": Tensor([0.0, 0.0, 0.0, 0.0]), "dim": -1},
+        {
+            "x": Arg("custom", custom={"None": None, "torch": torch.ones(2), "list": [1.0, 2.0]}),
+            "dim": Arg("int", custom={"out-of-range": 1}),
+        },
+    ),
+    (
+        "autodiff_loss.cross_entropy",
+        adl.cross_entropy,
+        lambda: {"logits": Tensor(torch.zeros(2, 4)), "target": torch.tensor([0, 3])},
+        {
+            "logits": Arg(
+                "custom",
+                custom={
+                    "None": None,
+                    "torch": torch.zeros(2, 4),
+                    "vector": Tensor(torch.zeros(4)),
+                    "empty": Tensor(torch.zeros(2, 0)),
+                },
+            ),
+            # labels move to the device of the logits by design, so no device is foreign (and meta has no values)
+            "target": Arg(
+                "custom",
+                custom={
+                    "None": None,
+                    "list": [0, 3],
+                    "float": torch.tensor([0.0, 3.0]),
+                    "bool": torch.tensor([True, False]),
+                    "extra-dim": torch.tensor([[0, 3]]),
+                    "wrong-size": torch.tensor([0, 3, 1]),
+                    "out-of-range": torch.tensor([0, 4]),
+                    "negative": torch.tensor([0, -1]),
+                },
+            ),
+        },
+    ),
 ]
 test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

@@ -47,8 +47,9 @@ def test_grad_with_several_arguments():
 def test_jvp_of_several_inputs_and_of_a_function_that_ignores_them():
     a, b = torch.tensor([1.0, 2.0], dtype=torch.float64), torch.tensor([0.5, -1.0], dtype=torch.float64)
     ua, ub = torch.tensor([1.0, 0.0], dtype=torch.float64), torch.tensor([2.0, 3.0], dtype=torch.float64)
-    for got, want in zip(jvp(lambda a, b: a * b.exp(), [a, b], [ua, ub]),
-                         torch.func.jvp(lambda a, b: a * b.exp(), (a, b), (ua, ub))):
+    for got, want in zip(
+        jvp(lambda a, b: a * b.exp(), [a, b], [ua, ub]), torch.func.jvp(lambda a, b: a * b.exp(), (a, b), (ua, ub))
+    ):
         torch.testing.assert_close(got, want, **TOL)
     out, tangent = jvp(lambda a: Tensor(torch.ones(3)), (a,), (ua,))
     torch.testing.assert_close(tangent, torch.zeros(3))
@@ -87,8 +88,11 @@ def test_transforms_check_their_inputs():
         pullback(torch.ones(2, device="meta"))
     with pytest.raises(ValueError, match="tangent must be on its primal's device, cpu; got meta"):
         jvp(lambda x: x, (torch.ones(2),), (torch.ones(2, device="meta"),))
-    for transform in (lambda f: grad(f)(torch.ones(2)), lambda f: vjp(f, torch.ones(2)),
-                      lambda f: jvp(f, (torch.ones(2),), (torch.ones(2),))):
+    for transform in (
+        lambda f: grad(f)(torch.ones(2)),
+        lambda f: vjp(f, torch.ones(2)),
+        lambda f: jvp(f, (torch.ones(2),), (torch.ones(2),)),
+    ):
         with pytest.raises(TypeError, match="f must be a function; got NoneType"):
             transform(None)
     with pytest.raises(TypeError, match="argnums must be an int or a tuple of ints; got '0'"):
@@ -102,8 +106,12 @@ def test_transforms_check_their_inputs():
 # (an error that f raises itself, such as a call with the wrong number of arguments, is f's and propagates)
 F_ARG = Arg("callable", custom={"torch-only": lambda x: torch.ones(2)})
 # a primal is the only tensor (nothing to mismatch), of any shape, and integers become floating
-PRIMAL = Arg("tensor", accepts=("list", "int64", "bool", "extra-dim", "missing-dim", "wrong-size"),
-             mentions=("primal",), omit=("meta",))
+PRIMAL = Arg(
+    "tensor",
+    accepts=("list", "int64", "bool", "extra-dim", "missing-dim", "wrong-size"),
+    mentions=("primal",),
+    omit=("meta",),
+)
 
 
 def _pullback(v):
@@ -111,26 +119,65 @@ def _pullback(v):
 
 
 SPECS = [
-    ("autodiff_func.vjp", lambda f, x: vjp(f, x), lambda: {"f": lambda x: x * x, "x": torch.tensor([1.0, 2.0])},
-     {"f": F_ARG, "x": PRIMAL}),
-    ("autodiff_func.vjp.vjp_fn", _pullback, lambda: {"v": torch.tensor([1.0, 0.0])},
-     {"v": Arg("tensor", mentions=("cotangent",))}),
-    ("autodiff_func.grad", lambda f, argnums, x: grad(f, argnums)(x),
-     lambda: {"f": lambda x: (x**3).sum(), "argnums": 0, "x": torch.tensor([1.0, 2.0])},
-     # a vector function has no gradient; any shape of x has one for a function that sums it
-     {"f": Arg("callable", custom={"vector": lambda x: x * x, **F_ARG.custom}, mentions=("scalar",)),
-      "argnums": Arg("int", custom={"out-of-range": 1, "tuple-str": ("0",)}),
-      "x": PRIMAL}),
-    ("autodiff_func.jvp", jvp,
-     lambda: {"f": lambda x: x.exp(), "primals": (torch.tensor([0.0, 1.0]),), "tangents": (torch.tensor([1.0, 1.0]),)},
-     {"f": F_ARG,
-      "primals": Arg("custom", custom={"None": None, "tensor": torch.tensor([0.0, 1.0]), "two": (torch.zeros(2),) * 2,
-                                       "str": ("x",), "longer": (torch.zeros(3),), "meta": (torch.zeros(2, device="meta"),)},
-                     mentions=("primal",)),
-      "tangents": Arg("custom", custom={"None": None, "tensor": torch.tensor([1.0, 1.0]), "empty": (),
-                                        "list": ([1.0, 1.0],), "longer": (torch.ones(3),),
-                                        "int64": (torch.ones(2, dtype=torch.int64),),
-                                        "meta": (torch.ones(2, device="meta"),)},
-                      mentions=("tangent",))}),
+    (
+        "autodiff_func.vjp",
+        lambda f, x: vjp(f, x),
+        lambda: {"f": lambda x: x * x, "x": torch.tensor([1.0, 2.0])},
+        {"f": F_ARG, "x": PRIMAL},
+    ),
+    (
+        "autodiff_func.vjp.vjp_fn",
+        _pullback,
+        lambda: {"v": torch.tensor([1.0, 0.0])},
+        {"v": Arg("tensor", mentions=("cotangent",))},
+    ),
+    (
+        "autodiff_func.grad",
+        lambda f, argnums, x: grad(f, argnums)(x),
+        lambda: {"f": lambda x: (x**3).sum(), "argnums": 0, "x": torch.tensor([1.0, 2.0])},
+        # a vector function has no gradient; any shape of x has one for a function that sums it
+        {
+            "f": Arg("callable", custom={"vector": lambda x: x * x, **F_ARG.custom}, mentions=("scalar",)),
+            "argnums": Arg("int", custom={"out-of-range": 1, "tuple-str": ("0",)}),
+            "x": PRIMAL,
+        },
+    ),
+    (
+        "autodiff_func.jvp",
+        jvp,
+        lambda: {
+            "f": lambda x: x.exp(),
+            "primals": (torch.tensor([0.0, 1.0]),),
+            "tangents": (torch.tensor([1.0, 1.0]),),
+        },
+        {
+            "f": F_ARG,
+            "primals": Arg(
+                "custom",
+                custom={
+                    "None": None,
+                    "tensor": torch.tensor([0.0, 1.0]),
+                    "two": (torch.zeros(2),) * 2,
+                    "str": ("x",),
+                    "longer": (torch.zeros(3),),
+                    "meta": (torch.zeros(2, device="meta"),),
+                },
+                mentions=("primal",),
+            ),
+            "tangents": Arg(
+                "custom",
+                custom={
+                    "None": None,
+                    "tensor": torch.tensor([1.0, 1.0]),
+                    "empty": (),
+                    "list": ([1.0, 1.0],),
+                    "longer": (torch.ones(3),),
+                    "int64": (torch.ones(2, dtype=torch.int64),),
+                    "meta": (torch.ones(2, device="meta"),),
+                },
+                mentions=("tangent",),
+            ),
+        },
+    ),
 ]
 test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

@@ -115,10 +115,12 @@ def test_optimisers_check_their_hyperparameters():
         with pytest.raises(TypeError, match=f"lr must be a real number; got {kind}"):
             SGD([w], lr=lr)
     # each of these gave NaN or meaningless weights after one step
-    for betas, message in (((1.0, 0.999), r"betas\[0\] must be below 1.0; got 1.0"),
-                           ((0.9, 1.0), r"betas\[1\] must be below 1.0; got 1.0"),
-                           ((-0.5, 0.999), r"betas\[0\] must be at least 0.0; got -0.5"),
-                           ((math.nan, 0.999), r"betas\[0\] must be a finite number; got nan")):
+    for betas, message in (
+        ((1.0, 0.999), r"betas\[0\] must be below 1.0; got 1.0"),
+        ((0.9, 1.0), r"betas\[1\] must be below 1.0; got 1.0"),
+        ((-0.5, 0.999), r"betas\[0\] must be at least 0.0; got -0.5"),
+        ((math.nan, 0.999), r"betas\[0\] must be a finite number; got nan"),
+    ):
         with pytest.raises(ValueError, match=message):
             Adam([w], lr=0.1, betas=betas)
     with pytest.raises(ValueError, match="betas must be a pair of numbers.*; got 1 of them"):
@@ -128,8 +130,11 @@ def test_optimisers_check_their_hyperparameters():
             Adam([w], betas=betas)
     with pytest.raises(TypeError, match=r"betas\[1\] must be a real number; got NoneType"):
         Adam([w], betas=(0.9, None))
-    for eps, message in ((-1e-8, "eps must be positive"), (0.0, "eps must be positive"),
-                         (math.nan, "eps must be a finite number")):
+    for eps, message in (
+        (-1e-8, "eps must be positive"),
+        (0.0, "eps must be positive"),
+        (math.nan, "eps must be a finite number"),
+    ):
         with pytest.raises(ValueError, match=message):
             Adam([w], eps=eps)
 
@@ -157,12 +162,28 @@ def test_an_optimiser_refuses_parameters_it_could_not_update():
 
 DEVICE = Arg("custom", accepts=("None",), custom={"None": None, "int": 3.5, "unknown": "nowhere"})
 DTYPE = Arg("custom", accepts=("None",), custom={"None": None, "int": torch.int64, "str": "float32"})
-PARAMS = Arg("custom", custom={"None": None, "tensor": Tensor([1.0], requires_grad=True),
-                               "torch": [torch.ones(1, requires_grad=True)], "str": "w"})
+PARAMS = Arg(
+    "custom",
+    custom={
+        "None": None,
+        "tensor": Tensor([1.0], requires_grad=True),
+        "torch": [torch.ones(1, requires_grad=True)],
+        "str": "w",
+    },
+)
 # a batch is a gradland Tensor; a torch tensor is lifted to a constant by design, as by every operation
-BATCH = Arg("custom", accepts=("torch",), custom={"None": None, "torch": torch.ones(5, 4), "str": "x",
-                              "wrong-size": Tensor(torch.ones(5, 3)), "meta": Tensor(torch.ones(5, 4, device="meta"))},
-            mentions=("@", "operands", "unsupported operand", "x must"))
+BATCH = Arg(
+    "custom",
+    accepts=("torch",),
+    custom={
+        "None": None,
+        "torch": torch.ones(5, 4),
+        "str": "x",
+        "wrong-size": Tensor(torch.ones(5, 3)),
+        "meta": Tensor(torch.ones(5, 4, device="meta")),
+    },
+    mentions=("@", "operands", "unsupported operand", "x must"),
+)
 
 
 def _opt_step(optimiser):
@@ -171,30 +192,61 @@ def _opt_step(optimiser):
         opt = optimiser([w], **arguments)
         (w * w).sum().backward()
         opt.step()
+
     return step
 
 
 SPECS = [
-    ("autodiff_nn.Linear", Linear, lambda: {"d_in": 4, "d_out": 3, "bias": True, "device": None, "dtype": None},
-     {"d_in": Arg("int", minimum=1), "d_out": Arg("int", minimum=1),
-      "bias": Arg("custom", custom={"None": None, "int": 1, "str": "yes"}), "device": DEVICE, "dtype": DTYPE}),
+    (
+        "autodiff_nn.Linear",
+        Linear,
+        lambda: {"d_in": 4, "d_out": 3, "bias": True, "device": None, "dtype": None},
+        {
+            "d_in": Arg("int", minimum=1),
+            "d_out": Arg("int", minimum=1),
+            "bias": Arg("custom", custom={"None": None, "int": 1, "str": "yes"}),
+            "device": DEVICE,
+            "dtype": DTYPE,
+        },
+    ),
     ("autodiff_nn.Linear.forward", lambda x: Linear(4, 3)(x), lambda: {"x": Tensor(torch.ones(5, 4))}, {"x": BATCH}),
-    ("autodiff_nn.MLP", MLP, lambda: {"sizes": [2, 8, 1], "activation": "relu", "device": None, "dtype": None},
-     {"sizes": Arg("custom", custom={"None": None, "int": 3, "one": [2], "zero": [2, 0], "float": [2.0, 1],
-                                     "bool": [True, 1]}),
-      "activation": Arg("custom", custom={"None": None, "other": "gelu", "function": torch.tanh}),
-      "device": DEVICE, "dtype": DTYPE}),
+    (
+        "autodiff_nn.MLP",
+        MLP,
+        lambda: {"sizes": [2, 8, 1], "activation": "relu", "device": None, "dtype": None},
+        {
+            "sizes": Arg(
+                "custom",
+                custom={"None": None, "int": 3, "one": [2], "zero": [2, 0], "float": [2.0, 1], "bool": [True, 1]},
+            ),
+            "activation": Arg("custom", custom={"None": None, "other": "gelu", "function": torch.tanh}),
+            "device": DEVICE,
+            "dtype": DTYPE,
+        },
+    ),
     ("autodiff_nn.MLP.forward", lambda x: MLP([4, 8, 3])(x), lambda: {"x": Tensor(torch.ones(5, 4))}, {"x": BATCH}),
     ("autodiff_nn.MLP.to_torch", lambda: MLP([4, 8, 3]).to_torch(), lambda: {}, {}),
     ("autodiff_nn.Module.parameters", lambda: list(Linear(3, 2).parameters()), lambda: {}, {}),
     ("autodiff_nn.SGD", _opt_step(SGD), lambda: {"lr": 0.1}, {"lr": Arg("real", positive=True)}),
-    ("autodiff_nn.SGD-params", SGD, lambda: {"params": [Tensor([1.0], requires_grad=True)], "lr": 0.1},
-     {"params": PARAMS}),
-    ("autodiff_nn.Adam", _opt_step(Adam), lambda: {"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8},
-     {"lr": Arg("real", positive=True),
-      "betas": Arg("custom", custom={"None": None, "one": (0.5,), "nan": (math.nan, 0.9), "too-big": (1.0, 0.9),
-                                     "str": "0.9"}),
-      "eps": Arg("real", positive=True)}),
+    (
+        "autodiff_nn.SGD-params",
+        SGD,
+        lambda: {"params": [Tensor([1.0], requires_grad=True)], "lr": 0.1},
+        {"params": PARAMS},
+    ),
+    (
+        "autodiff_nn.Adam",
+        _opt_step(Adam),
+        lambda: {"lr": 0.1, "betas": (0.9, 0.999), "eps": 1e-8},
+        {
+            "lr": Arg("real", positive=True),
+            "betas": Arg(
+                "custom",
+                custom={"None": None, "one": (0.5,), "nan": (math.nan, 0.9), "too-big": (1.0, 0.9), "str": "0.9"},
+            ),
+            "eps": Arg("real", positive=True),
+        },
+    ),
     ("autodiff_nn.Adam-params", Adam, lambda: {"params": [Tensor([1.0], requires_grad=True)]}, {"params": PARAMS}),
 ]
 test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

@@ -18,7 +18,7 @@ def test_median_time_calls_warmup_then_repeat_times_number():
 
 @pytest.mark.parametrize("kwargs", [{"repeat": 0}, {"number": 0}, {"warmup": -1}])
 def test_median_time_rejects_bad_counts(kwargs):
-    (name, value), = kwargs.items()
+    ((name, value),) = kwargs.items()
     with pytest.raises(ValueError, match=f"{name} must be at least {value + 1}; got {value}"):
         median_time(lambda: None, **kwargs)
 

@@ -110,15 +110,18 @@ def test_failing_cell_fails_the_build_naming_the_chapter(tmp_path):
         "# Broken\n\n```{code-cell} ipython3\n1 / 0\n```\n"
     )
     toc = (copy / "_toc.yml").read_text()
-    (copy / "_toc.yml").write_text(toc.replace("      - file: book/notation",
-                                               "      - file: book/notation\n      - file: book/broken"))
+    (copy / "_toc.yml").write_text(
+        toc.replace("      - file: book/notation", "      - file: book/notation\n      - file: book/broken")
+    )
     import subprocess
 
     from conftest import BIN
 
     done = subprocess.run(  # the copy's own gradland, in the build and in its kernels
         [str(BIN / "jupyter-book"), "build", str(copy), "-n", "-W", "--keep-going"],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(copy / "code")},
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(copy / "code")},
     )
     output = done.stdout + done.stderr
     assert done.returncode != 0
@@ -173,8 +176,11 @@ def test_latex_structure_matches_the_html_numbering():
     assert out.index(on) < out.index("\\chapter{Linear algebra}") < out.rindex(off)
     assert out.rindex(off) < out.index("\\chapter{Glossary}")
     # the back matter hangs from the root of the bookmarks, not from Part I
-    assert out.index("\\chapter{Linear algebra}") < out.rindex("\\bookmarksetup{startatroot}") < out.index(
-        "\\chapter{Glossary}")
+    assert (
+        out.index("\\chapter{Linear algebra}")
+        < out.rindex("\\bookmarksetup{startatroot}")
+        < out.index("\\chapter{Glossary}")
+    )
     # the empty References section goes, its label stays for links
     assert "\\section{References}" not in out
     assert "\\label{\\detokenize{book/linear-algebra:references}}" in out
@@ -198,10 +204,12 @@ def test_a_chapter_depends_on_the_modules_it_imports_transitively(tmp_path, monk
     assert gradland_book.module_closure({"a"}) == ["__init__", "_device", "a", "b"]
 
     chapter = tmp_path / "one.md"
-    chapter.write_text("---\nkernelspec:\n  name: python3\n---\n# One\n\n"
-                       "```{code-cell}\n:tags: [hide-input]\n:caption: a\n:  long caption\n"
-                       "from gradland import a\n```\n\nProse: from gradland import c\n\n"
-                       "```{code-cell}\n---\ntags: [x]\n---\nimport gradland\n```\n")
+    chapter.write_text(
+        "---\nkernelspec:\n  name: python3\n---\n# One\n\n"
+        "```{code-cell}\n:tags: [hide-input]\n:caption: a\n:  long caption\n"
+        "from gradland import a\n```\n\nProse: from gradland import c\n\n"
+        "```{code-cell}\n---\ntags: [x]\n---\nimport gradland\n```\n"
+    )
     assert gradland_book.chapter_code(chapter) == "from gradland import a\n\nimport gradland\n"
     page = tmp_path / "page.md"
     page.write_text("# A page without a kernel\n")
@@ -211,8 +219,11 @@ def test_a_chapter_depends_on_the_modules_it_imports_transitively(tmp_path, monk
     assert gradland_book.chapter_key(chapter, full=False) == key
     (package / "c.py").write_text("import torch  # a module the chapter does not import\n")
     assert gradland_book.chapter_key(chapter, full=False) == key
-    for path, edit in [(package / "b.py", "# a comment\n"), (package / "words.txt", "three\n"),
-                       (package / "_device.py", "# imported by __init__\n")]:
+    for path, edit in [
+        (package / "b.py", "# a comment\n"),
+        (package / "words.txt", "three\n"),
+        (package / "_device.py", "# imported by __init__\n"),
+    ]:
         path.write_text(path.read_text() + edit)
         assert gradland_book.chapter_key(chapter, full=False) != key, path.name
         key = gradland_book.chapter_key(chapter, full=False)
@@ -236,13 +247,16 @@ def test_only_the_chapters_whose_modules_changed_run_again(tmp_path, monkeypatch
         for name in names:
             notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"x = '{name}'")])
             notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-            store.cache_notebook_bundle(CacheBundleIn(notebook, str(tmp_path / "book" / f"{name}.md")),
-                                        check_validity=False, overwrite=True)
+            store.cache_notebook_bundle(
+                CacheBundleIn(notebook, str(tmp_path / "book" / f"{name}.md")), check_validity=False, overwrite=True
+            )
 
     def build(doctrees: str = ".doctrees") -> list[str]:
-        app = SimpleNamespace(doctreedir=str(tmp_path / "_build" / doctrees),
-                              outdir=str(tmp_path / "_build" / "html"),
-                              config=SimpleNamespace(nb_execution_cache_path=""))
+        app = SimpleNamespace(
+            doctreedir=str(tmp_path / "_build" / doctrees),
+            outdir=str(tmp_path / "_build" / "html"),
+            config=SimpleNamespace(nb_execution_cache_path=""),
+        )
         gradland_book.invalidate_changed_chapters(app)
         env = SimpleNamespace(found_docs={"book/a", "book/b", "book/notation"})
         return gradland_book.outdated_notebooks(app, env, set(), set(), set())
@@ -252,7 +266,7 @@ def test_only_the_chapters_whose_modules_changed_run_again(tmp_path, monkeypatch
 
     execute("a", "b")
     assert build() == ["book/a", "book/b"]  # the first build reads every chapter, and
-    assert cached() == []                   # forgets executions made without a record of keys
+    assert cached() == []  # forgets executions made without a record of keys
     execute("a", "b")
     assert build() == [] and cached() == ["a", "b"]
     keys["book/b"] = "2"
@@ -285,13 +299,15 @@ def test_editing_a_module_reexecutes_only_its_chapters_within_budget(book):
         executed = re.findall(r"(\S+\.md): Executing notebook", build.output)
         assert [Path(path).name for path in executed] == ["graph-networks.md"], build.output[-5000:]
         assert build.seconds < MODULE_EDIT_BUDGET_S
-    assert gradland_book.chapter_keys()["book/graph-networks"] in (book.root / "_build" / ".jupyter_cache"
-                                                                   / gradland_book.MODULE_KEYS).read_text()
+    assert (
+        gradland_book.chapter_keys()["book/graph-networks"]
+        in (book.root / "_build" / ".jupyter_cache" / gradland_book.MODULE_KEYS).read_text()
+    )
     # the search still knows the index entries of the pages that were not rewritten
     import json
 
     text = (book.html / "searchindex.js").read_text()
-    index = json.loads(text[text.index("(") + 1:text.rindex(")")])
+    index = json.loads(text[text.index("(") + 1 : text.rindex(")")])
     with_entries = {index["docnames"][place[0]] for places in index["indexentries"].values() for place in places}
     chapters = {f"book/{path.stem}" for path in (REPO / "book").glob("*.md") if "kernelspec" in path.read_text()[:400]}
     assert chapters <= with_entries, sorted(chapters - with_entries)
@@ -308,8 +324,10 @@ def _literalinclude_options(options: str) -> dict[str, str]:
     block = re.match(r"---\n(.*?)^---$", options, re.M | re.S)
     if block:
         return {key: str(value) for key, value in (yaml.safe_load(block.group(1)) or {}).items()}
-    return {key: yaml.safe_load(value) if value[:1] in "'\"" else value
-            for key, value in re.findall(r"^:([\w-]+):[ \t]*(.*)$", options, re.M)}
+    return {
+        key: yaml.safe_load(value) if value[:1] in "'\"" else value
+        for key, value in re.findall(r"^:([\w-]+):[ \t]*(.*)$", options, re.M)
+    }
 
 
 def _signature(source: str) -> str:
@@ -386,8 +404,11 @@ def glossary_terms() -> set[str]:
     """The terms defined in the Glossary, in lower case."""
     text = (REPO / "book" / "glossary.md").read_text(encoding="utf-8")
     body = text.split("```{glossary}", 1)[1].rsplit("```", 1)[0]
-    return {line.strip().lower() for line in body.splitlines() if line and not line[0].isspace()
-            and not line.startswith(":")}
+    return {
+        line.strip().lower()
+        for line in body.splitlines()
+        if line and not line[0].isspace() and not line.startswith(":")
+    }
 
 
 def has_glossary_entry(term: str, glossary: set[str]) -> bool:
@@ -405,9 +426,12 @@ def test_every_term_indexed_in_part_iii_has_a_glossary_entry():
     toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
     [part] = [p for p in toc["parts"] if p["caption"].startswith("Part III")]
     glossary = glossary_terms()
-    missing = [f"{entry['file']}: {term}" for entry in part["chapters"]
-               for term in indexed_terms(REPO / (entry["file"] + ".md"))
-               if not has_glossary_entry(term, glossary)]
+    missing = [
+        f"{entry['file']}: {term}"
+        for entry in part["chapters"]
+        for term in indexed_terms(REPO / (entry["file"] + ".md"))
+        if not has_glossary_entry(term, glossary)
+    ]
     assert not missing, "indexed terms without a glossary entry:\n" + "\n".join(missing)
 
 
@@ -470,8 +494,11 @@ def test_figure_code_is_folded_never_removed():
 
 def _plain_lines(code: str) -> set[str]:
     """Lines of code that pdftotext gives back verbatim: ASCII, no quotes, long enough to be unique."""
-    return {line.strip() for line in code.splitlines()
-            if len(line.strip()) >= 30 and line.isascii() and not re.search(r"['\"`\\#:]", line)}
+    return {
+        line.strip()
+        for line in code.splitlines()
+        if len(line.strip()) >= 30 and line.isascii() and not re.search(r"['\"`\\#:]", line)
+    }
 
 
 def test_folded_code_is_left_out_of_the_pdf(pdf):
@@ -503,15 +530,19 @@ def test_shown_code_is_at_most_88_columns():
             body = match.group(2)
             if "remove-cell" in body:
                 continue
-            long += [f"{path.name}: {line}" for line in body.splitlines()
-                     if len(line) > 88 and not line.startswith(":")]
+            long += [
+                f"{path.name}: {line}" for line in body.splitlines() if len(line) > 88 and not line.startswith(":")
+            ]
     assert not long, long
 
 
 def test_every_exercise_is_marked_with_its_difficulty_and_kind():
     marks = re.compile(r"(easy|medium|hard), (pen and paper|code|pen and paper and code)")
-    exercises = [(path.name, title.strip()) for path in sorted((REPO / "book").glob("*.md"))
-                 for title in re.findall(r"^`{3,}\{exercise\}(.*)$", path.read_text(), re.M)]
+    exercises = [
+        (path.name, title.strip())
+        for path in sorted((REPO / "book").glob("*.md"))
+        for title in re.findall(r"^`{3,}\{exercise\}(.*)$", path.read_text(), re.M)
+    ]
     assert len(exercises) >= 80
     unmarked = [item for item in exercises if not marks.fullmatch(item[1])]
     assert not unmarked, unmarked
@@ -522,8 +553,12 @@ def test_the_map_of_the_book_covers_the_numbered_chapters_in_order():
     from gradland_map import BUILDS_ON, COURSES
 
     toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
-    numbered = [entry["file"].removeprefix("book/") for part in toc["parts"] if part.get("numbered")
-                for entry in part["chapters"]]
+    numbered = [
+        entry["file"].removeprefix("book/")
+        for part in toc["parts"]
+        if part.get("numbered")
+        for entry in part["chapters"]
+    ]
     assert list(BUILDS_ON) == numbered
     for chapter, needs in BUILDS_ON.items():
         assert all(numbered.index(need) < numbered.index(chapter) for need in needs), chapter
@@ -539,8 +574,11 @@ def test_every_chapter_opens_with_its_time_and_place(book):
 
     for stem in BUILDS_ON:
         html = (book.html / "book" / f"{stem}.html").read_text()
-        card = re.search(r'<p class="chapter-card"><em>About (\d+) minutes of reading; the code ran in '
-                         r'(\d+ s|\d+ min) when this book was built\. </em>Builds on', html)
+        card = re.search(
+            r'<p class="chapter-card"><em>About (\d+) minutes of reading; the code ran in '
+            r"(\d+ s|\d+ min) when this book was built\. </em>Builds on",
+            html,
+        )
         assert card and 5 <= int(card.group(1)) <= 90, stem
     preface = (book.html / "book" / "preface.html").read_text()
     assert preface.count('<table class="book-map') == 1
@@ -574,15 +612,22 @@ def numbering(site: Path) -> dict[str, str]:
     for page in sorted((site / "book").glob("*.html")):
         html = page.read_text()
         stem = page.stem
-        for anchor, number in re.findall(r'<section[^>]* id="([^"]+)">\s*<h[1-6]><span class="section-number">(\d+(?:\.\d+)*)\. ',
-                                         html):
+        for anchor, number in re.findall(
+            r'<section[^>]* id="([^"]+)">\s*<h[1-6]><span class="section-number">(\d+(?:\.\d+)*)\. ', html
+        ):
             numbers[f"{stem}#{anchor}"] = number
         for anchor, number in re.findall(
-                r'id="([^"]+)">\s*(?:<span id="[^"]*"></span>)?\s*<p class="admonition-title">'
-                r'<span class="caption-number">([A-Z][a-z]+ \d+\.\d+) </span>', html):
+            r'id="([^"]+)">\s*(?:<span id="[^"]*"></span>)?\s*<p class="admonition-title">'
+            r'<span class="caption-number">([A-Z][a-z]+ \d+\.\d+) </span>',
+            html,
+        ):
             numbers[f"{stem}#{anchor}"] = number
-        for anchor, number in re.findall(r'<figure class="[^"]*" id="(fig-[^"]+)">.*?<span class="caption-number">'
-                                         r'(Fig\. \d+\.\d+) </span>', html, re.S):
+        for anchor, number in re.findall(
+            r'<figure class="[^"]*" id="(fig-[^"]+)">.*?<span class="caption-number">'
+            r"(Fig\. \d+\.\d+) </span>",
+            html,
+            re.S,
+        ):
             numbers[f"{stem}#{anchor}"] = number
         for anchor, number in re.findall(r'id="(equation-[^"]+)">\s*<span class="eqno">\(([\d.]+)\)', html):
             numbers[f"{stem}#{anchor}"] = number
@@ -603,14 +648,20 @@ def test_numbers_change_only_with_a_new_version_and_an_editions_entry(book):
     kinds = {re.sub(r"[\d. ]", "", number) for number in current.values()}
     assert len(current) > 500 and {"", "Definition", "Exercise", "Fig"} <= kinds, kinds
     if os.environ.get("GRADLAND_RECORD_NUMBERING"):
-        NUMBERING.write_text(json.dumps({"version": gradland.__version__, "numbers": current},
-                                        indent=0, sort_keys=True) + "\n")
+        NUMBERING.write_text(
+            json.dumps({"version": gradland.__version__, "numbers": current}, indent=0, sort_keys=True) + "\n"
+        )
     recorded = json.loads(NUMBERING.read_text())
     editions = (REPO / "book" / "editions.md").read_text()
-    assert re.search(rf"^## {re.escape(gradland.__version__)}\b", editions, re.M), \
+    assert re.search(rf"^## {re.escape(gradland.__version__)}\b", editions, re.M), (
         f"book/editions.md has no section for version {gradland.__version__}"
-    changed = sorted(label for label in recorded["numbers"].keys() | current.keys()
-                     if recorded["numbers"].get(label) != current.get(label))
+    )
+    changed = sorted(
+        label
+        for label in recorded["numbers"].keys() | current.keys()
+        if recorded["numbers"].get(label) != current.get(label)
+    )
     assert recorded["version"] == gradland.__version__ and not changed, (
         f"numbers changed under version {recorded['version']}: {changed[:10]} ... "
-        "bump the version, add an entry to book/editions.md and record with GRADLAND_RECORD_NUMBERING=1")
+        "bump the version, add an entry to book/editions.md and record with GRADLAND_RECORD_NUMBERING=1"
+    )

@@ -100,9 +100,7 @@ def test_central_difference_error_is_second_order() -> None:
     # f = exp at 0: the central difference is exactly (e^h - e^-h) / 2h = sinh(h) / h,
     # whose error is h^2 / 6 + O(h^4). Halving h divides it by 4 (by 2 for a forward one).
     x = torch.zeros(1, dtype=DT)
-    errors = [
-        (calculus.jacobian_fd(torch.exp, x, eps=h)[0, 0] - 1.0).abs().item() for h in (1e-2, 5e-3)
-    ]
+    errors = [(calculus.jacobian_fd(torch.exp, x, eps=h)[0, 0] - 1.0).abs().item() for h in (1e-2, 5e-3)]
     assert errors[0] == pytest.approx(1e-4 / 6, rel=1e-3)
     assert errors[0] / errors[1] == pytest.approx(4.0, rel=1e-3)
 
@@ -151,7 +149,9 @@ def spd(n: int, seed: int) -> torch.Tensor:
 
 @PROPERTY
 @given(
-    n=sizes, seed=seeds, steps=st.integers(min_value=0, max_value=30),
+    n=sizes,
+    seed=seeds,
+    steps=st.integers(min_value=0, max_value=30),
     fraction=st.floats(min_value=0.01, max_value=1.9),
 )
 def test_gradient_descent_on_a_quadratic_matches_the_closed_form(
@@ -160,9 +160,7 @@ def test_gradient_descent_on_a_quadratic_matches_the_closed_form(
     # f(x) = x^T A x / 2 has gradient A x, so x_k = (I - lr A)^k x_0
     A, x0 = spd(n, seed), randn(n, seed=seed + 1)
     lr = fraction / 10.0  # the largest eigenvalue is L = 10: lr < 2 / L
-    trajectory, values = calculus.gradient_descent(
-        lambda x: 0.5 * x @ A @ x, x0, lr=lr, steps=steps
-    )
+    trajectory, values = calculus.gradient_descent(lambda x: 0.5 * x @ A @ x, x0, lr=lr, steps=steps)
     assert trajectory.shape == (steps + 1, n) and values.shape == (steps + 1,)
     M = torch.eye(n, dtype=DT) - lr * A
     expected = torch.stack([torch.linalg.matrix_power(M, k) @ x0 for k in range(steps + 1)])
@@ -178,9 +176,7 @@ def test_gradient_descent_decreases_f_for_a_small_step() -> None:
 
 def test_gradient_descent_with_zero_steps_returns_the_start() -> None:
     x0 = randn(3, seed=5)
-    trajectory, values = calculus.gradient_descent(
-        lambda x: (x**2).sum(), x0, lr=0.1, steps=0
-    )
+    trajectory, values = calculus.gradient_descent(lambda x: (x**2).sum(), x0, lr=0.1, steps=0)
     assert torch.equal(trajectory, x0[None, :])
     torch.testing.assert_close(values, (x0**2).sum()[None], **TOL)
 
@@ -188,9 +184,7 @@ def test_gradient_descent_with_zero_steps_returns_the_start() -> None:
 def test_gradient_descent_leaves_x0_alone_and_returns_detached_tensors() -> None:
     x0 = randn(3, seed=6).requires_grad_()
     before = x0.detach().clone()
-    trajectory, values = calculus.gradient_descent(
-        lambda x: (x**2).sum(), x0, lr=0.1, steps=5
-    )
+    trajectory, values = calculus.gradient_descent(lambda x: (x**2).sum(), x0, lr=0.1, steps=5)
     assert torch.equal(x0.detach(), before) and x0.grad is None
     assert not trajectory.requires_grad and not values.requires_grad
 
@@ -271,13 +265,17 @@ def test_jacobian_fd_rejects_bad_output() -> None:
         calculus.jacobian_fd(lambda x: float(x.sum()), x)
     with pytest.raises(TypeError, match="f must return a floating-point tensor; got dtype torch.int64"):
         calculus.jacobian_fd(lambda x: torch.ones(2, dtype=torch.int64), x)
-    with pytest.raises(ValueError, match=r"same shape at every point; got \(2,\) at x and \(3,\) at a point 1e-06 away along entry 0"):
+    with pytest.raises(
+        ValueError, match=r"same shape at every point; got \(2,\) at x and \(3,\) at a point 1e-06 away along entry 0"
+    ):
         calculus.jacobian_fd(lambda v: v if torch.equal(v, x) else torch.ones(3, dtype=DT), x)
 
 
 def test_gradient_descent_rejects_bad_input() -> None:
     f, x0 = (lambda x: (x**2).sum()), torch.ones(2)
-    with pytest.raises(TypeError, match="f must be a function f\\(x\\) -> scalar tensor; got a tensor of shape \\(2,\\)"):
+    with pytest.raises(
+        TypeError, match="f must be a function f\\(x\\) -> scalar tensor; got a tensor of shape \\(2,\\)"
+    ):
         calculus.gradient_descent(x0, x0, 0.1, 10)
     with pytest.raises(TypeError, match="x0 must have a floating-point dtype; got torch.int64"):
         calculus.gradient_descent(f, torch.tensor([1, 2]), 0.1, 10)

@@ -128,8 +128,19 @@ def test_conditions_may_use_comprehensions_and_the_allowed_functions():
         claims.holds("open('x')", values)
 
 
-@pytest.mark.parametrize("text, bad", [("nan", True), ("-0", True), ("-0.00", True), ("-0.0%", True),
-                                       ("-0e+00", True), ("0.00", False), ("-0.01", False), ("10", False)])
+@pytest.mark.parametrize(
+    "text, bad",
+    [
+        ("nan", True),
+        ("-0", True),
+        ("-0.00", True),
+        ("-0.0%", True),
+        ("-0e+00", True),
+        ("0.00", False),
+        ("-0.01", False),
+        ("10", False),
+    ],
+)
 def test_reads_badly(text, bad):
     assert reads_badly(text) is bad
 
@@ -153,8 +164,11 @@ def test_claims_are_literal_and_in_hidden_cells_after_their_glue():
         patterns = [re.compile("^" + re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(n)) + "$") for n in glued_names]
         for tags, source in code_cells(chapter):
             for call in claim_calls(source):
-                if len(call.args) != 2 or call.keywords or not all(
-                        isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args):
+                if (
+                    len(call.args) != 2
+                    or call.keywords
+                    or not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in call.args)
+                ):
                     problems.append(f"{chapter.name}: claim(...) needs two literal strings")
                     continue
                 if "remove-cell" not in tags:

@@ -45,14 +45,17 @@ def test_horn_noise_has_the_requested_scale():
     assert abs(float((noisy.y - clean.y).std()) - 0.1) < 0.005
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(n=0), "n must be at least 1; got 0"),
-    (dict(n=3, noise=-1.0), "noise must be at least 0.0; got -1.0"),
-    (dict(n=3, noise=float("inf")), "noise must be a finite number; got inf"),
-    (dict(n=3, x=1.5), "x must be at most 1.0; got 1.5"),
-    (dict(n=3, seed=2**70), "seed must fit in 64 bits"),
-    (dict(n=3, device="nonsense"), "device must name a device"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(n=0), "n must be at least 1; got 0"),
+        (dict(n=3, noise=-1.0), "noise must be at least 0.0; got -1.0"),
+        (dict(n=3, noise=float("inf")), "noise must be a finite number; got inf"),
+        (dict(n=3, x=1.5), "x must be at most 1.0; got 1.5"),
+        (dict(n=3, seed=2**70), "seed must fit in 64 bits"),
+        (dict(n=3, device="nonsense"), "device must name a device"),
+    ],
+)
 def test_horn_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         data.horn(**kwargs)
@@ -142,30 +145,43 @@ def test_random_graph_is_seeded_and_in_range():
     assert data.random_graph(10, 0).shape == (2, 0)
 
 
-@pytest.mark.parametrize("call, error, message", [
-    pytest.param(lambda: data.sbm(20), TypeError, "sizes must be a non-empty sequence", id="sizes-int"),
-    pytest.param(lambda: data.sbm(()), TypeError, "sizes must be a non-empty sequence", id="sizes-empty"),
-    pytest.param(lambda: data.sbm((20, 0)), ValueError, r"sizes\[1\] must be at least 1", id="size-0"),
-    pytest.param(lambda: data.sbm((20, 30), "0.3"), TypeError, "p_in must be a real number", id="p_in-string"),
-    pytest.param(lambda: data.sbm((20, 30), 0.3, 1.5), ValueError, "p_out must be at most 1.0", id="p_out-1.5"),
-    pytest.param(lambda: data.sbm((20, 30), features=True), TypeError, "features must be an int", id="features-bool"),
-    pytest.param(lambda: data.sbm((20, 30), signal=math.nan), ValueError, "signal must be a finite number",
-                 id="signal-nan"),
-    pytest.param(lambda: data.sbm((20, 30), signal=math.inf), ValueError, "signal must be a finite number",
-                 id="signal-inf"),
-    pytest.param(lambda: data.sbm((20, 30), signal="1"), TypeError, "signal must be a real number",
-                 id="signal-string"),
-    pytest.param(lambda: data.sbm((20, 30), seed=1.5), TypeError, "seed must be an int", id="sbm-seed-float"),
-    pytest.param(lambda: data.sbm((20, 30), seed=None), TypeError, "seed must be an int", id="sbm-seed-None"),
-    pytest.param(lambda: data.random_graph(0, 5), ValueError, "num_nodes must be at least 1", id="num-nodes-0"),
-    pytest.param(lambda: data.random_graph(10, True), TypeError, "edges must be an int", id="edges-bool"),
-    pytest.param(lambda: data.random_graph(10, -1), ValueError, "edges must be at least 0", id="edges-negative"),
-    pytest.param(lambda: data.random_graph(10, 5, seed=1.5), TypeError, "seed must be an int", id="seed-float"),
-    pytest.param(lambda: data.random_graph(10, 5, device="nonsense"), ValueError, "device must name a device",
-                 id="device-nonsense"),
-    pytest.param(lambda: data.karate_club().to("nonsense"), ValueError, "device must name a device",
-                 id="graph-to-nonsense"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        pytest.param(lambda: data.sbm(20), TypeError, "sizes must be a non-empty sequence", id="sizes-int"),
+        pytest.param(lambda: data.sbm(()), TypeError, "sizes must be a non-empty sequence", id="sizes-empty"),
+        pytest.param(lambda: data.sbm((20, 0)), ValueError, r"sizes\[1\] must be at least 1", id="size-0"),
+        pytest.param(lambda: data.sbm((20, 30), "0.3"), TypeError, "p_in must be a real number", id="p_in-string"),
+        pytest.param(lambda: data.sbm((20, 30), 0.3, 1.5), ValueError, "p_out must be at most 1.0", id="p_out-1.5"),
+        pytest.param(
+            lambda: data.sbm((20, 30), features=True), TypeError, "features must be an int", id="features-bool"
+        ),
+        pytest.param(
+            lambda: data.sbm((20, 30), signal=math.nan), ValueError, "signal must be a finite number", id="signal-nan"
+        ),
+        pytest.param(
+            lambda: data.sbm((20, 30), signal=math.inf), ValueError, "signal must be a finite number", id="signal-inf"
+        ),
+        pytest.param(
+            lambda: data.sbm((20, 30), signal="1"), TypeError, "signal must be a real number", id="signal-string"
+        ),
+        pytest.param(lambda: data.sbm((20, 30), seed=1.5), TypeError, "seed must be an int", id="sbm-seed-float"),
+        pytest.param(lambda: data.sbm((20, 30), seed=None), TypeError, "seed must be an int", id="sbm-seed-None"),
+        pytest.param(lambda: data.random_graph(0, 5), ValueError, "num_nodes must be at least 1", id="num-nodes-0"),
+        pytest.param(lambda: data.random_graph(10, True), TypeError, "edges must be an int", id="edges-bool"),
+        pytest.param(lambda: data.random_graph(10, -1), ValueError, "edges must be at least 0", id="edges-negative"),
+        pytest.param(lambda: data.random_graph(10, 5, seed=1.5), TypeError, "seed must be an int", id="seed-float"),
+        pytest.param(
+            lambda: data.random_graph(10, 5, device="nonsense"),
+            ValueError,
+            "device must name a device",
+            id="device-nonsense",
+        ),
+        pytest.param(
+            lambda: data.karate_club().to("nonsense"), ValueError, "device must name a device", id="graph-to-nonsense"
+        ),
+    ],
+)
 def test_graphs_reject_bad_arguments(call, error, message):
     with pytest.raises(error, match=message):
         call()
@@ -178,12 +194,15 @@ def test_generated_data_refuses_a_dtype_that_would_truncate_it(dtype):
             make()
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(n=True), TypeError, "n must be an int; got bool"),
-    (dict(x="0.5"), TypeError, "x must be a real number; got str"),
-    (dict(noise=None), TypeError, "noise must be a real number; got NoneType"),
-    (dict(seed=1.5), TypeError, "seed must be an int; got float"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(n=True), TypeError, "n must be an int; got bool"),
+        (dict(x="0.5"), TypeError, "x must be a real number; got str"),
+        (dict(noise=None), TypeError, "noise must be a real number; got NoneType"),
+        (dict(seed=1.5), TypeError, "seed must be an int; got float"),
+    ],
+)
 def test_horn_names_arguments_of_the_wrong_type(kwargs, error, message):
     with pytest.raises(error, match=message):
         data.horn(**{"n": 3, **kwargs})
@@ -230,42 +249,119 @@ def _graph_to(device):
 # checked where they are used (gradland.node_classification.train_node_classifier checks a Graph's).
 SPECS = [
     # z holds angles of any shape, and is the only tensor when x is a number
-    ("data.horn_manifold", data.horn_manifold, lambda: {"x": 0.0, "z": ANGLES},
-     {"x": Arg("real", accepts=("tensor",), custom={"above-one": 1.5, "negative": -0.5,  # a tensor x is documented
-                                                  "int-tensor": torch.tensor(0), "meta": torch.tensor(0.5, device="meta"),
-                                                  "no-broadcast": torch.zeros(3), "float64": torch.tensor(0.5).double()}),
-      "z": Arg("tensor", accepts=("extra-dim", "missing-dim", "wrong-size"), omit=("meta",),
-               custom={"complex": ANGLES.to(torch.complex64)})}),
+    (
+        "data.horn_manifold",
+        data.horn_manifold,
+        lambda: {"x": 0.0, "z": ANGLES},
+        {
+            "x": Arg(
+                "real",
+                accepts=("tensor",),
+                custom={
+                    "above-one": 1.5,
+                    "negative": -0.5,  # a tensor x is documented
+                    "int-tensor": torch.tensor(0),
+                    "meta": torch.tensor(0.5, device="meta"),
+                    "no-broadcast": torch.zeros(3),
+                    "float64": torch.tensor(0.5).double(),
+                },
+            ),
+            "z": Arg(
+                "tensor",
+                accepts=("extra-dim", "missing-dim", "wrong-size"),
+                omit=("meta",),
+                custom={"complex": ANGLES.to(torch.complex64)},
+            ),
+        },
+    ),
     # a tensor x broadcasts with z: a batch of any shape that does
-    ("data.horn_manifold(tensor x)", data.horn_manifold, lambda: {"x": torch.tensor([0.5, 1.0]), "z": ANGLES},
-     {"x": Arg("tensor", accepts=("extra-dim", "missing-dim"), mentions=("z",),
-               custom={"float64": torch.tensor([0.5, 1.0]).double()}),
-      "z": Arg("tensor", accepts=("extra-dim", "missing-dim"), mentions=("x",))}),
-    ("data.horn", data.horn,
-     lambda: {"n": 5, "x": None, "noise": 0.1, "seed": 1, "device": None, "dtype": torch.float32},
-     {"n": COUNT, "x": Arg("real", accepts=("None",), custom={"above-one": 1.5, "negative": -0.5}),
-      "noise": Arg("real", custom={"negative": -1.0}), "seed": SEED, "device": DEVICE, "dtype": DTYPE}),
-    ("data.digits", data.digits,
-     lambda: {"split": "train", "test_fraction": 0.2, "seed": 0, "device": None, "dtype": torch.float32},
-     {"split": Arg("custom", custom={"None": None, "int": 1, "unknown": "validation", "list": ["train"]}),
-      "test_fraction": Arg("real", positive=True, custom={"one": 1.0, "tiny": 1e-9}), "seed": SEED,
-      "device": DEVICE, "dtype": DTYPE}),
+    (
+        "data.horn_manifold(tensor x)",
+        data.horn_manifold,
+        lambda: {"x": torch.tensor([0.5, 1.0]), "z": ANGLES},
+        {
+            "x": Arg(
+                "tensor",
+                accepts=("extra-dim", "missing-dim"),
+                mentions=("z",),
+                custom={"float64": torch.tensor([0.5, 1.0]).double()},
+            ),
+            "z": Arg("tensor", accepts=("extra-dim", "missing-dim"), mentions=("x",)),
+        },
+    ),
+    (
+        "data.horn",
+        data.horn,
+        lambda: {"n": 5, "x": None, "noise": 0.1, "seed": 1, "device": None, "dtype": torch.float32},
+        {
+            "n": COUNT,
+            "x": Arg("real", accepts=("None",), custom={"above-one": 1.5, "negative": -0.5}),
+            "noise": Arg("real", custom={"negative": -1.0}),
+            "seed": SEED,
+            "device": DEVICE,
+            "dtype": DTYPE,
+        },
+    ),
+    (
+        "data.digits",
+        data.digits,
+        lambda: {"split": "train", "test_fraction": 0.2, "seed": 0, "device": None, "dtype": torch.float32},
+        {
+            "split": Arg("custom", custom={"None": None, "int": 1, "unknown": "validation", "list": ["train"]}),
+            "test_fraction": Arg("real", positive=True, custom={"one": 1.0, "tiny": 1e-9}),
+            "seed": SEED,
+            "device": DEVICE,
+            "dtype": DTYPE,
+        },
+    ),
     ("data.manual_text", data.manual_text, dict, {}),
     ("data.docstring_text", data.docstring_text, dict, {}),
     ("data.karate_club", data.karate_club, dict, {}),
     # None is the CPU, as everywhere in the package (gradland._checks.device)
     ("data.Graph.to", _graph_to, lambda: {"device": "cpu"}, {"device": DEVICE}),
-    ("data.sbm", data.sbm,
-     lambda: {"sizes": (5, 5), "p_in": 0.5, "p_out": 0.1, "features": 2, "signal": 1.0, "seed": 1},
-     {"sizes": Arg("custom", custom={"None": None, "int": 5, "str": "55", "empty": (), "zero": (5, 0),
-                                     "float": (5, 2.5), "bool": (5, True), "tensor": torch.tensor([5, 5])}),
-      "p_in": PROBABILITY, "p_out": PROBABILITY, "features": COUNT, "signal": Arg("real"),
-      "seed": SEED}),
-    ("data.random_graph", data.random_graph, lambda: {"num_nodes": 10, "edges": 20, "seed": 0, "device": None},
-     {"num_nodes": COUNT, "edges": Arg("int", minimum=0), "seed": SEED, "device": DEVICE}),
-    ("data.reversal_task", data.reversal_task,
-     lambda: {"n_train": 10, "n_test": 5, "length": 4, "symbols": 3, "seed": 0, "device": None},
-     {"n_train": Arg("int", minimum=1, custom={"too-many": 100}), "n_test": COUNT, "length": COUNT,
-      "symbols": COUNT, "seed": SEED, "device": DEVICE}),
+    (
+        "data.sbm",
+        data.sbm,
+        lambda: {"sizes": (5, 5), "p_in": 0.5, "p_out": 0.1, "features": 2, "signal": 1.0, "seed": 1},
+        {
+            "sizes": Arg(
+                "custom",
+                custom={
+                    "None": None,
+                    "int": 5,
+                    "str": "55",
+                    "empty": (),
+                    "zero": (5, 0),
+                    "float": (5, 2.5),
+                    "bool": (5, True),
+                    "tensor": torch.tensor([5, 5]),
+                },
+            ),
+            "p_in": PROBABILITY,
+            "p_out": PROBABILITY,
+            "features": COUNT,
+            "signal": Arg("real"),
+            "seed": SEED,
+        },
+    ),
+    (
+        "data.random_graph",
+        data.random_graph,
+        lambda: {"num_nodes": 10, "edges": 20, "seed": 0, "device": None},
+        {"num_nodes": COUNT, "edges": Arg("int", minimum=0), "seed": SEED, "device": DEVICE},
+    ),
+    (
+        "data.reversal_task",
+        data.reversal_task,
+        lambda: {"n_train": 10, "n_test": 5, "length": 4, "symbols": 3, "seed": 0, "device": None},
+        {
+            "n_train": Arg("int", minimum=1, custom={"too-many": 100}),
+            "n_test": COUNT,
+            "length": COUNT,
+            "symbols": COUNT,
+            "seed": SEED,
+            "device": DEVICE,
+        },
+    ),
 ]
 test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

@@ -45,8 +45,11 @@ def test_make_chapter_stops_at_a_failing_cell(tmp_path):
 
 def test_make_check_runs_the_tests_of_what_changed():
     assert dev.tests_of(["code/gradland/ebm.py", "code/gradland/contrastive.py"]) == [
-        "code/gradland/contrastive.py", "code/gradland/ebm.py", "tests/test_contrastive.py",
-        "tests/test_ebm.py"]
+        "code/gradland/contrastive.py",
+        "code/gradland/ebm.py",
+        "tests/test_contrastive.py",
+        "tests/test_ebm.py",
+    ]
     assert dev.tests_of(["code/gradland/_device.py"]) == ["code/gradland/_device.py", "tests/test_device.py"]
     assert dev.tests_of(["book/attention.md", "README.md"]) == []
     assert set(dev.changed_files()) <= {str(p.relative_to(REPO)) for p in REPO.rglob("*") if p.is_file()}

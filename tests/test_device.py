@@ -35,7 +35,9 @@ def test_version_is_a_release_string():
     assert all(part.isdigit() for part in (major, minor, patch))
 
 
-@pytest.mark.parametrize("value, expected", [("", False), ("0", False), ("no", False), ("1", True), ("TRUE", True), (" yes ", True)])
+@pytest.mark.parametrize(
+    "value, expected", [("", False), ("0", False), ("no", False), ("1", True), ("TRUE", True), (" yes ", True)]
+)
 def test_full_size_reads_the_switch(monkeypatch, value, expected):
     monkeypatch.setenv("GRADLAND_FULL", value)
     assert gradland.full_size() is expected
@@ -79,8 +81,10 @@ def test_attention_weights_start_the_same_on_every_device(device):
 def test_vae_samples_the_same_noise_on_every_device(device):
     from gradland.vae import reparameterise
 
-    cpu, gpu = on_both(lambda where: reparameterise(torch.zeros(4, 3, device=where),
-                                                    torch.zeros(4, 3, device=where), samples=2), device)
+    cpu, gpu = on_both(
+        lambda where: reparameterise(torch.zeros(4, 3, device=where), torch.zeros(4, 3, device=where), samples=2),
+        device,
+    )
     assert torch.equal(cpu, gpu.cpu())
 
 
@@ -112,10 +116,20 @@ def test_device_name_reads_after_on(device):
         assert re.fullmatch(r"an? .* GPU", name) and torch.cuda.get_device_name(0) in name, name
 
 
-@pytest.mark.parametrize("phrase, article", [("NVIDIA H200", "an"), ("AMD EPYC 7B13", "an"), ("Intel Xeon", "an"),
-                                             ("Tesla V100", "a"), ("8-core Intel Xeon", "an"),
-                                             ("11-core AMD", "an"), ("2-core Intel Xeon", "a"),
-                                             ("GeForce RTX 4090", "a"), ("HP Z", "an")])
+@pytest.mark.parametrize(
+    "phrase, article",
+    [
+        ("NVIDIA H200", "an"),
+        ("AMD EPYC 7B13", "an"),
+        ("Intel Xeon", "an"),
+        ("Tesla V100", "a"),
+        ("8-core Intel Xeon", "an"),
+        ("11-core AMD", "an"),
+        ("2-core Intel Xeon", "a"),
+        ("GeForce RTX 4090", "a"),
+        ("HP Z", "an"),
+    ],
+)
 def test_device_names_take_the_article_of_their_sound(phrase, article):
     from gradland._device import _article
 

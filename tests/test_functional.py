@@ -63,7 +63,10 @@ def stateful_model(seed: int = 0) -> nn.Sequential:
     """Parameters, buffers (batch norm), and the global generator (dropout)."""
     torch.manual_seed(seed)
     return nn.Sequential(
-        nn.Linear(4, 6, dtype=DT), nn.BatchNorm1d(6, dtype=DT), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(4, 6, dtype=DT),
+        nn.BatchNorm1d(6, dtype=DT),
+        nn.ReLU(),
+        nn.Dropout(0.5),
         nn.Linear(6, 3, dtype=DT),
     )
 
@@ -299,7 +302,9 @@ def test_per_example_gradients_reject_bad_input(per_example) -> None:
         per_example(model, F.mse_loss, x, [1.0, 2.0])
     with pytest.raises(ValueError, match=r"x must have shape \(batch, \.\.\.\); got shape \(\)"):
         per_example(model, F.mse_loss, torch.tensor(1.0, dtype=DT), y)
-    with pytest.raises(ValueError, match=r"same number of examples \(their first dimension\); got shapes \(4, 3\) and \(5, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"same number of examples \(their first dimension\); got shapes \(4, 3\) and \(5, 2\)"
+    ):
         per_example(model, F.mse_loss, x, torch.randn(5, 2, dtype=DT))
     with pytest.raises(ValueError, match=r"need at least one example; got an empty batch, x of shape \(0, 3\)"):
         per_example(model, F.mse_loss, x[:0], y[:0])

@@ -12,9 +12,7 @@ from gradland.gan import CostNet, GeneratorNet, cost_loss, generator_loss, train
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-energies = st.lists(st.floats(-5.0, 5.0), min_size=1, max_size=6).map(
-    lambda v: torch.tensor(v, dtype=torch.float64)
-)
+energies = st.lists(st.floats(-5.0, 5.0), min_size=1, max_size=6).map(lambda v: torch.tensor(v, dtype=torch.float64))
 
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
@@ -29,7 +27,8 @@ def test_logistic_cost_loss_is_the_cross_entropy_of_the_discriminator():
     expected = -torch.log(d_data).mean() - torch.log(1 - d_fake).mean()
     assert torch.allclose(cost_loss(data, fake, kind="logistic"), expected, atol=1e-6)
     assert torch.allclose(
-        cost_loss(data, fake), F.binary_cross_entropy(d_data, torch.ones(3)) + F.binary_cross_entropy(d_fake, torch.zeros(2))
+        cost_loss(data, fake),
+        F.binary_cross_entropy(d_data, torch.ones(3)) + F.binary_cross_entropy(d_fake, torch.zeros(2)),
     )
 
 
@@ -174,7 +173,9 @@ def test_shape_dtype_and_device_errors_are_clear():
         cost_loss(torch.zeros(3), torch.zeros(3), kind="wasserstein")
     with pytest.raises(ValueError, match="energy_data must have entries of at least 0 for the hinge loss"):
         cost_loss(torch.tensor([-1.0]), torch.zeros(1), kind="hinge")
-    with pytest.raises(ValueError, match="energy_fake must have entries of at least 0 for the hinge loss.*got values from -inf"):
+    with pytest.raises(
+        ValueError, match="energy_fake must have entries of at least 0 for the hinge loss.*got values from -inf"
+    ):
         cost_loss(torch.zeros(1), torch.tensor([1.0, -math.inf]), kind="hinge")
     with pytest.raises(ValueError, match="margin must be positive"):
         cost_loss(torch.zeros(1), torch.zeros(1), kind="hinge", margin=0.0)
@@ -269,9 +270,15 @@ def test_train_gan_records_the_named_series():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.sampled_from(["lr_cost", "lr_generator", "margin"]),
-       st.one_of(st.floats(allow_nan=True, allow_infinity=True).filter(lambda v: not (0 < v < math.inf)),
-                 st.text(max_size=2), st.none(), st.booleans()))
+@given(
+    st.sampled_from(["lr_cost", "lr_generator", "margin"]),
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True).filter(lambda v: not (0 < v < math.inf)),
+        st.text(max_size=2),
+        st.none(),
+        st.booleans(),
+    ),
+)
 def test_bad_rates_and_margins_never_reach_the_loop(name, value):
     error = ValueError if isinstance(value, float) else TypeError
     with pytest.raises(error, match=name):
@@ -289,8 +296,9 @@ def test_logistic_optimum_is_the_log_density_ratio():
     data = torch.tensor([0] * 7 + [1] * 3)  # indices of the points of a data batch
     fake = torch.tensor([0] * 2 + [1] * 8)  # and of a batch of samples
     energy = torch.zeros(2, dtype=torch.float64, requires_grad=True)
-    optimiser = torch.optim.LBFGS([energy], max_iter=200, tolerance_grad=1e-12, tolerance_change=1e-15,
-                                  line_search_fn="strong_wolfe")
+    optimiser = torch.optim.LBFGS(
+        [energy], max_iter=200, tolerance_grad=1e-12, tolerance_change=1e-15, line_search_fn="strong_wolfe"
+    )
 
     def closure():
         optimiser.zero_grad()
@@ -317,32 +325,74 @@ def _gen_method(name):
 
 
 SPECS = [
-    ("gan.CostNet", CostNet, lambda: {"d": 2, "d_hidden": (8,), "seed": 0},
-     {"d": Arg("int", minimum=1), "d_hidden": HIDDEN, "seed": Arg("int")}),
+    (
+        "gan.CostNet",
+        CostNet,
+        lambda: {"d": 2, "d_hidden": (8,), "seed": 0},
+        {"d": Arg("int", minimum=1), "d_hidden": HIDDEN, "seed": Arg("int")},
+    ),
     ("gan.CostNet.forward", lambda y: CostNet(2, 8)(y), lambda: {"y": torch.zeros(3, 2)}, {"y": T}),
-    ("gan.GeneratorNet", GeneratorNet, lambda: {"d_z": 1, "d": 2, "d_hidden": 8, "output": None, "latent": "normal"},
-     {"d_z": Arg("int", minimum=1), "d": Arg("int", minimum=1), "d_hidden": HIDDEN,
-      "output": Arg("custom", accepts=("None",), custom={"None": None, "relu": "relu"}),
-      "latent": Arg("custom", custom={"None": None, "cauchy": "cauchy"})}),
+    (
+        "gan.GeneratorNet",
+        GeneratorNet,
+        lambda: {"d_z": 1, "d": 2, "d_hidden": 8, "output": None, "latent": "normal"},
+        {
+            "d_z": Arg("int", minimum=1),
+            "d": Arg("int", minimum=1),
+            "d_hidden": HIDDEN,
+            "output": Arg("custom", accepts=("None",), custom={"None": None, "relu": "relu"}),
+            "latent": Arg("custom", custom={"None": None, "cauchy": "cauchy"}),
+        },
+    ),
     ("gan.GeneratorNet.forward", _gen_method("forward"), lambda: {"z": torch.zeros(3, 1)}, {"z": T}),
-    ("gan.GeneratorNet.sample_latent", _gen_method("sample_latent"), lambda: {"n": 3, "generator": None},
-     {"n": Arg("int", minimum=1), "generator": Arg("custom", custom={"int": 0, "str": "cpu"})}),
-    ("gan.cost_loss", cost_loss,
-     lambda: {"energy_data": torch.zeros(3), "energy_fake": torch.ones(2), "kind": "hinge", "margin": 1.0},
-     {"energy_data": ENERGIES, "energy_fake": ENERGIES, "kind": KIND, "margin": Arg("real", positive=True)}),
-    ("gan.generator_loss", generator_loss, lambda: {"energy_fake": torch.ones(2), "kind": "hinge"},
-     {"energy_fake": Arg("tensor", accepts=("wrong-size",), omit=("meta",)), "kind": KIND}),
-    ("gan.train_gan", train_gan,
-     lambda: {"cost": CostNet(2, 8), "gen": GeneratorNet(1, 2, 8), "data": horn(16, x=1.0).y, "steps": 2,
-              "batch_size": 4, "margin": 1.0, "lr_cost": 1e-3, "lr_generator": 1e-3, "betas": (0.5, 0.9),
-              "snapshot_at": [0], "seed": 0},
-     {"cost": Arg("custom", custom={"None": None, "gen": GeneratorNet(1, 2, 8)}),
-      "gen": Arg("custom", custom={"None": None, "rng": torch.Generator(), "other-d": GeneratorNet(1, 3, 8)}),
-      "data": T, "steps": Arg("int", minimum=0), "batch_size": Arg("int", minimum=1),
-      "margin": Arg("real", positive=True), "lr_cost": Arg("real", positive=True),
-      "lr_generator": Arg("real", positive=True),
-      "betas": Arg("custom", custom={"None": None, "one": (0.5,), "nan": (math.nan, 0.9), "too-big": (1.0, 0.9)}),
-      "snapshot_at": Arg("custom", custom={"int": 5, "late": [3], "float": [1.5]}), "seed": Arg("int")}),
+    (
+        "gan.GeneratorNet.sample_latent",
+        _gen_method("sample_latent"),
+        lambda: {"n": 3, "generator": None},
+        {"n": Arg("int", minimum=1), "generator": Arg("custom", custom={"int": 0, "str": "cpu"})},
+    ),
+    (
+        "gan.cost_loss",
+        cost_loss,
+        lambda: {"energy_data": torch.zeros(3), "energy_fake": torch.ones(2), "kind": "hinge", "margin": 1.0},
+        {"energy_data": ENERGIES, "energy_fake": ENERGIES, "kind": KIND, "margin": Arg("real", positive=True)},
+    ),
+    (
+        "gan.generator_loss",
+        generator_loss,
+        lambda: {"energy_fake": torch.ones(2), "kind": "hinge"},
+        {"energy_fake": Arg("tensor", accepts=("wrong-size",), omit=("meta",)), "kind": KIND},
+    ),
+    (
+        "gan.train_gan",
+        train_gan,
+        lambda: {
+            "cost": CostNet(2, 8),
+            "gen": GeneratorNet(1, 2, 8),
+            "data": horn(16, x=1.0).y,
+            "steps": 2,
+            "batch_size": 4,
+            "margin": 1.0,
+            "lr_cost": 1e-3,
+            "lr_generator": 1e-3,
+            "betas": (0.5, 0.9),
+            "snapshot_at": [0],
+            "seed": 0,
+        },
+        {
+            "cost": Arg("custom", custom={"None": None, "gen": GeneratorNet(1, 2, 8)}),
+            "gen": Arg("custom", custom={"None": None, "rng": torch.Generator(), "other-d": GeneratorNet(1, 3, 8)}),
+            "data": T,
+            "steps": Arg("int", minimum=0),
+            "batch_size": Arg("int", minimum=1),
+            "margin": Arg("real", positive=True),
+            "lr_cost": Arg("real", positive=True),
+            "lr_generator": Arg("real", positive=True),
+            "betas": Arg("custom", custom={"None": None, "one": (0.5,), "nan": (math.nan, 0.9), "too-big": (1.0, 0.9)}),
+            "snapshot_at": Arg("custom", custom={"int": 5, "late": [3], "float": [1.5]}),
+            "seed": Arg("int"),
+        },
+    ),
 ]
 test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)
 

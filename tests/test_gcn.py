@@ -313,65 +313,149 @@ def test_checked_layers_and_propagate_read_nothing(host_reads):
 X, EDGES = torch.randn(3, 4), torch.tensor([[0, 1], [1, 2]])
 
 
-@pytest.mark.parametrize("call, error, message", [
-    pytest.param(lambda: propagate(X, EDGES.int()), TypeError, "edge_index must have dtype torch.int64",
-                 id="int32-edges"),
-    pytest.param(lambda: propagate(X, EDGES.tolist()), TypeError, "edge_index must be a torch.Tensor", id="list-edges"),
-    pytest.param(lambda: propagate(X, torch.zeros(3, 2, dtype=torch.long)), ValueError,
-                 r"edge_index must have shape \(2, n_e\)", id="edges-3-rows"),
-    pytest.param(lambda: propagate(X, torch.tensor([[0, 3], [1, 2]])), ValueError,
-                 r"node numbers in 0..2 \(one per row of x\); got values from 0 to 3", id="node-3-of-3"),
-    pytest.param(lambda: propagate(X, torch.tensor([[0, -1], [1, 2]])), ValueError,
-                 r"node numbers in 0..2 \(one per row of x\); got values from -1 to 2", id="node-minus-1"),
-    pytest.param(lambda: propagate(X, EDGES.to("meta")), ValueError,
-                 "edge_index must be on the device of the node features, cpu", id="edges-on-meta"),
-    pytest.param(lambda: propagate(X.long(), EDGES), TypeError, "x must have a floating-point dtype", id="int-x"),
-    pytest.param(lambda: propagate(X.tolist(), EDGES), TypeError, "x must be a torch.Tensor", id="list-x"),
-    pytest.param(lambda: propagate(torch.randn(0, 4), EDGES[:, :0]), ValueError,
-                 r"x must have shape \(n, d\) with n >= 1, one node per row", id="no-node"),
-    pytest.param(lambda: attention_propagate(X, EDGES, normalisation="max"), ValueError, r"normalisation must be one of \('symmetric', 'mean'\); got 'max'",
-                 id="normalisation"),
-    pytest.param(lambda: normalised_adjacency(EDGES), ValueError, "num_nodes, the number of nodes, is required",
-                 id="no-num-nodes"),
-    pytest.param(lambda: normalised_adjacency(EDGES, 0), ValueError, "num_nodes must be at least 1", id="num-nodes-0"),
-    pytest.param(lambda: normalised_adjacency(torch.ones(2, 3)), ValueError,
-                 "graph, floating so a dense adjacency, must be square", id="float-edges"),
-    pytest.param(lambda: normalised_adjacency(torch.tensor([[0.0, -1.0], [1.0, 0.0]])), ValueError,
-                 "zeros and ones only", id="negative-adjacency"),
-    pytest.param(lambda: normalised_adjacency(EDGES, 3, dtype=torch.int64), TypeError,
-                 "dtype must be a floating-point torch.dtype", id="int-dtype"),
-    pytest.param(lambda: normalised_adjacency(EDGES, 3, sparse=True, dtype=torch.bool), TypeError,
-                 "dtype must be a floating-point torch.dtype", id="bool-dtype-sparse"),
-    pytest.param(lambda: GCNLayer(0, 2), ValueError, "d_in must be at least 1", id="d_in-0"),
-    pytest.param(lambda: GCNLayer(4.0, 2), TypeError, "d_in must be an int", id="d_in-float"),
-    pytest.param(lambda: GCNLayer(4, 2, dtype=torch.int64), TypeError, "dtype must be a floating-point",
-                 id="layer-int-dtype"),
-    pytest.param(lambda: GCNLayer(4, 2)(torch.randn(3, 5), EDGES), ValueError, r"x must have shape \(n, 4\) with n >= 1",
-                 id="layer-width"),
-    pytest.param(lambda: GCNLayer(4, 2)(X.double(), EDGES), TypeError,
-                 "x must have the model's dtype torch.float32", id="layer-float64-x"),
-    pytest.param(lambda: GCNLayer(4, 2, sparse=False)(X.to("meta"), EDGES.to("meta")), ValueError,
-                 "x must be on the model's device cpu", id="layer-x-on-meta"),
-    pytest.param(lambda: GatedGCNLayer(4)(X, EDGES, torch.randn(2, 4)), ValueError, "edge_features=False",
-                 id="unexpected-h_edge"),
-    pytest.param(lambda: GatedGCNLayer(4, edge_features=True)(X, EDGES, torch.randn(3, 4)), ValueError,
-                 r"h_edge must have shape \(2, 4\), one edge per row", id="h_edge-rows"),
-    pytest.param(lambda: GatedGCNLayer(4, edge_features=True)(X, EDGES, torch.randn(2, 4).double()), TypeError,
-                 "h_edge must have the model's dtype torch.float32", id="h_edge-float64"),
-    pytest.param(lambda: GatedGCNLayer(4)(torch.randn(3, 5), EDGES), ValueError, r"h must have shape \(n, 4\) with n >= 1",
-                 id="h-width"),
-    pytest.param(lambda: GatedGCNLayer(4).gates(None, EDGES), TypeError, "h must be a torch.Tensor", id="h-None"),
-    pytest.param(lambda: GatedGCNLayer(4, eps=math.inf), ValueError, "eps must be a finite number", id="eps-inf"),
-    pytest.param(lambda: GatedGCNLayer(4, eps=-1.0), ValueError, "eps must be at least 0", id="eps-negative"),
-    pytest.param(lambda: GatedGCNLayer(4, eps="1e-6"), TypeError, "eps must be a real number", id="eps-string"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        pytest.param(
+            lambda: propagate(X, EDGES.int()), TypeError, "edge_index must have dtype torch.int64", id="int32-edges"
+        ),
+        pytest.param(
+            lambda: propagate(X, EDGES.tolist()), TypeError, "edge_index must be a torch.Tensor", id="list-edges"
+        ),
+        pytest.param(
+            lambda: propagate(X, torch.zeros(3, 2, dtype=torch.long)),
+            ValueError,
+            r"edge_index must have shape \(2, n_e\)",
+            id="edges-3-rows",
+        ),
+        pytest.param(
+            lambda: propagate(X, torch.tensor([[0, 3], [1, 2]])),
+            ValueError,
+            r"node numbers in 0..2 \(one per row of x\); got values from 0 to 3",
+            id="node-3-of-3",
+        ),
+        pytest.param(
+            lambda: propagate(X, torch.tensor([[0, -1], [1, 2]])),
+            ValueError,
+            r"node numbers in 0..2 \(one per row of x\); got values from -1 to 2",
+            id="node-minus-1",
+        ),
+        pytest.param(
+            lambda: propagate(X, EDGES.to("meta")),
+            ValueError,
+            "edge_index must be on the device of the node features, cpu",
+            id="edges-on-meta",
+        ),
+        pytest.param(lambda: propagate(X.long(), EDGES), TypeError, "x must have a floating-point dtype", id="int-x"),
+        pytest.param(lambda: propagate(X.tolist(), EDGES), TypeError, "x must be a torch.Tensor", id="list-x"),
+        pytest.param(
+            lambda: propagate(torch.randn(0, 4), EDGES[:, :0]),
+            ValueError,
+            r"x must have shape \(n, d\) with n >= 1, one node per row",
+            id="no-node",
+        ),
+        pytest.param(
+            lambda: attention_propagate(X, EDGES, normalisation="max"),
+            ValueError,
+            r"normalisation must be one of \('symmetric', 'mean'\); got 'max'",
+            id="normalisation",
+        ),
+        pytest.param(
+            lambda: normalised_adjacency(EDGES),
+            ValueError,
+            "num_nodes, the number of nodes, is required",
+            id="no-num-nodes",
+        ),
+        pytest.param(
+            lambda: normalised_adjacency(EDGES, 0), ValueError, "num_nodes must be at least 1", id="num-nodes-0"
+        ),
+        pytest.param(
+            lambda: normalised_adjacency(torch.ones(2, 3)),
+            ValueError,
+            "graph, floating so a dense adjacency, must be square",
+            id="float-edges",
+        ),
+        pytest.param(
+            lambda: normalised_adjacency(torch.tensor([[0.0, -1.0], [1.0, 0.0]])),
+            ValueError,
+            "zeros and ones only",
+            id="negative-adjacency",
+        ),
+        pytest.param(
+            lambda: normalised_adjacency(EDGES, 3, dtype=torch.int64),
+            TypeError,
+            "dtype must be a floating-point torch.dtype",
+            id="int-dtype",
+        ),
+        pytest.param(
+            lambda: normalised_adjacency(EDGES, 3, sparse=True, dtype=torch.bool),
+            TypeError,
+            "dtype must be a floating-point torch.dtype",
+            id="bool-dtype-sparse",
+        ),
+        pytest.param(lambda: GCNLayer(0, 2), ValueError, "d_in must be at least 1", id="d_in-0"),
+        pytest.param(lambda: GCNLayer(4.0, 2), TypeError, "d_in must be an int", id="d_in-float"),
+        pytest.param(
+            lambda: GCNLayer(4, 2, dtype=torch.int64), TypeError, "dtype must be a floating-point", id="layer-int-dtype"
+        ),
+        pytest.param(
+            lambda: GCNLayer(4, 2)(torch.randn(3, 5), EDGES),
+            ValueError,
+            r"x must have shape \(n, 4\) with n >= 1",
+            id="layer-width",
+        ),
+        pytest.param(
+            lambda: GCNLayer(4, 2)(X.double(), EDGES),
+            TypeError,
+            "x must have the model's dtype torch.float32",
+            id="layer-float64-x",
+        ),
+        pytest.param(
+            lambda: GCNLayer(4, 2, sparse=False)(X.to("meta"), EDGES.to("meta")),
+            ValueError,
+            "x must be on the model's device cpu",
+            id="layer-x-on-meta",
+        ),
+        pytest.param(
+            lambda: GatedGCNLayer(4)(X, EDGES, torch.randn(2, 4)),
+            ValueError,
+            "edge_features=False",
+            id="unexpected-h_edge",
+        ),
+        pytest.param(
+            lambda: GatedGCNLayer(4, edge_features=True)(X, EDGES, torch.randn(3, 4)),
+            ValueError,
+            r"h_edge must have shape \(2, 4\), one edge per row",
+            id="h_edge-rows",
+        ),
+        pytest.param(
+            lambda: GatedGCNLayer(4, edge_features=True)(X, EDGES, torch.randn(2, 4).double()),
+            TypeError,
+            "h_edge must have the model's dtype torch.float32",
+            id="h_edge-float64",
+        ),
+        pytest.param(
+            lambda: GatedGCNLayer(4)(torch.randn(3, 5), EDGES),
+            ValueError,
+            r"h must have shape \(n, 4\) with n >= 1",
+            id="h-width",
+        ),
+        pytest.param(lambda: GatedGCNLayer(4).gates(None, EDGES), TypeError, "h must be a torch.Tensor", id="h-None"),
+        pytest.param(lambda: GatedGCNLayer(4, eps=math.inf), ValueError, "eps must be a finite number", id="eps-inf"),
+        pytest.param(lambda: GatedGCNLayer(4, eps=-1.0), ValueError, "eps must be at least 0", id="eps-negative"),
+        pytest.param(lambda: GatedGCNLayer(4, eps="1e-6"), TypeError, "eps must be a real number", id="eps-string"),
+    ],
+)
 def test_gcn_checks_its_inputs(call, error, message):
     with pytest.raises(error, match=message):
         call()
 
 
 def test_layers_take_device_then_dtype():
-    for layer in (GCNLayer(4, 2, device="cpu", dtype=F64), GatedGCNLayer(4, edge_features=True, device="cpu", dtype=F64)):
+    for layer in (
+        GCNLayer(4, 2, device="cpu", dtype=F64),
+        GatedGCNLayer(4, edge_features=True, device="cpu", dtype=F64),
+    ):
         assert {p.dtype for p in layer.parameters()} == {F64}
     g = karate_club()
     out = GCNLayer(34, 2, dtype=F64)(g.x.double(), g.edge_index)
@@ -417,12 +501,20 @@ BAD_DTYPE = Arg("custom", accepts=("None",), custom={"None": None, "int": torch.
 BAD_DEVICE = Arg("custom", accepts=("None",), custom={"None": None, "nonsense": "nonsense", "int": 1.5})
 # an edge index: an int64 one is the valid kind, and any number of edges will do; the meta
 # device is a mismatch with the node features (where there are none, see normalised_adjacency)
-BAD_EDGES = Arg("tensor", accepts=("int64", "wrong-size"),
-            custom={"float": torch.tensor(BAD_PATH, dtype=torch.float32),
-                    "int32": torch.tensor(BAD_PATH, dtype=torch.int32),
-                    "negative": torch.tensor([[0, -1], [1, 0]]), "too-large": torch.tensor([[0, 3], [3, 0]])})
+BAD_EDGES = Arg(
+    "tensor",
+    accepts=("int64", "wrong-size"),
+    custom={
+        "float": torch.tensor(BAD_PATH, dtype=torch.float32),
+        "int32": torch.tensor(BAD_PATH, dtype=torch.int32),
+        "negative": torch.tensor([[0, -1], [1, 0]]),
+        "too-large": torch.tensor([[0, 3], [3, 0]]),
+    },
+)
 BAD_NODES = Arg("tensor", mentions=("the model",))  # node features, (T, d), checked against a model
 BAD_SIZE = Arg("int", minimum=1)
+
+
 def _graph(**changes):
     """The valid arguments of a model's forward, or of a layer's: a path of 3 nodes."""
     return {"x": torch.ones(3, 4), "edge_index": torch.tensor(BAD_PATH), **changes}
@@ -430,36 +522,87 @@ def _graph(**changes):
 
 SPECS = [
     # with an edge index, graph is the only tensor: on the meta device the result is there too
-    ("gcn.normalised_adjacency", normalised_adjacency,
-     lambda: {"graph": torch.tensor(BAD_PATH), "num_nodes": 3, "dtype": torch.float32},
-     {"graph": Arg("tensor", accepts=("int64", "wrong-size"), omit=("meta",),
-                   custom={"int32": torch.tensor(BAD_PATH, dtype=torch.int32), "negative": torch.tensor([[0, -1], [1, 0]]),
-                           "too-large": torch.tensor([[0, 3], [3, 0]])}),
-      "num_nodes": Arg("int", minimum=1, custom={"too-small": 2}),
-      "dtype": Arg("custom", custom={"None": None, "int": torch.int64, "str": "float32"})}),
-    ("gcn.normalised_adjacency(dense)", normalised_adjacency,
-     lambda: {"graph": torch.ones(3, 3), "num_nodes": 3},
-     {"graph": Arg("tensor", omit=("meta",), custom={"half": torch.full((3, 3), 0.5),
-                                                     "nan": torch.full((3, 3), math.nan)}),
-      "num_nodes": Arg("int", minimum=1, accepts=("None",), custom={"other": 4})}),  # None: the matrix's size
+    (
+        "gcn.normalised_adjacency",
+        normalised_adjacency,
+        lambda: {"graph": torch.tensor(BAD_PATH), "num_nodes": 3, "dtype": torch.float32},
+        {
+            "graph": Arg(
+                "tensor",
+                accepts=("int64", "wrong-size"),
+                omit=("meta",),
+                custom={
+                    "int32": torch.tensor(BAD_PATH, dtype=torch.int32),
+                    "negative": torch.tensor([[0, -1], [1, 0]]),
+                    "too-large": torch.tensor([[0, 3], [3, 0]]),
+                },
+            ),
+            "num_nodes": Arg("int", minimum=1, custom={"too-small": 2}),
+            "dtype": Arg("custom", custom={"None": None, "int": torch.int64, "str": "float32"}),
+        },
+    ),
+    (
+        "gcn.normalised_adjacency(dense)",
+        normalised_adjacency,
+        lambda: {"graph": torch.ones(3, 3), "num_nodes": 3},
+        {
+            "graph": Arg(
+                "tensor", omit=("meta",), custom={"half": torch.full((3, 3), 0.5), "nan": torch.full((3, 3), math.nan)}
+            ),
+            "num_nodes": Arg("int", minimum=1, accepts=("None",), custom={"other": 4}),
+        },
+    ),  # None: the matrix's size
     # features of any width d
-    ("gcn.propagate", propagate, _graph,
-     {"x": Arg("tensor", accepts=("wrong-size",), mentions=("edge_index",)), "edge_index": BAD_EDGES}),
-    ("gcn.attention_propagate", attention_propagate, lambda: _graph(normalisation="mean"),
-     {"x": Arg("tensor", accepts=("wrong-size",), mentions=("edge_index",)), "edge_index": BAD_EDGES,
-      "normalisation": Arg("custom", custom={"None": None, "sum": "sum"})}),
-    ("gcn.GCNLayer", GCNLayer, lambda: {"d_in": 4, "d_out": 2, "device": None, "dtype": None},
-     {"d_in": BAD_SIZE, "d_out": BAD_SIZE, "device": BAD_DEVICE, "dtype": BAD_DTYPE}),
+    (
+        "gcn.propagate",
+        propagate,
+        _graph,
+        {"x": Arg("tensor", accepts=("wrong-size",), mentions=("edge_index",)), "edge_index": BAD_EDGES},
+    ),
+    (
+        "gcn.attention_propagate",
+        attention_propagate,
+        lambda: _graph(normalisation="mean"),
+        {
+            "x": Arg("tensor", accepts=("wrong-size",), mentions=("edge_index",)),
+            "edge_index": BAD_EDGES,
+            "normalisation": Arg("custom", custom={"None": None, "sum": "sum"}),
+        },
+    ),
+    (
+        "gcn.GCNLayer",
+        GCNLayer,
+        lambda: {"d_in": 4, "d_out": 2, "device": None, "dtype": None},
+        {"d_in": BAD_SIZE, "d_out": BAD_SIZE, "device": BAD_DEVICE, "dtype": BAD_DTYPE},
+    ),
     ("gcn.GCNLayer.forward", module_call(GCNLayer, None, 4, 2), _graph, {"x": BAD_NODES, "edge_index": BAD_EDGES}),
-    ("gcn.GCNLayer.forward(dense)", module_call(GCNLayer, None, 4, 2, sparse=False), _graph,
-     {"x": BAD_NODES, "edge_index": BAD_EDGES}),
-    ("gcn.GatedGCNLayer", GatedGCNLayer, lambda: {"d": 4, "eps": 1e-6, "device": None, "dtype": None},
-     {"d": BAD_SIZE, "eps": Arg("real", custom={"negative": -1.0}), "device": BAD_DEVICE, "dtype": BAD_DTYPE}),
-    ("gcn.GatedGCNLayer.forward", module_call(GatedGCNLayer, None, 4, edge_features=True),
-     lambda: {"h": torch.ones(3, 4), "edge_index": torch.tensor(BAD_PATH), "h_edge": torch.ones(4, 4)},
-     {"h": BAD_NODES, "edge_index": BAD_EDGES, "h_edge": Arg("tensor", mentions=("h_edge",))}),
-    ("gcn.GatedGCNLayer.gates", module_call(GatedGCNLayer, "gates", 4),
-     lambda: {"h": torch.ones(3, 4), "edge_index": torch.tensor(BAD_PATH), "h_edge": None},
-     {"h": BAD_NODES, "edge_index": BAD_EDGES, "h_edge": Arg("custom", mentions=("edge_features",), custom={"tensor": torch.ones(4, 4), "str": "x"})}),
+    (
+        "gcn.GCNLayer.forward(dense)",
+        module_call(GCNLayer, None, 4, 2, sparse=False),
+        _graph,
+        {"x": BAD_NODES, "edge_index": BAD_EDGES},
+    ),
+    (
+        "gcn.GatedGCNLayer",
+        GatedGCNLayer,
+        lambda: {"d": 4, "eps": 1e-6, "device": None, "dtype": None},
+        {"d": BAD_SIZE, "eps": Arg("real", custom={"negative": -1.0}), "device": BAD_DEVICE, "dtype": BAD_DTYPE},
+    ),
+    (
+        "gcn.GatedGCNLayer.forward",
+        module_call(GatedGCNLayer, None, 4, edge_features=True),
+        lambda: {"h": torch.ones(3, 4), "edge_index": torch.tensor(BAD_PATH), "h_edge": torch.ones(4, 4)},
+        {"h": BAD_NODES, "edge_index": BAD_EDGES, "h_edge": Arg("tensor", mentions=("h_edge",))},
+    ),
+    (
+        "gcn.GatedGCNLayer.gates",
+        module_call(GatedGCNLayer, "gates", 4),
+        lambda: {"h": torch.ones(3, 4), "edge_index": torch.tensor(BAD_PATH), "h_edge": None},
+        {
+            "h": BAD_NODES,
+            "edge_index": BAD_EDGES,
+            "h_edge": Arg("custom", mentions=("edge_features",), custom={"tensor": torch.ones(4, 4), "str": "x"}),
+        },
+    ),
 ]
 test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

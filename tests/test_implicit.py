@@ -168,9 +168,11 @@ def test_unrolled_solver_records_every_iteration() -> None:
 )
 def test_a_map_without_fixed_point_raises(solve, name) -> None:
     x = torch.ones(2, 3, dtype=DT)
-    with pytest.raises(ConvergenceError, match=rf"{name} did not converge: after 50 iterations the "
-                       r"relative residual is 0\.0\d+, above the tolerance 1e-06 \(is the map a contraction\?\)"
-                       ) as info:
+    with pytest.raises(
+        ConvergenceError,
+        match=rf"{name} did not converge: after 50 iterations the "
+        r"relative residual is 0\.0\d+, above the tolerance 1e-06 \(is the map a contraction\?\)",
+    ) as info:
         solve(lambda z: z + x, torch.zeros_like(x), tol=1e-6, max_iter=50)
     err = info.value
     assert isinstance(err, RuntimeError)
@@ -178,16 +180,22 @@ def test_a_map_without_fixed_point_raises(solve, name) -> None:
 
 
 def test_a_diverging_iteration_stops_early() -> None:
-    with pytest.raises(ConvergenceError, match=r"after \d+ iterations the relative residual is nan.*"
-                       r"the iterates are no longer finite") as info:
+    with pytest.raises(
+        ConvergenceError,
+        match=r"after \d+ iterations the relative residual is nan.*"
+        r"the iterates are no longer finite",
+    ) as info:
         fixed_point_iteration(lambda z: z * z + 1, torch.zeros(1, dtype=DT), max_iter=100)
     assert info.value.iterations < 20
 
 
 def test_non_contractive_layer_raises_in_forward() -> None:
     layer = FixedPoint(Translation(), 3, tol=1e-6, max_iter=30)
-    with pytest.raises(ConvergenceError, match=r"the forward solve of FixedPoint \(anderson\) did not "
-                       r"converge: after 30 iterations the relative residual is .*, above the tolerance 1e-06"):
+    with pytest.raises(
+        ConvergenceError,
+        match=r"the forward solve of FixedPoint \(anderson\) did not "
+        r"converge: after 30 iterations the relative residual is .*, above the tolerance 1e-06",
+    ):
         layer(torch.ones(2, 3, dtype=DT))
 
 
@@ -195,8 +203,11 @@ def test_failed_backward_solve_raises_from_backward() -> None:
     f = cell()
     layer = FixedPoint(f, 5, solver="iteration", tol=1e-10, backward_tol=1e-10, backward_max_iter=1)
     z = layer(randn(2, 4, requires_grad=True))  # the forward solve is fine
-    with pytest.raises(ConvergenceError, match=r"the backward solve of FixedPoint \(iteration\) did not "
-                       r"converge: after 1 iterations the relative residual is 1, above the tolerance 1e-10"):
+    with pytest.raises(
+        ConvergenceError,
+        match=r"the backward solve of FixedPoint \(iteration\) did not "
+        r"converge: after 1 iterations the relative residual is 1, above the tolerance 1e-10",
+    ):
         z.sum().backward()
 
 
@@ -250,8 +261,9 @@ def test_implicit_gradients_match_the_unrolled_solver(solver) -> None:
     z = FixedPoint(f, 6, solver=solver, **TIGHT)(x)
     implicit = torch.autograd.grad(((z - target) ** 2).sum(), params)
     # backpropagation through every one of many plain iterations
-    z_unrolled, residuals = fixed_point_iteration(lambda z: f(z, x), torch.zeros(5, 6, dtype=DT), tol=1e-14,
-                                                  max_iter=2000)
+    z_unrolled, residuals = fixed_point_iteration(
+        lambda z: f(z, x), torch.zeros(5, 6, dtype=DT), tol=1e-14, max_iter=2000
+    )
     unrolled = torch.autograd.grad(((z_unrolled - target) ** 2).sum(), params)
     assert len(residuals) > 30
     for a, b in zip(implicit, unrolled):
@@ -393,13 +405,17 @@ def test_solvers_reject_bad_options(solve) -> None:
 def test_solvers_reject_bad_inputs(solve) -> None:
     with pytest.raises(TypeError, match="g must be a function of z; got int"):
         solve(3, torch.zeros(3))
-    with pytest.raises(TypeError, match=r"z0 must be a torch.Tensor of shape \(\.\.\., d\), at least one dimension; got list"):
+    with pytest.raises(
+        TypeError, match=r"z0 must be a torch.Tensor of shape \(\.\.\., d\), at least one dimension; got list"
+    ):
         solve(torch.cos, [0.0, 0.0])
     with pytest.raises(TypeError, match="z0 must have a floating-point dtype; got torch.int64"):
         solve(torch.cos, torch.zeros(3, dtype=torch.int64))
     with pytest.raises(ValueError, match=r"z0 must have shape \(\.\.\., d\), at least one dimension; got shape \(\)"):
         solve(torch.cos, torch.tensor(0.0))
-    with pytest.raises(ValueError, match=r"g must return a tensor of shape \(2, 3\), the shape of z; got shape \(2, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"g must return a tensor of shape \(2, 3\), the shape of z; got shape \(2, 4\)"
+    ):
         solve(lambda z: torch.zeros(2, 4), torch.zeros(2, 3))
     with pytest.raises(TypeError, match=r"g must return a tensor of shape \(3,\), the shape of z; got list"):
         solve(lambda z: [0.0] * 3, torch.zeros(3))
@@ -426,7 +442,9 @@ def test_fixed_point_layer_rejects_bad_construction() -> None:
         FixedPoint(cell(), 5, solver="newton")
     with pytest.raises(ValueError, match=r"the iteration solver takes the options \[\]; got \['memory'\]"):
         FixedPoint(cell(), 5, solver="iteration", memory=3)
-    with pytest.raises(ValueError, match=r"the anderson solver takes the options \['lam', 'memory', 'omega'\]; got \['momentum'\]"):
+    with pytest.raises(
+        ValueError, match=r"the anderson solver takes the options \['lam', 'memory', 'omega'\]; got \['momentum'\]"
+    ):
         FixedPoint(cell(), 5, momentum=0.9)
     with pytest.raises(ValueError, match="tol must be positive; got -1"):
         FixedPoint(cell(), 5, tol=-1)
@@ -475,7 +493,9 @@ def test_fixed_point_layer_rejects_bad_inputs() -> None:
         layer(torch.ones(2, 4))
     with pytest.raises(ValueError, match="x must be on f's device cpu; got .*on meta"):
         layer(torch.ones(2, 4, dtype=DT, device="meta"))
-    with pytest.raises(ValueError, match=r"z0 must have shape \(2, 5\) = \(\*x.shape\[:-1\], d_z\); got shape \(2, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"z0 must have shape \(2, 5\) = \(\*x.shape\[:-1\], d_z\); got shape \(2, 4\)"
+    ):
         layer(torch.ones(2, 4, dtype=DT), torch.zeros(2, 4, dtype=DT))
     with pytest.raises(ValueError, match="x and z0 must be on the same device; got cpu and meta"):
         layer(torch.ones(2, 4, dtype=DT), torch.zeros(2, 5, dtype=DT, device="meta"))

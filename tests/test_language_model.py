@@ -235,8 +235,22 @@ def test_the_models_check_their_sizes():
             cls(*args, d_model=8, heads=3)
 
 
-@pytest.mark.parametrize("call", ["encode", "forward_x", "forward_y_in", "predict", "generate", "lm", "sample",
-                                  "train_seq2seq", "sequence_accuracy", "train_language_model", "loss"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        "encode",
+        "forward_x",
+        "forward_y_in",
+        "predict",
+        "generate",
+        "lm",
+        "sample",
+        "train_seq2seq",
+        "sequence_accuracy",
+        "train_language_model",
+        "loss",
+    ],
+)
 def test_tokens_are_checked_by_name_where_they_come_in(call):
     torch.manual_seed(12)
     model = EncoderPredictorDecoder(5, 5, d_model=8, heads=2, layers=1)
@@ -362,8 +376,13 @@ DEVICE = Arg("custom", accepts=("None",), custom={"None": None, "nonsense": "non
 # int64 tokens are valid; a longer sequence (wrong-size) is a valid sequence too
 TOKENS = Arg("tensor", accepts=("int64", "wrong-size"))
 CORPUS = Arg("tensor", accepts=("int64", "wrong-size"), omit=("missing-dim",), custom={"short": torch.zeros(3)})
-SIZES = {"d_model": Arg("int", minimum=1), "heads": Arg("int", minimum=1), "layers": Arg("int", minimum=1),
-         "device": DEVICE, "dtype": DTYPE}
+SIZES = {
+    "d_model": Arg("int", minimum=1),
+    "heads": Arg("int", minimum=1),
+    "layers": Arg("int", minimum=1),
+    "device": DEVICE,
+    "dtype": DTYPE,
+}
 
 
 def _seq2seq(method=None):
@@ -371,6 +390,7 @@ def _seq2seq(method=None):
         torch.manual_seed(0)
         model = EncoderPredictorDecoder(5, 5, d_model=8, heads=2, layers=1)
         return (getattr(model, method) if method else model)(**arguments)
+
     return call
 
 
@@ -379,6 +399,7 @@ def _lm(method=None):
         torch.manual_seed(0)
         model = LanguageModel(5, d_model=8, heads=2, layers=1)
         return (getattr(model, method) if method else model)(**arguments)
+
     return call
 
 
@@ -388,50 +409,117 @@ def _tokens(*shape):
 
 _MODEL = {"model": Arg("custom", custom={"None": None, "other": LanguageModel(5, d_model=8, heads=2, layers=1)})}
 _LM = {"model": Arg("custom", custom={"None": None, "other": EncoderPredictorDecoder(5, 5, d_model=8, heads=2)})}
-_LOOP = {"steps": Arg("int", minimum=0), "batch_size": Arg("int", minimum=1), "lr": Arg("real", positive=True),
-         "warmup": Arg("int", minimum=0), "seed": Arg("int", accepts=("below-minimum",))}
+_LOOP = {
+    "steps": Arg("int", minimum=0),
+    "batch_size": Arg("int", minimum=1),
+    "lr": Arg("real", positive=True),
+    "warmup": Arg("int", minimum=0),
+    "seed": Arg("int", accepts=("below-minimum",)),
+}
 
 SPECS = [
-    ("language_model.shift_right", shift_right, lambda: {"y": _tokens(2, 3), "start": 9},
-     {"y": Arg("tensor", accepts=("int64", "wrong-size", "meta")), "start": Arg("int", minimum=0)}),
-    ("language_model.EncoderPredictorDecoder", EncoderPredictorDecoder,
-     lambda: {"vocab_x": 5, "vocab_y": 5, "d_model": 8, "heads": 2, "layers": 1, "device": None, "dtype": None},
-     {"vocab_x": Arg("int", minimum=1), "vocab_y": Arg("int", minimum=1), **SIZES}),
-    ("language_model.EncoderPredictorDecoder.forward", _seq2seq(),
-     lambda: {"x": _tokens(2, 4), "y_in": _tokens(2, 3)}, {"x": TOKENS, "y_in": TOKENS}),
-    ("language_model.EncoderPredictorDecoder.encode", _seq2seq("encode"), lambda: {"x": _tokens(2, 4)},
-     {"x": TOKENS}),
-    ("language_model.EncoderPredictorDecoder.predict", _seq2seq("predict"),
-     lambda: {"memory": torch.zeros(2, 4, 8), "y_in": _tokens(2, 3)},
-     {"memory": Arg("tensor", mentions=("the parameters", "y_in")), "y_in": TOKENS}),
-    ("language_model.EncoderPredictorDecoder.cross_attention_weights", _seq2seq("cross_attention_weights"),
-     lambda: {"memory": torch.zeros(2, 4, 8), "y_in": _tokens(2, 3)},
-     {"memory": Arg("tensor", mentions=("the parameters", "y_in")), "y_in": TOKENS}),
-    ("language_model.EncoderPredictorDecoder.generate", _seq2seq("generate"),
-     lambda: {"x": _tokens(2, 4), "length": 3}, {"x": TOKENS, "length": Arg("int", minimum=1)}),
-    ("language_model.LanguageModel", LanguageModel,
-     lambda: {"vocab": 5, "d_model": 8, "heads": 2, "layers": 1, "device": None, "dtype": None},
-     {"vocab": Arg("int", minimum=1), **SIZES}),
+    (
+        "language_model.shift_right",
+        shift_right,
+        lambda: {"y": _tokens(2, 3), "start": 9},
+        {"y": Arg("tensor", accepts=("int64", "wrong-size", "meta")), "start": Arg("int", minimum=0)},
+    ),
+    (
+        "language_model.EncoderPredictorDecoder",
+        EncoderPredictorDecoder,
+        lambda: {"vocab_x": 5, "vocab_y": 5, "d_model": 8, "heads": 2, "layers": 1, "device": None, "dtype": None},
+        {"vocab_x": Arg("int", minimum=1), "vocab_y": Arg("int", minimum=1), **SIZES},
+    ),
+    (
+        "language_model.EncoderPredictorDecoder.forward",
+        _seq2seq(),
+        lambda: {"x": _tokens(2, 4), "y_in": _tokens(2, 3)},
+        {"x": TOKENS, "y_in": TOKENS},
+    ),
+    ("language_model.EncoderPredictorDecoder.encode", _seq2seq("encode"), lambda: {"x": _tokens(2, 4)}, {"x": TOKENS}),
+    (
+        "language_model.EncoderPredictorDecoder.predict",
+        _seq2seq("predict"),
+        lambda: {"memory": torch.zeros(2, 4, 8), "y_in": _tokens(2, 3)},
+        {"memory": Arg("tensor", mentions=("the parameters", "y_in")), "y_in": TOKENS},
+    ),
+    (
+        "language_model.EncoderPredictorDecoder.cross_attention_weights",
+        _seq2seq("cross_attention_weights"),
+        lambda: {"memory": torch.zeros(2, 4, 8), "y_in": _tokens(2, 3)},
+        {"memory": Arg("tensor", mentions=("the parameters", "y_in")), "y_in": TOKENS},
+    ),
+    (
+        "language_model.EncoderPredictorDecoder.generate",
+        _seq2seq("generate"),
+        lambda: {"x": _tokens(2, 4), "length": 3},
+        {"x": TOKENS, "length": Arg("int", minimum=1)},
+    ),
+    (
+        "language_model.LanguageModel",
+        LanguageModel,
+        lambda: {"vocab": 5, "d_model": 8, "heads": 2, "layers": 1, "device": None, "dtype": None},
+        {"vocab": Arg("int", minimum=1), **SIZES},
+    ),
     ("language_model.LanguageModel.forward", _lm(), lambda: {"tokens": _tokens(2, 7)}, {"tokens": TOKENS}),
-    ("language_model.LanguageModel.sample", _lm("sample"),
-     lambda: {"prompt": _tokens(1, 3), "n": 2, "temperature": 0.5, "context": 2, "generator": None},
-     {"prompt": TOKENS, "n": Arg("int", minimum=0), "temperature": Arg("real", positive=True),
-      "context": Arg("int", minimum=1, accepts=("None",)),
-      "generator": Arg("custom", custom={"int": 0, "str": "cpu"})}),
-    ("language_model.train_seq2seq", train_seq2seq,
-     lambda: {"model": EncoderPredictorDecoder(5, 5, d_model=8, heads=2, layers=1), "x": _tokens(6, 3),
-              "y": _tokens(6, 3), "steps": 2, "batch_size": 4, "lr": 1e-3, "warmup": 1, "seed": 0},
-     {**_MODEL, "x": TOKENS, "y": TOKENS, **_LOOP}),
-    ("language_model.sequence_accuracy", sequence_accuracy,
-     lambda: {"model": EncoderPredictorDecoder(5, 5, d_model=8, heads=2, layers=1), "x": _tokens(6, 3),
-              "y": _tokens(6, 3), "batch_size": 4},
-     {**_MODEL, "x": TOKENS, "y": TOKENS, "batch_size": Arg("int", minimum=1)}),
-    ("language_model.train_language_model", train_language_model,
-     lambda: {"model": LanguageModel(5, d_model=8, heads=2, layers=1), "tokens": _tokens(40), "context": 4,
-              "steps": 2, "batch_size": 4, "lr": 1e-3, "warmup": 1, "seed": 0},
-     {**_LM, "tokens": CORPUS, "context": Arg("int", minimum=1, custom={"too-long": 40}), **_LOOP}),
-    ("language_model.language_model_loss", language_model_loss,
-     lambda: {"model": LanguageModel(5, d_model=8, heads=2, layers=1), "tokens": _tokens(40), "context": 4},
-     {**_LM, "tokens": CORPUS, "context": Arg("int", minimum=1, custom={"too-long": 40})}),
+    (
+        "language_model.LanguageModel.sample",
+        _lm("sample"),
+        lambda: {"prompt": _tokens(1, 3), "n": 2, "temperature": 0.5, "context": 2, "generator": None},
+        {
+            "prompt": TOKENS,
+            "n": Arg("int", minimum=0),
+            "temperature": Arg("real", positive=True),
+            "context": Arg("int", minimum=1, accepts=("None",)),
+            "generator": Arg("custom", custom={"int": 0, "str": "cpu"}),
+        },
+    ),
+    (
+        "language_model.train_seq2seq",
+        train_seq2seq,
+        lambda: {
+            "model": EncoderPredictorDecoder(5, 5, d_model=8, heads=2, layers=1),
+            "x": _tokens(6, 3),
+            "y": _tokens(6, 3),
+            "steps": 2,
+            "batch_size": 4,
+            "lr": 1e-3,
+            "warmup": 1,
+            "seed": 0,
+        },
+        {**_MODEL, "x": TOKENS, "y": TOKENS, **_LOOP},
+    ),
+    (
+        "language_model.sequence_accuracy",
+        sequence_accuracy,
+        lambda: {
+            "model": EncoderPredictorDecoder(5, 5, d_model=8, heads=2, layers=1),
+            "x": _tokens(6, 3),
+            "y": _tokens(6, 3),
+            "batch_size": 4,
+        },
+        {**_MODEL, "x": TOKENS, "y": TOKENS, "batch_size": Arg("int", minimum=1)},
+    ),
+    (
+        "language_model.train_language_model",
+        train_language_model,
+        lambda: {
+            "model": LanguageModel(5, d_model=8, heads=2, layers=1),
+            "tokens": _tokens(40),
+            "context": 4,
+            "steps": 2,
+            "batch_size": 4,
+            "lr": 1e-3,
+            "warmup": 1,
+            "seed": 0,
+        },
+        {**_LM, "tokens": CORPUS, "context": Arg("int", minimum=1, custom={"too-long": 40}), **_LOOP},
+    ),
+    (
+        "language_model.language_model_loss",
+        language_model_loss,
+        lambda: {"model": LanguageModel(5, d_model=8, heads=2, layers=1), "tokens": _tokens(40), "context": 4},
+        {**_LM, "tokens": CORPUS, "context": Arg("int", minimum=1, custom={"too-long": 40})},
+    ),
 ]
 test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

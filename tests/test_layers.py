@@ -65,11 +65,17 @@ def test_mlp_takes_any_iterable_of_ints():
 # --- the bad-input battery (tests/badinput.py) ------------------------------------------
 
 SPECS = [
-    ("layers.mlp", mlp, lambda: {"sizes": [2, 4, 1], "activation": nn.Tanh, "output": None, "seed": 0},
-     {"sizes": Arg("custom", custom={"None": None, "int": 5, "str": "21", "zero": [2, 0], "float": [2, 2.5]}),
-      "activation": Arg("callable", custom={"module": nn.Tanh(), "function": torch.tanh}),
-      "output": Arg("custom", custom={"str": "sigmoid", "class": nn.Sigmoid, "function": torch.sigmoid}),
-      "seed": Arg("int")}),
+    (
+        "layers.mlp",
+        mlp,
+        lambda: {"sizes": [2, 4, 1], "activation": nn.Tanh, "output": None, "seed": 0},
+        {
+            "sizes": Arg("custom", custom={"None": None, "int": 5, "str": "21", "zero": [2, 0], "float": [2, 2.5]}),
+            "activation": Arg("callable", custom={"module": nn.Tanh(), "function": torch.tanh}),
+            "output": Arg("custom", custom={"str": "sigmoid", "class": nn.Sigmoid, "function": torch.sigmoid}),
+            "seed": Arg("int"),
+        },
+    ),
 ]
 test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)
 
@@ -78,8 +84,10 @@ def test_the_horn_decoder_and_the_energy_mlp_are_mlps_of_the_same_weights():
     from gradland.contrastive import EnergyMLP
     from gradland.ebm import HornDecoder
 
-    for model, sizes, activation in ((HornDecoder(d_hidden=8, seed=3), [1, 8, 8, 6], nn.Tanh),
-                                     (EnergyMLP(d_hidden=8, seed=3), [2, 8, 8, 1], nn.SiLU)):
+    for model, sizes, activation in (
+        (HornDecoder(d_hidden=8, seed=3), [1, 8, 8, 6], nn.Tanh),
+        (EnergyMLP(d_hidden=8, seed=3), [2, 8, 8, 1], nn.SiLU),
+    ):
         reference = mlp(sizes, activation=activation, seed=3)
         assert str(model.net) == str(reference)
         for a, b in zip(model.net.parameters(), reference.parameters()):

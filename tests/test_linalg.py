@@ -83,12 +83,13 @@ def test_matvec_keeps_the_dtype(dtype: torch.dtype) -> None:
 
 @PROPERTY
 @given(
-    batch=st.lists(positive, min_size=0, max_size=3), n=sizes, m=sizes, seed=seeds,
+    batch=st.lists(positive, min_size=0, max_size=3),
+    n=sizes,
+    m=sizes,
+    seed=seeds,
     with_bias=st.booleans(),
 )
-def test_linear_matches_functional_linear(
-    batch: list[int], n: int, m: int, seed: int, with_bias: bool
-) -> None:
+def test_linear_matches_functional_linear(batch: list[int], n: int, m: int, seed: int, with_bias: bool) -> None:
     x, W = randn(*batch, n, seed=seed), randn(m, n, seed=seed + 1)
     b = randn(m, seed=seed + 2) if with_bias else None
     y = linalg.linear(x, W, b)
@@ -104,9 +105,7 @@ def test_linear_uses_the_weight_of_nn_linear_as_stored() -> None:
     with torch.no_grad():
         torch.testing.assert_close(linalg.linear(X, layer.weight, layer.bias), layer(X), **TOL)
         for b in range(7):  # each row is one example: y_b = W x_b + b
-            torch.testing.assert_close(
-                layer(X)[b], linalg.matvec_columns(layer.weight, X[b]) + layer.bias, **TOL
-            )
+            torch.testing.assert_close(layer(X)[b], linalg.matvec_columns(layer.weight, X[b]) + layer.bias, **TOL)
 
 
 # --- 1 x 1 convolution -------------------------------------------------------
@@ -114,7 +113,11 @@ def test_linear_uses_the_weight_of_nn_linear_as_stored() -> None:
 
 @PROPERTY
 @given(
-    batch=positive, c_in=positive, c_out=positive, length=positive, seed=seeds,
+    batch=positive,
+    c_in=positive,
+    c_out=positive,
+    length=positive,
+    seed=seeds,
     with_bias=st.booleans(),
 )
 def test_conv1x1_matches_conv1d_with_kernel_size_1(
@@ -133,16 +136,12 @@ def test_conv1x1_matches_nn_conv1d_module() -> None:
     assert conv.weight.shape == (2, 4, 1)
     x = randn(3, 4, 9, seed=4)
     with torch.no_grad():
-        torch.testing.assert_close(
-            linalg.conv1x1(x, conv.weight[:, :, 0], conv.bias), conv(x), **TOL
-        )
+        torch.testing.assert_close(linalg.conv1x1(x, conv.weight[:, :, 0], conv.bias), conv(x), **TOL)
 
 
 @PROPERTY
 @given(batch=positive, c_in=positive, c_out=positive, length=positive, seed=seeds)
-def test_conv1x1_is_linear_at_every_position(
-    batch: int, c_in: int, c_out: int, length: int, seed: int
-) -> None:
+def test_conv1x1_is_linear_at_every_position(batch: int, c_in: int, c_out: int, length: int, seed: int) -> None:
     x, W, b = (
         randn(batch, c_in, length, seed=seed),
         randn(c_out, c_in, seed=seed + 1),
@@ -165,9 +164,7 @@ def test_conv1x1_does_not_mix_positions() -> None:
 def test_conv1x1_commutes_with_a_shift() -> None:
     x, W, b = randn(2, 3, 8, seed=7), randn(4, 3, seed=8), randn(4, seed=9)
     shifted = torch.roll(x, shifts=3, dims=-1)
-    torch.testing.assert_close(
-        linalg.conv1x1(shifted, W, b), torch.roll(linalg.conv1x1(x, W, b), 3, -1), **TOL
-    )
+    torch.testing.assert_close(linalg.conv1x1(shifted, W, b), torch.roll(linalg.conv1x1(x, W, b), 3, -1), **TOL)
 
 
 # --- stacking and concatenating ----------------------------------------------
@@ -193,9 +190,7 @@ def test_stack_on_row_batches(batch: int, n: int, d: int, seed: int) -> None:
     W_x, W_h = randn(d, n, seed=seed + 2), randn(d, d, seed=seed + 3)
     S = linalg.stack(X, H)
     assert S.shape == (batch, n + d)
-    torch.testing.assert_close(
-        linalg.linear(S, linalg.concat(W_x, W_h)), X @ W_x.T + H @ W_h.T, **TOL
-    )
+    torch.testing.assert_close(linalg.linear(S, linalg.concat(W_x, W_h)), X @ W_x.T + H @ W_h.T, **TOL)
 
 
 def test_one_matrix_reproduces_nn_rnncell() -> None:
@@ -251,7 +246,10 @@ def test_everything_runs_on_every_device(device) -> None:
 
 def test_linear_rejects_bad_input() -> None:
     W = torch.ones(3, 5)
-    with pytest.raises(ValueError, match=r"weight has shape \(3, 5\) \(out, in\), so x must have shape \(\.\.\., 5\); got shape \(7, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"weight has shape \(3, 5\) \(out, in\), so x must have shape \(\.\.\., 5\); got shape \(7, 3\)",
+    ):
         linalg.linear(torch.ones(7, 3), W)
     with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., n\); got shape \(\)"):
         linalg.linear(torch.tensor(1.0), W)
@@ -264,7 +262,10 @@ def test_linear_rejects_bad_input() -> None:
 def test_conv1x1_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match=r"x must have shape \(batch, C_in, T\); got shape \(4, 9\)"):
         linalg.conv1x1(torch.ones(4, 9), torch.ones(2, 4))
-    with pytest.raises(ValueError, match=r"x has C_in = 4 channels \(shape \(1, 4, 9\)\), so weight must have shape \(C_out, 4\); got shape \(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"x has C_in = 4 channels \(shape \(1, 4, 9\)\), so weight must have shape \(C_out, 4\); got shape \(2, 3\)",
+    ):
         linalg.conv1x1(torch.ones(1, 4, 9), torch.ones(2, 3))
     with pytest.raises(ValueError, match=r"weight must have shape \(C_out, C_in\); got shape \(2, 4, 1\)"):
         linalg.conv1x1(torch.ones(1, 4, 9), torch.ones(2, 4, 1))
@@ -277,7 +278,7 @@ def test_stack_and_concat_reject_bad_input() -> None:
         linalg.stack(torch.ones(2, 3), torch.ones(5, 4))
     with pytest.raises(ValueError, match=r"h must have shape \(\.\.\., d\); got shape \(\)"):
         linalg.stack(torch.ones(3), torch.tensor(1.0))
-    with pytest.raises(ValueError, match=r"same number of rows; got shapes \(4, 3\) and \(5, 5\)"):
+    with pytest.raises(ValueError, match=r"as many rows; got shapes \(4, 3\) and \(5, 5\)"):
         linalg.concat(torch.ones(4, 3), torch.ones(5, 5))
     with pytest.raises(TypeError, match="W_h must be a torch.Tensor of shape \\(d, p\\); got ndarray"):
         import numpy as np

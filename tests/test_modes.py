@@ -76,10 +76,12 @@ def test_jacobian_of_an_elementwise_function_is_diagonal(jacobian, n: int, seed:
 def test_the_worked_example_of_the_chapter() -> None:
     x = torch.tensor([0.5, 2.0], dtype=DT)
     x1, x2 = x
-    by_hand = torch.stack([
-        x2 * torch.cos(x1 * x2) + torch.exp(x1),  # the partial derivative in x1
-        x1 * torch.cos(x1 * x2),  # the partial derivative in x2
-    ])[None, :]
+    by_hand = torch.stack(
+        [
+            x2 * torch.cos(x1 * x2) + torch.exp(x1),  # the partial derivative in x1
+            x1 * torch.cos(x1 * x2),  # the partial derivative in x2
+        ]
+    )[None, :]
     for jacobian in JACOBIANS:
         torch.testing.assert_close(jacobian(worked_example, x), by_hand, **TOL)
 

@@ -228,9 +228,7 @@ def test_mathbf_R_and_I_get_one_rule_each():
 
 def test_a_problem_reads_path_line_rule_message_text():
     (problem,) = notation.check_text("\n$\\vec{x}$", ".md", path="a.md")
-    assert str(problem) == (
-        r"a.md:2: [vector-arrow] write a vector in bold italic \bm{x}, not with an arrow (\vec{x})"
-    )
+    assert str(problem) == (r"a.md:2: [vector-arrow] write a vector in bold italic \bm{x}, not with an arrow (\vec{x})")
 
 
 def test_a_new_rule_is_one_entry(monkeypatch):
@@ -392,7 +390,10 @@ def test_math_in_a_directive_and_its_title_but_not_its_code(tmp_path):
         """
     # the printed label of the code cell follows the notation too (line 11)
     assert check_md(tmp_path, text) == [
-        ("vector-arrow", 4), ("reals-letter", 8), ("empty-set", 11), ("upright-bold", 15),
+        ("vector-arrow", 4),
+        ("reals-letter", 8),
+        ("empty-set", 11),
+        ("upright-bold", 15),
     ]
 
 
@@ -482,10 +483,41 @@ def test_math_directive_with_an_argument(tmp_path):
 # ---------------------------------------------------------------------------
 
 TOKENS = [
-    "$", "$$", "`", "```", "```{math}", "```{code-cell}", ":::{math}", ":::", "\\$", "\n", "\n\n",
-    " ", "x", "d", "R", "I_n", "^T", "^t", "\\bm{A}", "\\mathbf{x}", "\\vec{v}", "\\int",
-    "\\frac{d f}{d x}", "{", "}", "%", ":label: e", "---", "{math}`", "\\begin{equation}",
-    "\\end{equation}", "softmax", "\\text{", "\\emptyset", "'",
+    "$",
+    "$$",
+    "`",
+    "```",
+    "```{math}",
+    "```{code-cell}",
+    ":::{math}",
+    ":::",
+    "\\$",
+    "\n",
+    "\n\n",
+    " ",
+    "x",
+    "d",
+    "R",
+    "I_n",
+    "^T",
+    "^t",
+    "\\bm{A}",
+    "\\mathbf{x}",
+    "\\vec{v}",
+    "\\int",
+    "\\frac{d f}{d x}",
+    "{",
+    "}",
+    "%",
+    ":label: e",
+    "---",
+    "{math}`",
+    "\\begin{equation}",
+    "\\end{equation}",
+    "softmax",
+    "\\text{",
+    "\\emptyset",
+    "'",
 ]
 
 
@@ -555,8 +587,10 @@ def test_a_multiline_string_reports_the_line_of_the_offence(tmp_path):
 
 
 def test_math_in_a_figure_caption_and_alt_text_is_checked(tmp_path):
-    options = (":tags: [remove-input]\n:mystnb:\n:  figure:\n:    caption: |\n"
-               ":      The loss against $\\vec{w}$.\n:    name: fig-a\n")
+    options = (
+        ":tags: [remove-input]\n:mystnb:\n:  figure:\n:    caption: |\n"
+        ":      The loss against $\\vec{w}$.\n:    name: fig-a\n"
+    )
     assert check_md(tmp_path, cell("x = 1\n", options)) == [("vector-arrow", 10)]
 
 
@@ -617,7 +651,8 @@ def small_book(tmp_path: Path, registry_rows: str, local: str = "$i$") -> Path:
     )
     (tmp_path / "book" / "notation.md").write_text(
         "# Notation\n\n## Registry of symbols\n\n| symbol | meaning | chapters |\n| --- | --- | --- |\n"
-        + registry_rows + f"\n{notation.LOCAL_LETTERS}: {local}.\n\n## Other\n",
+        + registry_rows
+        + f"\n{notation.LOCAL_LETTERS}: {local}.\n\n## Other\n",
         encoding="utf-8",
     )
     return tmp_path

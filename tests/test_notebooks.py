@@ -19,8 +19,7 @@ import pytest
 from conftest import REPO
 from test_book import numbering
 
-CHAPTERS = sorted(p.stem for p in (REPO / "book").glob("*.md")
-                  if "kernelspec:" in p.read_text().split("\n---\n", 1)[0])
+CHAPTERS = sorted(p.stem for p in (REPO / "book").glob("*.md") if "kernelspec:" in p.read_text().split("\n---\n", 1)[0])
 TARGET = gradland_notebooks.install_target(gradland_book.REPOSITORY, gradland.__version__)
 FENCED = re.compile(r"^```.*?^```[ \t]*$", re.M | re.S)
 
@@ -58,8 +57,9 @@ def test_a_notebook_keeps_the_chapters_code_and_the_builds_outputs(book, stem):
     code = [cell for cell in nb.cells if cell.cell_type == "code"][1:]
     assert [c.source for c in code] == [c.source.strip() for c in chapter.cells if c.cell_type == "code"]
     assert any(c.outputs for c in code)
-    images = sum(bool({"image/svg+xml", "image/png", "text/html"} & set(o.get("data", {})))
-                 for c in code for o in c.outputs)  # a figure, or an interactive one
+    images = sum(
+        bool({"image/svg+xml", "image/png", "text/html"} & set(o.get("data", {}))) for c in code for o in c.outputs
+    )  # a figure, or an interactive one
     figures = len(re.findall(r"^:    name: fig-", (REPO / "book" / f"{stem}.md").read_text(), re.M))
     assert images >= figures
     hidden = [c for c in code if "remove-cell" in c.metadata.get("tags", [])]
@@ -74,8 +74,7 @@ def test_a_notebook_has_no_myst_and_no_macro_of_the_book(book, stem):
         "directive": re.findall(r"^\s*(?:`{3,}|:{3,})\{[\w:-]+\}.*$", text, re.M),
         "target": re.findall(r"^\([\w-]+\)=\s*$", text, re.M),
         "substitution": re.findall(r"\{\{[^}]*\}\}", text),
-        "macro": [m for name in gradland_book.MACROS
-                  for m in re.findall(rf"\\{name}(?![A-Za-z])", text)],
+        "macro": [m for name in gradland_book.MACROS for m in re.findall(rf"\\{name}(?![A-Za-z])", text)],
     }
     assert not any(leftovers.values()), {kind: found[:5] for kind, found in leftovers.items() if found}
 
@@ -84,8 +83,7 @@ def test_a_notebook_has_no_myst_and_no_macro_of_the_book(book, stem):
 def test_a_notebook_carries_the_numbers_of_the_page(book, stem):
     """Sections, statements, exercises, figures and equations, with the page's numbers."""
     text = prose(notebook(book.html, stem))
-    numbers = {label: number for label, number in numbering(book.html).items()
-               if label.startswith(f"{stem}#")}
+    numbers = {label: number for label, number in numbering(book.html).items() if label.startswith(f"{stem}#")}
     assert numbers
     for label, number in numbers.items():
         if label.startswith(f"{stem}#equation-"):
@@ -134,11 +132,14 @@ def nbconvert_html(path: Path, mathjax: Path) -> str:
     from nbconvert import HTMLExporter
 
     rendered, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(path, as_version=4))
-    config = ("<script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], "
-              "processEscapes: true, packages: {'[-]': ['noundefined']}}};</script>"
-              f'<script src="{mathjax.as_uri()}"></script>')
-    rendered, replaced = re.subn(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->",
-                                 lambda _: config, rendered, flags=re.S)
+    config = (
+        "<script>window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], "
+        "processEscapes: true, packages: {'[-]': ['noundefined']}}};</script>"
+        f'<script src="{mathjax.as_uri()}"></script>'
+    )
+    rendered, replaced = re.subn(
+        r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", lambda _: config, rendered, flags=re.S
+    )
     assert replaced == 1
     return rendered
 
@@ -146,8 +147,12 @@ def nbconvert_html(path: Path, mathjax: Path) -> str:
 @pytest.mark.parametrize("stem", CHAPTERS)
 def test_a_notebook_renders_in_a_renderer_that_knows_no_myst(book, browser, tmp_path, stem):
     page = tmp_path / f"{stem}.html"
-    page.write_text(nbconvert_html(book.html / gradland_notebooks.NOTEBOOKS / f"{stem}.ipynb",
-                                   book.html / "_static" / "mathjax" / "tex-chtml.js"))
+    page.write_text(
+        nbconvert_html(
+            book.html / gradland_notebooks.NOTEBOOKS / f"{stem}.ipynb",
+            book.html / "_static" / "mathjax" / "tex-chtml.js",
+        )
+    )
     tab = browser.new_page()
     try:
         tab.goto(page.as_uri())
@@ -182,34 +187,60 @@ def test_every_notebook_runs_in_a_clean_venv(book, tmp_path):
     python = str(fresh / "bin" / "python")
     constraints = tmp_path / "constraints.txt"
     constraints.write_text(f"torch=={torch.__version__.split('+')[0]}\n")
-    env = {**os.environ, "PIP_CONSTRAINT": str(constraints), "PYTHONNOUSERSITE": "1",
-           "MPLBACKEND": "Agg"}
+    env = {**os.environ, "PIP_CONSTRAINT": str(constraints), "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg"}
     for variable in ("PYTHONPATH", "VIRTUAL_ENV", "JUPYTER_PATH"):
         env.pop(variable, None)
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "nbclient", "ipykernel"],
-                   check=True, env=env, capture_output=True)
-    subprocess.run([python, "-m", "ipykernel", "install", "--prefix", str(fresh), "--name", "clean"],
-                   check=True, env=env, capture_output=True)
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "nbclient", "ipykernel"], check=True, env=env, capture_output=True
+    )
+    subprocess.run(
+        [python, "-m", "ipykernel", "install", "--prefix", str(fresh), "--name", "clean"],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     result = tmp_path / "result.json"
     paths = [str(book.html / gradland_notebooks.NOTEBOOKS / f"{stem}.ipynb") for stem in CHAPTERS]
-    done = subprocess.run([python, str(REPO / "tests" / "notebook_runner.py"), str(result), "clean",
-                           TARGET, f"gradland[data] @ {REPO.as_uri()}", *paths],
-                          env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            python,
+            str(REPO / "tests" / "notebook_runner.py"),
+            str(result),
+            "clean",
+            TARGET,
+            f"gradland[data] @ {REPO.as_uri()}",
+            *paths,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     report = json.loads(result.read_text()) if result.is_file() else {}
     print("notebooks in a clean venv (s):", json.dumps(report, indent=1))
-    assert done.returncode == 0 and not report.get("failures"), \
+    assert done.returncode == 0 and not report.get("failures"), (
         json.dumps(report.get("failures"), indent=1) + done.stderr[-5000:]
+    )
     assert sorted(report["notebooks"]) == CHAPTERS
     # nothing came from this environment: the package is the fresh environment's own copy
-    where = subprocess.run([python, "-c", "import gradland, torch; print(gradland.__file__, torch.__file__)"],
-                           env=env, capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    where = subprocess.run(
+        [python, "-c", "import gradland, torch; print(gradland.__file__, torch.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout
     assert all(path.startswith(str(fresh)) for path in where.split()), where
     assert sys.prefix not in where
 
 
 def test_inserting_a_cell_changes_no_other_cells_id():
-    cells = [nbformat.v4.new_markdown_cell("# A"), nbformat.v4.new_code_cell("x = 1"),
-             nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_markdown_cell("x = 1")]
+    cells = [
+        nbformat.v4.new_markdown_cell("# A"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_markdown_cell("x = 1"),
+    ]
     gradland_notebooks.cell_ids(cells)
     before = [cell["id"] for cell in cells]
     assert len(set(before)) == 4 and before[2] == before[1] + "-2"

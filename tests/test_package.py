@@ -26,8 +26,12 @@ def docstrings(tree: ast.AST):
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = getattr(node, "body", [])
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 yield getattr(node, "name", "<module>"), body[0].lineno, body[0]
 
 
@@ -53,8 +57,10 @@ def literalinclude_options(options: str) -> dict[str, str]:
     block = re.match(r"---\n(.*?)^---$", options, re.M | re.S)
     if block:
         return {key: str(value) for key, value in (yaml.safe_load(block.group(1)) or {}).items()}
-    return {key: yaml.safe_load(value) if value[:1] in "'\"" else value
-            for key, value in re.findall(r"^:([\w-]+):[ \t]*(.*)$", options, re.M)}
+    return {
+        key: yaml.safe_load(value) if value[:1] in "'\"" else value
+        for key, value in re.findall(r"^:([\w-]+):[ \t]*(.*)$", options, re.M)
+    }
 
 
 def included_lines(module: str, options: str) -> list[str]:
@@ -69,21 +75,21 @@ def included_lines(module: str, options: str) -> list[str]:
 
         tags = ModuleAnalyzer.for_string(source, module).find_tags()
         _, start, end = tags[option["pyobject"]]
-        lines = lines[start - 1:end]
+        lines = lines[start - 1 : end]
     if "lines" in option:
         chosen = []
         for part in option["lines"].split(","):
             first, _, last = part.partition("-")
-            chosen += lines[int(first) - 1:int(last or first)]
+            chosen += lines[int(first) - 1 : int(last or first)]
         lines = chosen
     for key, keep in (("start-at", True), ("start-after", False)):
         if key in option:
             index = next(i for i, line in enumerate(lines) if option[key] in line)
-            lines = lines[index if keep else index + 1:]
+            lines = lines[index if keep else index + 1 :]
     for key, keep in (("end-at", True), ("end-before", False)):
         if key in option:
             index = next(i for i, line in enumerate(lines) if option[key] in line)
-            lines = lines[:index + 1 if keep else index]
+            lines = lines[: index + 1 if keep else index]
     dedent = int(option.get("dedent", 0) or 0)
     return [line[dedent:] for line in lines] + option.get("prepend", "").splitlines()
 
@@ -92,8 +98,11 @@ def test_package_code_shown_in_a_chapter_fits_the_page():
     long = []
     for chapter in sorted((REPO / "book").glob("*.md")):
         for module, options in LITERALINCLUDE.findall(chapter.read_text(encoding="utf-8")):
-            long += [f"{chapter.name} ({module}.py): {line}" for line in included_lines(module, options)
-                     if len(line) > SHOWN_CODE_COLUMNS]
+            long += [
+                f"{chapter.name} ({module}.py): {line}"
+                for line in included_lines(module, options)
+                if len(line) > SHOWN_CODE_COLUMNS
+            ]
     assert not long, f"included lines over {SHOWN_CODE_COLUMNS} columns:\n" + "\n".join(long)
 
 
@@ -104,9 +113,13 @@ def public_names(module: str) -> list[str]:
     import inspect
 
     imported = importlib.import_module(f"gradland.{module}")
-    defined = [name for name, value in vars(imported).items()
-               if not name.startswith("_") and (inspect.isfunction(value) or inspect.isclass(value))
-               and value.__module__ == imported.__name__]
+    defined = [
+        name
+        for name, value in vars(imported).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(value) or inspect.isclass(value))
+        and value.__module__ == imported.__name__
+    ]
     listed = getattr(imported, "__all__", None)
     if listed is not None:
         unlisted = sorted(set(defined) - set(listed))
@@ -120,8 +133,12 @@ def test_every_public_name_is_in_the_manual(book):
     page = (book.html / "book" / "manual.html").read_text(encoding="utf-8")
     anchors = set(re.findall(r'id="([\w.-]+)"', page))
     missing = [f"gradland.{module}" for module in MODULES if f"module-gradland.{module}" not in anchors]
-    missing += [f"gradland.{module}.{name}" for module in MODULES for name in public_names(module)
-                if f"gradland.{module}.{name}" not in anchors]
+    missing += [
+        f"gradland.{module}.{name}"
+        for module in MODULES
+        for name in public_names(module)
+        if f"gradland.{module}.{name}" not in anchors
+    ]
     import gradland
 
     missing += [f"gradland.{name}" for name in gradland.__all__ if f"gradland.{name}" not in anchors]
@@ -177,8 +194,13 @@ def test_public_docstrings_are_complete(module):
     import inspect
 
     mod = importlib.import_module(f"gradland.{module}")
-    defined = [name for name, value in vars(mod).items() if not name.startswith("_")
-               and (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == mod.__name__]
+    defined = [
+        name
+        for name, value in vars(mod).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(value) or inspect.isclass(value))
+        and value.__module__ == mod.__name__
+    ]
     gaps = []
     for name in getattr(mod, "__all__", defined):
         obj = getattr(mod, name)
@@ -198,7 +220,9 @@ def test_public_docstrings_are_complete(module):
             for attribute, value in vars(obj).items():
                 public = not attribute.startswith("_") or attribute == "__call__"
                 if public and inspect.isfunction(value) and attribute not in TORCH_HOOKS:
-                    gaps += [f"{name}.{attribute}: {lack}" for lack in missing_sections(attribute, value, example=False)]
+                    gaps += [
+                        f"{name}.{attribute}: {lack}" for lack in missing_sections(attribute, value, example=False)
+                    ]
     assert not gaps, f"gradland.{module}: docstrings that lack a section:\n" + "\n".join(gaps)
 
 
@@ -221,6 +245,10 @@ OWN_CHECKS = 5
 def test_input_checks_live_in_one_place():
     """Every check helper is in gradland._checks, except a handful that hold knowledge
     of one module's subject only."""
-    own = [f"{path.name}: {name}" for path in sorted(PACKAGE.glob("*.py")) if path.stem != "_checks"
-           for name in re.findall(r"^\s*def (_check\w*)\(", path.read_text(encoding="utf-8"), re.M)]
+    own = [
+        f"{path.name}: {name}"
+        for path in sorted(PACKAGE.glob("*.py"))
+        if path.stem != "_checks"
+        for name in re.findall(r"^\s*def (_check\w*)\(", path.read_text(encoding="utf-8"), re.M)
+    ]
     assert len(own) <= OWN_CHECKS, "check helpers outside gradland._checks:\n" + "\n".join(own)

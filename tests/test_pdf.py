@@ -9,14 +9,19 @@ NUMBERED = r"(Fig\.|Table|Definition|Theorem|Proposition|Lemma|Corollary|Example
 
 
 def pdf_text(pdf) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
-                          text=True, check=True).stdout
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
 
 
 def test_latex_log_is_clean(pdf):
     log = (pdf.parent / "gradland.log").read_text(errors="replace")
-    for problem in ("LaTeX Error", "Undefined control sequence", "undefined references",
-                    "Citation `", "There were undefined", "Missing character"):
+    for problem in (
+        "LaTeX Error",
+        "Undefined control sequence",
+        "undefined references",
+        "Citation `",
+        "There were undefined",
+        "Missing character",
+    ):
         assert problem not in log, f"LaTeX log reports: {problem}"
 
 
@@ -25,8 +30,10 @@ def test_no_display_equation_is_wider_than_the_page(pdf):
     (a paragraph's says "in paragraph at lines"): the equation runs into the margin."""
     log = (pdf.parent / "gradland.log").read_text(errors="replace")
     wide = re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\) detected at line (\d+)", log)
-    assert not wide, ("display math wider than the page (points too wide, line of gradland.tex): "
-                      f"{wide}; split it as CONTRIBUTING.md shows")
+    assert not wide, (
+        "display math wider than the page (points too wide, line of gradland.tex): "
+        f"{wide}; split it as CONTRIBUTING.md shows"
+    )
 
 
 def test_page_count(pdf):
@@ -40,8 +47,7 @@ def test_numbering_matches_the_html(book, pdf):
     html_numbers = set()
     for page in book.html.glob("book/*.html"):
         text = page.read_text()
-        html_numbers |= {m.replace("&nbsp;", " ").strip()
-                         for m in re.findall(r'class="caption-number">([^<]+)<', text)}
+        html_numbers |= {m.replace("&nbsp;", " ").strip() for m in re.findall(r'class="caption-number">([^<]+)<', text)}
         html_numbers |= set(re.findall(r'<span class="eqno">(\(\d+\.\d+\))', text))
     html_numbers = {n for n in html_numbers if re.fullmatch(NUMBERED + r" \d+\.\d+|\(\d+\.\d+\)", n)}
     assert len(html_numbers) > 10, html_numbers
@@ -123,8 +129,10 @@ def test_references_to_chapters_and_sections_give_number_and_page(pdf):
 def test_the_index_lists_each_concept_once_and_no_api(pdf):
     ind = (pdf.parent / "gradland.ind").read_text()
     # an entry and its qualifier, "collapse (of an energy)", without its pages
-    entries = [" ".join(item.split()) for item in
-               re.findall(r"^\s*\\item (\\spxentry\{.*?\}(?:\s*\\spxextra\{.*?\})?)", ind, re.M)]
+    entries = [
+        " ".join(item.split())
+        for item in re.findall(r"^\s*\\item (\\spxentry\{.*?\}(?:\s*\\spxextra\{.*?\})?)", ind, re.M)
+    ]
     assert len(entries) > 150
     duplicates = {entry for entry in entries if entries.count(entry) > 1}
     assert not duplicates, duplicates

@@ -26,7 +26,7 @@ def test_role_colours_differ_in_lightness_or_hue_for_red_green_deficiency():
     # Simulated deuteranopia (Vienot et al. 1999, in linear RGB): the hot red and
     # the cold blue, and the pink input and the orange latent, stay apart.
     def deuteranope(hex_colour):
-        r, g, b = (c ** 2.2 for c in mcolors.to_rgb(hex_colour))
+        r, g, b = (c**2.2 for c in mcolors.to_rgb(hex_colour))
         return (0.29275 * r + 0.70725 * g, 0.29275 * r + 0.70725 * g, -0.02234 * r + 0.02234 * g + b)
 
     def distance(a, b):

@@ -38,8 +38,9 @@ def test_workflow_deploys_with_least_privilege():
 
 
 def test_citation_file_is_valid():
-    done = subprocess.run([str(BIN / "cffconvert"), "--validate", "-i", str(REPO / "CITATION.cff")],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [str(BIN / "cffconvert"), "--validate", "-i", str(REPO / "CITATION.cff")], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -57,9 +58,9 @@ def test_citation_preface_and_package_agree_on_the_version():
 def test_built_wheel_installs_in_a_fresh_venv(tmp_path):
     wheels = tmp_path / "wheels"
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(wheels), str(REPO)],
-        capture_output=True, text=True,
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(REPO)],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     (wheel,) = wheels.glob("gradland-*.whl")
@@ -73,12 +74,16 @@ def test_built_wheel_installs_in_a_fresh_venv(tmp_path):
     # (a plain path entry, so the editable install of gradland stays inactive).
     site_packages = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     Path(site_packages, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     done = subprocess.run(
         [str(python), "-c", "import gradland; print(gradland.__version__, gradland.__file__, gradland.device())"],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     version, location, _ = done.stdout.split()
@@ -96,7 +101,10 @@ def test_benchmark_scripts_run_and_compare_the_same_computation(script):
 
     out = subprocess.run(
         [sys.executable, str(script), "--json", *SMALL[script.stem]],
-        capture_output=True, text=True, check=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
     )
     result = json.loads(out.stdout)
     comparisons = [value for value in (result, *result.values()) if isinstance(value, dict) and "speedup" in value]
@@ -108,9 +116,24 @@ def test_benchmark_scripts_run_and_compare_the_same_computation(script):
         assert comparison["device"] == gradland.device_name()
 
 
-SMALL = {"autodiff_mlp": ["--batch", "8", "--width", "16", "--rounds", "1", "--number", "1"],
-         "gcn_sparse": ["--nodes", "50", "--edges", "200", "--features", "4", "--rounds", "1", "--number", "1"],
-         "transformer_block": ["--batch", "2", "--seq", "4", "--d-model", "8", "--heads", "2", "--rounds", "1", "--number", "1"]}
+SMALL = {
+    "autodiff_mlp": ["--batch", "8", "--width", "16", "--rounds", "1", "--number", "1"],
+    "gcn_sparse": ["--nodes", "50", "--edges", "200", "--features", "4", "--rounds", "1", "--number", "1"],
+    "transformer_block": [
+        "--batch",
+        "2",
+        "--seq",
+        "4",
+        "--d-model",
+        "8",
+        "--heads",
+        "2",
+        "--rounds",
+        "1",
+        "--number",
+        "1",
+    ],
+}
 
 
 def test_the_repository_address_is_set_in_one_place():
@@ -139,10 +162,12 @@ def test_the_repository_address_is_set_in_one_place():
     assert seen >= 5  # README, Preface and manual
 
 
-def test_ruff_finds_nothing_to_change():
+@pytest.mark.parametrize("command", [["check"], ["format", "--check", "--diff"]], ids=["lint", "format"])
+def test_ruff_finds_nothing_to_change(command):
     """The Python of the repository (the package, its benchmarks, the tests and the
     book's extension) passes ruff's lint, with the rules of pyproject.toml (pyflakes,
-    the pycodestyle errors and warnings, the order of imports)."""
+    the pycodestyle errors and warnings, the order of imports), and is laid out as
+    ruff format lays it out."""
     paths = ["code", "tests", "book/_ext"]
-    done = subprocess.run([str(BIN / "ruff"), "check", *paths], cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run([str(BIN / "ruff"), *command, *paths], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]

@@ -38,8 +38,12 @@ def test_one_weight_matrix_whose_blocks_are_views():
 
 @settings(max_examples=25, deadline=None)
 @given(
-    st.integers(1, 5), st.integers(1, 6), st.integers(1, 4),
-    st.sampled_from(["tanh", "relu"]), st.booleans(), st.integers(0, 2**16),
+    st.integers(1, 5),
+    st.integers(1, 6),
+    st.integers(1, 4),
+    st.sampled_from(["tanh", "relu"]),
+    st.booleans(),
+    st.integers(0, 2**16),
 )
 def test_stacked_step_equals_the_two_matrix_form(n, d, batch, nonlinearity, bias, seed):
     torch.manual_seed(seed)
@@ -49,8 +53,12 @@ def test_stacked_step_equals_the_two_matrix_form(n, d, batch, nonlinearity, bias
     u = x_t @ rnn.W_x.T + h_prev @ rnn.W_h.T + (rnn.bias if bias else 0)
     torch.testing.assert_close(rnn.step(x_t, h_prev), f(u), rtol=0, atol=1e-14)
     # one example, as column vectors: W_x x + W_h h
-    torch.testing.assert_close(rnn.step(x_t[0], h_prev[0]), f(rnn.W_x @ x_t[0] + rnn.W_h @ h_prev[0]
-                                                              + (rnn.bias if bias else 0)), rtol=0, atol=1e-14)
+    torch.testing.assert_close(
+        rnn.step(x_t[0], h_prev[0]),
+        f(rnn.W_x @ x_t[0] + rnn.W_h @ h_prev[0] + (rnn.bias if bias else 0)),
+        rtol=0,
+        atol=1e-14,
+    )
 
 
 def test_forward_is_the_step_unrolled_and_accepts_one_sequence():
@@ -74,8 +82,13 @@ def test_forward_is_the_step_unrolled_and_accepts_one_sequence():
 
 @settings(max_examples=20, deadline=None)
 @given(
-    st.sampled_from(["tanh", "relu"]), st.booleans(), st.integers(1, 4), st.integers(1, 12),
-    st.integers(1, 4), st.integers(1, 8), st.integers(0, 2**16),
+    st.sampled_from(["tanh", "relu"]),
+    st.booleans(),
+    st.integers(1, 4),
+    st.integers(1, 12),
+    st.integers(1, 4),
+    st.integers(1, 8),
+    st.integers(0, 2**16),
 )
 def test_equal_to_torch_rnn(nonlinearity, bias, batch, T, n, d, seed):
     theirs = torch_rnn(n, d, nonlinearity, bias, seed)
@@ -251,9 +264,16 @@ def test_train_recall_checks_its_arguments(kwargs, error, message):
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.sampled_from(["n", "d", "symbols", "lr"]),
-       st.one_of(st.integers(-5, 0), st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(),
-                 st.text(max_size=2)))
+@given(
+    st.sampled_from(["n", "d", "symbols", "lr"]),
+    st.one_of(
+        st.integers(-5, 0),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.booleans(),
+        st.none(),
+        st.text(max_size=2),
+    ),
+)
 def test_bad_sizes_and_rates_always_get_a_named_error(name, value):
     """A size that is not a positive int, or a rate that is not a finite positive number,
     never reaches torch: a TypeError for the wrong type, a ValueError for the wrong value."""
@@ -366,30 +386,88 @@ def _rnn_method(name):
 
 
 SPECS = [
-    ("rnn.ElmanRNN", ElmanRNN, lambda: {"n": 3, "d": 5, "nonlinearity": "tanh", "device": None, "dtype": None},
-     {"n": Arg("int", minimum=1), "d": Arg("int", minimum=1),
-      "nonlinearity": Arg("custom", custom={"None": None, "sigmoid": "sigmoid"}), "device": DEVICE, "dtype": DTYPE}),
-    ("rnn.ElmanRNN.forward", _rnn_method("forward"), lambda: {"x": torch.randn(2, 7, 3), "h0": torch.zeros(2, 5)},
-     {"x": Arg("tensor", accepts=("missing-dim",), mentions=("h0",)),  # one sequence (T, n) is a valid x
-      "h0": Arg("tensor", accepts=("None",))}),
-    ("rnn.ElmanRNN.step", _rnn_method("step"), lambda: {"x_t": torch.randn(4, 3), "h_prev": torch.randn(4, 5)},
-     {"x_t": Arg("tensor", mentions=("h_prev",)), "h_prev": Arg("tensor", mentions=("x_t",))}),
-    ("rnn.delayed_recall", delayed_recall,
-     lambda: {"batch": 2, "length": 6, "delay": 2, "symbols": 4, "generator": None, "device": None, "dtype": None},
-     {"batch": Arg("int", minimum=1), "length": Arg("int", minimum=1, mentions=("delay",)),
-      "delay": Arg("int", minimum=0, custom={"too-long": 6}), "symbols": Arg("int", minimum=2),
-      "generator": Arg("custom", custom={"int": 0, "str": "cpu"}), "device": DEVICE, "dtype": DTYPE}),
-    ("rnn.RecallNet", RecallNet, lambda: {"symbols": 4, "d": 8}, {"symbols": Arg("int", minimum=1),
-                                                                  "d": Arg("int", minimum=1)}),
-    ("rnn.RecallNet.forward", lambda x: RecallNet(4, 8)(x), lambda: {"x": delayed_recall(2, 5, 1)[0]},
-     {"x": Arg("tensor", accepts=("missing-dim",))}),
-    ("rnn.train_recall", train_recall,
-     lambda: {"delay": 1, "length": 6, "symbols": 3, "d": 8, "steps": 2, "batch_size": 4, "lr": 1e-2,
-              "test_size": 8, "checkpoints": (1,), "seed": 0, "device": None},
-     {"delay": Arg("int", minimum=0), "length": Arg("int", minimum=1, mentions=("delay",)),
-      "symbols": Arg("int", minimum=2), "d": Arg("int", minimum=1), "steps": Arg("int", minimum=1),
-      "batch_size": Arg("int", minimum=1), "lr": Arg("real", positive=True), "test_size": Arg("int", minimum=1),
-      "checkpoints": Arg("custom", custom={"int": 1, "late": (3,), "float": (1.0,)}), "seed": Arg("int"),
-      "device": Arg("custom", accepts=("None",), custom={"None": None, "nonsense": "nonsense", "meta": "meta"})}),
+    (
+        "rnn.ElmanRNN",
+        ElmanRNN,
+        lambda: {"n": 3, "d": 5, "nonlinearity": "tanh", "device": None, "dtype": None},
+        {
+            "n": Arg("int", minimum=1),
+            "d": Arg("int", minimum=1),
+            "nonlinearity": Arg("custom", custom={"None": None, "sigmoid": "sigmoid"}),
+            "device": DEVICE,
+            "dtype": DTYPE,
+        },
+    ),
+    (
+        "rnn.ElmanRNN.forward",
+        _rnn_method("forward"),
+        lambda: {"x": torch.randn(2, 7, 3), "h0": torch.zeros(2, 5)},
+        {
+            "x": Arg("tensor", accepts=("missing-dim",), mentions=("h0",)),  # one sequence (T, n) is a valid x
+            "h0": Arg("tensor", accepts=("None",)),
+        },
+    ),
+    (
+        "rnn.ElmanRNN.step",
+        _rnn_method("step"),
+        lambda: {"x_t": torch.randn(4, 3), "h_prev": torch.randn(4, 5)},
+        {"x_t": Arg("tensor", mentions=("h_prev",)), "h_prev": Arg("tensor", mentions=("x_t",))},
+    ),
+    (
+        "rnn.delayed_recall",
+        delayed_recall,
+        lambda: {"batch": 2, "length": 6, "delay": 2, "symbols": 4, "generator": None, "device": None, "dtype": None},
+        {
+            "batch": Arg("int", minimum=1),
+            "length": Arg("int", minimum=1, mentions=("delay",)),
+            "delay": Arg("int", minimum=0, custom={"too-long": 6}),
+            "symbols": Arg("int", minimum=2),
+            "generator": Arg("custom", custom={"int": 0, "str": "cpu"}),
+            "device": DEVICE,
+            "dtype": DTYPE,
+        },
+    ),
+    (
+        "rnn.RecallNet",
+        RecallNet,
+        lambda: {"symbols": 4, "d": 8},
+        {"symbols": Arg("int", minimum=1), "d": Arg("int", minimum=1)},
+    ),
+    (
+        "rnn.RecallNet.forward",
+        lambda x: RecallNet(4, 8)(x),
+        lambda: {"x": delayed_recall(2, 5, 1)[0]},
+        {"x": Arg("tensor", accepts=("missing-dim",))},
+    ),
+    (
+        "rnn.train_recall",
+        train_recall,
+        lambda: {
+            "delay": 1,
+            "length": 6,
+            "symbols": 3,
+            "d": 8,
+            "steps": 2,
+            "batch_size": 4,
+            "lr": 1e-2,
+            "test_size": 8,
+            "checkpoints": (1,),
+            "seed": 0,
+            "device": None,
+        },
+        {
+            "delay": Arg("int", minimum=0),
+            "length": Arg("int", minimum=1, mentions=("delay",)),
+            "symbols": Arg("int", minimum=2),
+            "d": Arg("int", minimum=1),
+            "steps": Arg("int", minimum=1),
+            "batch_size": Arg("int", minimum=1),
+            "lr": Arg("real", positive=True),
+            "test_size": Arg("int", minimum=1),
+            "checkpoints": Arg("custom", custom={"int": 1, "late": (3,), "float": (1.0,)}),
+            "seed": Arg("int"),
+            "device": Arg("custom", accepts=("None",), custom={"None": None, "nonsense": "nonsense", "meta": "meta"}),
+        },
+    ),
 ]
 test_the_valid_call_works, test_bad_input_gets_a_clear_error = battery(SPECS)

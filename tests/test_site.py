@@ -34,10 +34,7 @@ NOTEBOOKS = [
 
 
 def pages(book) -> list[str]:
-    return sorted(
-        str(p.relative_to(book.html))
-        for p in book.html.glob("book/*.html")
-    )
+    return sorted(str(p.relative_to(book.html)) for p in book.html.glob("book/*.html"))
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +73,7 @@ def test_every_page_renders_its_math_and_images(book, site, tab):
         raw = re.findall(r"\\[A-Za-z]+\{|\$\$|\\\(|\\\[|\{math\}|\{eq\}|\{glue", report["text"])
         assert not raw, f"{path}: raw TeX or MyST left in the text: {raw}"
         broken = tab.evaluate(
-            "() => Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0)"
-            ".map(i => i.src)"
+            "() => Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
         )
         assert not broken, f"{path}: images that do not load: {broken}"
     assert not errors, f"JavaScript errors: {errors}"
@@ -207,10 +203,14 @@ def test_every_page_links_to_both_indices(book):
 def test_the_index_lists_concepts_and_bolds_where_they_are_taught(book):
     index = (book.html / "genindex.html").read_text()
     assert "(in module gradland" not in index  # the API is in the module index
-    for term, chapter in [("free energy", "free-energy"), ("Jacobian", "derivatives"),
-                          ("message passing", "graph-networks")]:
-        entry = re.search(rf'<li><a href="[^"]*">(?:<strong>)?{re.escape(term)}(?:</strong>)?</a>.*?(?:<ul>|</li>)',
-                          index, re.S)
+    for term, chapter in [
+        ("free energy", "free-energy"),
+        ("Jacobian", "derivatives"),
+        ("message passing", "graph-networks"),
+    ]:
+        entry = re.search(
+            rf'<li><a href="[^"]*">(?:<strong>)?{re.escape(term)}(?:</strong>)?</a>.*?(?:<ul>|</li>)', index, re.S
+        )
         assert entry, term
         assert re.search(rf'<a href="book/{chapter}\.html#[^"]*"><strong>', entry.group(0)), entry.group(0)
 
@@ -368,8 +368,10 @@ def _hover(page, selector):
     link.hover()
     page.wait_for_selector("div.gradland-preview:not([hidden])", timeout=5000)
     page.wait_for_timeout(300)  # MathJax typesets the copy
-    return page.evaluate("() => { const b = document.querySelector('div.gradland-preview');"
-                         " return {text: b.innerText, math: b.querySelectorAll('mjx-container').length}; }")
+    return page.evaluate(
+        "() => { const b = document.querySelector('div.gradland-preview');"
+        " return {text: b.innerText, math: b.querySelectorAll('mjx-container').length}; }"
+    )
 
 
 def test_hover_previews_show_what_a_link_points_to(site, laptop):
@@ -396,8 +398,9 @@ def test_printing_a_chapter_leaves_the_solutions_folded(site, browser, tmp_path)
 
     def printed(page, name):
         page.pdf(path=str(tmp_path / name))
-        text = subprocess.run(["pdftotext", str(tmp_path / name), "-"], capture_output=True,
-                              text=True, check=True).stdout
+        text = subprocess.run(
+            ["pdftotext", str(tmp_path / name), "-"], capture_output=True, text=True, check=True
+        ).stdout
         return " ".join(text.split())
 
     page = browser.new_page()
@@ -420,7 +423,9 @@ def test_printing_a_chapter_leaves_the_solutions_folded(site, browser, tmp_path)
 def test_glossary_entries_link_to_where_they_are_taught(book):
     html = (book.html / "book" / "glossary.html").read_text()
     terms = len(re.findall(r'<dt id="term-', html))
-    taught = re.findall(r'<p class="glossary-taught">Taught in <a class="reference internal" href="([a-z-]+)\.html#', html)
+    taught = re.findall(
+        r'<p class="glossary-taught">Taught in <a class="reference internal" href="([a-z-]+)\.html#', html
+    )
     assert terms > 100 and len(taught) > 0.8 * terms, (terms, len(taught))
     assert set(taught) <= {path.stem for path in (REPO / "book").glob("*.md")} - {"glossary", "manual"}
 
@@ -445,10 +450,14 @@ def test_figures_open_full_size(site, browser, width):
 
 def test_a_chapter_shows_progress_as_it_is_read(site, laptop):
     laptop.goto(f"{site}/book/free-energy.html")
-    start = laptop.evaluate("() => Number(document.querySelector('div.gradland-progress').getAttribute('aria-valuenow'))")
+    start = laptop.evaluate(
+        "() => Number(document.querySelector('div.gradland-progress').getAttribute('aria-valuenow'))"
+    )
     laptop.evaluate("() => window.scrollTo(0, document.body.scrollHeight / 2)")
     laptop.wait_for_timeout(300)
-    middle = laptop.evaluate("() => Number(document.querySelector('div.gradland-progress').getAttribute('aria-valuenow'))")
+    middle = laptop.evaluate(
+        "() => Number(document.querySelector('div.gradland-progress').getAttribute('aria-valuenow'))"
+    )
     assert start == 0 and 30 < middle < 70
 
 

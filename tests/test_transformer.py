@@ -33,8 +33,9 @@ def _config_id(config):
 def test_encoder_block_equals_torch_encoder_layer(config, device):
     act, norm_first, fused = config
     torch.manual_seed(0)
-    theirs = nn.TransformerEncoderLayer(16, 4, 40, dropout=0.0, activation=act, batch_first=True,
-                                        norm_first=norm_first, device=device, dtype=F64)
+    theirs = nn.TransformerEncoderLayer(
+        16, 4, 40, dropout=0.0, activation=act, batch_first=True, norm_first=norm_first, device=device, dtype=F64
+    )
     ours = EncoderBlock.from_torch(theirs, fused=fused)
     x = torch.randn(3, 7, 16, dtype=F64).to(device)
     tol = {"rtol": 0, "atol": 1e-13 if device.type == "cpu" else 1e-12}
@@ -51,8 +52,9 @@ def test_encoder_block_equals_torch_encoder_layer(config, device):
 def test_decoder_block_equals_torch_decoder_layer(config):
     act, norm_first, fused = config
     torch.manual_seed(1)
-    theirs = nn.TransformerDecoderLayer(16, 4, 40, dropout=0.0, activation=act, batch_first=True,
-                                        norm_first=norm_first, dtype=F64)
+    theirs = nn.TransformerDecoderLayer(
+        16, 4, 40, dropout=0.0, activation=act, batch_first=True, norm_first=norm_first, dtype=F64
+    )
     ours = DecoderBlock.from_torch(theirs, fused=fused)
     y, memory = torch.randn(2, 6, 16, dtype=F64), torch.randn(2, 9, 16, dtype=F64)
     expected = theirs(y, memory, tgt_mask=~causal_mask(6))
@@ -61,8 +63,11 @@ def test_decoder_block_equals_torch_decoder_layer(config):
     weights = ours.cross_attention_weights(y, memory)  # always the written-out path
     torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4, 6, dtype=F64))
     # the weights of the cross-attention, from the output of the first branch
-    u = y + ours.self_attn(ours.norm1(y), mask=causal_mask(6)) if norm_first else \
-        ours.norm1(y + ours.self_attn(y, mask=causal_mask(6)))
+    u = (
+        y + ours.self_attn(ours.norm1(y), mask=causal_mask(6))
+        if norm_first
+        else ours.norm1(y + ours.self_attn(y, mask=causal_mask(6)))
+    )
     expected_weights = ours.cross_attn.attention_weights(ours.norm2(u) if norm_first else u, memory)
     torch.testing.assert_close(weights, expected_weights, rtol=0, atol=0)
 
@@ -192,8 +197,13 @@ def test_blocks_refuse_a_negative_or_nan_eps_and_bad_sizes(cls):
 
 def test_the_blocks_check_their_inputs_by_name():
     ffn = FeedForward(4, 16)
-    for bad, error in (([[0.0] * 4], TypeError), (None, TypeError), ("x", TypeError),
-                       (torch.tensor(1.0), ValueError), (torch.zeros(2, 5), ValueError)):
+    for bad, error in (
+        ([[0.0] * 4], TypeError),
+        (None, TypeError),
+        ("x", TypeError),
+        (torch.tensor(1.0), ValueError),
+        (torch.zeros(2, 5), ValueError),
+    ):
         with pytest.raises(error, match="x must"):
             ffn(bad)
     with pytest.raises(TypeError, match="x must have a floating-point dtype"):
@@ -238,14 +248,28 @@ def test_sinusoidal_positions_check_their_arguments():
         sinusoidal_positions(3, 4, device="nonsense")
 
 
-BAD_VALUES = [None, "x", 2.5, [[0.0]], torch.tensor(0.0), torch.zeros(3, 0, 8), torch.zeros(3, 4, 7),
-              torch.zeros(3, 4, 8, dtype=torch.long), torch.zeros(3, 4, 8, dtype=F64),
-              torch.zeros(3, 4, 8, device="meta"), torch.full((3, 4, 8), math.nan)]
+BAD_VALUES = [
+    None,
+    "x",
+    2.5,
+    [[0.0]],
+    torch.tensor(0.0),
+    torch.zeros(3, 0, 8),
+    torch.zeros(3, 4, 7),
+    torch.zeros(3, 4, 8, dtype=torch.long),
+    torch.zeros(3, 4, 8, dtype=F64),
+    torch.zeros(3, 4, 8, device="meta"),
+    torch.full((3, 4, 8), math.nan),
+]
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.sampled_from(["ffn.x", "encoder.x", "encoder.mask", "decoder.y", "decoder.memory", "decoder.mask",
-                        "decoder.memory_mask"]), st.sampled_from(BAD_VALUES))
+@given(
+    st.sampled_from(
+        ["ffn.x", "encoder.x", "encoder.mask", "decoder.y", "decoder.memory", "decoder.mask", "decoder.memory_mask"]
+    ),
+    st.sampled_from(BAD_VALUES),
+)
 def test_bad_input_gets_a_clear_error_or_a_documented_result(argument, bad):
     """One argument at a time replaced by a bad value: a TypeError or ValueError that names
     the argument, or (NaN in, NaN out) a result, never an error from deep inside PyTorch."""
@@ -253,9 +277,13 @@ def test_bad_input_gets_a_clear_error_or_a_documented_result(argument, bad):
     x, memory = torch.zeros(3, 4, 8), torch.zeros(3, 6, 8)
     ffn, encoder, decoder = FeedForward(8, 16), EncoderBlock(8, 2), DecoderBlock(8, 2)
     calls = {
-        "ffn.x": lambda: ffn(bad), "encoder.x": lambda: encoder(bad), "encoder.mask": lambda: encoder(x, bad),
-        "decoder.y": lambda: decoder(bad, memory), "decoder.memory": lambda: decoder(x, bad),
-        "decoder.mask": lambda: decoder(x, memory, bad), "decoder.memory_mask": lambda: decoder(x, memory, None, bad),
+        "ffn.x": lambda: ffn(bad),
+        "encoder.x": lambda: encoder(bad),
+        "encoder.mask": lambda: encoder(x, bad),
+        "decoder.y": lambda: decoder(bad, memory),
+        "decoder.memory": lambda: decoder(x, bad),
+        "decoder.mask": lambda: decoder(x, memory, bad),
+        "decoder.memory_mask": lambda: decoder(x, memory, None, bad),
     }
     name = argument.split(".")[1]
     try:
@@ -281,38 +309,85 @@ MASK = Arg("tensor", accepts=("None", "bool", "missing-dim", "extra-dim"))  # br
 EPS = Arg("real", custom={"negative": -1.0})
 
 
-
 def _block_spec(cls):
-    return (f"transformer.{cls.__name__}", cls,
-            lambda: {"d_model": 8, "heads": 2, "d_ff": None, "activation": "relu", "eps": 1e-5, "device": None,
-                     "dtype": None},
-            {"d_model": Arg("int", minimum=1, mentions=("heads",)), "heads": Arg("int", minimum=1),
-             "d_ff": Arg("int", minimum=1, accepts=("None",)),
-             "activation": Arg("custom", custom={"None": None, "tanh": "tanh"}), "eps": EPS, "device": DEVICE,
-             "dtype": DTYPE})
+    return (
+        f"transformer.{cls.__name__}",
+        cls,
+        lambda: {
+            "d_model": 8,
+            "heads": 2,
+            "d_ff": None,
+            "activation": "relu",
+            "eps": 1e-5,
+            "device": None,
+            "dtype": None,
+        },
+        {
+            "d_model": Arg("int", minimum=1, mentions=("heads",)),
+            "heads": Arg("int", minimum=1),
+            "d_ff": Arg("int", minimum=1, accepts=("None",)),
+            "activation": Arg("custom", custom={"None": None, "tanh": "tanh"}),
+            "eps": EPS,
+            "device": DEVICE,
+            "dtype": DTYPE,
+        },
+    )
 
 
 SPECS = [
-    ("transformer.FeedForward", FeedForward,
-     lambda: {"d_model": 4, "d_ff": 16, "activation": "gelu", "device": None, "dtype": None},
-     {"d_model": Arg("int", minimum=1), "d_ff": Arg("int", minimum=1),
-      "activation": Arg("custom", custom={"None": None, "tanh": "tanh"}), "device": DEVICE, "dtype": DTYPE}),
-    ("transformer.FeedForward.forward", module_call(FeedForward, None, 4, 16), lambda: {"x": torch.ones(2, 5, 4)},
-     {"x": Arg("tensor", accepts=("extra-dim", "missing-dim"), mentions=("the parameters",))}),  # any (..., d)
+    (
+        "transformer.FeedForward",
+        FeedForward,
+        lambda: {"d_model": 4, "d_ff": 16, "activation": "gelu", "device": None, "dtype": None},
+        {
+            "d_model": Arg("int", minimum=1),
+            "d_ff": Arg("int", minimum=1),
+            "activation": Arg("custom", custom={"None": None, "tanh": "tanh"}),
+            "device": DEVICE,
+            "dtype": DTYPE,
+        },
+    ),
+    (
+        "transformer.FeedForward.forward",
+        module_call(FeedForward, None, 4, 16),
+        lambda: {"x": torch.ones(2, 5, 4)},
+        {"x": Arg("tensor", accepts=("extra-dim", "missing-dim"), mentions=("the parameters",))},
+    ),  # any (..., d)
     _block_spec(EncoderBlock),
     _block_spec(DecoderBlock),
-    ("transformer.EncoderBlock.forward", module_call(EncoderBlock, None, 8, 2),
-     lambda: {"x": torch.ones(3, 5, 8), "mask": causal_mask(5)}, {"x": SET, "mask": MASK}),
-    ("transformer.DecoderBlock.forward", module_call(DecoderBlock, None, 8, 2),
-     lambda: {"y": torch.ones(3, 4, 8), "memory": torch.ones(3, 6, 8), "mask": causal_mask(4),
-              "memory_mask": torch.ones(3, 4, 6, dtype=torch.bool)},
-     {"y": SET, "memory": SET, "mask": MASK, "memory_mask": MASK}),
-    ("transformer.DecoderBlock.cross_attention_weights", module_call(DecoderBlock, "cross_attention_weights", 8, 2),
-     lambda: {"y": torch.ones(3, 4, 8), "memory": torch.ones(3, 6, 8), "mask": None, "memory_mask": None},
-     {"y": SET, "memory": SET}),
-    ("transformer.sinusoidal_positions", sinusoidal_positions,
-     lambda: {"T": 5, "d": 4, "device": None, "dtype": torch.float32},
-     {"T": Arg("int", minimum=1), "d": Arg("int", minimum=2, custom={"odd": 5}), "device": DEVICE,
-      "dtype": Arg("custom", custom={"None": None, "int": torch.int64, "bool": torch.bool, "str": "float32"})}),
+    (
+        "transformer.EncoderBlock.forward",
+        module_call(EncoderBlock, None, 8, 2),
+        lambda: {"x": torch.ones(3, 5, 8), "mask": causal_mask(5)},
+        {"x": SET, "mask": MASK},
+    ),
+    (
+        "transformer.DecoderBlock.forward",
+        module_call(DecoderBlock, None, 8, 2),
+        lambda: {
+            "y": torch.ones(3, 4, 8),
+            "memory": torch.ones(3, 6, 8),
+            "mask": causal_mask(4),
+            "memory_mask": torch.ones(3, 4, 6, dtype=torch.bool),
+        },
+        {"y": SET, "memory": SET, "mask": MASK, "memory_mask": MASK},
+    ),
+    (
+        "transformer.DecoderBlock.cross_attention_weights",
+        module_call(DecoderBlock, "cross_attention_weights", 8, 2),
+        lambda: {"y": torch.ones(3, 4, 8), "memory": torch.ones(3, 6, 8), "mask": None, "memory_mask": None},
+        {"y": SET, "memory": SET},
+    ),
+    (
+        "transformer.sinusoidal_positions",
+        sinusoidal_positions,
+        lambda: {"T": 5, "d": 4, "device": None, "dtype": torch.float32},
+        {
+            "T": Arg("int", minimum=1),
+            "d": Arg("int", minimum=2, custom={"odd": 5}),
+            "device": DEVICE,
+            "dtype": Arg("custom", custom={"None": None, "int": torch.int64, "bool": torch.bool, "str": "float32"}),
+        },
+    ),
 ]
 test_the_valid_call_works, test_the_battery_gets_a_clear_error = battery(SPECS)

@@ -82,10 +82,7 @@ LATEX_ONLY: dict[str, tuple[int, str, str]] = {
 
 def mathjax_macros() -> dict[str, object]:
     """The macros in the form MathJax 3 reads from ``tex.macros``."""
-    return {
-        name: body if nargs == 0 else [body, nargs]
-        for name, (nargs, body, _) in MACROS.items()
-    }
+    return {name: body if nargs == 0 else [body, nargs] for name, (nargs, body, _) in MACROS.items()}
 
 
 def latex_macros() -> str:
@@ -124,6 +121,7 @@ def imported_modules(source: str, module: str | None = None) -> set[str]:
     import ast
 
     modules = {path.stem for path in PACKAGE_DIR.glob("*.py")}
+
     def python(line: str) -> str:
         if line.lstrip().startswith("!"):  # a shell command
             return ""
@@ -154,8 +152,7 @@ def imported_modules(source: str, module: str | None = None) -> set[str]:
             if base == "gradland":
                 for alias in node.names:
                     add(f"gradland.{alias.name}")
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
-                and node.value.id == "gradland":
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "gradland":
             add(f"gradland.{node.attr}")
     found.discard(module)
     return found
@@ -198,8 +195,7 @@ def chapter_key(path: Path, full: bool) -> str:
     full-size switch ``GRADLAND_FULL``. The execution cache itself hashes only
     the cells.
     """
-    data = sorted(path for path in PACKAGE_DIR.iterdir()
-                  if path.is_file() and path.suffix not in {".py", ".pyc"})
+    data = sorted(path for path in PACKAGE_DIR.iterdir() if path.is_file() and path.suffix not in {".py", ".pyc"})
     digest = hashlib.sha256(f"full_size={full}".encode())
     for name in module_closure(imported_modules(chapter_code(path) or "")):
         source = (PACKAGE_DIR / f"{name}.py").read_bytes()
@@ -259,8 +255,9 @@ def silence_kernel_transport_warning(app: Sphinx) -> None:
     ipython = Path(app.doctreedir).parent / ".ipython"
     config = ipython / "profile_default" / "ipython_kernel_config.py"
     config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text("# written by book/_ext/gradland_book.py for the kernels of the build\n"
-                      "c.IPKernelApp.log_level = 'ERROR'\n")
+    config.write_text(
+        "# written by book/_ext/gradland_book.py for the kernels of the build\nc.IPKernelApp.log_level = 'ERROR'\n"
+    )
     os.environ["IPYTHONDIR"] = str(ipython)
 
 
@@ -274,8 +271,7 @@ def configure(app: Sphinx, config) -> None:
     config.version = config.release = gradland.__version__
     built = format_date("%Y-%m-%d", language=config.language)  # honours SOURCE_DATE_EPOCH
     config.today = built
-    config.myst_substitutions = {**config.myst_substitutions, "version": gradland.__version__,
-                                 "built": built}
+    config.myst_substitutions = {**config.myst_substitutions, "version": gradland.__version__, "built": built}
     student = edition() == "student"
     if student:
         # no solutions in the site or the PDF; the sentences about them use {only}
@@ -288,7 +284,8 @@ def configure(app: Sphinx, config) -> None:
     theme["extra_footer"] = (
         f"Gradland {gradland.__version__}, built {built}"
         + (", student edition (no solutions)" if student else "")
-        + ". " + theme.get("extra_footer", "")
+        + ". "
+        + theme.get("extra_footer", "")
     )
     config.html_theme_options = theme
 
@@ -309,8 +306,11 @@ def chapter_keys() -> dict[str, str]:
     from gradland import full_size
 
     full = full_size()
-    return {f"book/{path.stem}": chapter_key(path, full)
-            for path in sorted((REPO_ROOT / "book").glob("*.md")) if chapter_code(path) is not None}
+    return {
+        f"book/{path.stem}": chapter_key(path, full)
+        for path in sorted((REPO_ROOT / "book").glob("*.md"))
+        if chapter_code(path) is not None
+    }
 
 
 def stale(stamp: Path, keys: dict[str, str]) -> set[str]:
@@ -353,8 +353,9 @@ def invalidate_changed_chapters(app: Sphinx) -> None:
                 store.remove_cache(record.pk)
     app.gradland_stale_chapters = stale(Path(app.doctreedir) / MODULE_KEYS, keys)
     if app.gradland_stale_chapters:
-        LOGGER.info("gradland: the modules of %s changed since the last build",
-                    ", ".join(sorted(app.gradland_stale_chapters)))
+        LOGGER.info(
+            "gradland: the modules of %s changed since the last build", ", ".join(sorted(app.gradland_stale_chapters))
+        )
 
 
 def outdated_notebooks(app: Sphinx, env, added, changed, removed) -> list[str]:
@@ -368,7 +369,9 @@ def copy_mathjax(app: Sphinx, exception) -> None:
         return
     skip = shutil.ignore_patterns("sre", "*-full*", "mml-*", "tex-svg*", "svg")
     shutil.copytree(
-        mathjax_dir(), Path(app.outdir) / "_static" / "mathjax", ignore=skip,
+        mathjax_dir(),
+        Path(app.outdir) / "_static" / "mathjax",
+        ignore=skip,
         dirs_exist_ok=True,
     )
 
@@ -394,8 +397,9 @@ def rewrite_buttons(app: Sphinx, pagename, templatename, context, doctree) -> No
     stem = Path(pagename).name
     github = REPOSITORY.removeprefix("https://github.com/")
     if edition() == "student":
-        context["header_buttons"] = [button for button in context.get("header_buttons", [])
-                                     if button.get("label") != "launch-buttons"]
+        context["header_buttons"] = [
+            button for button in context.get("header_buttons", []) if button.get("label") != "launch-buttons"
+        ]
     for button in context.get("header_buttons", []):
         if not pdf:
             button["buttons"] = [
@@ -499,8 +503,8 @@ def one_hyphen_in_the_index(tex: str) -> str:
         while depth and end < len(tex):
             depth += {"{": 1, "}": -1}.get(tex[end], 0)
             end += 1
-        out.append(tex[start:match.end()])
-        out.append(re.sub(r"\\sphinxhyphen\s*\{\}", "-", tex[match.end():end]))
+        out.append(tex[start : match.end()])
+        out.append(re.sub(r"\\sphinxhyphen\s*\{\}", "-", tex[match.end() : end]))
         start = end
     out.append(tex[start:])
     return "".join(out)
@@ -557,8 +561,9 @@ def restructure_pdf(app: Sphinx, exception) -> None:
     for tex_path in Path(app.outdir).glob("*.tex"):
         tex = structure_latex(tex_path.read_text(), root_title)
         if edition() == "student":
-            tex = re.sub(r"\\title\{([^}]*)\}", r"\\title{\1\\\\[0.3em]\\Large Student edition, without solutions}",
-                         tex, count=1)
+            tex = re.sub(
+                r"\\title\{([^}]*)\}", r"\\title{\1\\\\[0.3em]\\Large Student edition, without solutions}", tex, count=1
+            )
         tex_path.write_text(tex)
 
 
@@ -676,6 +681,7 @@ def drop_thebe(app: Sphinx, pagename, templatename, context, doctree) -> None:
     in the page; Thebe's scripts are included twice (a JavaScript error) and
     would fetch Thebe itself from a CDN.
     """
+
     def is_thebe(asset) -> bool:
         return "thebe" in str(asset).lower() or "THEBE" in str(getattr(asset, "attributes", {}).get("body", ""))
 

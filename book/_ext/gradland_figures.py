@@ -22,8 +22,10 @@ FIGURES = "_downloads/figures"
 def license_line(label: str) -> str:
     import gradland
 
-    return (f"Figure {label} of Gradland {gradland.__version__}, by the Gradland authors, "
-            "licensed under CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/).")
+    return (
+        f"Figure {label} of Gradland {gradland.__version__}, by the Gradland authors, "
+        "licensed under CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/)."
+    )
 
 
 def write_svg(source: Path, target: Path, label: str) -> None:

@@ -44,20 +44,41 @@ BUILDS_ON: dict[str, list[str]] = {
 #: (name, who it is for, chapters in order): paths for a course or a reader;
 #: each takes along every chapter its chapters build on (tested).
 COURSES: list[tuple[str, str, list[str]]] = [
-    ("Differentiable programming", "a module on how frameworks compute gradients",
-     ["linear-algebra", "derivatives", "forward-reverse", "autodiff", "objects-functions",
-      "implicit-layers"]),
-    ("Energy-based models", "a course on latent-variable and generative models",
-     ["linear-algebra", "derivatives", "energy-inference", "free-energy", "training-ebms",
-      "autoencoders", "gans"]),
-    ("Attention, transformers and graphs", "a course on models of sets, sequences and graphs",
-     ["linear-algebra", "derivatives", "forward-reverse", "recurrent-networks", "attention",
-      "transformers", "graph-networks"]),
+    (
+        "Differentiable programming",
+        "a module on how frameworks compute gradients",
+        ["linear-algebra", "derivatives", "forward-reverse", "autodiff", "objects-functions", "implicit-layers"],
+    ),
+    (
+        "Energy-based models",
+        "a course on latent-variable and generative models",
+        ["linear-algebra", "derivatives", "energy-inference", "free-energy", "training-ebms", "autoencoders", "gans"],
+    ),
+    (
+        "Attention, transformers and graphs",
+        "a course on models of sets, sequences and graphs",
+        [
+            "linear-algebra",
+            "derivatives",
+            "forward-reverse",
+            "recurrent-networks",
+            "attention",
+            "transformers",
+            "graph-networks",
+        ],
+    ),
 ]
 
 WORDS_PER_MINUTE = 120
-SKIP = (nodes.literal_block, nodes.math, nodes.math_block, nodes.raw, nodes.comment,
-        nodes.target, nodes.substitution_definition)
+SKIP = (
+    nodes.literal_block,
+    nodes.math,
+    nodes.math_block,
+    nodes.raw,
+    nodes.comment,
+    nodes.target,
+    nodes.substitution_definition,
+)
 
 
 def docname(chapter: str) -> str:
@@ -104,8 +125,15 @@ def run_text(seconds: float | None) -> str:
 
 def doc_ref(chapter: str, refdoc: str) -> addnodes.pending_xref:
     """A link to a chapter that shows its title, like {doc}, from the page ``refdoc``."""
-    ref = addnodes.pending_xref("", refdomain="std", reftype="doc", reftarget=f"/{docname(chapter)}",
-                                refexplicit=False, refwarn=True, refdoc=refdoc)
+    ref = addnodes.pending_xref(
+        "",
+        refdomain="std",
+        reftype="doc",
+        reftarget=f"/{docname(chapter)}",
+        refexplicit=False,
+        refwarn=True,
+        refdoc=refdoc,
+    )
     ref += nodes.inline("", chapter)
     return ref
 
@@ -144,9 +172,12 @@ def add_chapter_card(app: Sphinx, doctree: nodes.document) -> None:
     if section is None:
         return
     para = nodes.paragraph(classes=["chapter-card"])
-    para += nodes.emphasis("", f"About {reading_minutes(words(doctree))} minutes of reading; "
-                           f"the code ran in {run_text(run_seconds(app.env, name))} "
-                           "when this book was built. ")
+    para += nodes.emphasis(
+        "",
+        f"About {reading_minutes(words(doctree))} minutes of reading; "
+        f"the code ran in {run_text(run_seconds(app.env, name))} "
+        "when this book was built. ",
+    )
     needs = BUILDS_ON[chapter]
     para += nodes.Text("Builds on ")
     para += _listing(needs, name) if needs else [nodes.Text("nothing but the prerequisites")]
@@ -155,8 +186,9 @@ def add_chapter_card(app: Sphinx, doctree: nodes.document) -> None:
         para += nodes.Text("; leads to ")
         para += _listing(nexts, name)
     para += nodes.Text(". ")
-    see = addnodes.pending_xref("", refdomain="std", reftype="ref", reftarget="book-map",
-                                refexplicit=True, refwarn=True, refdoc=name)
+    see = addnodes.pending_xref(
+        "", refdomain="std", reftype="ref", reftarget="book-map", refexplicit=True, refwarn=True, refdoc=name
+    )
     see += nodes.inline("", "The map of the book")
     para += see
     para += nodes.Text(".")
@@ -228,8 +260,9 @@ def _courses(env, builder, fromdocname: str, minutes: dict[str, int]) -> nodes.b
         para = nodes.paragraph()
         para += nodes.strong("", title)
         para += nodes.Text(f", for {audience} (about {round(total / 60)} hours of reading): ")
-        para += _joined([_title(env, builder, fromdocname, chapter) for chapter in chapters],
-                        between=", then ", last=", then ")
+        para += _joined(
+            [_title(env, builder, fromdocname, chapter) for chapter in chapters], between=", then ", last=", then "
+        )
         para += nodes.Text(".")
         items += nodes.list_item("", para)
     return items
@@ -239,11 +272,15 @@ def fill_map(app: Sphinx, doctree: nodes.document, fromdocname: str) -> None:
     """``doctree-resolved``: the table of chapters and the course paths, with every chapter read."""
     for placeholder in list(doctree.findall(map_placeholder)):
         # each chapter's stored doctree is read once, for the table and the courses
-        minutes = {chapter: reading_minutes(words(app.env.get_doctree(docname(chapter))))
-                   for chapter in BUILDS_ON}
+        minutes = {chapter: reading_minutes(words(app.env.get_doctree(docname(chapter)))) for chapter in BUILDS_ON}
         intro = nodes.paragraph("", "Paths through the book, for a course or for reading alone:")
-        placeholder.replace_self([_table(app.env, app.builder, fromdocname, minutes), intro,
-                                  _courses(app.env, app.builder, fromdocname, minutes)])
+        placeholder.replace_self(
+            [
+                _table(app.env, app.builder, fromdocname, minutes),
+                intro,
+                _courses(app.env, app.builder, fromdocname, minutes),
+            ]
+        )
 
 
 def taught_in(env) -> dict[str, tuple[str, str]]:

@@ -54,13 +54,33 @@ from sphinx.application import Sphinx
 NOTEBOOKS = "_notebooks"
 
 #: Statement directives of sphinx-proof, and the word that heads them.
-STATEMENTS = {"definition", "theorem", "lemma", "proposition", "corollary", "example",
-              "algorithm", "remark", "conjecture", "axiom", "criterion", "observation",
-              "property", "assumption", "notation"}
+STATEMENTS = {
+    "definition",
+    "theorem",
+    "lemma",
+    "proposition",
+    "corollary",
+    "example",
+    "algorithm",
+    "remark",
+    "conjecture",
+    "axiom",
+    "criterion",
+    "observation",
+    "property",
+    "assumption",
+    "notation",
+}
 
 #: Admonitions the chapters use, and the word that heads them.
-ADMONITIONS = {"note": "Note", "tip": "Tip", "caution": "Caution", "warning": "Warning",
-               "important": "Important", "seealso": "See also"}
+ADMONITIONS = {
+    "note": "Note",
+    "tip": "Tip",
+    "caution": "Caution",
+    "warning": "Warning",
+    "important": "Important",
+    "seealso": "See also",
+}
 
 #: Directives that add nothing a notebook shows (index entries).
 DROPPED = {"index"}
@@ -69,6 +89,7 @@ GLUE_NOTE = "computed when the book was built; the code cells recompute it"
 
 
 # --- the install cell -----------------------------------------------------------------
+
 
 def install_target(repository: str, version: str) -> str:
     """What ``pip`` installs: the package at the book's version, with its data extra."""
@@ -126,7 +147,7 @@ def blocks(text: str) -> Iterator[str | Directive]:
         options: dict[str, str] = {}
         if j < len(lines) and lines[j].strip() == "---":  # the options as a YAML block
             end = next(k for k in range(j + 1, len(lines)) if lines[k].strip() == "---")
-            block = yaml.safe_load("\n".join(lines[j + 1:end])) or {}
+            block = yaml.safe_load("\n".join(lines[j + 1 : end])) or {}
             options = {key: str(value) for key, value in block.items()}
             j = end + 1
         while j < len(lines) and (option := OPTION.match(lines[j])):
@@ -143,6 +164,7 @@ def blocks(text: str) -> Iterator[str | Directive]:
 
 
 # --- LaTeX ----------------------------------------------------------------------------
+
 
 def expand_macros(text: str, macros: dict[str, tuple[int, str, str]]) -> str:
     r"""Replace the book's macros by their MathJax bodies: ``\R`` -> ``\mathbb{R}``.
@@ -198,11 +220,19 @@ class Chapter:
     # references
 
     def _resolve(self, domain: str, kind: str, target: str, title: str | None) -> str:
-        node = pending_xref("", refdomain=domain, reftype=kind, reftarget=target,
-                            refexplicit=title is not None, refdoc=self.docname, refwarn=True)
+        node = pending_xref(
+            "",
+            refdomain=domain,
+            reftype=kind,
+            reftarget=target,
+            refexplicit=title is not None,
+            refdoc=self.docname,
+            refwarn=True,
+        )
         contnode = nodes.inline("", title if title is not None else target)
         resolved = self.env.get_domain(domain).resolve_xref(
-            self.env, self.docname, self.app.builder, kind, target, node, contnode)
+            self.env, self.docname, self.app.builder, kind, target, node, contnode
+        )
         if resolved is None:
             raise ValueError(f"{self.docname}: cannot resolve {{{domain}:{kind}}}`{target}`")
         return resolved.astext()
@@ -233,8 +263,11 @@ class Chapter:
         if role == "doc":
             if title is not None:
                 return title
-            return self.chapter_title(target[1:] if target.startswith("/") else
-                                      posixpath.normpath(posixpath.join(posixpath.dirname(self.docname), target)))
+            return self.chapter_title(
+                target[1:]
+                if target.startswith("/")
+                else posixpath.normpath(posixpath.join(posixpath.dirname(self.docname), target))
+            )
         if role in ("cite", "cite:p", "footcite", "cite:t"):
             return self.cite(target.split(","), textual=role == "cite:t")
         raise ValueError(f"{self.docname}: no notebook form for the role {{{role}}}")
@@ -252,8 +285,7 @@ class Chapter:
         entry = self.bibliography[key]
         people = entry.persons.get("author") or entry.persons.get("editor") or []
         last = [" ".join(person.last_names) for person in people]
-        names = (last[0] if len(last) == 1 else f"{last[0]} and {last[1]}" if len(last) == 2
-                 else f"{last[0]} et al.")
+        names = last[0] if len(last) == 1 else f"{last[0]} and {last[1]}" if len(last) == 2 else f"{last[0]} et al."
         return names, entry.fields.get("year", "n.d.")
 
     def cite(self, keys: list[str], textual: bool) -> str:
@@ -269,8 +301,7 @@ class Chapter:
 
         style = find_plugin("pybtex.style.formatting", "plain")()
         entries = [self.bibliography[key] for key in self.cited]
-        formatted = {entry.key: entry.text.render_as("markdown")
-                     for entry in style.format_entries(entries)}
+        formatted = {entry.key: entry.text.render_as("markdown") for entry in style.format_entries(entries)}
         lines = [f"- {formatted[key]}" for key in self.cited]
         self.cited = []
         return "\n".join(lines)
@@ -293,9 +324,8 @@ class Chapter:
     def markdown(self, text: str) -> list[str]:
         """MyST Markdown -> Markdown cells (statements and exercises get their own)."""
         text = re.sub(r"^\(([\w-]+)\)=[ \t]*\n", "", text, flags=re.M)  # targets
-        text = re.sub(r"^%.*\n?", "", text, flags=re.M)                  # comments
-        text = LABELLED_DOLLARS.sub(lambda m: display_math(m["body"], self.equation_number(m["label"])),
-                                    text)
+        text = re.sub(r"^%.*\n?", "", text, flags=re.M)  # comments
+        text = LABELLED_DOLLARS.sub(lambda m: display_math(m["body"], self.equation_number(m["label"])), text)
         cells: list[str] = []
         current: list[str] = []
 
@@ -323,8 +353,9 @@ class Chapter:
     def inline(self, text: str) -> str:
         """Roles and macros of plain Markdown; fenced code stays as it is."""
         parts = CODE_BLOCK.split(text)
-        return "".join(part if part.startswith("```") else
-                       expand_macros(ROLE.sub(self.role, part), self.macros) for part in parts)
+        return "".join(
+            part if part.startswith("```") else expand_macros(ROLE.sub(self.role, part), self.macros) for part in parts
+        )
 
     def body(self, text: str) -> str:
         return "\n\n".join(self.markdown(text))
@@ -339,8 +370,7 @@ class Chapter:
             return expand_macros(display_math(block.body, number), self.macros)
         if name.startswith("prf:") and name[4:] in STATEMENTS:
             label = block.options.get("label")
-            heading = f"**{name[4:].capitalize()} {self.number(label)}**" if label else \
-                f"**{name[4:].capitalize()}**"
+            heading = f"**{name[4:].capitalize()} {self.number(label)}**" if label else f"**{name[4:].capitalize()}**"
             if block.argument:
                 heading += f" ({self.inline(block.argument)})"
             return f"{heading}\n\n{self.body(block.body)}"
@@ -355,8 +385,9 @@ class Chapter:
             if self.student:
                 return None
             number = self.number(block.argument)
-            return (f"<details>\n<summary>Solution to Exercise {number}</summary>\n\n"
-                    f"{self.body(block.body)}\n\n</details>")
+            return (
+                f"<details>\n<summary>Solution to Exercise {number}</summary>\n\n{self.body(block.body)}\n\n</details>"
+            )
         if name in ADMONITIONS:
             return f"**{ADMONITIONS[name]}.** {self.body(block.body)}"
         if name == "literalinclude":
@@ -372,8 +403,11 @@ class Chapter:
 
         path = (self.source.parent / block.argument).resolve()
         # option values as MyST reads them: a quoted string loses its quotes
-        options = {key: value[1:-1] if len(value) > 1 and value[0] == value[-1] and value[0] in "\"'"
-                   else value for key, value in block.options.items() if key != "language"}
+        options = {
+            key: value[1:-1] if len(value) > 1 and value[0] == value[-1] and value[0] in "\"'" else value
+            for key, value in block.options.items()
+            if key != "language"
+        }
         if "dedent" in options:
             options["dedent"] = int(options["dedent"])
         code, _ = LiteralIncludeReader(str(path), options, self.app.config).read()
@@ -402,11 +436,13 @@ class Chapter:
 
     def notebook(self, repository: str, version: str, built: str) -> nbformat.NotebookNode:
         code_outputs = iter(cell for cell in self.executed.cells if cell.cell_type == "code")
-        notebook = nbformat.v4.new_notebook(metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-            "language_info": {"name": "python"},
-            "colab": {"provenance": []},
-        })
+        notebook = nbformat.v4.new_notebook(
+            metadata={
+                "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                "language_info": {"name": "python"},
+                "colab": {"provenance": []},
+            }
+        )
         cells = notebook.cells
         for cell in self.cells.cells:
             if cell.cell_type == "markdown":
@@ -419,8 +455,7 @@ class Chapter:
             caption = cell.metadata.get("mystnb", {}).get("figure", {})
             if caption.get("name"):
                 text = self.inline(caption["caption"].strip())
-                cells.append(nbformat.v4.new_markdown_cell(
-                    f"**Fig. {self.number(caption['name'])}.** {text}"))
+                cells.append(nbformat.v4.new_markdown_cell(f"**Fig. {self.number(caption['name'])}.** {text}"))
         self._number_sections(cells)
         self._front(cells, repository, version, built)
         cell_ids(cells)
@@ -431,18 +466,24 @@ class Chapter:
         from docutils import nodes as docutils_nodes
 
         numbers = self.env.toc_secnumbers[self.docname]
-        entries = iter([numbers[ref["anchorname"]] for ref in
-                        self.env.tocs[self.docname].findall(docutils_nodes.reference)
-                        if ref["anchorname"]])
+        entries = iter(
+            [
+                numbers[ref["anchorname"]]
+                for ref in self.env.tocs[self.docname].findall(docutils_nodes.reference)
+                if ref["anchorname"]
+            ]
+        )
         heading = re.compile(r"^(#{2,6}) (.*)$", re.M)
         for cell in cells:
             if cell.cell_type != "markdown":
                 continue
             parts = CODE_BLOCK.split(cell.source)
             cell.source = "".join(
-                part if part.startswith("```") else heading.sub(
-                    lambda m: f"{m[1]} {'.'.join(map(str, next(entries)))}. {m[2]}", part)
-                for part in parts)
+                part
+                if part.startswith("```")
+                else heading.sub(lambda m: f"{m[1]} {'.'.join(map(str, next(entries)))}. {m[2]}", part)
+                for part in parts
+            )
         if next(entries, None) is not None:
             raise ValueError(f"{self.docname}: fewer headings than sections")
 
@@ -451,8 +492,7 @@ class Chapter:
         code = nbformat.v4.new_code_cell(cell.source.strip())
         # the build's outputs, without the glue records the page reads its numbers from,
         # and without the PDF of each figure (for the book's PDF; no notebook shows it)
-        code.outputs = [output for output in run.get("outputs", [])
-                        if "scrapbook" not in output.get("metadata", {})]
+        code.outputs = [output for output in run.get("outputs", []) if "scrapbook" not in output.get("metadata", {})]
         for output in code.outputs:
             output.get("data", {}).pop("application/pdf", None)
         code.execution_count = None
@@ -473,12 +513,14 @@ class Chapter:
         number = self.env.toc_secnumbers.get(self.docname, {}).get("")
         title = f"# {number[0]}. {title_line[2:]}" if number else title_line
         edition = "student edition, " if self.student else ""
-        note = (f"*This notebook is a chapter of Gradland {version} ({edition}built {built}), "
-                "an executable textbook of deep learning. Numbers in the text with a dotted "
-                f'underline, such as <abbr title="{GLUE_NOTE}">0.123</abbr>, were computed '
-                "when the book was built, and so were the outputs below each cell; running a cell "
-                "recomputes them, and checks the sentences that rest on them. The first cell "
-                "installs the book's package at this version.*")
+        note = (
+            f"*This notebook is a chapter of Gradland {version} ({edition}built {built}), "
+            "an executable textbook of deep learning. Numbers in the text with a dotted "
+            f'underline, such as <abbr title="{GLUE_NOTE}">0.123</abbr>, were computed '
+            "when the book was built, and so were the outputs below each cell; running a cell "
+            "recomputes them, and checks the sentences that rest on them. The first cell "
+            "installs the book's package at this version.*"
+        )
         first.source = f"{title}\n\n{note}"
         if rest.strip():
             cells.insert(1, nbformat.v4.new_markdown_cell(rest.strip()))
@@ -528,8 +570,7 @@ def bibliography(path: Path) -> dict:
 
 def chapters(app: Sphinx) -> list[str]:
     """Docnames of the book's notebooks: the documents with a kernel."""
-    return [docname for docname in app.env.found_docs
-            if app.env.metadata.get(docname, {}).get("kernelspec")]
+    return [docname for docname in app.env.found_docs if app.env.metadata.get(docname, {}).get("kernelspec")]
 
 
 def requirements(repository: str, version: str) -> str:

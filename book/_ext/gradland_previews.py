@@ -95,8 +95,10 @@ def write_previews(app: Sphinx, exception) -> None:
         mine = {target: previews[target] for target in page["links"] if target in previews}
         script = outdir / PREVIEWS / (key.removesuffix(".html") + ".js")
         script.parent.mkdir(parents=True, exist_ok=True)
-        script.write_text("window.GRADLAND_PREVIEWS = " + json.dumps(mine, ensure_ascii=False, sort_keys=True)
-                          + ";\n", encoding="utf-8")
+        script.write_text(
+            "window.GRADLAND_PREVIEWS = " + json.dumps(mine, ensure_ascii=False, sort_keys=True) + ";\n",
+            encoding="utf-8",
+        )
 
 
 def add_previews_script(app: Sphinx, pagename, templatename, context, doctree) -> None:

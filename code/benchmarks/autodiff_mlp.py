@@ -70,17 +70,24 @@ def main() -> None:
     device = torch.device(args.device) if args.device else gradland.device()
     step_ours, step_torch = make_steps(args.batch, args.width, device)
     comparison = compare(step_ours, step_torch, rounds=args.rounds, number=args.number, device=device)
-    result = {"batch": args.batch, "width": args.width, "torch_threads": torch.get_num_threads(),
-              **comparison.as_dict()}
+    result = {
+        "batch": args.batch,
+        "width": args.width,
+        "torch_threads": torch.get_num_threads(),
+        **comparison.as_dict(),
+    }
     if args.json:
         print(json.dumps(result))
         return
-    print(f"MLP 64-{args.width}-{args.width}-10, batch {args.batch}, {device} ({comparison.device}), "
-          f"{args.rounds} rounds of {args.number} steps; the first losses differ by "
-          f"{comparison.max_difference:.1e}")
+    print(
+        f"MLP 64-{args.width}-{args.width}-10, batch {args.batch}, {device} ({comparison.device}), "
+        f"{args.rounds} rounds of {args.number} steps; the first losses differ by "
+        f"{comparison.max_difference:.1e}"
+    )
     print(f"  gradland.autodiff : {1e3 * comparison.ours_s:8.3f} ms per step (median)")
     print(f"  torch.autograd    : {1e3 * comparison.theirs_s:8.3f} ms per step (median)")
     print(f"  speedup           : {comparison.speedup:8.3f} (torch's time / ours: above 1, ours is faster)")
+
 
 if __name__ == "__main__":
     main()

@@ -62,8 +62,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
     if GCNConv is None:
-        sys.exit("this benchmark compares with PyTorch Geometric, which is not installed: "
-                 "pip install torch_geometric (it is in requirements.txt)")
+        sys.exit(
+            "this benchmark compares with PyTorch Geometric, which is not installed: "
+            "pip install torch_geometric (it is in requirements.txt)"
+        )
 
     device = torch.device(args.device) if args.device else gradland.device()
     ours, theirs, x, edge_index = make_layers(args.nodes, args.edges, args.features, device)
@@ -73,6 +75,7 @@ def main() -> None:
         def run():
             with torch.no_grad():
                 return layer(x, edge_index)
+
         return run
 
     def forward_backward(layer):
@@ -82,23 +85,34 @@ def main() -> None:
             out = layer(x_grad, edge_index)
             out.square().mean().backward()
             return out.detach(), x_grad.grad
+
         return run
 
-    result = {"nodes": args.nodes, "edges": args.edges, "features": args.features,
-              "torch_threads": torch.get_num_threads()}
+    result = {
+        "nodes": args.nodes,
+        "edges": args.edges,
+        "features": args.features,
+        "torch_threads": torch.get_num_threads(),
+    }
     for name, make in (("forward", forward), ("forward_backward", forward_backward)):
-        result[name] = compare(make(ours), make(theirs), rounds=args.rounds, number=args.number,
-                               warmup=1, device=device).as_dict()
+        result[name] = compare(
+            make(ours), make(theirs), rounds=args.rounds, number=args.number, warmup=1, device=device
+        ).as_dict()
     if args.json:
         print(json.dumps(result))
         return
-    print(f"GCN layer, {args.nodes} nodes, {args.edges} edges, {args.features} features, {device} "
-          f"({result['forward']['device']}, {result['torch_threads']} threads), "
-          f"{args.rounds} rounds of {args.number} calls")
+    print(
+        f"GCN layer, {args.nodes} nodes, {args.edges} edges, {args.features} features, {device} "
+        f"({result['forward']['device']}, {result['torch_threads']} threads), "
+        f"{args.rounds} rounds of {args.number} calls"
+    )
     for name, label in (("forward", "forward           "), ("forward_backward", "forward + backward")):
         done = result[name]
-        print(f"  {label} gradland {1e3 * done['ours_s']:9.1f} ms   PyG GCNConv {1e3 * done['theirs_s']:9.1f} ms"
-              f"   speedup {done['speedup']:.3f}   largest difference {done['max_difference']:.1e}")
+        print(
+            f"  {label} gradland {1e3 * done['ours_s']:9.1f} ms   PyG GCNConv {1e3 * done['theirs_s']:9.1f} ms"
+            f"   speedup {done['speedup']:.3f}   largest difference {done['max_difference']:.1e}"
+        )
+
 
 if __name__ == "__main__":
     main()

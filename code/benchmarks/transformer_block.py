@@ -48,8 +48,15 @@ def make_steps(args, device: torch.device):
     dtype = DTYPES[args.dtype]
     d_ff = args.d_ff or 4 * args.d_model
     theirs = nn.TransformerEncoderLayer(
-        args.d_model, args.heads, d_ff, dropout=0.0, activation=args.activation, batch_first=True,
-        norm_first=args.norm_first, device=device, dtype=dtype,
+        args.d_model,
+        args.heads,
+        d_ff,
+        dropout=0.0,
+        activation=args.activation,
+        batch_first=True,
+        norm_first=args.norm_first,
+        device=device,
+        dtype=dtype,
     )
     ours = EncoderBlock.from_torch(theirs, fused=True)
     x = torch.randn(args.batch, args.seq, args.d_model, device=device, dtype=dtype, requires_grad=True)
@@ -85,8 +92,12 @@ def main() -> None:
     parser.add_argument("--norm-first", action="store_true", help="pre-norm block (default post-norm)")
     parser.add_argument("--rounds", type=int, default=9, help="alternating timing rounds")
     parser.add_argument("--number", type=int, default=3, help="steps per timing")
-    parser.add_argument("--peak-tflops", type=float, default=989.0,
-                        help="peak TFLOP/s for the MFU on CUDA (default 989: H100 SXM, dense bfloat16)")
+    parser.add_argument(
+        "--peak-tflops",
+        type=float,
+        default=989.0,
+        help="peak TFLOP/s for the MFU on CUDA (default 989: H100 SXM, dense bfloat16)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
 
@@ -115,15 +126,20 @@ def main() -> None:
     if args.json:
         print(json.dumps(result))
         return
-    print(f"encoder block d={args.d_model}, {args.heads} heads, d_ff={d_ff}, batch {args.batch} x {args.seq} "
-          f"tokens, {args.dtype}, {device} ({comparison.device}), {args.rounds} rounds of {args.number} steps "
-          f"(forward + backward); outputs differ by at most {comparison.max_difference:.2e}")
+    print(
+        f"encoder block d={args.d_model}, {args.heads} heads, d_ff={d_ff}, batch {args.batch} x {args.seq} "
+        f"tokens, {args.dtype}, {device} ({comparison.device}), {args.rounds} rounds of {args.number} steps "
+        f"(forward + backward); outputs differ by at most {comparison.max_difference:.2e}"
+    )
     print(f"  gradland.transformer.EncoderBlock       : {result['gradland_tokens_per_s']:10.0f} tokens/s (median)")
     print(f"  torch.nn.TransformerEncoderLayer        : {result['torch_tokens_per_s']:10.0f} tokens/s (median)")
     print(f"  speedup, their time / ours (above 1: ours is faster): {comparison.speedup:10.3f}")
     if device.type == "cuda":
-        print(f"  MFU (peak {args.peak_tflops:g} TFLOP/s): gradland {100 * result['gradland_mfu']:.1f} %, "
-              f"torch {100 * result['torch_mfu']:.1f} %")
+        print(
+            f"  MFU (peak {args.peak_tflops:g} TFLOP/s): gradland {100 * result['gradland_mfu']:.1f} %, "
+            f"torch {100 * result['torch_mfu']:.1f} %"
+        )
+
 
 if __name__ == "__main__":
     main()

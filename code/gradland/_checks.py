@@ -60,9 +60,7 @@ def describe(value: object) -> str:
 # --------------------------------------------------------------------------
 
 
-def integer(
-    name: str, value: object, *, minimum: int | None = None, maximum: int | None = None, even: str = ""
-) -> int:
+def integer(name: str, value: object, *, minimum: int | None = None, maximum: int | None = None, even: str = "") -> int:
     """Fail unless ``value`` is an integer (not a bool) between ``minimum`` and
     ``maximum``, inclusive, and even if ``even`` says why it must be; return it as an
     ``int``."""
@@ -385,8 +383,11 @@ def per_row(name: str, value: object, n: int, device: torch.device, of: str, *, 
     and on its ``device``: integer class ``"labels"``, a boolean ``"mask"``, or
     ``"reals"`` of a floating-point dtype. Metadata only."""
     integer = isinstance(value, torch.Tensor) and not (value.is_floating_point() or value.is_complex())
-    right = {"labels": integer and value.dtype != torch.bool, "mask": integer and value.dtype == torch.bool,
-             "reals": isinstance(value, torch.Tensor) and value.is_floating_point()}[kind]
+    right = {
+        "labels": integer and value.dtype != torch.bool,
+        "mask": integer and value.dtype == torch.bool,
+        "reals": isinstance(value, torch.Tensor) and value.is_floating_point(),
+    }[kind]
     if not right:
         what = {"labels": "an integer", "mask": "a boolean", "reals": "a floating-point"}[kind]
         hint = f" (for 0/1 values, {name}.bool())" if kind == "mask" else ""
@@ -405,7 +406,9 @@ def matrix_vector(A: object, x: object) -> None:
     tensor("x", x, floating=True, shape="(n,)", ndim=1)
     alike(A=A, x=x)
     if x.shape[0] != A.shape[1]:
-        raise ValueError(f"A has shape {tuple(A.shape)}, so x must have shape ({A.shape[1]},); got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"A has shape {tuple(A.shape)}, so x must have shape ({A.shape[1]},); got shape {tuple(x.shape)}"
+        )
 
 
 def batch(model: object, loss_fn: object, x: object, y: object) -> None:
@@ -428,7 +431,9 @@ def batch(model: object, loss_fn: object, x: object, y: object) -> None:
     if not trainable:
         raise ValueError("model has no parameters that require gradients: nothing to differentiate")
     if trainable[0].device != x.device:
-        raise ValueError(f"x is on {x.device} but the model's parameters are on {trainable[0].device}; move one of them")
+        raise ValueError(
+            f"x is on {x.device} but the model's parameters are on {trainable[0].device}; move one of them"
+        )
     if y.device != x.device:
         raise ValueError(f"x and y must be on the same device; got {x.device} and {y.device}")
     rowwise("model", model, "examples")
@@ -453,7 +458,9 @@ def mask(name: str, value: object, shape: tuple[int, ...], device: torch.device)
     """Fail unless ``value`` is a boolean tensor on ``device``, that of the queries,
     which broadcasts to ``shape``, that of the scores. Metadata only."""
     if not isinstance(value, torch.Tensor) or value.dtype != torch.bool:
-        raise TypeError(f"{name} must be a boolean tensor (True where a query may look at a key); got {describe(value)}")
+        raise TypeError(
+            f"{name} must be a boolean tensor (True where a query may look at a key); got {describe(value)}"
+        )
     if value.device != device:
         raise ValueError(f"{name} must be on the device of the queries, {device}; got {describe(value)}")
     if broadcast(value.shape, shape) != shape:
@@ -502,9 +509,7 @@ def alike(*, same_shape: bool = False, **tensors: torch.Tensor) -> None:
     (first, a), *rest = tensors.items()
     for name, b in rest:
         if same_shape and b.shape != a.shape:
-            raise ValueError(
-                f"{first} and {name} must have the same shape; got {tuple(a.shape)} and {tuple(b.shape)}"
-            )
+            raise ValueError(f"{first} and {name} must have the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
         if b.dtype != a.dtype:
             raise TypeError(f"{first} and {name} must have the same dtype; got {a.dtype} and {b.dtype}")
         if b.device != a.device:
@@ -559,8 +564,10 @@ def entries(
     low = -math.inf if minimum is None else minimum
     high = math.inf if maximum is None else maximum
     if bool(((value < low) | (value > high)).any()):
-        bounds = f"in [{low:g}, {high:g}]" if minimum is not None and maximum is not None else (
-            f"of at least {low:g}" if minimum is not None else f"of at most {high:g}"
+        bounds = (
+            f"in [{low:g}, {high:g}]"
+            if minimum is not None and maximum is not None
+            else (f"of at least {low:g}" if minimum is not None else f"of at most {high:g}")
         )
         got = f"values from {value.min().item():g} to {value.max().item():g}"
         raise ValueError(f"{name} must have entries {bounds}{why}; got {got}")
@@ -568,7 +575,13 @@ def entries(
 
 
 def indices(
-    name: str, value: object, bound: int, device: torch.device, *, ndim: int = 2, shape: str = "(B, T)",
+    name: str,
+    value: object,
+    bound: int,
+    device: torch.device,
+    *,
+    ndim: int = 2,
+    shape: str = "(B, T)",
     what: str = "token",
 ) -> torch.Tensor:
     """Fail unless ``value`` is an int64 tensor with ``ndim`` dimensions, ``shape`` in

@@ -46,14 +46,10 @@ def device() -> torch.device:
     try:
         chosen = torch.device(requested)
     except RuntimeError as err:
-        raise ValueError(
-            f"{ENV_VAR} must name a torch device such as 'cpu' or 'cuda:0'; "
-            f"got {requested!r}"
-        ) from err
+        raise ValueError(f"{ENV_VAR} must name a torch device such as 'cpu' or 'cuda:0'; got {requested!r}") from err
     if chosen.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
-            f"{ENV_VAR}={requested!r} asks for CUDA, but torch.cuda.is_available() "
-            "is False on this machine"
+            f"{ENV_VAR}={requested!r} asks for CUDA, but torch.cuda.is_available() is False on this machine"
         )
     if chosen.type == "cuda" and chosen.index is not None and chosen.index >= torch.cuda.device_count():
         raise ValueError(
@@ -63,9 +59,7 @@ def device() -> torch.device:
     if chosen.type == "cpu" and chosen.index not in (None, 0):
         raise ValueError(f"{ENV_VAR}={requested!r}: there is one CPU device, 'cpu'")
     if chosen.type not in ("cpu", "cuda"):
-        raise ValueError(
-            f"{ENV_VAR}={requested!r} names a {chosen.type} device; the book runs on 'cpu' or 'cuda'"
-        )
+        raise ValueError(f"{ENV_VAR}={requested!r} names a {chosen.type} device; the book runs on 'cpu' or 'cuda'")
     return chosen
 
 
@@ -145,7 +139,7 @@ def device_name(where: torch.device | str | None = None) -> str:
 
 
 def _article(phrase: str) -> str:
-    """"a" or "an", by the sound that starts ``phrase``: an NVIDIA, an AMD, an 8-core,
+    """ "a" or "an", by the sound that starts ``phrase``: an NVIDIA, an AMD, an 8-core,
     an 11-core, a Tesla."""
     word = phrase.split(maxsplit=1)[0] if phrase.strip() else ""
     if word[:1].isdigit():

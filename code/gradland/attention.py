@@ -79,15 +79,11 @@ def _check_qkv(q: object, k: object, *v: object) -> None:
     for name, value in named:
         _checks.tensor(name, value, min_ndim=2, floating=True, shape="(..., T, d), at least 2 dimensions")
     if q.shape[-1] != k.shape[-1] or q.shape[-1] == 0:
-        raise ValueError(
-            f"queries and keys must have the same size d >= 1; got q {_describe(q)} and k {_describe(k)}"
-        )
+        raise ValueError(f"queries and keys must have the same size d >= 1; got q {_describe(q)} and k {_describe(k)}")
     if k.shape[-2] == 0:
         raise ValueError(f"k must hold at least one key (T >= 1); got {_describe(k)}")
     if v and k.shape[-2] != v[0].shape[-2]:
-        raise ValueError(
-            f"keys and values must be as many (the same T); got k {_describe(k)} and v {_describe(v[0])}"
-        )
+        raise ValueError(f"keys and values must be as many (the same T); got k {_describe(k)} and v {_describe(v[0])}")
     _checks.alike(**dict(named))
     if _checks.broadcast(*(value.shape[:-2] for _, value in named)) is None:
         shapes = ", ".join(f"{name} {tuple(value.shape)}" for name, value in named)
@@ -487,7 +483,9 @@ class MultiHeadAttention(nn.Module):
         """
         _checks.vectors("x", x, self.w_q.weight, keys=xi is None)
         if xi is not None and len(_checks.vectors("xi", xi, self.w_k.weight, keys=True)) != len(x):
-            raise ValueError(f"x and xi must hold as many sets (the same B); got x {_describe(x)} and xi {_describe(xi)}")
+            raise ValueError(
+                f"x and xi must hold as many sets (the same B); got x {_describe(x)} and xi {_describe(xi)}"
+            )
         if self.fused and xi is None:
             # one set: one product with the stacked [W_q; W_k; W_v]
             q, k, v = map(self._split, F.linear(x, *self._packed()).chunk(3, dim=-1))
@@ -536,7 +534,9 @@ class MultiHeadAttention(nn.Module):
         """
         _checks.vectors("x", x, self.w_q.weight, keys=xi is None)
         if xi is not None and len(_checks.vectors("xi", xi, self.w_k.weight, keys=True)) != len(x):
-            raise ValueError(f"x and xi must hold as many sets (the same B); got x {_describe(x)} and xi {_describe(xi)}")
+            raise ValueError(
+                f"x and xi must hold as many sets (the same B); got x {_describe(x)} and xi {_describe(xi)}"
+            )
         xi = x if xi is None else xi
         q, k = self._split(self.w_q(x)), self._split(self.w_k(xi))
         if isinstance(mask, torch.Tensor) and mask.ndim == 3:
@@ -585,7 +585,9 @@ class MultiHeadAttention(nn.Module):
         if not isinstance(mha, nn.MultiheadAttention):
             raise TypeError(f"expected a torch.nn.MultiheadAttention; got {type(mha).__name__}")
         if not mha._qkv_same_embed_dim or mha.bias_k is not None:
-            raise ValueError("only a MultiheadAttention with kdim = vdim = embed_dim and add_bias_kv=False can be copied")
+            raise ValueError(
+                "only a MultiheadAttention with kdim = vdim = embed_dim and add_bias_kv=False can be copied"
+            )
         weight = mha.in_proj_weight
         bias = mha.in_proj_bias is not None
         ours = cls(mha.embed_dim, mha.num_heads, bias=bias, fused=fused, device=weight.device, dtype=weight.dtype)

@@ -33,8 +33,7 @@ def _leaves(primals: Sequence[torch.Tensor | Tensor], requires_grad: bool, where
     for p in primals:
         if not isinstance(p, (torch.Tensor, Tensor, int, float)) or isinstance(p, bool):
             raise TypeError(f"{where}: a primal must be a torch.Tensor; got {_kind(p)}")
-    return [Tensor(p.data if isinstance(p, Tensor) else p, requires_grad=requires_grad)
-            for p in primals]
+    return [Tensor(p.data if isinstance(p, Tensor) else p, requires_grad=requires_grad) for p in primals]
 
 
 def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor, Callable]:
@@ -86,9 +85,7 @@ def vjp(f: Callable[..., Tensor], *primals: torch.Tensor) -> tuple[torch.Tensor,
     return out.data, vjp_fn
 
 
-def grad(
-    f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0
-) -> Callable[..., torch.Tensor]:
+def grad(f: Callable[..., Tensor], argnums: int | tuple[int, ...] = 0) -> Callable[..., torch.Tensor]:
     r"""Turn a scalar function into the function that returns its gradient.
 
     ``grad(f)(x)`` is :math:`\nabla_{\bm{x}} f(\bm{x})`, a tensor with the shape
@@ -130,10 +127,8 @@ def grad(
         _checks.argnums("grad", argnums, len(args))
         out, pullback = vjp(f, *args)
         if out.numel() != 1:
-            raise ValueError(
-                "grad needs a function with a scalar output; "
-                f"got shape {tuple(out.shape)}"
-            )
+            wanted = "grad needs a function with a scalar output"
+            raise ValueError(f"{wanted}; got shape {tuple(out.shape)}")
         grads = pullback(torch.ones_like(out))
         if isinstance(argnums, int):
             return grads[argnums]
@@ -196,24 +191,21 @@ def jvp(
             raise TypeError(f"jvp: a tangent must be a torch.Tensor; got {_kind(t)}")
         if isinstance(p, (torch.Tensor, Tensor)) and t.device != p.device:
             raise ValueError(f"jvp: a tangent must be on its primal's device, {p.device}; got {t.device}")
-        if not t.is_floating_point() or (isinstance(p, (torch.Tensor, Tensor)) and p.dtype.is_floating_point
-                                         and t.dtype != p.dtype):
+        if not t.is_floating_point() or (
+            isinstance(p, (torch.Tensor, Tensor)) and p.dtype.is_floating_point and t.dtype != p.dtype
+        ):
             raise TypeError(f"jvp: a tangent must have its primal's floating-point dtype; got {_checks.describe(t)}")
     if len(primals) != len(tangents):
-        raise ValueError(
-            f"jvp: got {len(primals)} primals but {len(tangents)} tangents"
-        )
+        counts = f"{len(primals)} primals but {len(tangents)} tangents"
+        raise ValueError(f"jvp: got {counts}")
     inputs = _leaves(primals, requires_grad=False, where="jvp")
     for x, t in zip(inputs, tangents):
         if t.shape != x.shape:
-            raise ValueError(
-                f"jvp: a tangent must have its primal's shape {tuple(x.shape)}; "
-                f"got {tuple(t.shape)}"
-            )
+            shapes = f"{tuple(x.shape)}; got {tuple(t.shape)}"
+            raise ValueError(f"jvp: a tangent must have its primal's shape {shapes}")
         x.tangent = t
     out = f(*inputs)
     _checks.instance("jvp: the value of f", out, Tensor)
     if out.tangent is None:  # f ignored its inputs: the tangent is zero
         return out.data, torch.zeros_like(out.data)
     return out.data, out.tangent
-

@@ -116,7 +116,9 @@ def horn_manifold(x: torch.Tensor | float, z: torch.Tensor) -> torch.Tensor:
         try:
             torch.broadcast_shapes(x.shape, z.shape)
         except RuntimeError:
-            raise ValueError(f"x and z must broadcast together; got shapes {tuple(x.shape)} and {tuple(z.shape)}") from None
+            raise ValueError(
+                f"x and z must broadcast together; got shapes {tuple(x.shape)} and {tuple(z.shape)}"
+            ) from None
     else:
         x = _checks.real("x", x, minimum=0.0, maximum=1.0)
     x = torch.as_tensor(x, dtype=z.dtype, device=z.device)
@@ -357,6 +359,7 @@ def docstring_text() -> str:
         parts.extend(documented(tree))
     return "\n\n".join(parts) + "\n"
 
+
 # --------------------------------------------------------------------------
 # Graphs: the data sets of Chapter 15
 # --------------------------------------------------------------------------
@@ -524,7 +527,9 @@ def sbm(
     return Graph(edge_index, x, labels)
 
 
-def random_graph(num_nodes: int, edges: int, *, seed: int = 0, device: torch.device | str | None = None) -> torch.Tensor:
+def random_graph(
+    num_nodes: int, edges: int, *, seed: int = 0, device: torch.device | str | None = None
+) -> torch.Tensor:
     r"""The edge index of a random directed graph: ``edges`` pairs of nodes drawn
     uniformly.
 
@@ -631,7 +636,7 @@ def reversal_task(
     total = n_train + n_test
     if total > symbols**length // 2:
         raise ValueError(
-            f"n_train + n_test = {total} distinct strings asked of only {symbols ** length} "
+            f"n_train + n_test = {total} distinct strings asked of only {symbols**length} "
             f"strings of length {length} in {symbols} symbols: use longer strings"
         )
     strings = torch.empty(0, length, dtype=torch.long)

@@ -66,8 +66,7 @@ def _clear_errors(x: torch.Tensor, y: torch.Tensor) -> Iterator[None]:
                     "out of a tensor (.item(), float(...)), which no gradient goes through"
                 ) from error
             raise ValueError(
-                f"the model or loss_fn cannot take x, {_checks.describe(x)}, and y, "
-                f"{_checks.describe(y)}: {error}"
+                f"the model or loss_fn cannot take x, {_checks.describe(x)}, and y, {_checks.describe(y)}: {error}"
             ) from error
 
 
@@ -163,7 +162,10 @@ def purify(
     cuda_devices = list(range(torch.cuda.device_count()))
 
     def fn(
-        params: TensorDict, buffers: TensorDict, x: torch.Tensor, seed: int = 0
+        params: TensorDict,
+        buffers: TensorDict,
+        x: torch.Tensor,
+        seed: int = 0,
     ) -> tuple[torch.Tensor, TensorDict]:
         _checks.keys("parameters", params, dict(private.named_parameters()))
         _checks.keys("buffers", buffers, dict(private.named_buffers()))
@@ -356,7 +358,7 @@ def per_example_grads_vmap(
         return loss
 
     # grad: the gradient of one example's loss; vmap: for every example at once
-    per_example = vmap(grad(loss_of_one), in_dims=(None, 0, 0),
-                       randomness="different")  # a dropout mask per example
+    # randomness="different": a dropout mask per example
+    per_example = vmap(grad(loss_of_one), in_dims=(None, 0, 0), randomness="different")
     with _clear_errors(x, y):
         return per_example(params, x, y)

@@ -647,7 +647,7 @@ class GatedGCNLayer(nn.Module):
         Returns
         -------
         tuple of torch.Tensor
-            :math:`\bm{h}'`, shape ``(T, d)``, and the new edge features, shape
+            the new node features, shape ``(T, d)``, and the new edge features, shape
             ``(n_e, d)``: :math:`\operatorname{ReLU}(\hat{\bm{e}}_{ij})`, plus
             ``h_edge`` with the residual if it was given. A layer without edge
             features still computes them, and a stack may pass them on or drop

@@ -35,7 +35,6 @@ from gradland import _checks
 __all__ = ["concat", "conv1x1", "linear", "matvec_columns", "matvec_rows", "no_tf32", "stack"]
 
 
-
 # ---------------------------------------------------------------------------
 # The matrix--vector product, read two ways.
 # ---------------------------------------------------------------------------
@@ -149,9 +148,7 @@ def matvec_rows(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------------------
 
 
-def linear(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
-) -> torch.Tensor:
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     r"""The affine map of :class:`torch.nn.Linear`:
     :math:`\bm{y} = \bm{W} \bm{x} + \bm{b}` on each row.
 
@@ -199,8 +196,8 @@ def linear(
             [ 3., 11.]])
     """
     _checks.tensor("x", x, floating=True, shape="(..., n)", min_ndim=1)
-    _checks.tensor("weight", weight, floating=True, ndim=2,
-                   shape="(m, n) = (out_features, in_features)")
+    shape = "(m, n) = (out_features, in_features)"
+    _checks.tensor("weight", weight, floating=True, ndim=2, shape=shape)
     _checks.alike(x=x, weight=weight)
     if x.shape[-1] != weight.shape[1]:
         raise ValueError(
@@ -226,9 +223,7 @@ def linear(
 # ---------------------------------------------------------------------------
 
 
-def conv1x1(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
-) -> torch.Tensor:
+def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     r"""A one-dimensional convolution with kernel size 1, one position at a time.
 
     At every position :math:`t` of the sequence it computes
@@ -352,10 +347,8 @@ def stack(x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     _checks.tensor("h", h, floating=True, shape="(..., d)", min_ndim=1)
     _checks.alike(x=x, h=h)
     if x.shape[:-1] != h.shape[:-1]:
-        raise ValueError(
-            "x and h must have the same leading (batch) dimensions; got shapes "
-            f"{tuple(x.shape)} and {tuple(h.shape)}"
-        )
+        wanted = "x and h must have the same leading (batch) dimensions"
+        raise ValueError(f"{wanted}; got shapes {tuple(x.shape)} and {tuple(h.shape)}")
     return torch.cat([x, h], dim=-1)
 
 
@@ -405,10 +398,8 @@ def concat(W_x: torch.Tensor, W_h: torch.Tensor) -> torch.Tensor:
     _checks.tensor("W_h", W_h, floating=True, shape="(d, p)", ndim=2)
     _checks.alike(W_x=W_x, W_h=W_h)
     if W_x.shape[0] != W_h.shape[0]:
-        raise ValueError(
-            "W_x and W_h must have the same number of rows; got shapes "
-            f"{tuple(W_x.shape)} and {tuple(W_h.shape)}"
-        )
+        shapes = f"{tuple(W_x.shape)} and {tuple(W_h.shape)}"
+        raise ValueError(f"W_x and W_h must have as many rows; got shapes {shapes}")
     return torch.cat([W_x, W_h], dim=1)
 
 

@@ -394,11 +394,11 @@ def mlp_jvp(
     if weights is None:
         raise TypeError(f"f must be built by mlp_function (with f.weights); got {type(f).__name__}")
     if not isinstance(x, torch.Tensor) or not isinstance(x_dot, torch.Tensor):
-        raise TypeError(f"x and x_dot must be torch.Tensors; got {type(x).__name__} and "
-                        f"{type(x_dot).__name__}")
+        raise TypeError(f"x and x_dot must be torch.Tensors; got {type(x).__name__} and {type(x_dot).__name__}")
     if x.shape != x_dot.shape:
-        raise ValueError(f"the tangent must have the shape of the point; got x {tuple(x.shape)} "
-                         f"and x_dot {tuple(x_dot.shape)}")
+        raise ValueError(
+            f"the tangent must have the shape of the point; got x {tuple(x.shape)} and x_dot {tuple(x_dot.shape)}"
+        )
     h, h_dot = x, x_dot
     for W in weights[:-1]:
         h = torch.tanh(W @ h)  # the layer

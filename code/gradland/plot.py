@@ -44,9 +44,7 @@ STYLE: dict[str, object] = {
     "axes.labelsize": 11,
     "legend.fontsize": 10,
     # Colours: the role colours first, so that a plain plot() follows the code.
-    "axes.prop_cycle": mpl.cycler(
-        color=[COLORS["y"], COLORS["y_hat"], COLORS["z"], COLORS["x"], COLORS["accent"]]
-    ),
+    "axes.prop_cycle": mpl.cycler(color=[COLORS["y"], COLORS["y_hat"], COLORS["z"], COLORS["x"], COLORS["accent"]]),
     "axes.edgecolor": COLORS["neutral"],
     "axes.labelcolor": "black",
     "axes.spines.top": False,
