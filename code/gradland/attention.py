@@ -418,8 +418,7 @@ class MultiHeadAttention(nn.Module):
         d_model, heads = _checks.sizes(d_model=d_model, heads=heads)
         if d_model % heads:
             raise ValueError(f"heads must divide d_model; got d_model={d_model}, heads={heads}")
-        _checks.dtype("dtype", dtype)
-        _checks.device("device", device)
+        _checks.factory(device, dtype)
         self.d_model, self.heads, self.fused = d_model, heads, fused
         # initialised on the CPU and then moved, so that the weights start the same on any device
         kw = {"bias": bias, "dtype": dtype}

@@ -391,8 +391,7 @@ class GCNLayer(nn.Module):
     ) -> None:
         super().__init__()
         (self.d_in, self.d_out), self.sparse = _checks.sizes(d_in=d_in, d_out=d_out), bool(sparse)
-        _checks.dtype("dtype", dtype)
-        _checks.device("device", device)
+        _checks.factory(device, dtype)
         self.lin = nn.Linear(d_in, d_out, bias=False, device=device, dtype=dtype)
         self.bias = nn.Parameter(torch.zeros(d_out, device=device, dtype=dtype)) if bias else None
         nn.init.xavier_uniform_(self.lin.weight)
@@ -525,8 +524,7 @@ class GatedGCNLayer(nn.Module):
     ) -> None:
         super().__init__()
         (self.d,), self.normalise, self.residual = _checks.sizes(d=d), bool(normalise), bool(residual)
-        _checks.dtype("dtype", dtype)
-        _checks.device("device", device)
+        _checks.factory(device, dtype)
         self.eps = _checks.real("eps", eps, minimum=0.0)
         kw = {"device": device, "dtype": dtype}
         self.w_s = nn.Linear(d, d, **kw)  # the node itself

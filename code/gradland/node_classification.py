@@ -88,8 +88,7 @@ class GCN(nn.Module):
     ) -> None:
         super().__init__()
         _checks.sizes(d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
-        _checks.dtype("dtype", dtype)
-        _checks.device("device", device)
+        _checks.factory(device, dtype)
         self.dropout = _checks.real("dropout", dropout, minimum=0.0, below=1.0)
         sizes = [d_in] + [d_hidden] * (layers - 1) + [d_out]
         self.layers = nn.ModuleList(
@@ -171,8 +170,7 @@ class GatedGCN(nn.Module):
     ) -> None:
         super().__init__()
         _checks.sizes(d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
-        _checks.dtype("dtype", dtype)
-        _checks.device("device", device)
+        _checks.factory(device, dtype)
         self.dropout = _checks.real("dropout", dropout, minimum=0.0, below=1.0)
         kw = {"device": device, "dtype": dtype}
         self.embed = nn.Linear(d_in, d_hidden, **kw)
@@ -248,8 +246,7 @@ class MLP(nn.Module):
     ) -> None:
         super().__init__()
         _checks.sizes(d_in=d_in, d_hidden=d_hidden, d_out=d_out, layers=layers)
-        _checks.dtype("dtype", dtype)
-        _checks.device("device", device)
+        _checks.factory(device, dtype)
         self.dropout = _checks.real("dropout", dropout, minimum=0.0, below=1.0)
         sizes = [d_in] + [d_hidden] * (layers - 1) + [d_out]
         self.layers = nn.ModuleList(nn.Linear(a, b, device=device, dtype=dtype) for a, b in zip(sizes, sizes[1:]))

@@ -116,8 +116,7 @@ class FeedForward(nn.Module):
         super().__init__()
         _checks.sizes(d_model=d_model, d_ff=d_ff)
         _checks.choice("activation", activation, ACTIVATIONS)
-        _checks.dtype("dtype", dtype)
-        _checks.device("device", device)
+        _checks.factory(device, dtype)
         self.activation = activation
         self.linear1 = nn.Linear(d_model, d_ff, bias=bias, device=device, dtype=dtype)  # W_1, b_1
         self.linear2 = nn.Linear(d_ff, d_model, bias=bias, device=device, dtype=dtype)  # W_2, b_2
